@@ -1,0 +1,67 @@
+// @ts-check
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+// Workflow code runs in Temporal's deterministic sandbox and is replayed from history: it must not
+// reach Node built-ins, do I/O, or import the client libraries that do. Clocks and randomness are
+// only safe through the sandbox's own deterministic versions, which the sandbox installs itself.
+const nodeBuiltins = [
+  'assert', 'async_hooks', 'buffer', 'child_process', 'cluster', 'console', 'crypto', 'dgram', 'dns',
+  'events', 'fs', 'fs/promises', 'http', 'http2', 'https', 'inspector', 'module', 'net', 'os', 'path',
+  'perf_hooks', 'process', 'querystring', 'readline', 'repl', 'stream', 'string_decoder', 'timers',
+  'tls', 'tty', 'url', 'util', 'v8', 'vm', 'worker_threads', 'zlib',
+];
+const workflowForbiddenImports = {
+  paths: nodeBuiltins.map((name) => ({ name, message: 'workflows/ must be deterministic: no Node built-ins.' })),
+  patterns: [
+    { group: ['node:*'], message: 'workflows/ must be deterministic: no Node built-ins.' },
+    {
+      group: ['@kubernetes/*', '@gitbeaker/*', '@temporalio/client', '@temporalio/worker', '@temporalio/activity'],
+      message: 'workflows/ must not do I/O: call an activity instead.',
+    },
+    {
+      group: ['**/activities/*', '!**/activities/*.types', '../activities', '../activities/index'],
+      allowTypeImports: true,
+      message: 'workflows/ import activities as types only (proxyActivities<typeof activities>).',
+    },
+  ],
+};
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', 'dist/**', 'coverage/**', 'test-artifacts/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { parserOptions: { projectService: false } },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    files: ['workflows/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', workflowForbiddenImports],
+      'no-restricted-globals': [
+        'error',
+        { name: 'process', message: 'workflows/ must be deterministic: no process.' },
+        { name: 'require', message: 'workflows/ must be deterministic: use imports.' },
+        { name: 'fetch', message: 'workflows/ must not do I/O: call an activity instead.' },
+        { name: 'setInterval', message: 'use sleep() or condition() from @temporalio/workflow.' },
+        { name: 'Buffer', message: 'workflows/ must be deterministic: no Node built-ins.' },
+        { name: '__dirname', message: 'workflows/ must not touch the file system.' },
+      ],
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "CallExpression[callee.object.name='Date'][callee.property.name='now']",
+          message: 'Date.now() in a workflow is replay-safe only by the sandbox; prefer workflowInfo() or timers, and say why if you need it.',
+        },
+      ],
+    },
+  },
+  {
+    files: ['**/*.js', '**/*.mjs', '**/*.cjs'],
+    languageOptions: { globals: { module: 'writable', require: 'readonly', __dirname: 'readonly', process: 'readonly', console: 'readonly' } },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+);

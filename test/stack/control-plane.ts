@@ -1,0 +1,140 @@
+// etcd + kube-apiserver on loopback, RBAC on, as envtest runs them. No controllers, no kubelet:
+// Deployments never become ready, which is exactly what makes `helm upgrade --wait` hang.
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { join } from 'node:path';
+import { freePort, removeDir, startServer, tempDir, waitUntil, type Server } from './process';
+
+export interface ControlPlane {
+  /** https://127.0.0.1:<port> */
+  server: string;
+  /** A kubeconfig with one context, `admin` (system:masters), for tests and helm. */
+  kubeconfig: string;
+  /** The PEM bundle that verifies the API server's certificate. */
+  caFile: string;
+  adminToken: string;
+  /** The version string the API server reports (/version gitVersion). */
+  version: string;
+  dir: string;
+  stop(): Promise<void>;
+}
+
+export interface ControlPlaneOptions {
+  etcdBin: string;
+  apiserverBin: string;
+  /** Where to keep data, certificates and logs; a temp folder by default. */
+  dir?: string;
+}
+
+/** A raw HTTPS call to the API server, for probing the harness itself. */
+export function apiRequest(
+  url: string,
+  token: string,
+  ca: Buffer,
+  opts: { method?: string; body?: unknown } = {},
+): Promise<{ status: number; body: string }> {
+  return new Promise((ok, fail) => {
+    const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+    if (opts.body !== undefined) headers['content-type'] = 'application/json';
+    const req = request(url, { method: opts.method ?? 'GET', headers, ca, timeout: 5000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => ok({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', fail);
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.end(opts.body === undefined ? undefined : JSON.stringify(opts.body));
+  });
+}
+const get = (url: string, token: string, ca: Buffer) => apiRequest(url, token, ca);
+
+export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
+  const dir = opts.dir ?? tempDir('kube');
+  const servers: Server[] = [];
+  const stop = async () => {
+    for (const s of servers.reverse()) await s.stop();
+    if (!opts.dir) await removeDir(dir);
+  };
+  try {
+    const [etcdPort, peerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
+    const etcdUrl = `http://127.0.0.1:${etcdPort}`;
+    const etcd = startServer(
+      'etcd',
+      opts.etcdBin,
+      [
+        `--data-dir=${join(dir, 'etcd')}`,
+        `--listen-client-urls=${etcdUrl}`,
+        `--advertise-client-urls=${etcdUrl}`,
+        `--listen-peer-urls=http://127.0.0.1:${peerPort}`,
+        '--unsafe-no-fsync',
+        '--log-level=warn',
+      ],
+      { logFile: join(dir, 'etcd.log') },
+    );
+    servers.push(etcd);
+
+    // The service-account signing key: the API server refuses to start without one.
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const saKey = join(dir, 'sa.key');
+    writeFileSync(saKey, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+    const adminToken = randomBytes(24).toString('hex');
+    const tokens = join(dir, 'tokens.csv');
+    writeFileSync(tokens, `${adminToken},admin,1,"system:masters"\n`, { mode: 0o600 });
+    const certDir = join(dir, 'certs');
+
+    const api = startServer(
+      'kube-apiserver',
+      opts.apiserverBin,
+      [
+        `--etcd-servers=${etcdUrl}`,
+        `--cert-dir=${certDir}`,
+        `--secure-port=${apiPort}`,
+        '--bind-address=127.0.0.1',
+        '--advertise-address=127.0.0.1',
+        '--service-cluster-ip-range=10.0.0.0/24',
+        '--allow-privileged=true',
+        '--disable-admission-plugins=ServiceAccount',
+        '--authorization-mode=RBAC',
+        `--token-auth-file=${tokens}`,
+        '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+        `--service-account-key-file=${saKey}`,
+        `--service-account-signing-key-file=${saKey}`,
+        '--v=0',
+      ],
+      { logFile: join(dir, 'kube-apiserver.log') },
+    );
+    servers.push(api);
+
+    const server = `https://127.0.0.1:${apiPort}`;
+    // The API server writes a self-signed serving certificate (and its CA) into --cert-dir.
+    const caFile = join(certDir, 'apiserver.crt');
+    await waitUntil(
+      'kube-apiserver /readyz',
+      async () => existsSync(caFile) && (await get(`${server}/readyz`, adminToken, readFileSync(caFile))).status === 200,
+      { timeoutMs: 60_000, server: api, intervalMs: 200 },
+    );
+    const version = (JSON.parse((await get(`${server}/version`, adminToken, readFileSync(caFile))).body) as {
+      gitVersion: string;
+    }).gitVersion;
+
+    const kubeconfig = join(dir, 'kubeconfig');
+    writeFileSync(
+      kubeconfig,
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: 'local', cluster: { server, 'certificate-authority': caFile } }],
+        users: [{ name: 'admin', user: { token: adminToken } }],
+        contexts: [{ name: 'admin', context: { cluster: 'local', user: 'admin' } }],
+        'current-context': 'admin',
+      }),
+      { mode: 0o600 },
+    );
+    return { server, kubeconfig, caFile, adminToken, version, dir, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

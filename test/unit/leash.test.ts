@@ -1,0 +1,60 @@
+// test/stack/leash is what keeps a crashed test run from leaving servers behind.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { LEASH } from '../stack/process';
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+async function gone(pid: number, withinMs: number): Promise<boolean> {
+  const deadline = Date.now() + withinMs;
+  while (Date.now() < deadline) {
+    if (!alive(pid)) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}
+
+jest.setTimeout(20_000);
+
+describe('leash', () => {
+  let owner: ChildProcess;
+  beforeEach(() => {
+    owner = spawn('sleep', ['300']);
+  });
+  afterEach(() => {
+    owner.kill('SIGKILL');
+  });
+
+  test('runs the command in its own place (same pid), so signals reach the server directly', async () => {
+    const leashed = spawn(LEASH, [String(owner.pid), '--', 'sh', '-c', 'echo $$'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    leashed.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    await once(leashed, 'exit');
+    expect(out.trim()).toBe(String(leashed.pid));
+  });
+
+  test('kills the command when its owner is SIGKILLed', async () => {
+    const leashed = spawn(LEASH, [String(owner.pid), '--', 'sleep', '300'], { stdio: 'ignore' });
+    const exited = once(leashed, 'exit') as Promise<[number | null, string | null]>;
+    const pid = leashed.pid!;
+    await new Promise((r) => setTimeout(r, 700));
+    expect(alive(pid)).toBe(true);
+    owner.kill('SIGKILL');
+    await once(owner, 'exit');
+    expect(await gone(pid, 5000)).toBe(true);
+    const [code, signal] = await exited;
+    expect({ code, signal }).toEqual({ code: null, signal: 'SIGTERM' });
+  });
+
+  test('does not kill the command while its owner lives', async () => {
+    const leashed = spawn(LEASH, [String(owner.pid), '--', 'sleep', '2'], { stdio: 'ignore' });
+    const [code] = (await once(leashed, 'exit')) as [number | null];
+    expect(code).toBe(0);
+  });
+});

@@ -1,0 +1,53 @@
+# Shared by tools/build and tools/stack: where each tool lives. Source after versions.env.
+die() { echo "tools: $*" >&2; exit 1; }
+
+tools_root() { echo "${HELM_UNSTUCK_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/helm-unstuck/tools}"; }
+
+tool_version() {
+  case $1 in
+    temporal) echo "$TEMPORAL_CLI_VERSION" ;; kubernetes) echo "$KUBERNETES_VERSION" ;;
+    etcd) echo "$ETCD_VERSION" ;; helm3) echo "$HELM3_VERSION" ;; helm4) echo "$HELM4_VERSION" ;;
+    *) die "unknown tool '$1'" ;;
+  esac
+}
+
+tool_dir() { echo "$(tools_root)/$1-$(tool_version "$1")"; }
+
+# The major version a helm binary reports ("3" or "4"), or nothing.
+helm_major() { "$1" version --template '{{.Version}}' 2>/dev/null | sed -n 's/^v\([0-9]*\)\..*/\1/p'; }
+
+# Prints the user's binary for a tool when one is configured (and valid); fails otherwise.
+tool_override() {
+  case $1 in
+    temporal) [[ -n ${TEMPORAL_CLI_PATH:-} ]] || return 1
+      [[ -x $TEMPORAL_CLI_PATH ]] || die "TEMPORAL_CLI_PATH=$TEMPORAL_CLI_PATH is not an executable"
+      echo "$TEMPORAL_CLI_PATH" ;;
+    kubernetes|etcd) [[ -n ${KUBEBUILDER_ASSETS:-} ]] || return 1
+      local b="$KUBEBUILDER_ASSETS/$([[ $1 == etcd ]] && echo etcd || echo kube-apiserver)"
+      [[ -x $b ]] || die "KUBEBUILDER_ASSETS=$KUBEBUILDER_ASSETS has no executable $(basename "$b")"
+      echo "$b" ;;
+    helm3|helm4) local want=${1#helm} var="HELM${1#helm}_BIN"
+      if [[ -n ${!var:-} ]]; then
+        [[ -x ${!var} ]] || die "$var=${!var} is not an executable"
+        [[ $(helm_major "${!var}") == "$want" ]] || die "$var=${!var} is not helm v$want"
+        echo "${!var}"; return 0
+      fi
+      [[ -n ${HELM_BIN:-} ]] || return 1
+      [[ -x $HELM_BIN ]] || die "HELM_BIN=$HELM_BIN is not an executable"
+      [[ $(helm_major "$HELM_BIN") == "$want" ]] || return 1
+      echo "$HELM_BIN" ;;
+    *) die "unknown tool '$1'" ;;
+  esac
+}
+
+# The binary the project will run for a tool: the user's, or the cached build.
+tool_path() {
+  local o
+  if o=$(tool_override "$1"); then echo "$o"; return; fi
+  case $1 in
+    temporal) echo "$(tool_dir temporal)/temporal" ;;
+    kubernetes) echo "$(tool_dir kubernetes)/kube-apiserver" ;;
+    etcd) echo "$(tool_dir etcd)/etcd" ;;
+    helm3|helm4) echo "$(tool_dir "$1")/helm" ;;
+  esac
+}
