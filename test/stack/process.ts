@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 
-export const LEASH = resolve(__dirname, 'leash');
+export const LEASH = resolve(__dirname, '..', '..', 'tools', 'leash');
 const REPO = resolve(__dirname, '..', '..');
 
 /** A fresh folder under the system temp dir. */

@@ -1,17 +1,10 @@
 // The incident itself, made with real helm v3 and v4 against the real API server.
-import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
-import { Helm, TINY_CHART, type HelmMajor } from './helm';
-import { sharedStack } from './shared';
+import { helmFor, unique } from './fixtures';
+import { TINY_CHART } from './helm';
 import { makeStuck } from './stuck';
 
 const IN_PROGRESS = 'another operation (install/upgrade/rollback) is in progress';
 
-function helmFor(major: HelmMajor): Helm {
-  const s = sharedStack();
-  return new Helm(major, major === 3 ? s.binaries.helm3 : s.binaries.helm4, s.kubeconfig, join(s.dir, `helm${major}`));
-}
-const unique = (p: string) => `${p}-${randomBytes(3).toString('hex')}`;
 
 describe.each([3, 4] as const)('helm v%i', (major) => {
   const helm = helmFor(major);

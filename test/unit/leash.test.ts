@@ -1,4 +1,4 @@
-// test/stack/leash is what keeps a crashed test run from leaving servers behind.
+// tools/leash is what keeps a crashed test run from leaving servers behind.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { LEASH } from '../stack/process';

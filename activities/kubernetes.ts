@@ -1,0 +1,274 @@
+// The Kubernetes adapter: the only file that imports @kubernetes/client-node. Everything it
+// returns is plain data; everything it throws is one of the Kube*Error types below.
+import * as k8s from '@kubernetes/client-node';
+import type { DeploymentFacts, HpaFacts } from '../decisions/deployment-health';
+import type { StoredObject } from './helm-storage';
+
+export type RecordKind = StoredObject['kind'];
+
+export class KubeError extends Error {
+  override name = 'KubeError';
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly reason?: string,
+  ) {
+    super(message);
+  }
+}
+export class KubeNotFoundError extends KubeError {
+  override name = 'KubeNotFoundError';
+}
+/** 409 Conflict: a precondition (uid, resourceVersion) no longer holds. */
+export class KubeConflictError extends KubeError {
+  override name = 'KubeConflictError';
+}
+export class KubeAlreadyExistsError extends KubeError {
+  override name = 'KubeAlreadyExistsError';
+}
+/** 401/403: our identity may not do this; retrying will not help. */
+export class KubeForbiddenError extends KubeError {
+  override name = 'KubeForbiddenError';
+}
+/** The API server could not be reached or failed (5xx, 429, network): worth retrying. */
+export class KubeUnavailableError extends KubeError {
+  override name = 'KubeUnavailableError';
+}
+
+function translate(err: unknown, what: string): Error {
+  if (err instanceof k8s.ApiException) {
+    let reason: string | undefined;
+    let message = `${what}: HTTP ${err.code}`;
+    try {
+      const body = (typeof err.body === 'string' ? JSON.parse(err.body) : err.body) as { reason?: string; message?: string };
+      reason = body?.reason;
+      if (body?.message) message = `${what}: ${body.message}`;
+    } catch {
+      // not a Status object
+    }
+    if (err.code === 404) return new KubeNotFoundError(message, 404, reason);
+    if (err.code === 409 && reason === 'AlreadyExists') return new KubeAlreadyExistsError(message, 409, reason);
+    if (err.code === 409) return new KubeConflictError(message, 409, reason);
+    if (err.code === 401 || err.code === 403) return new KubeForbiddenError(message, err.code, reason);
+    if (err.code === 429 || err.code >= 500) return new KubeUnavailableError(message, err.code, reason);
+    return new KubeError(message, err.code, reason);
+  }
+  const e = err as { code?: string; message?: string };
+  return new KubeUnavailableError(`${what}: ${e?.message ?? String(err)}`, 0, e?.code);
+}
+
+async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw translate(err, what);
+  }
+}
+
+// Ask for metadata only: the API server then sends no `data`, so listing Helm's records costs a
+// few hundred bytes each instead of the whole gzip'd release.
+const METADATA_ONLY = k8s.setHeaderOptions(
+  'Accept',
+  'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json',
+);
+
+type K8sRecord = k8s.V1Secret | k8s.V1ConfigMap;
+
+function toStored(kind: RecordKind, o: K8sRecord, fallbackNamespace?: string): StoredObject {
+  const m = o.metadata ?? {};
+  const out: StoredObject = {
+    kind,
+    name: m.name ?? '',
+    namespace: m.namespace ?? fallbackNamespace ?? '',
+    uid: m.uid ?? '',
+    resourceVersion: m.resourceVersion ?? '',
+    labels: { ...(m.labels ?? {}) },
+  };
+  if (m.annotations) out.annotations = { ...m.annotations };
+  if (kind === 'Secret' && (o as k8s.V1Secret).type !== undefined) out.type = (o as k8s.V1Secret).type;
+  if (o.data) out.data = { ...o.data };
+  return out;
+}
+
+/** A new object to create: name, labels, annotations, data (and Secret type). */
+export interface NewRecord {
+  kind: RecordKind;
+  name: string;
+  namespace: string;
+  labels: Record<string, string>;
+  annotations?: Record<string, string>;
+  type?: string;
+  data: Record<string, string>;
+}
+
+function body(r: NewRecord, resourceVersion?: string): K8sRecord {
+  const metadata: k8s.V1ObjectMeta = { name: r.name, namespace: r.namespace, labels: r.labels };
+  if (r.annotations) metadata.annotations = r.annotations;
+  if (resourceVersion) metadata.resourceVersion = resourceVersion;
+  return r.kind === 'Secret'
+    ? { apiVersion: 'v1', kind: 'Secret', metadata, type: r.type, data: r.data }
+    : { apiVersion: 'v1', kind: 'ConfigMap', metadata, data: r.data };
+}
+
+export interface ListOptions {
+  /** Only metadata (no data): the cheap way to find records. */
+  metadataOnly?: boolean;
+  pageSize?: number;
+}
+
+export class Kube {
+  private readonly core: k8s.CoreV1Api;
+  private readonly apps: k8s.AppsV1Api;
+  private readonly autoscaling: k8s.AutoscalingV2Api;
+
+  constructor(readonly kc: k8s.KubeConfig) {
+    this.core = kc.makeApiClient(k8s.CoreV1Api);
+    this.apps = kc.makeApiClient(k8s.AppsV1Api);
+    this.autoscaling = kc.makeApiClient(k8s.AutoscalingV2Api);
+  }
+
+  /** From a kubeconfig file (default: $KUBECONFIG or ~/.kube/config) and a context in it. */
+  static fromKubeconfig(opts: { file?: string; context?: string } = {}): Kube {
+    const kc = new k8s.KubeConfig();
+    try {
+      if (opts.file) kc.loadFromFile(opts.file);
+      else kc.loadFromDefault();
+    } catch (err) {
+      throw new KubeError(`cannot read kubeconfig ${opts.file ?? '(default)'}: ${(err as Error).message}`, 0);
+    }
+    if (opts.context) {
+      if (!kc.getContextObject(opts.context)) {
+        const known = kc.getContexts().map((c) => c.name).join(', ') || 'none';
+        throw new KubeError(`kubeconfig has no context "${opts.context}" (known: ${known})`, 0);
+      }
+      kc.setCurrentContext(opts.context);
+    }
+    if (!kc.getCurrentCluster()) throw new KubeError('kubeconfig has no current cluster', 0);
+    return new Kube(kc);
+  }
+
+  get server(): string {
+    return this.kc.getCurrentCluster()?.server ?? '';
+  }
+
+  /** Helm records (Secrets or ConfigMaps) matching a label selector, in one namespace or all. */
+  async listRecords(
+    kind: RecordKind,
+    namespace: string | undefined,
+    labelSelector: string,
+    opts: ListOptions = {},
+  ): Promise<StoredObject[]> {
+    const options = opts.metadataOnly ? METADATA_ONLY : undefined;
+    const out: StoredObject[] = [];
+    let cont: string | undefined;
+    const where = namespace ? `namespace ${namespace}` : 'all namespaces';
+    do {
+      const page = { labelSelector, limit: opts.pageSize ?? 500, _continue: cont };
+      const list: { items: K8sRecord[]; metadata?: k8s.V1ListMeta } = await call(
+        `list ${kind}s (${labelSelector}) in ${where}`,
+        () =>
+          kind === 'Secret'
+            ? namespace
+              ? this.core.listNamespacedSecret({ ...page, namespace }, options)
+              : this.core.listSecretForAllNamespaces(page, options)
+            : namespace
+              ? this.core.listNamespacedConfigMap({ ...page, namespace }, options)
+              : this.core.listConfigMapForAllNamespaces(page, options),
+      );
+      // An empty PartialObjectMetadataList has `items: null`.
+      for (const item of list.items ?? []) out.push(toStored(kind, item, namespace));
+      cont = list.metadata?._continue || undefined;
+    } while (cont);
+    return out;
+  }
+
+  /** One object, or undefined if it does not exist. */
+  async getRecord(kind: RecordKind, namespace: string, name: string): Promise<StoredObject | undefined> {
+    try {
+      const o = await call(`read ${kind} ${namespace}/${name}`, () =>
+        kind === 'Secret'
+          ? this.core.readNamespacedSecret({ name, namespace })
+          : this.core.readNamespacedConfigMap({ name, namespace }),
+      );
+      return toStored(kind, o, namespace);
+    } catch (err) {
+      if (err instanceof KubeNotFoundError) return undefined;
+      throw err;
+    }
+  }
+
+  async createRecord(r: NewRecord): Promise<StoredObject> {
+    const o = await call(`create ${r.kind} ${r.namespace}/${r.name}`, () =>
+      r.kind === 'Secret'
+        ? this.core.createNamespacedSecret({ namespace: r.namespace, body: body(r) as k8s.V1Secret })
+        : this.core.createNamespacedConfigMap({ namespace: r.namespace, body: body(r) as k8s.V1ConfigMap }),
+    );
+    return toStored(r.kind, o, r.namespace);
+  }
+
+  /** Replace an object only if it is still at `resourceVersion` (409 otherwise). */
+  async replaceRecord(r: NewRecord, resourceVersion: string): Promise<StoredObject> {
+    const o = await call(`replace ${r.kind} ${r.namespace}/${r.name}`, () =>
+      r.kind === 'Secret'
+        ? this.core.replaceNamespacedSecret({ name: r.name, namespace: r.namespace, body: body(r, resourceVersion) as k8s.V1Secret })
+        : this.core.replaceNamespacedConfigMap({
+            name: r.name,
+            namespace: r.namespace,
+            body: body(r, resourceVersion) as k8s.V1ConfigMap,
+          }),
+    );
+    return toStored(r.kind, o, r.namespace);
+  }
+
+  /** Delete an object only if it still has this uid and resourceVersion (409 otherwise). */
+  async deleteRecord(
+    kind: RecordKind,
+    namespace: string,
+    name: string,
+    preconditions: { uid: string; resourceVersion: string },
+  ): Promise<void> {
+    const req = { name, namespace, body: { preconditions } };
+    await call(`delete ${kind} ${namespace}/${name}`, () =>
+      kind === 'Secret' ? this.core.deleteNamespacedSecret(req) : this.core.deleteNamespacedConfigMap(req),
+    );
+  }
+
+  async listDeployments(namespace: string): Promise<DeploymentFacts[]> {
+    const list = await call(`list Deployments in ${namespace}`, () => this.apps.listNamespacedDeployment({ namespace }));
+    return list.items.map((d) => {
+      const f: DeploymentFacts = {
+        name: d.metadata?.name ?? '',
+        generation: d.metadata?.generation ?? 0,
+        replicas: d.spec?.replicas ?? 1,
+        conditions: (d.status?.conditions ?? []).map((c) => ({
+          type: c.type,
+          status: c.status,
+          ...(c.reason ? { reason: c.reason } : {}),
+          ...(c.message ? { message: c.message } : {}),
+        })),
+      };
+      const s = d.status;
+      if (s?.observedGeneration !== undefined) f.observedGeneration = s.observedGeneration;
+      if (s?.updatedReplicas !== undefined) f.updatedReplicas = s.updatedReplicas;
+      if (s?.availableReplicas !== undefined) f.availableReplicas = s.availableReplicas;
+      if (s?.readyReplicas !== undefined) f.readyReplicas = s.readyReplicas;
+      return f;
+    });
+  }
+
+  async listHpas(namespace: string): Promise<HpaFacts[]> {
+    const list = await call(`list HorizontalPodAutoscalers in ${namespace}`, () =>
+      this.autoscaling.listNamespacedHorizontalPodAutoscaler({ namespace }),
+    );
+    return list.items.map((h) => {
+      const f: HpaFacts = {
+        name: h.metadata?.name ?? '',
+        targetKind: h.spec?.scaleTargetRef.kind ?? '',
+        targetName: h.spec?.scaleTargetRef.name ?? '',
+        maxReplicas: h.spec?.maxReplicas ?? 0,
+      };
+      if (h.spec?.minReplicas !== undefined) f.minReplicas = h.spec.minReplicas;
+      return f;
+    });
+  }
+}

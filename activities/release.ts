@@ -1,0 +1,234 @@
+// Runbook steps 3 and 5 (observe): a release's history, a scan for stuck releases, and the
+// check that Helm shows the release deployed again. Reads as little as it can: Helm's labels
+// say revision and status, so payloads are fetched only for the few revisions worth describing.
+import { validateNamespace, validateReleaseName, type RevisionRecord, type StorageDriver } from '../decisions/helm';
+import { determineReleaseState, type ReleaseState } from '../decisions/release-state';
+import { judgeVerification, type Verification, type VerifyExpectation } from '../decisions/verification';
+import type { KubeFor } from './clusters';
+import { InvalidInputError } from './failures';
+import { NotAHelmReleaseError, toRevisionRecord } from './helm-storage';
+import type { Kube, RecordKind } from './kubernetes';
+
+export interface ReleaseRef {
+  cluster: string;
+  namespace: string;
+  release: string;
+  /** Where Helm keeps this release's records; found automatically (Secrets, then ConfigMaps) if unset. */
+  driver?: StorageDriver;
+}
+
+export const kindOf = (d: StorageDriver): RecordKind => (d === 'secret' ? 'Secret' : 'ConfigMap');
+const PENDING_SELECTOR = 'owner=helm,status in (pending-install,pending-upgrade,pending-rollback)';
+export const releaseSelector = (release: string) => `owner=helm,name=${release}`;
+
+export function validateRef(ref: ReleaseRef): void {
+  const problem =
+    (!ref.cluster ? 'cluster is empty' : undefined) ?? validateNamespace(ref.namespace) ?? validateReleaseName(ref.release);
+  if (problem) throw new InvalidInputError(problem);
+  if (ref.driver !== undefined && ref.driver !== 'secret' && ref.driver !== 'configmap') {
+    throw new InvalidInputError(`driver must be "secret" or "configmap", not "${String(ref.driver)}"`);
+  }
+}
+
+export interface ReleaseHistory {
+  cluster: string;
+  namespace: string;
+  release: string;
+  /** Where the records were found; undefined when there are none. */
+  driver?: StorageDriver;
+  /** Oldest first. Chart and description are filled in for the pending and last deployed ones. */
+  revisions: RevisionRecord[];
+  state: ReleaseState;
+  observedAt: string;
+}
+
+/** Every revision's labels (metadata only), then the payload of the few that matter. */
+export async function loadHistory(kube: Kube, ref: ReleaseRef, nowMs: number): Promise<ReleaseHistory> {
+  const drivers: StorageDriver[] = ref.driver ? [ref.driver] : ['secret', 'configmap'];
+  let driver: StorageDriver | undefined;
+  let revisions: RevisionRecord[] = [];
+  for (const d of drivers) {
+    const objs = await kube.listRecords(kindOf(d), ref.namespace, releaseSelector(ref.release), { metadataOnly: true });
+    if (objs.length > 0) {
+      driver = d;
+      revisions = objs.map(toRevisionRecord).sort((a, b) => a.revision - b.revision);
+      break;
+    }
+  }
+  const labelsOnly = determineReleaseState(ref.release, ref.namespace, revisions, nowMs);
+  const describe = new Set<number>([
+    ...labelsOnly.pending.map((r) => r.revision),
+    ...(labelsOnly.lastDeployed ? [labelsOnly.lastDeployed.revision] : []),
+    ...(labelsOnly.newest ? [labelsOnly.newest.revision] : []),
+  ]);
+  revisions = await Promise.all(
+    revisions.map(async (r) => {
+      if (!describe.has(r.revision) || !driver) return r;
+      const full = await kube.getRecord(kindOf(driver), ref.namespace, r.objectName);
+      return full ? toRevisionRecord(full) : r;
+    }),
+  );
+  return {
+    cluster: ref.cluster,
+    namespace: ref.namespace,
+    release: ref.release,
+    ...(driver ? { driver } : {}),
+    revisions,
+    state: determineReleaseState(ref.release, ref.namespace, revisions, nowMs),
+    observedAt: new Date(nowMs).toISOString(),
+  };
+}
+
+/** One stuck release, as a scan reports it. */
+export interface StuckReleaseSummary {
+  namespace: string;
+  release: string;
+  driver: StorageDriver;
+  revision: number;
+  status: string;
+  objectName: string;
+  pendingSince?: string;
+  pendingForMs?: number;
+  stacked: boolean;
+  firstInstall: boolean;
+  pendingRevisions: number[];
+  lastDeployedRevision?: number;
+  reason: string;
+}
+
+export interface ScanInput {
+  cluster: string;
+  /** One namespace, or every namespace when unset. */
+  namespace?: string;
+  drivers?: StorageDriver[];
+}
+
+export interface ScanResult {
+  cluster: string;
+  namespace: string | null;
+  observedAt: string;
+  stuck: StuckReleaseSummary[];
+  /** Records under Helm's labels that are not valid Helm records, with why. */
+  unreadable: { object: string; reason: string }[];
+}
+
+/** Run `fn` over items, at most `limit` at a time. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        out[i] = await fn(items[i]!);
+      }
+    }),
+  );
+  return out;
+}
+
+export async function scan(kube: Kube, input: ScanInput, nowMs: number): Promise<ScanResult> {
+  if (input.namespace !== undefined) {
+    const p = validateNamespace(input.namespace);
+    if (p) throw new InvalidInputError(p);
+  }
+  const unreadable: ScanResult['unreadable'] = [];
+  const candidates = new Map<string, { namespace: string; release: string; driver: StorageDriver }>();
+  for (const driver of input.drivers ?? (['secret', 'configmap'] as StorageDriver[])) {
+    // Only pending records, only metadata: on a cluster with thousands of revisions this is a
+    // handful of small objects.
+    const pending = await kube.listRecords(kindOf(driver), input.namespace, PENDING_SELECTOR, { metadataOnly: true });
+    for (const o of pending) {
+      try {
+        const r = toRevisionRecord(o);
+        candidates.set(`${driver}/${r.namespace}/${r.release}`, { namespace: r.namespace, release: r.release, driver });
+      } catch (err) {
+        if (!(err instanceof NotAHelmReleaseError)) throw err;
+        unreadable.push({ object: `${o.kind} ${o.namespace}/${o.name}`, reason: err.message });
+      }
+    }
+  }
+  const states = await mapLimit([...candidates.values()], 8, async (c) => {
+    const objs = await kube.listRecords(kindOf(c.driver), c.namespace, releaseSelector(c.release), { metadataOnly: true });
+    const history: RevisionRecord[] = [];
+    for (const o of objs) {
+      try {
+        history.push(toRevisionRecord(o));
+      } catch (err) {
+        if (!(err instanceof NotAHelmReleaseError)) throw err;
+        unreadable.push({ object: `${o.kind} ${o.namespace}/${o.name}`, reason: err.message });
+      }
+    }
+    return { c, state: determineReleaseState(c.release, c.namespace, history, nowMs) };
+  });
+  const stuck: StuckReleaseSummary[] = [];
+  for (const { c, state } of states) {
+    if (state.kind !== 'Locked') continue;
+    const top = state.pending[0]!;
+    stuck.push({
+      namespace: c.namespace,
+      release: c.release,
+      driver: c.driver,
+      revision: top.revision,
+      status: top.status,
+      objectName: top.objectName,
+      ...(state.pendingSince ? { pendingSince: state.pendingSince } : {}),
+      ...(state.pendingForMs !== undefined ? { pendingForMs: state.pendingForMs } : {}),
+      stacked: state.stacked,
+      firstInstall: state.firstInstall,
+      pendingRevisions: state.pending.map((r) => r.revision),
+      ...(state.lastDeployed ? { lastDeployedRevision: state.lastDeployed.revision } : {}),
+      reason: state.reason,
+    });
+  }
+  stuck.sort((a, b) => a.namespace.localeCompare(b.namespace) || a.release.localeCompare(b.release));
+  return {
+    cluster: input.cluster,
+    namespace: input.namespace ?? null,
+    observedAt: new Date(nowMs).toISOString(),
+    stuck,
+    unreadable,
+  };
+}
+
+export interface VerifyInput extends ReleaseRef {
+  expect: VerifyExpectation;
+}
+
+export interface VerifyResult extends Verification {
+  cluster: string;
+  namespace: string;
+  release: string;
+  observedAt: string;
+  /** The newest revisions after the unlock, oldest first (labels and chart only). */
+  tail: { revision: number; status: string }[];
+}
+
+export function createReleaseActivities(kubeFor: KubeFor, now: () => number) {
+  return {
+    /** Runbook step 3: the release's history and what state it puts the release in. */
+    async readReleaseHistory(ref: ReleaseRef): Promise<ReleaseHistory> {
+      validateRef(ref);
+      return loadHistory(kubeFor(ref.cluster), ref, now());
+    },
+
+    /** Find stuck releases in one namespace or all, reading only pending records' metadata. */
+    async scanStuckReleases(input: ScanInput): Promise<ScanResult> {
+      return scan(kubeFor(input.cluster), input, now());
+    },
+
+    /** Runbook step 5: Helm shows the release deployed again (or gone, after a first install). */
+    async verifyRelease(input: VerifyInput): Promise<VerifyResult> {
+      validateRef(input);
+      const h = await loadHistory(kubeFor(input.cluster), input, now());
+      return {
+        cluster: input.cluster,
+        namespace: input.namespace,
+        release: input.release,
+        observedAt: h.observedAt,
+        ...judgeVerification(h.state, input.expect),
+        tail: h.revisions.slice(-3).map((r) => ({ revision: r.revision, status: r.status })),
+      };
+    },
+  };
+}

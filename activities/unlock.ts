@@ -1,0 +1,308 @@
+// Runbook step 4 (act): remove the lock, and undo it if need be. Never a rollback.
+//
+// Before touching a record we prove, at that moment, that it is the pending revision a human
+// approved: same uid and resourceVersion (so same status and content), still Helm's newest
+// revision, still pending. The delete itself carries uid and resourceVersion as preconditions,
+// so a change between our read and the delete makes the API server refuse it. A backup that Helm
+// ignores (no owner=helm label) is written first. Running it again is harmless.
+import { isPending, recordName, type StorageDriver } from '../decisions/helm';
+import type { KubeFor } from './clusters';
+import { BackupError, InvalidInputError, ReleaseChangedError } from './failures';
+import { decodePayload, encodePayload, type StoredObject } from './helm-storage';
+import { KubeAlreadyExistsError, KubeConflictError, KubeNotFoundError, type Kube, type NewRecord } from './kubernetes';
+import { kindOf, releaseSelector, validateRef } from './release';
+
+/** Delete the pending record (the runbook), or rewrite its status to failed (as Flux does). */
+export type UnlockStrategy = 'delete' | 'mark-failed';
+
+/** A pending record exactly as the human saw it when approving. */
+export interface ApprovedRecord {
+  objectName: string;
+  revision: number;
+  status: string;
+  uid: string;
+  resourceVersion: string;
+}
+
+export interface UnlockInput {
+  cluster: string;
+  namespace: string;
+  release: string;
+  driver: StorageDriver;
+  strategy: UnlockStrategy;
+  /** The pending revisions holding the lock, all of them (stacked ones too). */
+  approved: ApprovedRecord[];
+  /** The workflow id, recorded on the backup. */
+  incident: string;
+}
+
+export interface UnlockAction {
+  revision: number;
+  objectName: string;
+  uid: string;
+  outcome: 'deleted' | 'marked-failed' | 'already-unlocked';
+  backupName: string;
+  detail: string;
+}
+
+export interface UnlockResult {
+  cluster: string;
+  namespace: string;
+  release: string;
+  strategy: UnlockStrategy;
+  actions: UnlockAction[];
+  summary: string;
+  at: string;
+}
+
+export interface RestoreInput {
+  cluster: string;
+  namespace: string;
+  driver: StorageDriver;
+  backupName: string;
+}
+
+export interface RestoreResult {
+  cluster: string;
+  namespace: string;
+  objectName: string;
+  revision: number;
+  outcome: 'restored' | 'already-restored';
+  summary: string;
+}
+
+const A = 'helm-unstuck/';
+export const BACKUP_LABELS = {
+  managedBy: 'app.kubernetes.io/managed-by',
+  release: `${A}backup-of-release`,
+  revision: `${A}backup-of-revision`,
+  status: `${A}backup-of-status`,
+  takenAt: `${A}backup-taken-at`,
+} as const;
+export const BACKUP_ANNOTATIONS = {
+  originalName: `${A}original-name`,
+  originalUid: `${A}original-uid`,
+  originalResourceVersion: `${A}original-resource-version`,
+  originalType: `${A}original-type`,
+  originalLabels: `${A}original-labels`,
+  originalAnnotations: `${A}original-annotations`,
+  takenAt: `${A}taken-at`,
+  incident: `${A}incident`,
+  strategy: `${A}strategy`,
+} as const;
+/** On a record we marked failed: the resourceVersion it had before, so a rerun knows it was us. */
+export const MARKED_FROM = `${A}marked-failed-from-resource-version`;
+
+/** Unique per original object: the same revision number can get stuck again after an unlock. */
+export function backupName(release: string, revision: number, uid: string): string {
+  return `helm-unstuck.backup.${release}.v${revision}.${uid.slice(0, 8)}`;
+}
+
+function describeChange(seen: ApprovedRecord, now: StoredObject): string {
+  const parts: string[] = [];
+  if (now.uid !== seen.uid) parts.push(`uid ${seen.uid} → ${now.uid} (deleted and recreated)`);
+  if (now.resourceVersion !== seen.resourceVersion) parts.push(`resourceVersion ${seen.resourceVersion} → ${now.resourceVersion}`);
+  if (now.labels.status !== seen.status) parts.push(`status ${seen.status} → ${now.labels.status ?? '(none)'}`);
+  return parts.join(', ');
+}
+
+async function backUp(kube: Kube, cur: StoredObject, input: UnlockInput, takenAt: Date): Promise<string> {
+  const name = backupName(input.release, Number(cur.labels.version), cur.uid);
+  const rec: NewRecord = {
+    kind: cur.kind,
+    name,
+    namespace: cur.namespace,
+    // No owner=helm: Helm (and alerts on Helm's labels) must not see the copy as a release.
+    labels: {
+      [BACKUP_LABELS.managedBy]: 'helm-unstuck',
+      [BACKUP_LABELS.release]: input.release,
+      [BACKUP_LABELS.revision]: String(cur.labels.version),
+      [BACKUP_LABELS.status]: String(cur.labels.status),
+      [BACKUP_LABELS.takenAt]: String(Math.floor(takenAt.getTime() / 1000)),
+    },
+    annotations: {
+      [BACKUP_ANNOTATIONS.originalName]: cur.name,
+      [BACKUP_ANNOTATIONS.originalUid]: cur.uid,
+      [BACKUP_ANNOTATIONS.originalResourceVersion]: cur.resourceVersion,
+      [BACKUP_ANNOTATIONS.originalLabels]: JSON.stringify(cur.labels),
+      [BACKUP_ANNOTATIONS.originalAnnotations]: JSON.stringify(cur.annotations ?? {}),
+      [BACKUP_ANNOTATIONS.takenAt]: takenAt.toISOString(),
+      [BACKUP_ANNOTATIONS.incident]: input.incident,
+      [BACKUP_ANNOTATIONS.strategy]: input.strategy,
+      ...(cur.type ? { [BACKUP_ANNOTATIONS.originalType]: cur.type } : {}),
+    },
+    ...(cur.kind === 'Secret' ? { type: 'helm-unstuck/backup' } : {}),
+    data: cur.data ?? {},
+  };
+  try {
+    await kube.createRecord(rec);
+  } catch (err) {
+    if (!(err instanceof KubeAlreadyExistsError)) throw err;
+    const existing = await kube.getRecord(cur.kind, cur.namespace, name);
+    if (existing?.annotations?.[BACKUP_ANNOTATIONS.originalUid] !== cur.uid) {
+      throw new BackupError(`${name} exists but is not a backup of ${cur.name} (uid ${cur.uid}); not overwriting it`);
+    }
+  }
+  return name;
+}
+
+async function unlockOne(kube: Kube, input: UnlockInput, seen: ApprovedRecord, now: Date): Promise<UnlockAction> {
+  const kind = kindOf(input.driver);
+  const bname = backupName(input.release, seen.revision, seen.uid);
+  const base = { revision: seen.revision, objectName: seen.objectName, uid: seen.uid, backupName: bname };
+  const cur = await kube.getRecord(kind, input.namespace, seen.objectName);
+
+  if (!cur) {
+    const backup = await kube.getRecord(kind, input.namespace, bname);
+    if (backup?.annotations?.[BACKUP_ANNOTATIONS.originalUid] === seen.uid) {
+      return { ...base, outcome: 'already-unlocked', detail: `${seen.objectName} is already gone and backed up as ${bname}` };
+    }
+    throw new ReleaseChangedError(
+      `${input.namespace}/${seen.objectName} no longer exists and helm-unstuck holds no backup of it: someone else changed Helm's state; deleting nothing`,
+    );
+  }
+  if (input.strategy === 'mark-failed' && cur.uid === seen.uid && cur.annotations?.[MARKED_FROM] === seen.resourceVersion) {
+    return { ...base, outcome: 'already-unlocked', detail: `${seen.objectName} was already marked failed by helm-unstuck` };
+  }
+  if (cur.uid !== seen.uid || cur.resourceVersion !== seen.resourceVersion) {
+    throw new ReleaseChangedError(
+      `${input.namespace}/${seen.objectName} changed since it was approved: ${describeChange(seen, cur)}; deleting nothing`,
+    );
+  }
+  if (cur.labels.owner !== 'helm' || cur.labels.name !== input.release || !isPending(cur.labels.status ?? '')) {
+    throw new ReleaseChangedError(`${input.namespace}/${seen.objectName} is not a pending record of ${input.release}; deleting nothing`);
+  }
+  // Still the newest revision? Newer approved revisions were handled first; anything else above
+  // this one means Helm has moved on.
+  const history = await kube.listRecords(kind, input.namespace, releaseSelector(input.release), { metadataOnly: true });
+  const newer = history.map((o) => Number(o.labels.version)).filter((v) => v > seen.revision);
+  if (newer.length > 0) {
+    throw new ReleaseChangedError(
+      `${input.release} has revision(s) ${newer.join(', ')} above the approved pending revision ${seen.revision}; deleting nothing`,
+    );
+  }
+
+  await backUp(kube, cur, input, now);
+
+  try {
+    if (input.strategy === 'delete') {
+      await kube.deleteRecord(kind, input.namespace, seen.objectName, { uid: seen.uid, resourceVersion: seen.resourceVersion });
+      return { ...base, outcome: 'deleted', detail: `deleted ${seen.objectName} (revision ${seen.revision}, ${seen.status}); backup ${bname}` };
+    }
+    const payload = decodePayload(cur);
+    const description = `Release unlocked from stale '${seen.status}' state by helm-unstuck (${input.incident})`;
+    payload.info = { ...payload.info, status: 'failed', description };
+    await kube.replaceRecord(
+      {
+        kind,
+        name: cur.name,
+        namespace: cur.namespace,
+        labels: { ...cur.labels, status: 'failed', modifiedAt: String(Math.floor(now.getTime() / 1000)) },
+        annotations: { ...(cur.annotations ?? {}), [MARKED_FROM]: seen.resourceVersion },
+        ...(cur.type ? { type: cur.type } : {}),
+        data: { ...(cur.data ?? {}), release: encodePayload(cur.kind, payload) },
+      },
+      seen.resourceVersion,
+    );
+    return { ...base, outcome: 'marked-failed', detail: `marked ${seen.objectName} (revision ${seen.revision}) failed; backup ${bname}` };
+  } catch (err) {
+    if (err instanceof KubeConflictError) {
+      const after = await kube.getRecord(kind, input.namespace, seen.objectName);
+      const what = after ? describeChange(seen, after) : 'it was deleted';
+      throw new ReleaseChangedError(`${input.namespace}/${seen.objectName} changed at the last moment (${what}); the API server refused the change`);
+    }
+    if (err instanceof KubeNotFoundError) {
+      throw new ReleaseChangedError(`${input.namespace}/${seen.objectName} was deleted by someone else at the last moment`);
+    }
+    throw err;
+  }
+}
+
+function validateUnlock(input: UnlockInput): ApprovedRecord[] {
+  validateRef({ cluster: input.cluster, namespace: input.namespace, release: input.release, driver: input.driver });
+  if (input.strategy !== 'delete' && input.strategy !== 'mark-failed') {
+    throw new InvalidInputError(`strategy must be "delete" or "mark-failed", not "${String(input.strategy)}"`);
+  }
+  if (!input.incident) throw new InvalidInputError('incident is empty');
+  if (!Array.isArray(input.approved) || input.approved.length === 0) throw new InvalidInputError('no approved records to unlock');
+  for (const a of input.approved) {
+    if (a.objectName !== recordName(input.release, a.revision)) {
+      throw new InvalidInputError(`${a.objectName} is not the record of ${input.release} revision ${a.revision}`);
+    }
+    if (!isPending(a.status)) throw new InvalidInputError(`revision ${a.revision} was approved as ${a.status}, which is not pending`);
+    if (!a.uid || !a.resourceVersion) throw new InvalidInputError(`revision ${a.revision} lacks the uid or resourceVersion seen at approval`);
+  }
+  return [...input.approved].sort((a, b) => b.revision - a.revision);
+}
+
+function sameStrings(a: Record<string, string> | undefined, b: Record<string, string> | undefined): boolean {
+  const ka = Object.keys(a ?? {}).sort();
+  const kb = Object.keys(b ?? {}).sort();
+  return ka.length === kb.length && ka.every((k, i) => k === kb[i] && a![k] === b![k]);
+}
+
+export function createUnlockActivities(kubeFor: KubeFor, now: () => number) {
+  return {
+    /** Runbook step 4: back up, then delete (or mark failed) each approved pending record. */
+    async unlockRelease(input: UnlockInput): Promise<UnlockResult> {
+      const approved = validateUnlock(input);
+      const kube = kubeFor(input.cluster);
+      const at = new Date(now());
+      const actions: UnlockAction[] = [];
+      for (const a of approved) actions.push(await unlockOne(kube, input, a, at));
+      const did = actions.map((a) => `revision ${a.revision}: ${a.outcome}`).join('; ');
+      return {
+        cluster: input.cluster,
+        namespace: input.namespace,
+        release: input.release,
+        strategy: input.strategy,
+        actions,
+        summary: `${input.namespace}/${input.release} unlocked (${input.strategy}): ${did}`,
+        at: at.toISOString(),
+      };
+    },
+
+    /** Put a backed-up record back exactly as it was (undoes an unlock). */
+    async restoreRelease(input: RestoreInput): Promise<RestoreResult> {
+      const problem = !input.cluster ? 'cluster is empty' : !input.backupName ? 'backupName is empty' : undefined;
+      if (problem) throw new InvalidInputError(problem);
+      validateRef({ cluster: input.cluster, namespace: input.namespace, release: 'x', driver: input.driver });
+      const kube = kubeFor(input.cluster);
+      const kind = kindOf(input.driver);
+      const backup = await kube.getRecord(kind, input.namespace, input.backupName);
+      if (!backup) throw new BackupError(`no ${kind} ${input.namespace}/${input.backupName}`);
+      const ann = backup.annotations ?? {};
+      if (backup.labels[BACKUP_LABELS.managedBy] !== 'helm-unstuck' || !ann[BACKUP_ANNOTATIONS.originalName]) {
+        throw new BackupError(`${input.backupName} is not a helm-unstuck backup`);
+      }
+      const name = ann[BACKUP_ANNOTATIONS.originalName]!;
+      const labels = JSON.parse(ann[BACKUP_ANNOTATIONS.originalLabels] ?? '{}') as Record<string, string>;
+      const annotations = JSON.parse(ann[BACKUP_ANNOTATIONS.originalAnnotations] ?? '{}') as Record<string, string>;
+      const type = ann[BACKUP_ANNOTATIONS.originalType];
+      const original: NewRecord = {
+        kind,
+        name,
+        namespace: input.namespace,
+        labels,
+        ...(Object.keys(annotations).length ? { annotations } : {}),
+        ...(type ? { type } : {}),
+        data: backup.data ?? {},
+      };
+      const revision = Number(labels.version);
+      const result = { cluster: input.cluster, namespace: input.namespace, objectName: name, revision };
+      const cur = await kube.getRecord(kind, input.namespace, name);
+      if (!cur) {
+        await kube.createRecord(original);
+        return { ...result, outcome: 'restored', summary: `restored ${name} (revision ${revision}) from ${input.backupName}` };
+      }
+      if (sameStrings(cur.data, original.data) && sameStrings(cur.labels, original.labels)) {
+        return { ...result, outcome: 'already-restored', summary: `${name} already holds the backed-up record` };
+      }
+      if (cur.uid === ann[BACKUP_ANNOTATIONS.originalUid] && cur.annotations?.[MARKED_FROM]) {
+        await kube.replaceRecord(original, cur.resourceVersion);
+        return { ...result, outcome: 'restored', summary: `restored ${name} (revision ${revision}) from ${input.backupName}` };
+      }
+      throw new BackupError(`${name} exists and is not the record helm-unstuck changed; refusing to overwrite it`);
+    },
+  };
+}

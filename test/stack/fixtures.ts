@@ -1,0 +1,25 @@
+// What stack tests share: helm for a major version and driver, activities wired to the shared
+// control plane, unique names.
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { createActivities } from '../../activities';
+import { clusterRegistry } from '../../activities/clusters';
+import { Helm, type HelmDriver, type HelmMajor } from './helm';
+import { sharedStack } from './shared';
+
+export const CLUSTER = 'local';
+
+export function helmFor(major: HelmMajor, driver: HelmDriver = 'secret'): Helm {
+  const s = sharedStack();
+  return new Helm(major, major === 3 ? s.binaries.helm3 : s.binaries.helm4, s.kubeconfig, join(s.dir, `helm${major}`), driver);
+}
+
+export function stackActivities(now?: () => number) {
+  const kubeFor = clusterRegistry({ kubeconfig: sharedStack().kubeconfig, contexts: { [CLUSTER]: 'admin' } });
+  return createActivities({ kubeFor, ...(now ? { now } : {}) });
+}
+
+export const unique = (prefix: string) => `${prefix}-${randomBytes(3).toString('hex')}`;
+
+/** Values from the test chart that must never leave the cluster (see test/fixtures/charts/tiny). */
+export const CHART_SECRETS = ['hu-test-secret-7f3e9b2c41d8', 'hu-test-config-a1b2c3d4e5f6'];

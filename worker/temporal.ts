@@ -1,0 +1,49 @@
+// How the worker and the CLI reach Temporal: the SDK's own conventions (TEMPORAL_ADDRESS,
+// TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE and the
+// TEMPORAL_CONFIG_FILE TOML profiles), or, when none of them names a server, the embedded
+// local dev server.
+import { loadClientConfigProfile, toClientOptions } from '@temporalio/envconfig';
+import type { NativeConnectionOptions } from '@temporalio/worker';
+import { startDevServer, type DevServer } from './dev-server';
+
+export const DEFAULT_TASK_QUEUE = 'helm-unstuck';
+
+export interface TemporalTarget {
+  connectionOptions: NativeConnectionOptions;
+  namespace: string;
+  taskQueue: string;
+  /** The embedded dev server, when we started or joined one. */
+  devServer: DevServer | undefined;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export async function resolveTemporal(
+  env: NodeJS.ProcessEnv = process.env,
+  log: (line: string) => void = () => undefined,
+): Promise<TemporalTarget> {
+  let profile;
+  try {
+    profile = loadClientConfigProfile({ overrideEnvVars: env as Record<string, string> });
+  } catch (err) {
+    throw new ConfigError(`Temporal client configuration is invalid: ${(err as Error).message}`);
+  }
+  const { connectionOptions, namespace } = toClientOptions(profile);
+  const taskQueue = env.HELM_UNSTUCK_TASK_QUEUE || DEFAULT_TASK_QUEUE;
+  if (profile.address) {
+    return { connectionOptions, namespace: namespace ?? 'default', taskQueue, devServer: undefined };
+  }
+  if (profile.apiKey || profile.tls) {
+    throw new ConfigError('Temporal TLS or API key is configured but no address: set TEMPORAL_ADDRESS');
+  }
+  log('no Temporal server configured (TEMPORAL_ADDRESS or a TEMPORAL_CONFIG_FILE profile): using a local dev server');
+  const devServer = await startDevServer({ log });
+  return {
+    connectionOptions: { ...connectionOptions, address: devServer.address },
+    namespace: namespace ?? 'default',
+    taskQueue,
+    devServer,
+  };
+}
