@@ -20,7 +20,7 @@ const workflowForbiddenImports = {
       message: 'workflows/ must not do I/O: call an activity instead.',
     },
     {
-      group: ['**/activities/*', '!**/activities/*.types', '../activities', '../activities/index'],
+      group: ['**/activities', '**/activities/**'],
       allowTypeImports: true,
       message: 'workflows/ import activities as types only (proxyActivities<typeof activities>).',
     },

@@ -26,6 +26,7 @@ module.exports = {
     },
   ],
   testTimeout: 180_000,
+  reporters: ['default', '<rootDir>/test/summary-reporter.js'],
   // Two cores: one test file per core; each stack test file spawns helm and servers of its own.
   maxWorkers: 2,
 };

@@ -1,7 +1,7 @@
 // The embedded default: a local Temporal dev server, started on demand when no Temporal server is
 // configured. It keeps its state in a SQLite file, so incidents survive a worker restart.
 import { execFile, spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, openSync, closeSync } from 'node:fs';
 import { connect } from 'node:net';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -74,6 +74,9 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
   const bin = await temporalCli(log);
   const dbFile = opts.dbFile ?? defaultDbFile();
   mkdirSync(dirname(dbFile), { recursive: true });
+  // The server's own log goes beside its database, not into the worker's output.
+  const logFile = dbFile.replace(/(\.sqlite)?$/, '.log');
+  const logFd = openSync(logFile, 'a');
   const child = spawn(
     join(TOOLS, 'leash'),
     [
@@ -93,8 +96,9 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
       '--log-level',
       'warn',
     ],
-    { stdio: ['ignore', 'ignore', 'inherit'] },
+    { stdio: ['ignore', logFd, logFd] },
   );
+  closeSync(logFd);
   let exitCode: number | null | undefined;
   const exited = new Promise<void>((ok) =>
     child.once('exit', (code) => {
@@ -104,7 +108,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
   );
   const deadline = Date.now() + 60_000;
   while (!(await listening(host, port))) {
-    if (exitCode !== undefined) throw new Error(`temporal server start-dev exited with ${exitCode}`);
+    if (exitCode !== undefined) throw new Error(`temporal server start-dev exited with ${exitCode}; see ${logFile}`);
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
       throw new Error(`temporal server start-dev did not listen on ${address} within 60s`);
@@ -112,7 +116,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
     await new Promise((r) => setTimeout(r, 200));
   }
   const uiUrl = `http://${host}:${uiPort}`;
-  log(`started a local Temporal dev server on ${address} (UI ${uiUrl}, state in ${dbFile})`);
+  log(`started a local Temporal dev server on ${address} (UI ${uiUrl}, state in ${dbFile}, log in ${logFile})`);
   return {
     address,
     uiUrl,

@@ -39,7 +39,15 @@ export async function resolveTemporal(
     throw new ConfigError('Temporal TLS or API key is configured but no address: set TEMPORAL_ADDRESS');
   }
   log('no Temporal server configured (TEMPORAL_ADDRESS or a TEMPORAL_CONFIG_FILE profile): using a local dev server');
-  const devServer = await startDevServer({ log });
+  const port = env.HELM_UNSTUCK_DEV_SERVER_PORT ? Number(env.HELM_UNSTUCK_DEV_SERVER_PORT) : undefined;
+  if (port !== undefined && !(Number.isInteger(port) && port > 0 && port < 65535)) {
+    throw new ConfigError(`HELM_UNSTUCK_DEV_SERVER_PORT must be a TCP port, not "${env.HELM_UNSTUCK_DEV_SERVER_PORT}"`);
+  }
+  const devServer = await startDevServer({
+    log,
+    ...(port ? { port } : {}),
+    ...(env.HELM_UNSTUCK_DEV_SERVER_DB ? { dbFile: env.HELM_UNSTUCK_DEV_SERVER_DB } : {}),
+  });
   return {
     connectionOptions: { ...connectionOptions, address: devServer.address },
     namespace: namespace ?? 'default',
