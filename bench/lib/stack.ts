@@ -1,0 +1,65 @@
+// A control plane of the bench's own (not shared with tests), reached through a byte counter.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as k8s from '@kubernetes/client-node';
+import { startControlPlane, type ControlPlane } from '../../test/stack/control-plane';
+import { binaries, removeDir, tempDir, type Binaries } from '../../test/stack/process';
+import { startByteCounter, type ByteCounter } from './byte-counter';
+
+export interface BenchStack {
+  cp: ControlPlane;
+  bins: Binaries;
+  counter: ByteCounter;
+  /** A kubeconfig whose server is the byte counter. */
+  kubeconfig: string;
+  kc: k8s.KubeConfig;
+  dir: string;
+  stop(): Promise<void>;
+}
+
+export async function startBenchStack(): Promise<BenchStack> {
+  const bins = await binaries();
+  const dir = tempDir('bench');
+  const cp = await startControlPlane({ etcdBin: bins.etcd, apiserverBin: bins.kubeApiserver, dir: join(dir, 'kube') });
+  const port = Number(new URL(cp.server).port);
+  const counter = await startByteCounter('127.0.0.1', port);
+  const kubeconfig = join(dir, 'kubeconfig-counted');
+  writeFileSync(
+    kubeconfig,
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'bench', cluster: { server: `https://127.0.0.1:${counter.port}`, 'certificate-authority': cp.caFile } }],
+      users: [{ name: 'admin', user: { token: cp.adminToken } }],
+      contexts: [{ name: 'bench', context: { cluster: 'bench', user: 'admin' } }],
+      'current-context': 'bench',
+    }),
+  );
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(cp.kubeconfig);
+  return {
+    cp,
+    bins,
+    counter,
+    kubeconfig,
+    kc,
+    dir,
+    async stop() {
+      await counter.close();
+      await cp.stop();
+      await removeDir(dir);
+    },
+  };
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+export function writeResult(name: string, result: unknown): string {
+  const file = join(__dirname, '..', 'results', `${name}.json`);
+  writeFileSync(file, JSON.stringify(result, null, 2) + '\n');
+  return file;
+}
