@@ -4,6 +4,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { KubeConflictError, KubeError, KubeForbiddenError, KubeNotFoundError, KubeUnavailableError } from './kubernetes';
 import { NotAHelmReleaseError } from './helm-storage';
+import { GitlabAuthError, GitlabError, GitlabJobNotRetryableError, GitlabNotFoundError, GitlabUnavailableError } from './gitlab';
 
 /** Bad input (unknown cluster, invalid name): nothing was changed. */
 export class InvalidInputError extends Error {
@@ -28,6 +29,10 @@ export const FAILURE_TYPES = {
   KubeForbidden: 'KubeForbidden',
   KubeNotFound: 'KubeNotFound',
   KubeRejected: 'KubeRejected',
+  GitlabForbidden: 'GitlabForbidden',
+  GitlabNotFound: 'GitlabNotFound',
+  CiJobNotRetryable: 'CiJobNotRetryable',
+  GitlabRejected: 'GitlabRejected',
 } as const;
 
 export function toFailure(err: unknown): unknown {
@@ -42,6 +47,11 @@ export function toFailure(err: unknown): unknown {
   if (err instanceof KubeNotFoundError) return nonRetryable(FAILURE_TYPES.KubeNotFound, err);
   if (err instanceof KubeConflictError) return nonRetryable(FAILURE_TYPES.ReleaseChanged, err);
   if (err instanceof KubeError) return nonRetryable(FAILURE_TYPES.KubeRejected, err);
+  if (err instanceof GitlabUnavailableError) return err; // retryable
+  if (err instanceof GitlabJobNotRetryableError) return nonRetryable(FAILURE_TYPES.CiJobNotRetryable, err);
+  if (err instanceof GitlabAuthError) return nonRetryable(FAILURE_TYPES.GitlabForbidden, err);
+  if (err instanceof GitlabNotFoundError) return nonRetryable(FAILURE_TYPES.GitlabNotFound, err);
+  if (err instanceof GitlabError) return nonRetryable(FAILURE_TYPES.GitlabRejected, err);
   return err;
 }
 

@@ -1,6 +1,9 @@
 // All activities, built from their dependencies (samples-typescript's createActivities pattern):
 // tests pass their own cluster registry and clock, the worker passes the real ones.
+import { createCiActivities } from './ci';
 import type { KubeFor } from './clusters';
+import { InvalidInputError } from './failures';
+import type { GitlabClient } from './gitlab';
 import { withFailures } from './failures';
 import { createHealthActivities } from './health';
 import { createReleaseActivities } from './release';
@@ -8,8 +11,14 @@ import { createUnlockActivities } from './unlock';
 
 export interface ActivityDeps {
   kubeFor: KubeFor;
+  /** The ops GitLab instance; unset, CI activities fail with a clear configuration error. */
+  gitlab?: () => GitlabClient;
   now?: () => number;
 }
+
+const noGitlab = (): GitlabClient => {
+  throw new InvalidInputError('GitLab is not configured: set HELM_UNSTUCK_GITLAB_URL and HELM_UNSTUCK_GITLAB_TOKEN');
+};
 
 /** Every activity, with our typed errors turned into Temporal failures (see failures.ts). */
 export function createActivities(deps: ActivityDeps) {
@@ -18,6 +27,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createHealthActivities(deps.kubeFor, now),
     ...createReleaseActivities(deps.kubeFor, now),
     ...createUnlockActivities(deps.kubeFor, now),
+    ...createCiActivities(deps.gitlab ?? noGitlab, now),
   };
   const wrapped: Record<string, unknown> = {};
   for (const [name, fn] of Object.entries(all)) wrapped[name] = withFailures(fn as (...a: unknown[]) => Promise<unknown>);

@@ -1,0 +1,116 @@
+// Runbook steps 1 and 6 (observe, act): is CI deploying to this environment right now, and the
+// re-run of the failed deploy job whose dry-run diff should change nothing.
+import { parseDryRunTrace, type DiffReport } from '../decisions/dry-run-diff';
+import { InvalidInputError } from './failures';
+import type { CiJob, GitlabClient } from './gitlab';
+
+/** One GitLab project on the ops instance whose jobs deploy to this cluster. */
+export interface CiWatch {
+  project: string | number;
+  /** The GitLab environment the deploy jobs target (e.g. gprd-us-east1-b). */
+  environment: string;
+  /**
+   * Which running or pending jobs count as deploying (a regular expression on "<stage>:<name>").
+   * Unset: every running or pending job of the project counts, as the runbook's "ensure no other
+   * pipelines are executing" asks.
+   */
+  jobPattern?: string;
+}
+
+export interface CiBusyItem {
+  project: string | number;
+  kind: 'job' | 'deployment';
+  id: number;
+  name: string;
+  status: string;
+  webUrl?: string;
+}
+
+export interface CiQuietResult {
+  quiet: boolean;
+  summary: string;
+  busy: CiBusyItem[];
+  observedAt: string;
+}
+
+export interface RerunInput {
+  project: string | number;
+  jobId: number;
+}
+
+export interface DiffResult {
+  job: CiJob;
+  diff: DiffReport;
+  /** Size of the trace read; the trace itself stays in GitLab. */
+  traceBytes: number;
+}
+
+export function validateWatches(watches: CiWatch[]): void {
+  if (!Array.isArray(watches) || watches.length === 0) throw new InvalidInputError('no GitLab project to watch');
+  for (const w of watches) {
+    if (w.project === undefined || w.project === '') throw new InvalidInputError('a GitLab project id is empty');
+    if (!w.environment) throw new InvalidInputError(`project ${w.project}: environment is empty`);
+    if (w.jobPattern !== undefined) {
+      try {
+        new RegExp(w.jobPattern);
+      } catch {
+        throw new InvalidInputError(`project ${w.project}: jobPattern ${JSON.stringify(w.jobPattern)} is not a regular expression`);
+      }
+    }
+  }
+}
+
+export function createCiActivities(gitlab: () => GitlabClient, now: () => number) {
+  return {
+    /** Runbook step 1: no running or pending deploy job or deployment targets the environment. */
+    async checkCiQuiet(watches: CiWatch[]): Promise<CiQuietResult> {
+      validateWatches(watches);
+      const gl = gitlab();
+      const busy: CiBusyItem[] = [];
+      for (const w of watches) {
+        const pattern = w.jobPattern === undefined ? undefined : new RegExp(w.jobPattern);
+        const [jobs, running, created] = await Promise.all([
+          gl.activeJobs(w.project),
+          gl.deployments(w.project, w.environment, 'running'),
+          gl.deployments(w.project, w.environment, 'created'),
+        ]);
+        for (const j of jobs) {
+          if (pattern && !pattern.test(`${j.stage}:${j.name}`)) continue;
+          busy.push({ project: w.project, kind: 'job', id: j.id, name: j.name, status: j.status, webUrl: j.webUrl });
+        }
+        for (const d of [...running, ...created]) {
+          busy.push({ project: w.project, kind: 'deployment', id: d.id, name: `deployment to ${d.environment}`, status: d.status, ...(d.job ? { webUrl: d.job.webUrl } : {}) });
+        }
+      }
+      const summary =
+        busy.length === 0
+          ? `CI quiet: no running or pending deploy job or deployment for ${watches.map((w) => w.environment).join(', ')}`
+          : `CI busy: ${busy.map((b) => `${b.kind} ${b.id} ${b.name} (${b.status})`).join(', ')}`;
+      return { quiet: busy.length === 0, summary, busy, observedAt: new Date(now()).toISOString() };
+    },
+
+    /** The deploy job to re-run: the job of the newest failed deployment to the environment. */
+    async findJobToRerun(watch: CiWatch): Promise<CiJob | null> {
+      validateWatches([watch]);
+      const failed = await gitlab().deployments(watch.project, watch.environment, 'failed');
+      const newest = [...failed].sort((a, b) => b.id - a.id).find((d) => d.job);
+      return newest?.job ?? null;
+    },
+
+    /** Runbook step 6: retry the job. GitLab creates a new job: follow its id. */
+    async retryCiJob(input: RerunInput): Promise<CiJob> {
+      return gitlab().retry(input.project, input.jobId);
+    },
+
+    async getCiJob(input: RerunInput): Promise<CiJob> {
+      return gitlab().job(input.project, input.jobId);
+    },
+
+    /** Read the finished job's trace and judge its dry-run diff; only the verdict goes to history. */
+    async readDryRunDiff(input: RerunInput): Promise<DiffResult> {
+      const gl = gitlab();
+      const [job, trace] = await Promise.all([gl.job(input.project, input.jobId), gl.trace(input.project, input.jobId)]);
+      return { job, diff: parseDryRunTrace(trace), traceBytes: Buffer.byteLength(trace) };
+    },
+  };
+}

@@ -1,0 +1,155 @@
+// The GitLab adapter: the only file that imports @gitbeaker/rest. It returns plain data and
+// throws our own Gitlab*Error types. @gitbeaker/rest retries 429 and 502 with backoff by itself;
+// Temporal's retry policy stays the outer one.
+import { Gitlab, GitbeakerRequestError, GitbeakerRetryError, GitbeakerTimeoutError, type JobScope } from '@gitbeaker/rest';
+
+export class GitlabError extends Error {
+  override name = 'GitlabError';
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+  }
+}
+/** 401/403 for the token: retrying will not help. */
+export class GitlabAuthError extends GitlabError {
+  override name = 'GitlabAuthError';
+}
+export class GitlabNotFoundError extends GitlabError {
+  override name = 'GitlabNotFoundError';
+}
+/** 403 "Job is not retryable" (an erased or archived job). */
+export class GitlabJobNotRetryableError extends GitlabError {
+  override name = 'GitlabJobNotRetryableError';
+}
+/** 429, 5xx, timeouts, network: worth retrying. */
+export class GitlabUnavailableError extends GitlabError {
+  override name = 'GitlabUnavailableError';
+}
+
+async function translate(err: unknown, what: string): Promise<Error> {
+  if (err instanceof GitbeakerRequestError) {
+    const res = err.cause?.response;
+    const status = res?.status ?? 0;
+    let detail = err.message;
+    try {
+      const body = (await res?.clone().json()) as { message?: unknown; error?: unknown } | undefined;
+      const m = body?.message ?? body?.error;
+      if (m) detail = typeof m === 'string' ? m : JSON.stringify(m);
+    } catch {
+      // body not JSON, or already read
+    }
+    const message = `${what}: GitLab answered ${status}: ${detail}`;
+    if (status === 401) return new GitlabAuthError(message, status);
+    if (status === 403 && /not retryable/i.test(detail)) return new GitlabJobNotRetryableError(message, status);
+    if (status === 403) return new GitlabAuthError(message, status);
+    if (status === 404) return new GitlabNotFoundError(message, status);
+    if (status === 429 || status >= 500) return new GitlabUnavailableError(message, status);
+    return new GitlabError(message, status);
+  }
+  if (err instanceof GitbeakerTimeoutError || err instanceof GitbeakerRetryError) {
+    return new GitlabUnavailableError(`${what}: ${err.message}`, 0);
+  }
+  return new GitlabUnavailableError(`${what}: ${(err as Error)?.message ?? String(err)}`, 0);
+}
+
+async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw await translate(err, what);
+  }
+}
+
+/** A CI job, as evidence: what an SRE needs to find and judge it. */
+export interface CiJob {
+  id: number;
+  name: string;
+  stage: string;
+  status: string;
+  ref: string;
+  webUrl: string;
+  pipelineId?: number;
+  createdAt?: string;
+  startedAt?: string;
+  finishedAt?: string;
+  failureReason?: string;
+}
+
+export interface CiDeployment {
+  id: number;
+  status: string;
+  environment: string;
+  ref: string;
+  job?: CiJob;
+}
+
+type RawJob = {
+  id: number;
+  name: string;
+  stage: string;
+  status: string;
+  ref: string;
+  web_url: string;
+  pipeline?: { id: number };
+  created_at?: string | null;
+  started_at?: string | null;
+  finished_at?: string | null;
+  failure_reason?: string | null;
+};
+
+function toJob(j: RawJob): CiJob {
+  const out: CiJob = { id: j.id, name: j.name, stage: j.stage, status: j.status, ref: j.ref, webUrl: j.web_url };
+  if (j.pipeline?.id !== undefined) out.pipelineId = j.pipeline.id;
+  if (j.created_at) out.createdAt = j.created_at;
+  if (j.started_at) out.startedAt = j.started_at;
+  if (j.finished_at) out.finishedAt = j.finished_at;
+  if (j.failure_reason) out.failureReason = j.failure_reason;
+  return out;
+}
+
+export class GitlabClient {
+  private readonly api: InstanceType<typeof Gitlab>;
+
+  constructor(readonly host: string, token: string, opts: { queryTimeout?: number } = {}) {
+    this.api = new Gitlab({ host, token, queryTimeout: opts.queryTimeout ?? 30_000 });
+  }
+
+  /** Running and pending jobs of a project, newest first. */
+  async activeJobs(project: string | number): Promise<CiJob[]> {
+    const scope = ['running', 'pending'] as unknown as JobScope;
+    const jobs = await call(`list running and pending jobs of project ${project}`, () =>
+      this.api.Jobs.all(project, { scope, perPage: 100, maxPages: 10 }),
+    );
+    return (jobs as unknown as RawJob[]).map(toJob);
+  }
+
+  /** Deployments to an environment with a given status, oldest first (GitLab's default order). */
+  async deployments(project: string | number, environment: string, status: string): Promise<CiDeployment[]> {
+    const deps = await call(`list ${status} deployments of ${environment} in project ${project}`, () =>
+      this.api.Deployments.all(project, { environment, status: status as never, perPage: 100, maxPages: 10 }),
+    );
+    return (deps as unknown as { id: number; status: string; ref: string; environment: { name: string }; deployable?: RawJob }[]).map((d) => ({
+      id: d.id,
+      status: d.status,
+      environment: d.environment.name,
+      ref: d.ref,
+      ...(d.deployable ? { job: toJob(d.deployable) } : {}),
+    }));
+  }
+
+  async job(project: string | number, jobId: number): Promise<CiJob> {
+    return toJob((await call(`read job ${jobId} of project ${project}`, () => this.api.Jobs.show(project, jobId))) as unknown as RawJob);
+  }
+
+  /** Retry a job; GitLab answers with a NEW job, whose id is the one to follow. */
+  async retry(project: string | number, jobId: number): Promise<CiJob> {
+    return toJob((await call(`retry job ${jobId} of project ${project}`, () => this.api.Jobs.retry(project, jobId))) as unknown as RawJob);
+  }
+
+  async trace(project: string | number, jobId: number): Promise<string> {
+    const t = await call(`read the trace of job ${jobId} of project ${project}`, () => this.api.Jobs.showLog(project, jobId));
+    return typeof t === 'string' ? t : String(t ?? '');
+  }
+}
