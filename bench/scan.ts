@@ -2,6 +2,7 @@
 // 500 releases × 10 revisions of realistic size. Wall time and bytes received from the API server
 // (counted by a proxy both go through). Writes bench/results/scan.json.
 import { execFile } from 'node:child_process';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Kube } from '../activities/kubernetes';
@@ -87,7 +88,7 @@ async function main() {
       helm_v3: helm3,
       helm_v4: helm4,
       cluster: { ...shape, releases: seeded.releases, records: seeded.records, mean_record_bytes: seeded.meanRecordBytes, kubernetes: stack.cp.version },
-      machine: { cpus: require('node:os').cpus().length, node: process.version },
+      machine: { cpus: cpus().length, node: process.version },
       at: new Date().toISOString(),
     };
     const file = writeResult('scan', result);

@@ -20,7 +20,6 @@ const rejected: [string, RegExp][] = [
   ["import { createActivities } from '../../activities';\nexport const x = createActivities;", /as types only/],
   ['export const x = process.env.HOME;', /no process/],
   ["export const x = () => fetch('http://example.invalid');", /call an activity/],
-  ['export const x = Date.now();', /Date.now\(\) in a workflow/],
   ['export const x = setInterval(() => 0, 1);', /sleep\(\) or condition\(\)/],
 ];
 const allowed = [
