@@ -1,21 +1,13 @@
 // Runbook steps 1 and 6 (observe, act): is CI deploying to this environment right now, and the
 // re-run of the failed deploy job whose dry-run diff should change nothing.
 import { parseDryRunTrace, type DiffReport } from '../decisions/dry-run-diff';
+import type { CiWatch } from '../decisions/remediation';
 import { InvalidInputError } from './failures';
 import type { CiJob, GitlabClient } from './gitlab';
 
-/** One GitLab project on the ops instance whose jobs deploy to this cluster. */
-export interface CiWatch {
-  project: string | number;
-  /** The GitLab environment the deploy jobs target (e.g. gprd-us-east1-b). */
-  environment: string;
-  /**
-   * Which running or pending jobs count as deploying (a regular expression on "<stage>:<name>").
-   * Unset: every running or pending job of the project counts, as the runbook's "ensure no other
-   * pipelines are executing" asks.
-   */
-  jobPattern?: string;
-}
+// Unset jobPattern: every running or pending job of the project counts, as the runbook's "ensure
+// no other pipelines are executing" asks.
+export type { CiWatch };
 
 export interface CiBusyItem {
   project: string | number;
@@ -97,9 +89,19 @@ export function createCiActivities(gitlab: () => GitlabClient, now: () => number
       return newest?.job ?? null;
     },
 
-    /** Runbook step 6: retry the job. GitLab creates a new job: follow its id. */
-    async retryCiJob(input: RerunInput): Promise<CiJob> {
-      return gitlab().retry(input.project, input.jobId);
+    /**
+     * Runbook step 6: retry the job. GitLab creates a new job: follow its id. Idempotent: if this
+     * activity already retried it (and its result was lost, say the worker died), the newer job of
+     * the same name in the same pipeline is that retry, and no second one is made.
+     */
+    async retryCiJob(input: RerunInput): Promise<CiJob & { alreadyRetried: boolean }> {
+      const gl = gitlab();
+      const original = await gl.job(input.project, input.jobId);
+      const earlier = (await gl.recentJobs(input.project)).find(
+        (j) => j.id > original.id && j.name === original.name && j.pipelineId === original.pipelineId,
+      );
+      if (earlier) return { ...earlier, alreadyRetried: true };
+      return { ...(await gl.retry(input.project, input.jobId)), alreadyRetried: false };
     },
 
     async getCiJob(input: RerunInput): Promise<CiJob> {

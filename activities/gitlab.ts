@@ -139,6 +139,12 @@ export class GitlabClient {
     }));
   }
 
+  /** The newest jobs of a project (one page, newest first). */
+  async recentJobs(project: string | number, perPage = 100): Promise<CiJob[]> {
+    const jobs = await call(`list recent jobs of project ${project}`, () => this.api.Jobs.all(project, { perPage, maxPages: 1 }));
+    return (jobs as unknown as RawJob[]).map(toJob);
+  }
+
   async job(project: string | number, jobId: number): Promise<CiJob> {
     return toJob((await call(`read job ${jobId} of project ${project}`, () => this.api.Jobs.show(project, jobId))) as unknown as RawJob);
   }

@@ -6,6 +6,7 @@ import { InvalidInputError } from './failures';
 import type { GitlabClient } from './gitlab';
 import { withFailures } from './failures';
 import { createHealthActivities } from './health';
+import { createNotifyActivities } from './notify';
 import { createReleaseActivities } from './release';
 import { createUnlockActivities } from './unlock';
 
@@ -28,6 +29,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createReleaseActivities(deps.kubeFor, now),
     ...createUnlockActivities(deps.kubeFor, now),
     ...createCiActivities(deps.gitlab ?? noGitlab, now),
+    ...createNotifyActivities(now),
   };
   const wrapped: Record<string, unknown> = {};
   for (const [name, fn] of Object.entries(all)) wrapped[name] = withFailures(fn as (...a: unknown[]) => Promise<unknown>);

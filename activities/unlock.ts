@@ -6,6 +6,7 @@
 // so a change between our read and the delete makes the API server refuse it. A backup that Helm
 // ignores (no owner=helm label) is written first. Running it again is harmless.
 import { isPending, recordName, type StorageDriver } from '../decisions/helm';
+import type { UnlockStrategy } from '../decisions/remediation';
 import type { KubeFor } from './clusters';
 import { BackupError, InvalidInputError, ReleaseChangedError } from './failures';
 import { decodePayload, encodePayload, type StoredObject } from './helm-storage';
@@ -13,7 +14,7 @@ import { KubeAlreadyExistsError, KubeConflictError, KubeNotFoundError, type Kube
 import { kindOf, releaseSelector, validateRef } from './release';
 
 /** Delete the pending record (the runbook), or rewrite its status to failed (as Flux does). */
-export type UnlockStrategy = 'delete' | 'mark-failed';
+export type { UnlockStrategy };
 
 /** A pending record exactly as the human saw it when approving. */
 export interface ApprovedRecord {

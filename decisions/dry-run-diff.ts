@@ -29,6 +29,7 @@ export interface DiffReport {
 }
 
 // CSI sequences (colours, erase-line) and stray carriage returns.
+// eslint-disable-next-line no-control-regex -- matching the ESC byte is the point
 const ANSI = /\x1b\[[0-9;?]*[A-Za-z]/g;
 const SECTION = /section_(start|end):\d+:[A-Za-z0-9_.-]+(\[[^\]]*\])?/g;
 

@@ -8,3 +8,15 @@ export function formatDuration(ms: number): string {
   if (h < 24) return `${h}h${String(m % 60).padStart(2, '0')}m`;
   return `${Math.floor(h / 24)}d${h % 24}h`;
 }
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** "500ms", "30s", "5m", "1h30m", or a number of milliseconds. Undefined if it is not one. */
+export function parseDuration(d: string | number): number | undefined {
+  if (typeof d === 'number') return Number.isFinite(d) && d >= 0 ? d : undefined;
+  const s = d.trim();
+  if (!/^(\d+(\.\d+)?(ms|s|m|h|d))+$/.test(s)) return undefined;
+  let total = 0;
+  for (const [, n, unit] of s.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d)/g)) total += Number(n) * UNIT_MS[unit!]!;
+  return total;
+}

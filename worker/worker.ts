@@ -3,7 +3,23 @@
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { clusterRegistry, type ClusterConfig } from '../activities/clusters';
-import { resolveTemporal, type TemporalTarget } from './temporal';
+import { GitlabClient } from '../activities/gitlab';
+import { ConfigError, resolveTemporal, type TemporalTarget } from './temporal';
+
+/** The ops GitLab instance, from HELM_UNSTUCK_GITLAB_URL and HELM_UNSTUCK_GITLAB_TOKEN. */
+export function gitlabFromEnv(env: NodeJS.ProcessEnv): (() => GitlabClient) | undefined {
+  const url = env.HELM_UNSTUCK_GITLAB_URL;
+  const token = env.HELM_UNSTUCK_GITLAB_TOKEN;
+  if (!url && !token) return undefined;
+  if (!url || !token) throw new ConfigError('set both HELM_UNSTUCK_GITLAB_URL and HELM_UNSTUCK_GITLAB_TOKEN, or neither');
+  try {
+    new URL(url);
+  } catch {
+    throw new ConfigError(`HELM_UNSTUCK_GITLAB_URL is not a URL: ${url}`);
+  }
+  const client = new GitlabClient(url, token);
+  return () => client;
+}
 
 export interface WorkerOptions {
   env?: NodeJS.ProcessEnv;
@@ -21,7 +37,10 @@ export interface RunningWorker {
 
 export async function startWorker(opts: WorkerOptions = {}): Promise<RunningWorker> {
   const log = opts.log ?? ((l: string) => console.error(`helm-unstuck: ${l}`));
-  const target = await resolveTemporal(opts.env ?? process.env, log);
+  const env = opts.env ?? process.env;
+  const gitlab = gitlabFromEnv(env);
+  if (!gitlab) log('GitLab is not configured (HELM_UNSTUCK_GITLAB_URL, HELM_UNSTUCK_GITLAB_TOKEN): CI steps will fail until it is');
+  const target = await resolveTemporal(env, log);
   let connection: NativeConnection;
   try {
     connection = await NativeConnection.connect(target.connectionOptions);
@@ -33,7 +52,8 @@ export async function startWorker(opts: WorkerOptions = {}): Promise<RunningWork
     connection,
     namespace: target.namespace,
     taskQueue: target.taskQueue,
-    activities: createActivities({ kubeFor: clusterRegistry(opts.clusters ?? {}) }),
+    workflowsPath: require.resolve('../workflows'),
+    activities: createActivities({ kubeFor: clusterRegistry(opts.clusters ?? {}), ...(gitlab ? { gitlab } : {}) }),
   });
   log(`worker serving task queue "${target.taskQueue}" in namespace "${target.namespace}" at ${target.connectionOptions.address}`);
   const done = worker.run().finally(async () => {

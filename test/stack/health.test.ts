@@ -3,6 +3,7 @@
 // deployment controller would.
 import * as k8s from '@kubernetes/client-node';
 import { CLUSTER, stackActivities, unique } from './fixtures';
+import { settled } from './deployments';
 import { sharedStack } from './shared';
 
 const kc = new k8s.KubeConfig();
@@ -31,17 +32,6 @@ async function deployment(namespace: string, name: string, replicas: number, sta
     body: { ...created, status: { observedGeneration: created.metadata?.generation, ...status } },
   });
 }
-
-const settled = (n: number, available = n): k8s.V1DeploymentStatus => ({
-  replicas: n,
-  updatedReplicas: n,
-  availableReplicas: available,
-  readyReplicas: available,
-  conditions: [
-    { type: 'Available', status: 'True', reason: 'MinimumReplicasAvailable' },
-    { type: 'Progressing', status: 'True', reason: 'NewReplicaSetAvailable' },
-  ],
-});
 
 test('judges every Deployment in the namespace, with the HPA that scales it', async () => {
   const namespace = unique('h');

@@ -1,0 +1,53 @@
+// Starting and steering incidents from outside: the CLI, the webhook receiver, tests.
+import { WorkflowExecutionAlreadyStartedError, WorkflowIdConflictPolicy, type Client, type WorkflowHandle } from '@temporalio/client';
+import { validateRemediationInput, workflowIdFor, type Decision, type RemediationInput } from '../decisions/remediation';
+import { alertSignal, decideUpdate, type AlertNotice } from '../workflows/definitions';
+import type { remediateStuckRelease } from '../workflows/remediate';
+
+export const WORKFLOW_TYPE = 'remediateStuckRelease';
+
+export class InvalidRemediationInput extends Error {
+  override name = 'InvalidRemediationInput';
+  constructor(readonly problems: string[]) {
+    super(`invalid remediation input: ${problems.join('; ')}`);
+  }
+}
+
+export type RemediationHandle = WorkflowHandle<typeof remediateStuckRelease>;
+
+/**
+ * Start the incident for this release, or join the one already running: the workflow id is the
+ * release's, so a second alert or a second operator lands on the same incident. Bad input is
+ * refused here and starts nothing.
+ */
+export async function startRemediation(
+  client: Client,
+  input: RemediationInput,
+  taskQueue: string,
+): Promise<{ handle: RemediationHandle; started: boolean }> {
+  const problems = validateRemediationInput(input);
+  if (problems.length > 0) throw new InvalidRemediationInput(problems);
+  const workflowId = workflowIdFor(input.cluster, input.namespace, input.release);
+  try {
+    const handle = await client.workflow.start<typeof remediateStuckRelease>(WORKFLOW_TYPE, {
+      workflowId,
+      taskQueue,
+      args: [input],
+      // A running incident for the release is joined below; a finished one may be followed by a new one.
+      workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
+    });
+    return { handle, started: true };
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    return { handle: client.workflow.getHandle<typeof remediateStuckRelease>(workflowId), started: false };
+  }
+}
+
+/** Approve, reject, continue or abort, and learn at once whether the workflow accepted it. */
+export async function decide(client: Client, workflowId: string, d: Decision): Promise<{ accepted: true; step: string }> {
+  return client.workflow.getHandle(workflowId).executeUpdate(decideUpdate, { args: [d] });
+}
+
+export async function notifyAlert(client: Client, workflowId: string, notice: AlertNotice): Promise<void> {
+  await client.workflow.getHandle(workflowId).signal(alertSignal, notice);
+}

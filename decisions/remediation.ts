@@ -1,0 +1,252 @@
+// The remediation workflow's vocabulary and its decisions, pure so that the workflow, the client
+// and the tests share them: input and policy, validation, and each step's "what next".
+import { formatDuration, parseDuration } from './duration';
+import { validateNamespace, validateReleaseName, type RevisionRecord, type StorageDriver } from './helm';
+import type { DiffVerdict } from './dry-run-diff';
+import type { ReleaseState } from './release-state';
+import type { VerifyExpectation } from './verification';
+
+export const OUTCOMES = [
+  'unstuck-and-verified',
+  'nothing-to-do',
+  'rejected',
+  'aborted',
+  'needs-investigation',
+  'needs-review',
+  'failed',
+] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+
+/** The runbook's steps, in order, as the workflow reports where it is. */
+export const STEPS = ['ci-quiet', 'health', 'identify', 'approval', 'unlock', 'verify', 'roll-forward', 'done'] as const;
+export type Step = (typeof STEPS)[number];
+
+/** One GitLab project on the ops instance whose jobs deploy to this cluster. */
+export interface CiWatch {
+  project: string | number;
+  /** The GitLab environment the deploy jobs target (e.g. gprd-us-east1-b). */
+  environment: string;
+  /** Which running/pending jobs count (regex on "<stage>:<name>"); unset: all of them. */
+  jobPattern?: string;
+}
+
+export type UnlockStrategy = 'delete' | 'mark-failed';
+
+export interface Policy {
+  /** Who may approve or reject (the identity the approval page or CLI vouches for). */
+  approvers: string[];
+  /**
+   * Approve without a human. Off unless an operator configures it explicitly, naming themself
+   * and why; the approval is then recorded as the policy's, never as a person's.
+   */
+  autoApprove?: { configuredBy: string; reason: string };
+  /** Escalate when a human decision has been awaited this long, and again each time after. */
+  escalateAfter: string | number;
+  /** While CI is busy: look again this often, this many times, then ask a human. */
+  ciRecheckInterval: string | number;
+  ciMaxChecks: number;
+  /** A pending revision younger than this may be a live upgrade: wait until it is this old. */
+  minPendingAge: string | number;
+  /** Allowed updated/available gap under an HPA, as a fraction of spec.replicas. */
+  hpaTolerance: number;
+  strategy: UnlockStrategy;
+  /** Roll forward: how long to wait for the re-run job, and how often to look. */
+  ciJobTimeout: string | number;
+  ciPollInterval: string | number;
+}
+
+export const DEFAULT_POLICY: Omit<Policy, 'approvers'> = {
+  escalateAfter: '15m',
+  ciRecheckInterval: '1m',
+  ciMaxChecks: 10,
+  minPendingAge: '5m',
+  hpaTolerance: 0.1,
+  strategy: 'delete',
+  ciJobTimeout: '30m',
+  ciPollInterval: '10s',
+};
+
+export interface Trigger {
+  source: 'alertmanager' | 'cli' | 'api';
+  /** Who or what started it (a user, or the alert's fingerprint). */
+  by: string;
+  fingerprint?: string;
+  summary?: string;
+  startsAt?: string;
+}
+
+export interface RemediationInput {
+  cluster: string;
+  namespace: string;
+  release: string;
+  driver?: StorageDriver;
+  gitlab: CiWatch[];
+  policy: Partial<Policy> & { approvers: string[] };
+  trigger: Trigger;
+}
+
+/** Policy with durations in milliseconds, after validation. */
+export interface ResolvedPolicy extends Omit<Policy, 'escalateAfter' | 'ciRecheckInterval' | 'minPendingAge' | 'ciJobTimeout' | 'ciPollInterval'> {
+  escalateAfterMs: number;
+  ciRecheckIntervalMs: number;
+  minPendingAgeMs: number;
+  ciJobTimeoutMs: number;
+  ciPollIntervalMs: number;
+}
+
+/** One workflow per release: a second start for the same release joins the running one. */
+export function workflowIdFor(cluster: string, namespace: string, release: string): string {
+  return `helm-unstuck/${cluster}/${namespace}/${release}`;
+}
+
+/** Every problem with the input, in words; empty when it is valid. */
+export function validateRemediationInput(input: RemediationInput): string[] {
+  const problems: string[] = [];
+  if (typeof input !== 'object' || input === null) return ['input is not an object'];
+  if (!input.cluster || typeof input.cluster !== 'string') problems.push('cluster is empty');
+  const ns = validateNamespace(String(input.namespace ?? ''));
+  if (ns) problems.push(ns);
+  const rel = validateReleaseName(String(input.release ?? ''));
+  if (rel) problems.push(rel);
+  if (input.driver !== undefined && input.driver !== 'secret' && input.driver !== 'configmap') {
+    problems.push(`driver must be "secret" or "configmap", not "${String(input.driver)}"`);
+  }
+  if (!Array.isArray(input.gitlab) || input.gitlab.length === 0) {
+    problems.push('gitlab: at least one project and environment to watch is required (runbook step 1)');
+  } else {
+    for (const w of input.gitlab) {
+      if (w.project === undefined || w.project === '') problems.push('gitlab: a project id is empty');
+      if (!w.environment) problems.push(`gitlab project ${String(w.project)}: environment is empty`);
+      if (w.jobPattern !== undefined) {
+        try {
+          new RegExp(w.jobPattern);
+        } catch {
+          problems.push(`gitlab project ${String(w.project)}: jobPattern is not a regular expression`);
+        }
+      }
+    }
+  }
+  const p = input.policy;
+  if (!p || !Array.isArray(p.approvers) || p.approvers.length === 0 || p.approvers.some((a) => typeof a !== 'string' || !a)) {
+    problems.push('policy.approvers: at least one approver is required');
+  }
+  if (p?.autoApprove !== undefined && (!p.autoApprove.configuredBy || !p.autoApprove.reason)) {
+    problems.push('policy.autoApprove must name who configured it (configuredBy) and why (reason)');
+  }
+  for (const k of ['escalateAfter', 'ciRecheckInterval', 'minPendingAge', 'ciJobTimeout', 'ciPollInterval'] as const) {
+    const v = p?.[k];
+    if (v !== undefined && parseDuration(v) === undefined) problems.push(`policy.${k}: "${String(v)}" is not a duration (like 30s, 5m, 1h)`);
+  }
+  if (p?.ciMaxChecks !== undefined && !(Number.isInteger(p.ciMaxChecks) && p.ciMaxChecks >= 1)) problems.push('policy.ciMaxChecks must be a whole number >= 1');
+  if (p?.hpaTolerance !== undefined && !(p.hpaTolerance >= 0 && p.hpaTolerance <= 1)) problems.push('policy.hpaTolerance must be between 0 and 1');
+  if (p?.strategy !== undefined && p.strategy !== 'delete' && p.strategy !== 'mark-failed') problems.push('policy.strategy must be "delete" or "mark-failed"');
+  if (!input.trigger || !['alertmanager', 'cli', 'api'].includes(input.trigger.source) || !input.trigger.by) {
+    problems.push('trigger: source (alertmanager, cli or api) and by are required');
+  }
+  return problems;
+}
+
+export function resolvePolicy(p: RemediationInput['policy']): ResolvedPolicy {
+  const merged: Policy = { ...DEFAULT_POLICY, ...p };
+  const ms = (v: string | number) => parseDuration(v)!;
+  return {
+    approvers: merged.approvers,
+    ...(merged.autoApprove ? { autoApprove: merged.autoApprove } : {}),
+    ciMaxChecks: merged.ciMaxChecks,
+    hpaTolerance: merged.hpaTolerance,
+    strategy: merged.strategy,
+    escalateAfterMs: ms(merged.escalateAfter),
+    ciRecheckIntervalMs: ms(merged.ciRecheckInterval),
+    minPendingAgeMs: ms(merged.minPendingAge),
+    ciJobTimeoutMs: ms(merged.ciJobTimeout),
+    ciPollIntervalMs: ms(merged.ciPollInterval),
+  };
+}
+
+/** Runbook step 3, decided: what to do about the release's state. */
+export type IdentifyAction =
+  | { action: 'nothing-to-do'; reason: string }
+  | { action: 'wait-young'; reason: string; waitMs: number }
+  | { action: 'investigate'; reason: string }
+  | { action: 'ask-approval'; reason: string; expect: VerifyExpectation };
+
+export function decideIdentify(state: ReleaseState, policy: Pick<ResolvedPolicy, 'minPendingAgeMs'>): IdentifyAction {
+  if (state.kind !== 'Locked') return { action: 'nothing-to-do', reason: state.reason };
+  if (state.pendingForMs !== undefined && state.pendingForMs < policy.minPendingAgeMs) {
+    return {
+      action: 'wait-young',
+      waitMs: policy.minPendingAgeMs - state.pendingForMs,
+      reason: `revision ${state.pending[0]!.revision} is only ${formatDuration(state.pendingForMs)} old, younger than ${formatDuration(policy.minPendingAgeMs)}: it may be a live upgrade, waiting`,
+    };
+  }
+  if (state.firstInstall) return { action: 'ask-approval', reason: state.reason, expect: { absent: true } };
+  const below = state.newest && state.lastDeployed ? state.lastDeployed : undefined;
+  if (!below) {
+    return { action: 'investigate', reason: `${state.reason} Removing the lock would not leave a deployed revision on top: a human should look.` };
+  }
+  return { action: 'ask-approval', reason: state.reason, expect: { deployedRevision: below.revision } };
+}
+
+/** The pending records as a human approves them: what unlock will act on, and nothing else. */
+export interface ApprovedRecordView {
+  objectName: string;
+  revision: number;
+  status: string;
+  uid: string;
+  resourceVersion: string;
+}
+
+export function approvedRecords(state: ReleaseState): ApprovedRecordView[] {
+  return state.pending.map((r: RevisionRecord) => ({
+    objectName: r.objectName,
+    revision: r.revision,
+    status: r.status,
+    uid: r.uid,
+    resourceVersion: r.resourceVersion,
+  }));
+}
+
+/** Is the lock exactly what was approved? Undefined if so; otherwise what differs. */
+export function differsFromApproved(approved: readonly ApprovedRecordView[], now: ReleaseState): string | undefined {
+  if (now.kind !== 'Locked') return `the release is no longer stuck (${now.reason})`;
+  const current = approvedRecords(now);
+  const key = (r: ApprovedRecordView) => `${r.revision}/${r.status}/${r.uid}/${r.resourceVersion}`;
+  const a = approved.map(key).join(', ');
+  const c = current.map(key).join(', ');
+  return a === c ? undefined : `the pending records changed since approval: approved [${a}], now [${c}]`;
+}
+
+/** Runbook step 6, decided: the outcome from the re-run job's end and its dry-run verdict. */
+export function decideRollForward(jobStatus: string, verdict: DiffVerdict, reason: string): { outcome: Outcome; reason: string } {
+  if (verdict === 'changes') return { outcome: 'needs-review', reason: `the dry run would change things: ${reason}` };
+  if (jobStatus !== 'success') return { outcome: 'needs-investigation', reason: `the re-run job ended ${jobStatus}: ${reason}` };
+  if (verdict === 'no-op') return { outcome: 'unstuck-and-verified', reason: `the re-run job's dry run changes nothing: ${reason}` };
+  return { outcome: 'needs-review', reason: `could not tell whether the dry run changes anything: ${reason}` };
+}
+
+/** What a human can say, and to what. */
+export type DecisionAction = 'approve' | 'reject' | 'continue' | 'abort';
+export interface Decision {
+  action: DecisionAction;
+  by: string;
+  reason: string;
+}
+/** What the workflow is waiting for a human to decide, if anything. */
+export type Hold = 'approval' | 'ci-busy' | 'unhealthy';
+
+export const ACTIONS_FOR: Record<Hold, DecisionAction[]> = {
+  approval: ['approve', 'reject'],
+  'ci-busy': ['continue', 'abort'],
+  unhealthy: ['continue', 'abort'],
+};
+
+/** Why a decision cannot be taken now, or undefined if it can. */
+export function checkDecision(d: Decision, hold: Hold | undefined, approvers: readonly string[]): string | undefined {
+  if (!d || typeof d !== 'object') return 'a decision needs action, by and reason';
+  if (!hold) return 'the workflow is not waiting for a decision';
+  if (!ACTIONS_FOR[hold].includes(d.action)) return `the workflow waits for ${hold}: ${ACTIONS_FOR[hold].join(' or ')}, not ${String(d.action)}`;
+  if (!d.by || typeof d.by !== 'string') return 'a decision must say who decides (by)';
+  if (!approvers.includes(d.by)) return `${d.by} is not an allowed approver`;
+  if (!d.reason || typeof d.reason !== 'string' || !d.reason.trim()) return 'a decision must say why (reason)';
+  return undefined;
+}

@@ -1,0 +1,41 @@
+// The workflow's messages, defined once: the workflow sets their handlers, the client, CLI,
+// webhook receiver and approval page send them.
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { Decision, Hold, Outcome, Step } from '../decisions/remediation';
+
+export interface EvidenceEntry {
+  at: string;
+  step: Step | 'start';
+  kind: 'check' | 'decision' | 'action' | 'wait' | 'signal' | 'escalation' | 'error';
+  summary: string;
+  ok?: boolean;
+}
+
+export interface RemediationStatus {
+  incident: string;
+  step: Step;
+  /** What the workflow waits for right now, in words; undefined while it is working. */
+  waitingFor?: string;
+  hold?: Hold;
+  evidence: EvidenceEntry[];
+  approval?: Decision & { at: string };
+  escalations: number;
+  outcome?: Outcome;
+  reason?: string;
+}
+
+export interface AlertNotice {
+  status: 'firing' | 'resolved';
+  fingerprint: string;
+  startsAt?: string;
+  endsAt?: string;
+  summary?: string;
+}
+
+/** A human's decision (approve/reject, or continue/abort on a hold). Unchecked: prefer the update. */
+export const decideSignal = defineSignal<[Decision]>('decide');
+/** The same decision, answered: the caller learns at once whether it was accepted. */
+export const decideUpdate = defineUpdate<{ accepted: true; step: Step }, [Decision]>('decideUpdate');
+/** Alertmanager sent the alert again, or resolved it. */
+export const alertSignal = defineSignal<[AlertNotice]>('alert');
+export const statusQuery = defineQuery<RemediationStatus>('status');

@@ -1,0 +1,1 @@
+export { remediateStuckRelease, type RemediationResult } from './remediate';
