@@ -135,3 +135,9 @@ export function judgeNamespace(
         : `${namespace}: ${bad.length} of ${verdicts.length} Deployments NOT healthy: ${bad.map((v) => v.name).join(', ')}`;
   return { namespace, healthy: bad.length === 0, summary, deployments: verdicts };
 }
+
+/** The namespace verdict plus each unhealthy Deployment's reasons: what a human needs to decide. */
+export function describeHealth(h: NamespaceHealth): string {
+  const bad = h.deployments.filter((d) => !d.healthy).map((d) => d.summary);
+  return bad.length === 0 ? h.summary : `${h.summary}. ${bad.join('. ')}`;
+}

@@ -25,6 +25,7 @@ import type { Activities } from '../activities';
 import type { CiJob } from '../activities/gitlab';
 import type { UnlockResult } from '../activities/unlock';
 import type { VerifyResult } from '../activities/release';
+import { describeHealth } from '../decisions/deployment-health';
 import { formatDuration } from '../decisions/duration';
 import type { DiffReport } from '../decisions/dry-run-diff';
 import {
@@ -190,10 +191,10 @@ export async function remediateStuckRelease(input: RemediationInput): Promise<Re
     // 2. Every Deployment is healthy.
     st.step = 'health';
     const health = await reads.checkDeploymentHealth({ cluster, namespace, hpaTolerance: policy.hpaTolerance });
-    note('check', health.summary, health.healthy);
+    note('check', describeHealth(health), health.healthy);
     let healthOverride: Decision | undefined;
     if (!health.healthy) {
-      const d = (await askHuman('unhealthy', `a human to override (with a reason) or stop: ${health.summary}`))!;
+      const d = (await askHuman('unhealthy', `a human to override (with a reason) or stop: ${describeHealth(health)}`))!;
       if (d.action === 'abort') return finish('needs-investigation', `${health.summary}; ${d.by} stopped: ${d.reason}`);
       healthOverride = d;
     }
@@ -248,8 +249,8 @@ export async function remediateStuckRelease(input: RemediationInput): Promise<Re
     note('check', `re-check: ${ci2.summary}`, ci2.quiet);
     if (!ci2.quiet && !ciOverride) return finish('needs-investigation', `CI became busy after approval: ${ci2.summary}`);
     const health2 = await reads.checkDeploymentHealth({ cluster, namespace, hpaTolerance: policy.hpaTolerance });
-    note('check', `re-check: ${health2.summary}`, health2.healthy);
-    if (!health2.healthy && !healthOverride) return finish('needs-investigation', `Deployments became unhealthy after approval: ${health2.summary}`);
+    note('check', `re-check: ${describeHealth(health2)}`, health2.healthy);
+    if (!health2.healthy && !healthOverride) return finish('needs-investigation', `Deployments became unhealthy after approval: ${describeHealth(health2)}`);
     const history2 = await reads.readReleaseHistory(ref);
     const changed = differsFromApproved(approved, history2.state);
     note('check', `re-check: ${changed ?? `still exactly what was approved: ${history2.state.reason}`}`, !changed);

@@ -19,6 +19,7 @@ import {
   type Rig,
 } from './incident-rig';
 import { markHealthy } from './deployments';
+import { relabelPending } from './records';
 import { makeStuck } from './stuck';
 
 let rig: Rig;
@@ -75,4 +76,206 @@ test('an alert to a stuck release, approved, ends unstuck-and-verified; helm upg
   expect(await helm.status(o.release, o.namespace)).toEqual({ status: 'deployed', revision: 2 });
   await helm.ok(['upgrade', o.release, TINY_CHART, '-n', o.namespace, '--set', 'tag=4.0.0']);
   expect(await helm.status(o.release, o.namespace)).toEqual({ status: 'deployed', revision: 3 });
+});
+
+/** Run one incident on a fresh worker; `drive` plays the humans. */
+async function incident(
+  o: { release: string; namespace: string },
+  input: ReturnType<typeof remediationInput>,
+  drive: (h: Awaited<ReturnType<typeof startRemediation>>['handle']) => Promise<void> = async () => undefined,
+): Promise<RemediationResult> {
+  const tq = taskQueue();
+  const worker = await newWorker(rig, tq);
+  return worker.runUntil(async () => {
+    const { handle } = await startRemediation(rig.env.client, input, tq);
+    await drive(handle);
+    return handle.result();
+  });
+}
+
+const approve = (id: string, by = 'alice') => decide(rig.env.client, id, { action: 'approve', by, reason: 'checked' });
+
+describe('branches', () => {
+  test('busy CI: looks again on a timer, then asks a human; abort ends aborted, nothing deleted', async () => {
+    const o = await stuckRelease();
+    const before = await helm.history(o.release, o.namespace);
+    const { project } = gitlabProject(rig.gitlab);
+    rig.gitlab.addJob(project, { name: 'gprd:upgrade', status: 'running' });
+    const r = await incident(o, remediationInput({ ...o, project }, { ciMaxChecks: 3 }), async (h) => {
+      const s = await waitForStatus(h, (x) => x.hold === 'ci-busy');
+      expect(s.evidence.filter((e) => /^CI busy: job \d+ gprd:upgrade \(running\)/.test(e.summary))).toHaveLength(3);
+      await decide(rig.env.client, h.workflowId, { action: 'abort', by: 'bob', reason: 'a deploy is really running' });
+    });
+    expect(r).toMatchObject({ outcome: 'aborted', reason: 'bob aborted while CI was busy: a deploy is really running' });
+    expect(await helm.history(o.release, o.namespace)).toEqual(before);
+  });
+
+  test('an unhealthy Deployment stops and asks; stopping ends needs-investigation with the evidence', async () => {
+    const o = { release: unique('web'), namespace: unique('wf') };
+    await makeStuck['pending-upgrade'](helm, o); // its Deployment never became ready
+    const { project } = gitlabProject(rig.gitlab);
+    const r = await incident(o, remediationInput({ ...o, project }), async (h) => {
+      const s = await waitForStatus(h, (x) => x.hold === 'unhealthy');
+      expect(s.waitingFor).toMatch(/NOT healthy: .*-web/);
+      await decide(rig.env.client, h.workflowId, { action: 'abort', by: 'alice', reason: 'web is crashlooping' });
+    });
+    expect(r.outcome).toBe('needs-investigation');
+    expect(r.reason).toMatch(/1 of 1 Deployments NOT healthy: .*-web; alice stopped: web is crashlooping/);
+    expect(evidenceText(r)).toMatch(/condition Available is missing/);
+    expect(await helm.status(o.release, o.namespace)).toMatchObject({ status: 'pending-upgrade' });
+  });
+
+  test('an override of unhealthy needs a reason and is recorded; then a rejection ends rejected', async () => {
+    const o = { release: unique('web'), namespace: unique('wf') };
+    await makeStuck['pending-upgrade'](helm, o);
+    const { project } = gitlabProject(rig.gitlab);
+    const r = await incident(o, remediationInput({ ...o, project }), async (h) => {
+      await waitForStatus(h, (x) => x.hold === 'unhealthy');
+      await expect(decide(rig.env.client, h.workflowId, { action: 'continue', by: 'alice', reason: ' ' })).rejects.toThrow(WorkflowUpdateFailedError);
+      await decide(rig.env.client, h.workflowId, { action: 'continue', by: 'alice', reason: 'test cluster has no controllers' });
+      await waitForStatus(h, (x) => x.hold === 'approval');
+      await decide(rig.env.client, h.workflowId, { action: 'reject', by: 'bob', reason: 'not during the freeze' });
+    });
+    expect(r).toMatchObject({ outcome: 'rejected', reason: 'bob rejected: not during the freeze', approval: { action: 'reject', by: 'bob' } });
+    expect(evidenceText(r)).toMatch(/alice: continue, because test cluster has no controllers/);
+    expect(await helm.status(o.release, o.namespace)).toMatchObject({ status: 'pending-upgrade' });
+  });
+
+  test('a release that is not stuck: nothing to do', async () => {
+    const o = { release: unique('web'), namespace: unique('wf') };
+    await helm.ok(['install', o.release, TINY_CHART, '-n', o.namespace, '--create-namespace']);
+    await markHealthy(o.namespace);
+    const { project } = gitlabProject(rig.gitlab);
+    const r = await incident(o, remediationInput({ ...o, project }));
+    expect(r).toMatchObject({ outcome: 'nothing-to-do', reason: expect.stringMatching(/not stuck; the newest revision 1 is deployed/) });
+  });
+
+  test('a pending revision younger than the minimum age is waited for (it may be a live upgrade)', async () => {
+    const o = await stuckRelease();
+    const { project } = gitlabProject(rig.gitlab);
+    const r = await incident(o, remediationInput({ ...o, project }, { minPendingAge: '1h' }), async (h) => {
+      const s = await waitForStatus(h, (x) => x.step === 'identify' && !!x.waitingFor);
+      expect(s.waitingFor).toBe('the pending revision to be 1h00m old');
+      expect(s.evidence.map((e) => e.summary).join('\n')).toMatch(/revision 3 is only \d+s old, younger than 1h00m: it may be a live upgrade, waiting/);
+      await h.cancel();
+    }).catch((e: unknown) => e);
+    expect(r).toBeInstanceOf(WorkflowFailedError);
+    expect(await helm.status(o.release, o.namespace)).toMatchObject({ status: 'pending-upgrade' });
+  });
+
+  test('approval timeout escalates and keeps waiting; wrong people and wrong actions are refused', async () => {
+    const o = await stuckRelease();
+    const { project } = gitlabProject(rig.gitlab);
+    rig.gitlab.onRetry = (p, job) => rig.gitlab.setJob(p, job.id, 'success', trace('helm-diff-silent.txt'));
+    const r = await incident(o, remediationInput({ ...o, project }, { escalateAfter: '300ms' }), async (h) => {
+      const s = await waitForStatus(h, (x) => x.escalations >= 2);
+      expect(s.hold).toBe('approval');
+      await expect(decide(rig.env.client, h.workflowId, { action: 'approve', by: 'mallory', reason: 'trust me' })).rejects.toMatchObject({
+        cause: { message: 'mallory is not an allowed approver' },
+      });
+      await expect(decide(rig.env.client, h.workflowId, { action: 'continue', by: 'alice', reason: 'x' })).rejects.toMatchObject({
+        cause: { message: 'the workflow waits for approval: approve or reject, not continue' },
+      });
+      await h.signal(decideSignal, { action: 'approve', by: 'mallory', reason: 'signals are checked too' });
+      await waitForStatus(h, (x) => x.evidence.some((e) => /ignored a decision from mallory: mallory is not an allowed approver/.test(e.summary)));
+      await approve(h.workflowId, 'bob');
+    });
+    expect(r.outcome).toBe('unstuck-and-verified');
+    expect(r.escalations).toBeGreaterThanOrEqual(2);
+    expect(r.approval).toMatchObject({ by: 'bob' });
+    expect(evidenceText(r)).toMatch(/escalation 2: still waiting for approval by alice or bob/);
+  });
+
+  test('a release changed after approval is not touched: needs-investigation', async () => {
+    const o = await stuckRelease();
+    const { project } = gitlabProject(rig.gitlab);
+    const before = await helm.history(o.release, o.namespace);
+    const r = await incident(o, remediationInput({ ...o, project }), async (h) => {
+      await waitForStatus(h, (x) => x.hold === 'approval');
+      // Someone writes the pending record meanwhile: it gets a new resourceVersion.
+      await relabelPending(o.namespace, `sh.helm.release.v1.${o.release}.v3`);
+      await approve(h.workflowId);
+    });
+    expect(r.outcome).toBe('needs-investigation');
+    expect(r.reason).toMatch(/the release changed after approval; nothing was deleted: the pending records changed since approval/);
+    expect(r.unlock).toBeUndefined();
+    expect((await helm.history(o.release, o.namespace)).map((x) => [x.revision, x.status])).toEqual(before.map((x) => [x.revision, x.status]));
+  });
+
+  test('a dry run that would change things ends needs-review, listing the objects', async () => {
+    const o = await stuckRelease();
+    const { project } = gitlabProject(rig.gitlab);
+    rig.gitlab.onRetry = (p, job) => rig.gitlab.setJob(p, job.id, 'failed', trace('helmfile-changes.txt'));
+    const r = await incident(o, remediationInput({ ...o, project }), async (h) => {
+      await waitForStatus(h, (x) => x.hold === 'approval');
+      await approve(h.workflowId);
+    });
+    expect(r.outcome).toBe('needs-review');
+    expect(r.verification?.verified).toBe(true);
+    expect(r.rerun?.diff.releases[0]?.changes).toEqual([
+      { namespace: 'gitlab', name: 'gitlab-webservice-default', kind: 'Deployment', change: 'changed' },
+      { namespace: 'gitlab', name: 'gitlab-rails-secret', kind: 'Secret', change: 'changed' },
+    ]);
+  });
+
+  test('a re-run job that fails without a diff ends needs-investigation', async () => {
+    const o = await stuckRelease();
+    const { project } = gitlabProject(rig.gitlab);
+    rig.gitlab.onRetry = (p, job) => {
+      rig.gitlab.setJob(p, job.id, 'running');
+      setTimeout(() => rig.gitlab.setJob(p, job.id, 'failed', trace('helm-diff-error.txt')), 600);
+    };
+    const r = await incident(o, remediationInput({ ...o, project }), async (h) => {
+      await waitForStatus(h, (x) => x.hold === 'approval');
+      await approve(h.workflowId);
+    });
+    expect(r.outcome).toBe('needs-investigation');
+    expect(r.reason).toMatch(/the re-run job ended failed: the diff did not finish: Error: Kubernetes cluster unreachable/);
+  });
+
+  test('cancellation stops cleanly and is recorded; nothing deleted', async () => {
+    const o = await stuckRelease();
+    const { project } = gitlabProject(rig.gitlab);
+    const tq = taskQueue();
+    const worker = await newWorker(rig, tq);
+    let id = '';
+    const err = await worker.runUntil(async () => {
+      const { handle } = await startRemediation(rig.env.client, remediationInput({ ...o, project }), tq);
+      id = handle.workflowId;
+      await waitForStatus(handle, (x) => x.hold === 'approval');
+      await handle.cancel();
+      return handle.result().catch((e: unknown) => e);
+    });
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    expect((err as WorkflowFailedError).cause?.name).toBe('CancelledFailure');
+    const history = await rig.env.client.workflow.getHandle(id).fetchHistory();
+    const reported = history.events!.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'reportOutcome');
+    expect(reported).toHaveLength(1);
+    expect(await helm.status(o.release, o.namespace)).toMatchObject({ status: 'pending-upgrade' });
+  });
+
+  test('an explicitly configured auto-approval acts without a human, and says whose policy it was', async () => {
+    const o = await stuckRelease();
+    const { project } = gitlabProject(rig.gitlab);
+    rig.gitlab.onRetry = (p, job) => rig.gitlab.setJob(p, job.id, 'success', trace('helm-diff-simple-noop.txt'));
+    const r = await incident(o, remediationInput({ ...o, project }, { autoApprove: { configuredBy: 'sre-lead', reason: 'staging only' } }));
+    expect(r.outcome).toBe('unstuck-and-verified');
+    expect(r.approval).toMatchObject({ action: 'approve', by: 'policy (configured by sre-lead)', reason: 'staging only' });
+  });
+
+  test('bad input starts nothing (client) and fails fast (workflow)', async () => {
+    const o = { release: 'Bad_Name', namespace: 'ok' };
+    const input = remediationInput({ ...o, project: 1 }, { approvers: [] });
+    await expect(startRemediation(rig.env.client, input, taskQueue())).rejects.toThrow(
+      /invalid remediation input: release name "Bad_Name" is not a valid Helm release name; policy.approvers: at least one approver is required/,
+    );
+    await expect(rig.env.client.workflow.getHandle(incidentId(o)).describe()).rejects.toThrow(/not found/i);
+    // Straight to Temporal, past the client's check: the workflow refuses at once.
+    const tq = taskQueue();
+    const worker = await newWorker(rig, tq);
+    const err = await worker.runUntil(
+      rig.env.client.workflow.execute('remediateStuckRelease', { workflowId: unique('bad'), taskQueue: tq, args: [input] }).catch((e: unknown) => e),
+    );
+    expect((err as WorkflowFailedError).cause).toMatchObject({ type: 'InvalidInput', message: expect.stringMatching(/not a valid Helm release name/) });
+  });
 });
