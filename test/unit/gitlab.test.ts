@@ -113,3 +113,12 @@ describe('CI activities', () => {
     await expect(acts.retryCiJob({ project: P, jobId: archived.id })).rejects.toMatchObject({ type: 'CiJobNotRetryable', nonRetryable: true });
   });
 });
+
+test('retryCiJob is idempotent: a second call finds the first retry instead of retrying again', async () => {
+  const failed = gl.addJob(P, { name: 'gprd:upgrade', status: 'failed' });
+  const first = await acts.retryCiJob({ project: P, jobId: failed.id });
+  const second = await acts.retryCiJob({ project: P, jobId: failed.id });
+  expect(first).toMatchObject({ alreadyRetried: false });
+  expect(second).toMatchObject({ id: first.id, alreadyRetried: true });
+  expect(gl.retries()).toHaveLength(1);
+});
