@@ -3,14 +3,17 @@
 import * as k8s from '@kubernetes/client-node';
 import { sharedStack } from './shared';
 
-let apps: k8s.AppsV1Api | undefined;
-function api(): k8s.AppsV1Api {
-  if (!apps) {
+const clients = new Map<string, k8s.AppsV1Api>();
+/** The apps API of a kubeconfig (default: the test run's shared control plane). */
+function api(kubeconfig = sharedStack().kubeconfig): k8s.AppsV1Api {
+  let c = clients.get(kubeconfig);
+  if (!c) {
     const kc = new k8s.KubeConfig();
-    kc.loadFromFile(sharedStack().kubeconfig);
-    apps = kc.makeApiClient(k8s.AppsV1Api);
+    kc.loadFromFile(kubeconfig);
+    c = kc.makeApiClient(k8s.AppsV1Api);
+    clients.set(kubeconfig, c);
   }
-  return apps;
+  return c;
 }
 
 /** A settled rollout: every replica updated; `available` of them available. */
@@ -28,9 +31,9 @@ export function settled(replicas: number, available = replicas): k8s.V1Deploymen
 }
 
 /** Write a Deployment's status as observed at its current generation. */
-export async function writeStatus(namespace: string, name: string, status: k8s.V1DeploymentStatus): Promise<void> {
-  const d = await api().readNamespacedDeployment({ namespace, name });
-  await api().replaceNamespacedDeploymentStatus({
+export async function writeStatus(namespace: string, name: string, status: k8s.V1DeploymentStatus, kubeconfig?: string): Promise<void> {
+  const d = await api(kubeconfig).readNamespacedDeployment({ namespace, name });
+  await api(kubeconfig).replaceNamespacedDeploymentStatus({
     namespace,
     name,
     body: { ...d, status: { observedGeneration: d.metadata?.generation, ...status } },
@@ -38,10 +41,10 @@ export async function writeStatus(namespace: string, name: string, status: k8s.V
 }
 
 /** Every Deployment in the namespace settled and healthy. */
-export async function markHealthy(namespace: string): Promise<void> {
-  const list = await api().listNamespacedDeployment({ namespace });
+export async function markHealthy(namespace: string, kubeconfig?: string): Promise<void> {
+  const list = await api(kubeconfig).listNamespacedDeployment({ namespace });
   for (const d of list.items) {
     const n = d.spec?.replicas ?? 1;
-    await writeStatus(namespace, d.metadata!.name!, settled(n));
+    await writeStatus(namespace, d.metadata!.name!, settled(n), kubeconfig);
   }
 }

@@ -10,12 +10,12 @@ import { sharedStack } from './shared';
  * `path` is a wrapper that puts the server on a leash held by this jest worker, so a crashed
  * worker leaves no server behind.
  */
-export async function startTemporal(): Promise<TestWorkflowEnvironment> {
+export async function startTemporal(bin = sharedStack().binaries.temporal): Promise<TestWorkflowEnvironment> {
   const dir = tempDir('temporal');
   const wrapper = join(dir, 'temporal');
   writeFileSync(
     wrapper,
-    `#!/bin/sh\nexec '${LEASH}' ${process.pid} -- '${sharedStack().binaries.temporal}' "$@"\n`,
+    `#!/bin/sh\nexec '${LEASH}' ${process.pid} -- '${bin}' "$@"\n`,
     { mode: 0o755 },
   );
   // createLocal gives the server only a few seconds to come up; on a loaded two-core machine
