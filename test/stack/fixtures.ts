@@ -21,5 +21,4 @@ export function stackActivities(now?: () => number) {
 
 export const unique = (prefix: string) => `${prefix}-${randomBytes(3).toString('hex')}`;
 
-/** Values from the test chart that must never leave the cluster (see test/fixtures/charts/tiny). */
-export const CHART_SECRETS = ['hu-test-secret-7f3e9b2c41d8', 'hu-test-config-a1b2c3d4e5f6'];
+export { CHART_SECRETS } from '../fixtures/secrets';

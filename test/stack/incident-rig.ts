@@ -1,6 +1,7 @@
 // What workflow tests share: the real Temporal dev server (one per test file), the workflow
 // bundle, the fake GitLab (one project per test), and a fresh worker per test.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { join } from 'node:path';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -119,4 +120,16 @@ export async function waitForStatus(
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`status never matched; last: ${JSON.stringify(last, null, 2)}`);
+}
+
+export const HISTORIES_DIR = join(__dirname, '..', 'histories');
+
+/**
+ * Save this incident's history as a golden history for the replay tests, when
+ * HELM_UNSTUCK_CAPTURE_HISTORIES is set (npm run capture-histories). Otherwise does nothing.
+ */
+export async function captureHistory(name: string, handle: { fetchHistory: () => Promise<unknown> }): Promise<void> {
+  if (!process.env.HELM_UNSTUCK_CAPTURE_HISTORIES) return;
+  const json = historyToJSON((await handle.fetchHistory()) as never);
+  writeFileSync(join(HISTORIES_DIR, `${name}.json`), JSON.stringify(JSON.parse(json), null, 2) + '\n');
 }

@@ -8,6 +8,7 @@ import { decideSignal } from '../../workflows/definitions';
 import { CHART_SECRETS, helmFor, unique } from './fixtures';
 import { TINY_CHART } from './helm';
 import {
+  captureHistory,
   gitlabProject,
   incidentId,
   newWorker,
@@ -58,7 +59,9 @@ test('an alert to a stuck release, approved, ends unstuck-and-verified; helm upg
     expect(again.started).toBe(false);
     expect(again.handle.workflowId).toBe(handle.workflowId);
     expect(await decide(rig.env.client, handle.workflowId, { action: 'approve', by: 'alice', reason: 'runbook checks are green' })).toEqual({ accepted: true, step: 'approval' });
-    return handle.result();
+    const r = await handle.result();
+    await captureHistory('unstuck-and-verified', handle);
+    return r;
   });
 
   expect(result.outcome).toBe('unstuck-and-verified');
@@ -83,13 +86,16 @@ async function incident(
   o: { release: string; namespace: string },
   input: ReturnType<typeof remediationInput>,
   drive: (h: Awaited<ReturnType<typeof startRemediation>>['handle']) => Promise<void> = async () => undefined,
+  golden?: string,
 ): Promise<RemediationResult> {
   const tq = taskQueue();
   const worker = await newWorker(rig, tq);
   return worker.runUntil(async () => {
     const { handle } = await startRemediation(rig.env.client, input, tq);
     await drive(handle);
-    return handle.result();
+    const r = await handle.result();
+    if (golden) await captureHistory(golden, handle);
+    return r;
   });
 }
 
@@ -118,7 +124,7 @@ describe('branches', () => {
       const s = await waitForStatus(h, (x) => x.hold === 'unhealthy');
       expect(s.waitingFor).toMatch(/NOT healthy: .*-web/);
       await decide(rig.env.client, h.workflowId, { action: 'abort', by: 'alice', reason: 'web is crashlooping' });
-    });
+    }, 'needs-investigation');
     expect(r.outcome).toBe('needs-investigation');
     expect(r.reason).toMatch(/1 of 1 Deployments NOT healthy: .*-web; alice stopped: web is crashlooping/);
     expect(evidenceText(r)).toMatch(/condition Available is missing/);
@@ -135,7 +141,7 @@ describe('branches', () => {
       await decide(rig.env.client, h.workflowId, { action: 'continue', by: 'alice', reason: 'test cluster has no controllers' });
       await waitForStatus(h, (x) => x.hold === 'approval');
       await decide(rig.env.client, h.workflowId, { action: 'reject', by: 'bob', reason: 'not during the freeze' });
-    });
+    }, 'rejected');
     expect(r).toMatchObject({ outcome: 'rejected', reason: 'bob rejected: not during the freeze', approval: { action: 'reject', by: 'bob' } });
     expect(evidenceText(r)).toMatch(/alice: continue, because test cluster has no controllers/);
     expect(await helm.status(o.release, o.namespace)).toMatchObject({ status: 'pending-upgrade' });
@@ -146,7 +152,7 @@ describe('branches', () => {
     await helm.ok(['install', o.release, TINY_CHART, '-n', o.namespace, '--create-namespace']);
     await markHealthy(o.namespace);
     const { project } = gitlabProject(rig.gitlab);
-    const r = await incident(o, remediationInput({ ...o, project }));
+    const r = await incident(o, remediationInput({ ...o, project }), undefined, 'nothing-to-do');
     expect(r).toMatchObject({ outcome: 'nothing-to-do', reason: expect.stringMatching(/not stuck; the newest revision 1 is deployed/) });
   });
 
@@ -179,7 +185,7 @@ describe('branches', () => {
       await h.signal(decideSignal, { action: 'approve', by: 'mallory', reason: 'signals are checked too' });
       await waitForStatus(h, (x) => x.evidence.some((e) => /ignored a decision from mallory: mallory is not an allowed approver/.test(e.summary)));
       await approve(h.workflowId, 'bob');
-    });
+    }, 'escalated-then-approved');
     expect(r.outcome).toBe('unstuck-and-verified');
     expect(r.escalations).toBeGreaterThanOrEqual(2);
     expect(r.approval).toMatchObject({ by: 'bob' });
@@ -209,7 +215,7 @@ describe('branches', () => {
     const r = await incident(o, remediationInput({ ...o, project }), async (h) => {
       await waitForStatus(h, (x) => x.hold === 'approval');
       await approve(h.workflowId);
-    });
+    }, 'needs-review');
     expect(r.outcome).toBe('needs-review');
     expect(r.verification?.verified).toBe(true);
     expect(r.rerun?.diff.releases[0]?.changes).toEqual([
@@ -244,7 +250,9 @@ describe('branches', () => {
       id = handle.workflowId;
       await waitForStatus(handle, (x) => x.hold === 'approval');
       await handle.cancel();
-      return handle.result().catch((e: unknown) => e);
+      const e = await handle.result().catch((x: unknown) => x);
+      await captureHistory('cancelled', handle);
+      return e;
     });
     expect(err).toBeInstanceOf(WorkflowFailedError);
     expect((err as WorkflowFailedError).cause?.name).toBe('CancelledFailure');

@@ -1,0 +1,77 @@
+// The incident report as Markdown (for the incident issue) and as one self-contained HTML page.
+import type { IncidentReport, TimelineEntry } from './incident';
+
+const mark = (ok?: boolean) => (ok === undefined ? '•' : ok ? '✓' : '✗');
+const hhmmss = (iso: string) => iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+
+/** The six questions every post-incident review asks, answered from history. */
+export function answers(r: IncidentReport): [string, string][] {
+  const i = r.input;
+  const approval = r.decisions.find((d) => d.action === 'approve' || d.action === 'reject');
+  const deleted = r.unlock?.actions.map((a) => `${a.objectName} (revision ${a.revision}, uid ${a.uid}): ${a.outcome}; backup ${a.backupName}`).join('; ');
+  return [
+    ['Release', i ? `${i.namespace}/${i.release} on cluster ${i.cluster}` : '(unknown)'],
+    ['What was stuck', r.stuck ?? 'nothing was found stuck'],
+    ['Outcome', `${r.outcome ?? r.status}${r.reason ? `: ${r.reason}` : ''}`],
+    ['Who decided', approval ? `${approval.by} ${approval.action === 'approve' ? 'approved' : 'rejected'} at ${hhmmss(approval.at)} (${approval.via}), because ${approval.reason}` : 'no approval decision'],
+    ['What was backed up and deleted', deleted ?? 'nothing'],
+    ['Verified', r.verification ? `${r.verification.verified ? 'yes' : 'NO'}: ${r.verification.summary}` : 'not reached'],
+    ['Dry run of the re-run job', r.rerun ? `${r.rerun.diff.verdict} (job ${r.rerun.job.id}, ${r.rerun.job.status}): ${r.rerun.diff.reason}` : 'not run'],
+    ['Started', `${hhmmss(r.startedAt)} by ${i?.trigger.source ?? '?'} (${i?.trigger.by ?? '?'})`],
+    ['Ended', r.endedAt ? `${hhmmss(r.endedAt)} (${r.status})` : 'still running'],
+  ];
+}
+
+const mdCell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+
+export function renderMarkdown(r: IncidentReport): string {
+  const lines = [`# Incident ${r.incident}`, '', '| | |', '|---|---|'];
+  for (const [k, v] of answers(r)) lines.push(`| ${k} | ${mdCell(v)} |`);
+  lines.push('', '## What was checked', '');
+  for (const c of r.checks) lines.push(`- ${hhmmss(c.at)} ${mark(c.ok)} ${c.what}`);
+  lines.push('', '## Evidence shown at approval', '');
+  if (r.shownAtApproval.length === 0) lines.push('- (no approval was asked for)');
+  for (const s of r.shownAtApproval) lines.push(`- ${s}`);
+  if (r.escalations.length) {
+    lines.push('', '## Escalations', '');
+    for (const e of r.escalations) lines.push(`- ${hhmmss(e.at)} ${e.what}`);
+  }
+  if (r.rerun?.diff.releases.some((x) => x.changes.length)) {
+    lines.push('', '## Objects the dry run would change', '');
+    for (const rel of r.rerun.diff.releases) for (const c of rel.changes) lines.push(`- ${rel.release ?? ''} ${c.kind} ${c.namespace}/${c.name}: ${c.change}`);
+  }
+  lines.push('', '## Timeline', '', '| time | | event |', '|---|---|---|');
+  for (const t of r.timeline) lines.push(`| ${hhmmss(t.at)} | ${mark(t.ok)} | ${mdCell(t.what)} |`);
+  return lines.join('\n') + '\n';
+}
+
+const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+function list(items: TimelineEntry[]): string {
+  return `<ul>${items.map((c) => `<li class="${c.ok === false ? 'bad' : c.ok ? 'good' : ''}"><time>${esc(hhmmss(c.at))}</time> ${mark(c.ok)} ${esc(c.what)}</li>`).join('')}</ul>`;
+}
+
+export function renderHtml(r: IncidentReport): string {
+  const outcomeClass = r.outcome === 'unstuck-and-verified' || r.outcome === 'nothing-to-do' ? 'good' : 'bad';
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+<title>Incident ${esc(r.incident)}</title>
+<style>
+body{font:15px/1.45 system-ui,sans-serif;max-width:70rem;margin:2rem auto;padding:0 1rem;color:#1d1d1f}
+h1{font-size:1.4rem}h2{font-size:1.1rem;margin-top:2rem;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;width:100%}th,td{text-align:left;vertical-align:top;padding:.35rem .6rem;border-bottom:1px solid #eee}
+th{width:16rem;color:#555;font-weight:600}.good{color:#17662d}.bad{color:#a4161a}
+ul{padding-left:1.2rem}li{margin:.2rem 0}time{color:#666;font-variant-numeric:tabular-nums;margin-right:.4rem}
+.outcome{display:inline-block;padding:.15rem .6rem;border-radius:1rem;background:#f3f3f3;font-weight:600}
+</style></head><body>
+<h1>Incident <code>${esc(r.incident)}</code></h1>
+<p class="outcome ${outcomeClass}" id="outcome">${esc(r.outcome ?? r.status)}</p>
+<table id="answers">${answers(r).map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`).join('')}</table>
+<h2>What was checked</h2>${list(r.checks)}
+<h2>Evidence shown at approval</h2><ul>${r.shownAtApproval.map((s) => `<li>${esc(s)}</li>`).join('') || '<li>(no approval was asked for)</li>'}</ul>
+${r.escalations.length ? `<h2>Escalations</h2>${list(r.escalations)}` : ''}
+<h2>Timeline</h2>${list(r.timeline)}
+</body></html>
+`;
+}
