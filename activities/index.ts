@@ -6,7 +6,7 @@ import { InvalidInputError } from './failures';
 import type { GitlabClient } from './gitlab';
 import { withFailures } from './failures';
 import { createHealthActivities } from './health';
-import { createNotifyActivities } from './notify';
+import { createNotifyActivities, type OutcomeSink } from './notify';
 import { createReleaseActivities } from './release';
 import { createUnlockActivities } from './unlock';
 
@@ -15,6 +15,8 @@ export interface ActivityDeps {
   /** The ops GitLab instance; unset, CI activities fail with a clear configuration error. */
   gitlab?: () => GitlabClient;
   now?: () => number;
+  /** Counts incident outcomes and step durations (the serve process's /metrics). */
+  outcomes?: OutcomeSink;
 }
 
 const noGitlab = (): GitlabClient => {
@@ -29,7 +31,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createReleaseActivities(deps.kubeFor, now),
     ...createUnlockActivities(deps.kubeFor, now),
     ...createCiActivities(deps.gitlab ?? noGitlab, now),
-    ...createNotifyActivities(now),
+    ...createNotifyActivities(now, deps.outcomes),
   };
   const wrapped: Record<string, unknown> = {};
   for (const [name, fn] of Object.entries(all)) wrapped[name] = withFailures(fn as (...a: unknown[]) => Promise<unknown>);

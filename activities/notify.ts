@@ -16,9 +16,17 @@ export interface OutcomeReport {
   outcome: string;
   reason: string;
   cancelled?: boolean;
+  /** Seconds spent in each step, human waits included. */
+  stepSeconds?: Record<string, number>;
 }
 
-export function createNotifyActivities(now: () => number) {
+/** Where outcomes are counted (the process's /metrics), if anywhere. */
+export interface OutcomeSink {
+  incident(outcome: string): void;
+  step(step: string, seconds: number): void;
+}
+
+export function createNotifyActivities(now: () => number, sink?: OutcomeSink) {
   return {
     async notifyEscalation(e: Escalation): Promise<{ notified: string; at: string }> {
       log.warn('helm-unstuck escalation: a human decision is overdue', { ...e });
@@ -26,6 +34,8 @@ export function createNotifyActivities(now: () => number) {
     },
     async reportOutcome(r: OutcomeReport): Promise<{ reported: string; at: string }> {
       log.info('helm-unstuck incident finished', { ...r });
+      sink?.incident(r.outcome);
+      for (const [step, seconds] of Object.entries(r.stepSeconds ?? {})) sink?.step(step, seconds);
       return { reported: 'log', at: new Date(now()).toISOString() };
     },
   };

@@ -4,6 +4,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { clusterRegistry, type ClusterConfig } from '../activities/clusters';
 import { GitlabClient } from '../activities/gitlab';
+import type { OutcomeSink } from '../activities/notify';
 import { ConfigError, resolveTemporal, type TemporalTarget } from './temporal';
 
 /** The ops GitLab instance, from HELM_UNSTUCK_GITLAB_URL and HELM_UNSTUCK_GITLAB_TOKEN. */
@@ -24,6 +25,9 @@ export function gitlabFromEnv(env: NodeJS.ProcessEnv): (() => GitlabClient) | un
 export interface WorkerOptions {
   env?: NodeJS.ProcessEnv;
   clusters?: ClusterConfig;
+  /** GitLab from configuration; by default from HELM_UNSTUCK_GITLAB_URL/TOKEN. */
+  gitlab?: { url: string; token: string };
+  outcomes?: OutcomeSink;
   log?: (line: string) => void;
 }
 
@@ -38,7 +42,7 @@ export interface RunningWorker {
 export async function startWorker(opts: WorkerOptions = {}): Promise<RunningWorker> {
   const log = opts.log ?? ((l: string) => console.error(`helm-unstuck: ${l}`));
   const env = opts.env ?? process.env;
-  const gitlab = gitlabFromEnv(env);
+  const gitlab = opts.gitlab ? ((c) => () => c)(new GitlabClient(opts.gitlab.url, opts.gitlab.token)) : gitlabFromEnv(env);
   if (!gitlab) log('GitLab is not configured (HELM_UNSTUCK_GITLAB_URL, HELM_UNSTUCK_GITLAB_TOKEN): CI steps will fail until it is');
   const target = await resolveTemporal(env, log);
   let connection: NativeConnection;
@@ -53,7 +57,11 @@ export async function startWorker(opts: WorkerOptions = {}): Promise<RunningWork
     namespace: target.namespace,
     taskQueue: target.taskQueue,
     workflowsPath: require.resolve('../workflows'),
-    activities: createActivities({ kubeFor: clusterRegistry(opts.clusters ?? {}), ...(gitlab ? { gitlab } : {}) }),
+    activities: createActivities({
+      kubeFor: clusterRegistry(opts.clusters ?? {}),
+      ...(gitlab ? { gitlab } : {}),
+      ...(opts.outcomes ? { outcomes: opts.outcomes } : {}),
+    }),
   });
   log(`worker serving task queue "${target.taskQueue}" in namespace "${target.namespace}" at ${target.connectionOptions.address}`);
   const done = worker.run().finally(async () => {

@@ -83,6 +83,15 @@ export async function remediateStuckRelease(input: RemediationInput): Promise<Re
   const ref = { cluster, namespace, release, ...(input.driver ? { driver: input.driver } : {}) };
 
   const st: RemediationStatus = { incident, step: 'ci-quiet', evidence: [], escalations: 0 };
+  // How long each step took (human waits included), for the step-duration metric.
+  const stepSeconds: Partial<Record<Step, number>> = {};
+  let stepStart = Date.now();
+  const enter = (step: Step) => {
+    const now = Date.now();
+    stepSeconds[st.step] = (stepSeconds[st.step] ?? 0) + (now - stepStart) / 1000;
+    stepStart = now;
+    st.step = step;
+  };
   const note = (kind: EvidenceEntry['kind'], summary: string, ok?: boolean) =>
     st.evidence.push({ at: new Date().toISOString(), step: st.step, kind, summary, ...(ok === undefined ? {} : { ok }) });
   note('check', `started by ${input.trigger.source} (${input.trigger.by})${input.trigger.summary ? `: ${input.trigger.summary}` : ''}`);
@@ -150,11 +159,11 @@ export async function remediateStuckRelease(input: RemediationInput): Promise<Re
   }
 
   async function finish(outcome: Outcome, reason: string, extra: Partial<RemediationResult> = {}): Promise<RemediationResult> {
-    st.step = 'done';
+    enter('done');
     st.outcome = outcome;
     st.reason = reason;
     note('decision', `${outcome}: ${reason}`);
-    await reads.reportOutcome({ incident, outcome, reason });
+    await reads.reportOutcome({ incident, outcome, reason, stepSeconds });
     return {
       incident,
       outcome,
@@ -171,7 +180,7 @@ export async function remediateStuckRelease(input: RemediationInput): Promise<Re
 
   async function run(): Promise<RemediationResult> {
     // 1. No CI job is deploying to this cluster.
-    st.step = 'ci-quiet';
+    enter('ci-quiet');
     let ci = await reads.checkCiQuiet(input.gitlab);
     note('check', ci.summary, ci.quiet);
     for (let i = 1; !ci.quiet && i < policy.ciMaxChecks; i++) {
@@ -189,7 +198,7 @@ export async function remediateStuckRelease(input: RemediationInput): Promise<Re
     }
 
     // 2. Every Deployment is healthy.
-    st.step = 'health';
+    enter('health');
     const health = await reads.checkDeploymentHealth({ cluster, namespace, hpaTolerance: policy.hpaTolerance });
     note('check', describeHealth(health), health.healthy);
     let healthOverride: Decision | undefined;
@@ -200,7 +209,7 @@ export async function remediateStuckRelease(input: RemediationInput): Promise<Re
     }
 
     // 3. Identify the stuck release and its revision.
-    st.step = 'identify';
+    enter('identify');
     let history = await reads.readReleaseHistory(ref);
     let next = decideIdentify(history.state, policy);
     note('check', history.state.reason, history.state.kind === 'Locked');
@@ -219,7 +228,7 @@ export async function remediateStuckRelease(input: RemediationInput): Promise<Re
     let approved = approvedRecords(history.state);
 
     // 4. A human approves exactly these records.
-    st.step = 'approval';
+    enter('approval');
     const what = () => `${policy.strategy === 'delete' ? 'back up and delete' : 'back up and mark failed'} ${approved.map((r) => `${r.objectName} (${r.status}, uid ${r.uid})`).join(', ')}`;
     let d: Decision | undefined;
     if (policy.autoApprove) {
@@ -244,7 +253,7 @@ export async function remediateStuckRelease(input: RemediationInput): Promise<Re
     if (d.action === 'reject') return finish('rejected', `${d.by} rejected: ${d.reason}`);
 
     // 5. Re-check steps 1-3 against what was approved, then unlock.
-    st.step = 'unlock';
+    enter('unlock');
     const ci2 = await reads.checkCiQuiet(input.gitlab);
     note('check', `re-check: ${ci2.summary}`, ci2.quiet);
     if (!ci2.quiet && !ciOverride) return finish('needs-investigation', `CI became busy after approval: ${ci2.summary}`);
@@ -274,13 +283,13 @@ export async function remediateStuckRelease(input: RemediationInput): Promise<Re
     note('action', unlock.summary, true);
 
     // 6. Helm shows the release deployed again.
-    st.step = 'verify';
+    enter('verify');
     const verification = await reads.verifyRelease({ ...ref, driver: history2.driver!, expect });
     note('check', verification.summary, verification.verified);
     if (!verification.verified) return finish('needs-investigation', `unlocked, but ${verification.summary}`, { unlock, verification });
 
     // 7. Roll forward: re-run the failed deploy job and read its dry-run diff.
-    st.step = 'roll-forward';
+    enter('roll-forward');
     let job: CiJob | null = null;
     let watch: CiWatch | undefined;
     for (const w of input.gitlab) {

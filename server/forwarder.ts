@@ -1,0 +1,92 @@
+// Alerts → incidents. One workflow per release: the first firing alert starts it, repeats and
+// duplicates join it. Alertmanager re-sends every group_interval and repeat_interval, and a storm
+// sends the same alert many times at once, so each release's alerts are forwarded once per TTL
+// (single-flight while a call is under way); everything else is answered from memory.
+import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import type { AlertTarget } from '../decisions/alerts';
+import { workflowIdFor, type RemediationInput } from '../decisions/remediation';
+import type { ClusterSettings, Config } from '../lib/config';
+import { InvalidRemediationInput, notifyAlert, startRemediation } from '../client/remediation';
+import type { Metrics } from './metrics';
+
+export type AlertResult =
+  | { fingerprint: string; workflowId: string; result: 'started' | 'joined' | 'duplicate' | 'resolved' | 'resolved-no-incident' }
+  | { fingerprint: string; result: 'rejected'; reason: string };
+
+export class UnavailableError extends Error {
+  override name = 'UnavailableError';
+}
+
+export class AlertForwarder {
+  private readonly recent = new Map<string, { at: number; result: Promise<'started' | 'joined'> }>();
+  private readonly firing = new Map<string, Set<string>>();
+
+  constructor(
+    private readonly client: Client,
+    private readonly config: Pick<Config, 'clusters' | 'policy' | 'taskQueue'>,
+    private readonly metrics: Metrics,
+    private readonly ttlMs = 60_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  private track(t: AlertTarget, firing: boolean): void {
+    const set = this.firing.get(t.cluster) ?? new Set<string>();
+    const k = `${t.namespace}/${t.release}`;
+    if (firing) set.add(k);
+    else set.delete(k);
+    this.firing.set(t.cluster, set);
+    this.metrics.stuckReleases.set({ cluster: t.cluster }, set.size);
+  }
+
+  input(t: AlertTarget, cluster: ClusterSettings): RemediationInput {
+    return {
+      cluster: t.cluster,
+      namespace: t.namespace,
+      release: t.release,
+      gitlab: cluster.gitlab,
+      policy: this.config.policy,
+      trigger: { source: 'alertmanager', by: `alert ${t.fingerprint}`, fingerprint: t.fingerprint, startsAt: t.startsAt, ...(t.summary ? { summary: t.summary } : {}) },
+    };
+  }
+
+  async forward(t: AlertTarget): Promise<AlertResult> {
+    const cluster = this.config.clusters[t.cluster];
+    if (!cluster) return { fingerprint: t.fingerprint, result: 'rejected', reason: `cluster "${t.cluster}" is not configured` };
+    const workflowId = workflowIdFor(t.cluster, t.namespace, t.release);
+    try {
+      if (t.status === 'resolved') {
+        this.track(t, false);
+        this.recent.delete(workflowId);
+        try {
+          await notifyAlert(this.client, workflowId, { status: 'resolved', fingerprint: t.fingerprint, startsAt: t.startsAt, endsAt: t.endsAt });
+          return { fingerprint: t.fingerprint, workflowId, result: 'resolved' };
+        } catch (err) {
+          if (err instanceof WorkflowNotFoundError) return { fingerprint: t.fingerprint, workflowId, result: 'resolved-no-incident' };
+          throw err;
+        }
+      }
+      this.track(t, true);
+      const seen = this.recent.get(workflowId);
+      if (seen && this.now() - seen.at < this.ttlMs) {
+        await seen.result; // a duplicate waits for the first call's answer, then is answered from memory
+        return { fingerprint: t.fingerprint, workflowId, result: 'duplicate' };
+      }
+      const result = (async () => {
+        const { handle, started } = await startRemediation(this.client, this.input(t, cluster), this.config.taskQueue);
+        if (!started) await handle.signal('alert', { status: 'firing', fingerprint: t.fingerprint, startsAt: t.startsAt, ...(t.summary ? { summary: t.summary } : {}) });
+        return started ? ('started' as const) : ('joined' as const);
+      })();
+      this.recent.set(workflowId, { at: this.now(), result });
+      try {
+        return { fingerprint: t.fingerprint, workflowId, result: await result };
+      } catch (err) {
+        this.recent.delete(workflowId);
+        throw err;
+      }
+    } catch (err) {
+      if (err instanceof InvalidRemediationInput) return { fingerprint: t.fingerprint, result: 'rejected', reason: err.message };
+      throw new UnavailableError(`could not reach Temporal for ${workflowId}: ${(err as Error).message}`);
+    }
+  }
+}

@@ -1,0 +1,81 @@
+// `helm-unstuck serve`: the webhook receiver and /metrics, with the worker in the same process
+// unless --no-worker (then run `helm-unstuck worker` separately).
+import type { AddressInfo } from 'node:net';
+import { Client, Connection } from '@temporalio/client';
+import { connectClient } from '../client/connect';
+import { ConfigError, loadConfig, type Config } from '../lib/config';
+import { startWorker, type RunningWorker } from '../worker/worker';
+import { AlertForwarder } from './forwarder';
+import { createHttpServer, type Handler } from './http';
+import { createMetrics, type Metrics } from './metrics';
+
+export interface Serving {
+  url: string;
+  config: Config;
+  metrics: Metrics;
+  client: Client;
+  worker?: RunningWorker;
+  close(): Promise<void>;
+}
+
+export interface ServeOptions {
+  env?: NodeJS.ProcessEnv;
+  withWorker?: boolean;
+  log?: (line: string) => void;
+  /** Routes to add (the approval page), given the running pieces. */
+  extra?: (s: { config: Config; client: Client; metrics: Metrics }) => Handler;
+}
+
+export async function serve(opts: ServeOptions = {}): Promise<Serving> {
+  const env = opts.env ?? process.env;
+  const log = opts.log ?? ((l: string) => console.error(`helm-unstuck: ${l}`));
+  const config = loadConfig(env);
+  if (!config.server.webhookToken) throw new ConfigError(['HELM_UNSTUCK_WEBHOOK_TOKEN (or _FILE) is required: the webhook is never served unauthenticated']);
+  if (Object.keys(config.clusters).length === 0) throw new ConfigError(['no clusters configured (HELM_UNSTUCK_CONFIG: clusters)']);
+  const metrics = createMetrics();
+
+  let worker: RunningWorker | undefined;
+  let client: Client;
+  let closeClient: () => Promise<void>;
+  if (opts.withWorker ?? true) {
+    const contexts = Object.fromEntries(Object.entries(config.clusters).map(([name, c]) => [name, c.context ?? name]));
+    worker = await startWorker({
+      env: { ...env, HELM_UNSTUCK_TASK_QUEUE: config.taskQueue },
+      clusters: { ...(config.kubeconfig ? { kubeconfig: config.kubeconfig } : {}), contexts },
+      ...(config.gitlab ? { gitlab: config.gitlab } : {}),
+      outcomes: {
+        incident: (outcome) => metrics.incidents.inc({ outcome }),
+        step: (step, seconds) => metrics.stepSeconds.observe({ step }, seconds),
+      },
+      log,
+    });
+    const connection = await Connection.connect({ ...worker.target.connectionOptions } as never);
+    client = new Client({ connection, namespace: worker.target.namespace });
+    closeClient = () => connection.close();
+  } else {
+    ({ client, close: closeClient } = await connectClient(env));
+  }
+  const forwarder = new AlertForwarder(client, config, metrics);
+  const server = createHttpServer({ config, forwarder, metrics, ...(opts.extra ? { extra: opts.extra({ config, client, metrics }) } : {}) });
+  const [host, port] = [config.server.listen.slice(0, config.server.listen.lastIndexOf(':')), Number(config.server.listen.split(':').pop())];
+  await new Promise<void>((ok, fail) => {
+    server.once('error', fail);
+    server.listen(port, host, ok);
+  });
+  const addr = server.address() as AddressInfo;
+  const url = `http://${addr.address}:${addr.port}`;
+  log(`serving the Alertmanager webhook at ${url}/webhook/alertmanager and metrics at ${url}/metrics`);
+  return {
+    url,
+    config,
+    metrics,
+    client,
+    ...(worker ? { worker } : {}),
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+      await closeClient();
+      await worker?.shutdown();
+    },
+  };
+}

@@ -1,0 +1,70 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { alertTarget, parseAlertmanagerPayload, type AlertmanagerPayload } from '../../decisions/alerts';
+
+const fixture = (n: string) => JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'shared', 'fixtures', 'alertmanager', n), 'utf8')) as unknown;
+const parsed = (n: string) => {
+  const r = parseAlertmanagerPayload(fixture(n));
+  if (!('payload' in r)) throw new Error(r.problems.join('; '));
+  return r.payload;
+};
+
+describe('parseAlertmanagerPayload', () => {
+  test.each(['firing-one-release.json', 'firing-many-releases.json', 'resolved-one-release.json'])('accepts %s', (n) => {
+    expect(parsed(n).version).toBe('4');
+  });
+
+  const good = () => JSON.parse(JSON.stringify(fixture('firing-one-release.json'))) as Record<string, unknown> & AlertmanagerPayload;
+  test.each([
+    ['not an object', [], /body must be a JSON object/],
+    ['version 3', { ...good(), version: '3' }, /version must be "4"/],
+    ['no alerts', { ...good(), alerts: undefined }, /alerts must be an array/],
+    ['empty alerts', { ...good(), alerts: [] }, /alerts is empty/],
+    ['a label that is a number', { ...good(), alerts: [{ ...good().alerts[0], labels: { alertname: 7 } }] }, /alerts\[0\]\.labels\.alertname must be a string/],
+    ['a bad time', { ...good(), alerts: [{ ...good().alerts[0], startsAt: 'yesterday' }] }, /startsAt is not an RFC 3339 time/],
+    ['a non-hex fingerprint', { ...good(), alerts: [{ ...good().alerts[0], fingerprint: '<script>' }] }, /fingerprint must be hexadecimal/],
+    ['an empty fingerprint', { ...good(), alerts: [{ ...good().alerts[0], fingerprint: '' }] }, /fingerprint must be hexadecimal/],
+    ['a bad status', { ...good(), status: 'maybe' }, /status must be "firing" or "resolved"/],
+    ['a huge label', { ...good(), commonLabels: { a: 'x'.repeat(5000) } }, /commonLabels\.a is too long/],
+  ])('rejects %s', (_w, body, message) => {
+    const r = parseAlertmanagerPayload(body);
+    expect('problems' in r && r.problems.join('; ')).toMatch(message);
+  });
+});
+
+describe('alertTarget', () => {
+  test('maps the kube-state-metrics labels of each firing alert; the fourth alert is not ours', () => {
+    const results = parsed('firing-many-releases.json').alerts.map((a) => alertTarget(a));
+    expect(results.map((r) => ('target' in r ? `${r.target.cluster}/${r.target.namespace}/${r.target.release}@${r.target.revision}` : r.reason))).toEqual([
+      'gprd-us-east1-b/gitlab/gitlab@1234',
+      'gprd-us-east1-c/gitlab/gitlab@877',
+      'gstg/gitlab-cny/gitlab-cny@55',
+      'alertname "KubePodCrashLooping" is not one helm-unstuck handles (HelmReleaseStuck)',
+    ]);
+  });
+
+  test('a resolved alert maps too, with its end time', () => {
+    const r = alertTarget(parsed('resolved-one-release.json').alerts[0]!);
+    expect(r).toEqual({ target: expect.objectContaining({ status: 'resolved', release: 'gitlab', endsAt: '2026-11-24T10:12:37.456Z' }) });
+  });
+
+  const base = () => parsed('firing-one-release.json').alerts[0]!;
+  test.each([
+    ['no cluster label', { cluster: '' }, /label cluster \(cluster\) is missing/],
+    ['a namespace with capitals', { namespace: 'GitLab' }, /not a namespace name/],
+    ['a release name with a slash', { label_name: 'a/b' }, /not a Helm release name/],
+    ['a revision that is not a number', { label_version: 'v2' }, /not a revision number/],
+  ])('refuses %s', (_w, labels, reason) => {
+    const a = base();
+    a.labels = { ...a.labels, ...labels };
+    expect(alertTarget(a)).toEqual({ reason: expect.stringMatching(reason) });
+  });
+
+  test('label names are configurable', () => {
+    const a = base();
+    a.labels = { alertname: 'Stuck', k8s_cluster: 'c1', ns: 'n1', rel: 'r1' };
+    expect(alertTarget(a, { alertnames: ['Stuck'], labels: { cluster: 'k8s_cluster', namespace: 'ns', release: 'rel', revision: 'rev' } })).toEqual({
+      target: expect.objectContaining({ cluster: 'c1', namespace: 'n1', release: 'r1' }),
+    });
+  });
+});
