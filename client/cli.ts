@@ -7,8 +7,12 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { historyFromJSON, historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { buildIncidentReport } from '../report/incident';
 import { renderHtml, renderMarkdown } from '../report/render';
+import { serve } from '../server/serve';
 import { startWorker } from '../worker/worker';
 import { connectClient } from './connect';
+import { CommandError, decideCommand, listCommand, restoreCommand, startCommand, statusCommand } from './incident-commands';
+import { InvalidRemediationInput } from './remediation';
+import { ConfigError } from '../lib/config';
 import { scanTable } from './scan-format';
 
 export interface Io {
@@ -26,6 +30,13 @@ const USAGE = `helm-unstuck: find and safely unlock Helm releases stuck in a pen
 Usage: helm-unstuck <command> [options]
 
 Commands:
+  serve     Receive Alertmanager webhooks and serve /metrics (with the worker, unless --no-worker).
+  start     Start (or join) the incident for a release.
+  approve   Approve at the gate (or continue past a busy-CI/unhealthy hold), saying why.
+  reject    Reject at the gate (or abort on a hold), saying why.
+  status    An incident's step, evidence and what it waits for (--watch to follow it).
+  list      Running incidents (--all: finished ones too).
+  restore   Put a backed-up Helm record back exactly as it was.
   worker    Run the Temporal worker. Uses TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE / TEMPORAL_API_KEY /
             TEMPORAL_TLS_* / TEMPORAL_CONFIG_FILE when set; otherwise starts (or joins) a local
             Temporal dev server on 127.0.0.1:7233 with its UI on :8233.
@@ -69,6 +80,82 @@ Exit status: 0, or 3 with --fail-if-stuck when a stuck release was found; 1 on e
       help: { type: 'boolean', short: 'h' },
     },
     run: runScan,
+  },
+  serve: {
+    usage: `Usage: helm-unstuck serve [--no-worker]
+
+Serves POST /webhook/alertmanager (bearer token), GET /metrics and GET /healthz on the configured
+listen address. Configuration: HELM_UNSTUCK_CONFIG (YAML/JSON: clusters, policy, alerts, server),
+HELM_UNSTUCK_WEBHOOK_TOKEN[_FILE], HELM_UNSTUCK_GITLAB_URL, HELM_UNSTUCK_GITLAB_TOKEN[_FILE],
+HELM_UNSTUCK_LISTEN, and Temporal's TEMPORAL_* variables. Runs until SIGINT or SIGTERM.
+`,
+    options: { 'no-worker': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    run: async (v, io) => {
+      const s = await serve({ env: io.env, withWorker: !v['no-worker'], log: (l) => io.err(`helm-unstuck: ${l}\n`) });
+      await new Promise<void>((ok) => {
+        process.once('SIGINT', ok);
+        process.once('SIGTERM', ok);
+      });
+      await s.close();
+      return EXIT.ok;
+    },
+  },
+  start: {
+    usage: `Usage: helm-unstuck start --cluster NAME -n NAMESPACE --release NAME [--by YOU] [-o json]
+
+Starts the remediation incident for the release, or joins the one already running. The cluster's
+GitLab projects and the policy come from HELM_UNSTUCK_CONFIG.
+`,
+    options: { cluster: { type: 'string' }, namespace: { type: 'string', short: 'n' }, release: { type: 'string' }, by: { type: 'string' }, output: { type: 'string', short: 'o', default: 'text' }, help: { type: 'boolean', short: 'h' } },
+    run: (v, io) => {
+      for (const k of ['cluster', 'namespace', 'release']) if (!v[k]) throw new UsageError(`--${k} is required`);
+      return startCommand({ cluster: String(v.cluster), namespace: String(v.namespace), release: String(v.release), ...(v.by ? { by: String(v.by) } : {}), output: String(v.output) }, io);
+    },
+  },
+  approve: {
+    usage: `Usage: helm-unstuck approve <workflow-id> --reason TEXT [--by YOU]
+
+At the approval gate: approve. On a busy-CI or unhealthy hold: continue anyway. The incident
+answers at once; a decision from someone not among the approvers is refused.
+`,
+    options: { by: { type: 'string' }, reason: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    positionals: true,
+    run: (v, io) => decideCommand('approve', { id: one(v, 'workflow id'), ...(v.by ? { by: String(v.by) } : {}), ...(v.reason ? { reason: String(v.reason) } : {}) }, io),
+  },
+  reject: {
+    usage: `Usage: helm-unstuck reject <workflow-id> --reason TEXT [--by YOU]
+
+At the approval gate: reject. On a busy-CI or unhealthy hold: abort.
+`,
+    options: { by: { type: 'string' }, reason: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    positionals: true,
+    run: (v, io) => decideCommand('reject', { id: one(v, 'workflow id'), ...(v.by ? { by: String(v.by) } : {}), ...(v.reason ? { reason: String(v.reason) } : {}) }, io),
+  },
+  status: {
+    usage: `Usage: helm-unstuck status <workflow-id> [--watch] [-o json]
+`,
+    options: { watch: { type: 'boolean', short: 'w' }, output: { type: 'string', short: 'o', default: 'text' }, help: { type: 'boolean', short: 'h' } },
+    positionals: true,
+    run: (v, io) => statusCommand({ id: one(v, 'workflow id'), watch: Boolean(v.watch), output: String(v.output) }, io),
+  },
+  list: {
+    usage: `Usage: helm-unstuck list [--all] [-o json]
+`,
+    options: { all: { type: 'boolean' }, output: { type: 'string', short: 'o', default: 'text' }, help: { type: 'boolean', short: 'h' } },
+    run: (v, io) => listCommand({ all: Boolean(v.all), output: String(v.output) }, io),
+  },
+  restore: {
+    usage: `Usage: helm-unstuck restore --cluster NAME -n NAMESPACE --backup NAME [--driver secret|configmap]
+                            [--kubeconfig FILE] [--context NAME]
+
+Puts a record that helm-unstuck backed up (helm-unstuck.backup.<release>.v<revision>.<uid>) back
+exactly as it was; 'helm history' is then what it was before the unlock.
+`,
+    options: { cluster: { type: 'string' }, namespace: { type: 'string', short: 'n' }, backup: { type: 'string' }, driver: { type: 'string', default: 'secret' }, kubeconfig: { type: 'string' }, context: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    run: (v, io) => {
+      for (const k of ['cluster', 'namespace', 'backup']) if (!v[k]) throw new UsageError(`--${k} is required`);
+      return restoreCommand({ cluster: String(v.cluster), namespace: String(v.namespace), backup: String(v.backup), driver: String(v.driver), ...(v.kubeconfig ? { kubeconfig: String(v.kubeconfig) } : {}), ...(v.context ? { context: String(v.context) } : {}) }, io);
+    },
   },
   history: {
     usage: `Usage: helm-unstuck history <workflow-id> [-o FILE]
@@ -202,6 +289,10 @@ export async function main(argv: string[], io: Io): Promise<number> {
     if (err instanceof UsageError) {
       io.err(`helm-unstuck ${command}: ${err.message}\n\n${cmd.usage}`);
       return EXIT.usage;
+    }
+    if (err instanceof CommandError || err instanceof ConfigError || err instanceof InvalidRemediationInput) {
+      io.err(`helm-unstuck ${command}: ${err.message}\n`);
+      return EXIT.error;
     }
     io.err(`helm-unstuck ${command}: ${(err as Error).message}\n`);
     return EXIT.error;

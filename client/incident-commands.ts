@@ -1,0 +1,140 @@
+// CLI commands that steer incidents: start, approve, reject, status, list, restore, serve.
+import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { createActivities } from '../activities';
+import { clusterRegistry } from '../activities/clusters';
+import { formatDuration } from '../decisions/duration';
+import { validateRemediationInput, workflowIdFor, type DecisionAction, type RemediationInput } from '../decisions/remediation';
+import { loadConfig } from '../lib/config';
+import { statusQuery, type RemediationStatus } from '../workflows/definitions';
+import { connectClient } from './connect';
+import { decide, InvalidRemediationInput, startRemediation, WORKFLOW_TYPE } from './remediation';
+
+export interface CommandIo {
+  out: (s: string) => void;
+  err: (s: string) => void;
+  env: NodeJS.ProcessEnv;
+}
+
+export class CommandError extends Error {}
+
+function who(by: string | undefined, env: NodeJS.ProcessEnv): string {
+  const name = by ?? env.HELM_UNSTUCK_USER ?? env.USER;
+  if (!name) throw new CommandError('say who you are with --by (or HELM_UNSTUCK_USER)');
+  return name;
+}
+
+export async function startCommand(o: { cluster: string; namespace: string; release: string; by?: string; output: string }, io: CommandIo): Promise<number> {
+  const config = loadConfig(io.env);
+  const cluster = config.clusters[o.cluster];
+  if (!cluster) throw new CommandError(`cluster "${o.cluster}" is not configured (known: ${Object.keys(config.clusters).join(', ') || 'none'}; HELM_UNSTUCK_CONFIG)`);
+  const input: RemediationInput = {
+    cluster: o.cluster,
+    namespace: o.namespace,
+    release: o.release,
+    gitlab: cluster.gitlab,
+    policy: config.policy,
+    trigger: { source: 'cli', by: who(o.by, io.env) },
+  };
+  const problems = validateRemediationInput(input);
+  if (problems.length) throw new InvalidRemediationInput(problems);
+  const { client, close } = await connectClient(io.env);
+  try {
+    const { handle, started } = await startRemediation(client, input, config.taskQueue);
+    if (o.output === 'json') io.out(JSON.stringify({ workflowId: handle.workflowId, started }) + '\n');
+    else io.out(`${started ? 'started' : 'joined the running'} incident ${handle.workflowId}\n`);
+    return 0;
+  } finally {
+    await close();
+  }
+}
+
+async function status(id: string, io: CommandIo): Promise<RemediationStatus> {
+  const { client, close } = await connectClient(io.env);
+  try {
+    return await client.workflow.getHandle(id).query(statusQuery);
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw new CommandError(`no incident ${id}`);
+    throw err;
+  } finally {
+    await close();
+  }
+}
+
+/** approve: go ahead (approve at the gate, continue on a hold); reject: stop (reject, or abort). */
+export async function decideCommand(kind: 'approve' | 'reject', o: { id: string; by?: string; reason?: string }, io: CommandIo): Promise<number> {
+  if (!o.reason) throw new CommandError('say why with --reason: it is recorded with your decision');
+  const s = await status(o.id, io);
+  if (!s.hold) throw new CommandError(`incident ${o.id} is not waiting for a decision (step: ${s.step}${s.outcome ? `, outcome: ${s.outcome}` : ''})`);
+  const action: DecisionAction = s.hold === 'approval' ? kind : kind === 'approve' ? 'continue' : 'abort';
+  const { client, close } = await connectClient(io.env);
+  try {
+    const r = await decide(client, o.id, { action, by: who(o.by, io.env), reason: o.reason });
+    io.out(`${action} accepted by incident ${o.id} (at step ${r.step})\n`);
+    return 0;
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError) throw new CommandError(`refused: ${err.cause?.message ?? err.message}`);
+    throw err;
+  } finally {
+    await close();
+  }
+}
+
+function renderStatus(s: RemediationStatus, from = 0): string {
+  const lines = s.evidence.slice(from).map((e) => `${e.at.slice(11, 19)}  ${e.ok === false ? '✗' : e.ok ? '✓' : '•'} [${e.step}] ${e.summary}`);
+  return lines.join('\n') + (lines.length ? '\n' : '');
+}
+
+export async function statusCommand(o: { id: string; watch: boolean; output: string }, io: CommandIo): Promise<number> {
+  let s = await status(o.id, io);
+  if (o.output === 'json') {
+    io.out(JSON.stringify(s, null, 2) + '\n');
+    return 0;
+  }
+  io.out(`incident ${s.incident}: step ${s.step}${s.outcome ? `, outcome ${s.outcome}` : ''}\n`);
+  io.out(renderStatus(s));
+  let shown = s.evidence.length;
+  let waiting = s.waitingFor;
+  if (waiting) io.out(`… waiting for ${waiting}\n`);
+  while (o.watch && !s.outcome) {
+    await new Promise((r) => setTimeout(r, 1000));
+    try {
+      s = await status(o.id, io);
+    } catch (err) {
+      if (err instanceof CommandError) break;
+      throw err;
+    }
+    io.out(renderStatus(s, shown));
+    shown = s.evidence.length;
+    if (s.waitingFor && s.waitingFor !== waiting) io.out(`… waiting for ${s.waitingFor}\n`);
+    waiting = s.waitingFor;
+  }
+  return 0;
+}
+
+export async function listCommand(o: { all: boolean; output: string }, io: CommandIo): Promise<number> {
+  const { client, close } = await connectClient(io.env);
+  try {
+    const query = `WorkflowType = '${WORKFLOW_TYPE}'${o.all ? '' : " AND ExecutionStatus = 'Running'"}`;
+    const rows: { workflowId: string; status: string; started: string; age: string }[] = [];
+    for await (const w of client.workflow.list({ query })) {
+      rows.push({ workflowId: w.workflowId, status: w.status.name, started: w.startTime.toISOString(), age: formatDuration(Date.now() - w.startTime.getTime()) });
+      if (rows.length >= 1000) break;
+    }
+    if (o.output === 'json') io.out(JSON.stringify(rows, null, 2) + '\n');
+    else if (rows.length === 0) io.out(o.all ? 'No incidents.\n' : 'No running incidents.\n');
+    else io.out(rows.map((r) => `${r.workflowId}  ${r.status}  started ${r.age} ago`).join('\n') + '\n');
+    return 0;
+  } finally {
+    await close();
+  }
+}
+
+export async function restoreCommand(o: { cluster: string; namespace: string; backup: string; driver: string; kubeconfig?: string; context?: string }, io: CommandIo): Promise<number> {
+  if (o.driver !== 'secret' && o.driver !== 'configmap') throw new CommandError(`--driver must be secret or configmap, not "${o.driver}"`);
+  const acts = createActivities({ kubeFor: clusterRegistry({ ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}), contexts: { [o.cluster]: o.context ?? o.cluster } }) });
+  const r = await acts.restoreRelease({ cluster: o.cluster, namespace: o.namespace, driver: o.driver, backupName: o.backup });
+  io.out(`${r.summary}\n`);
+  return 0;
+}
+
+export { workflowIdFor };

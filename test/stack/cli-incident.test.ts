@@ -1,0 +1,91 @@
+// An incident steered entirely through the CLI, as an SRE would at 3 a.m.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { EXIT, main } from '../../client/cli';
+import { markHealthy } from './deployments';
+import { helmFor, unique } from './fixtures';
+import { GITLAB_TOKEN, gitlabProject, newWorker, startRig, trace, type Rig } from './incident-rig';
+import { removeDir, tempDir } from './process';
+import { sharedStack } from './shared';
+import { makeStuck } from './stuck';
+
+let rig: Rig;
+let dir: string;
+beforeAll(async () => {
+  rig = await startRig();
+  dir = tempDir('cli');
+}, 120_000);
+afterAll(async () => {
+  await rig?.stop();
+  await removeDir(dir);
+});
+
+test('start, status, a refused and an accepted approval, list, report, restore', async () => {
+  const helm = helmFor(3);
+  const o = { release: unique('web'), namespace: unique('cli') };
+  await makeStuck['pending-upgrade'](helm, o);
+  await markHealthy(o.namespace);
+  const before = await helm.history(o.release, o.namespace);
+  const { project } = gitlabProject(rig.gitlab);
+  rig.gitlab.onRetry = (p, job) => rig.gitlab.setJob(p, job.id, 'success', trace('helm-diff-silent.txt'));
+  const tq = unique('cli');
+  const config = join(dir, 'config.yaml');
+  writeFileSync(
+    config,
+    [
+      'clusters:',
+      '  local:',
+      '    context: admin',
+      '    gitlab:',
+      `      - {project: ${project}, environment: gprd}`,
+      'policy:',
+      '  approvers: [alice]',
+      "  minPendingAge: 0s",
+      "  ciPollInterval: 200ms",
+      `kubeconfig: ${sharedStack().kubeconfig}`,
+    ].join('\n'),
+  );
+  const env = { ...process.env, HELM_UNSTUCK_CONFIG: config, TEMPORAL_ADDRESS: rig.env.address, HELM_UNSTUCK_TASK_QUEUE: tq, HELM_UNSTUCK_GITLAB_URL: rig.gitlab.url, HELM_UNSTUCK_GITLAB_TOKEN: GITLAB_TOKEN };
+  const run = async (...argv: string[]) => {
+    let out = '';
+    let err = '';
+    const code = await main(argv, { out: (s) => (out += s), err: (s) => (err += s), env });
+    return { code, out, err };
+  };
+
+  const worker = await newWorker(rig, tq);
+  await worker.runUntil(async () => {
+    const started = await run('start', '--cluster', 'local', '-n', o.namespace, '--release', o.release, '--by', 'alice', '-o', 'json');
+    expect(started).toMatchObject({ code: EXIT.ok });
+    const { workflowId } = JSON.parse(started.out) as { workflowId: string };
+    expect((await run('start', '--cluster', 'local', '-n', o.namespace, '--release', o.release, '--by', 'alice')).out).toBe(`joined the running incident ${workflowId}\n`);
+
+    let s = await run('status', workflowId);
+    for (let i = 0; i < 100 && !/waiting for approval/.test(s.out); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      s = await run('status', workflowId);
+    }
+    expect(s.out).toMatch(/✓ \[identify\] .* is stuck: revision 2 has been pending-upgrade/);
+    expect(s.out).toMatch(/… waiting for approval by alice to back up and delete sh\.helm\.release\.v1\./);
+
+    expect(await run('approve', workflowId, '--by', 'alice')).toMatchObject({ code: EXIT.error, err: expect.stringMatching(/say why with --reason/) });
+    expect(await run('approve', workflowId, '--by', 'mallory', '--reason', 'x')).toMatchObject({ code: EXIT.error, err: expect.stringMatching(/refused: mallory is not an allowed approver/) });
+    expect((await run("list")).out).toMatch(new RegExp(`${workflowId}  RUNNING  started \\d+s ago`));
+    expect(await run('approve', workflowId, '--by', 'alice', '--reason', 'CI quiet, all healthy')).toMatchObject({ code: EXIT.ok, out: `approve accepted by incident ${workflowId} (at step approval)\n` });
+
+    const watched = await run('status', workflowId, '--watch');
+    expect(watched.out).toMatch(/\[done\] unstuck-and-verified/);
+    const report = await run('report', workflowId);
+    expect(report.out).toMatch(/\| Who decided \| alice approved at .* because CI quiet, all healthy \|/);
+  });
+
+  // Undo it: restore the backup; helm history is as it was before the unlock.
+  const backup = (await run('report', `helm-unstuck/local/${o.namespace}/${o.release}`, '--format', 'json')).out;
+  const backupName = (JSON.parse(backup) as { unlock: { actions: { backupName: string }[] } }).unlock.actions[0]!.backupName;
+  const restored = await run('restore', '--cluster', 'local', '-n', o.namespace, '--backup', backupName, '--kubeconfig', sharedStack().kubeconfig, '--context', 'admin');
+  expect(restored).toMatchObject({ code: EXIT.ok, out: expect.stringMatching(/^restored sh\.helm\.release\.v1\..*\.v2/) });
+  expect(await helm.history(o.release, o.namespace)).toEqual(before);
+
+  expect(await run('start', '--cluster', 'nowhere', '-n', 'x', '--release', 'y')).toMatchObject({ code: EXIT.error, err: expect.stringMatching(/cluster "nowhere" is not configured \(known: local/) });
+  expect(await run('status', 'helm-unstuck/local/none/none')).toMatchObject({ code: EXIT.error, err: expect.stringMatching(/no incident helm-unstuck\/local\/none\/none/) });
+});
