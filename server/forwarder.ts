@@ -19,7 +19,7 @@ export class UnavailableError extends Error {
 }
 
 export class AlertForwarder {
-  private readonly recent = new Map<string, { at: number; result: Promise<'started' | 'joined'> }>();
+  private readonly recent = new Map<string, { at: number }>();
   private readonly firing = new Map<string, Set<string>>();
 
   constructor(
@@ -69,7 +69,8 @@ export class AlertForwarder {
       this.track(t, true);
       const seen = this.recent.get(workflowId);
       if (seen && this.now() - seen.at < this.ttlMs) {
-        await seen.result; // a duplicate waits for the first call's answer, then is answered from memory
+        // Answered from memory, without waiting for the first call: if that one fails, its own
+        // request gets a 503 and Alertmanager retries it, so the incident still starts.
         return { fingerprint: t.fingerprint, workflowId, result: 'duplicate' };
       }
       const result = (async () => {
@@ -77,7 +78,7 @@ export class AlertForwarder {
         if (!started) await handle.signal('alert', { status: 'firing', fingerprint: t.fingerprint, startsAt: t.startsAt, ...(t.summary ? { summary: t.summary } : {}) });
         return started ? ('started' as const) : ('joined' as const);
       })();
-      this.recent.set(workflowId, { at: this.now(), result });
+      this.recent.set(workflowId, { at: this.now() });
       try {
         return { fingerprint: t.fingerprint, workflowId, result: await result };
       } catch (err) {

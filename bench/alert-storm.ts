@@ -1,0 +1,127 @@
+// Benchmark: an alert storm against `helm-unstuck serve` and the real Temporal dev server.
+// 10,000 webhooks of one alert each (the worst case: Alertmanager usually batches) over 100
+// releases on keep-alive connections, from a load generator on its own thread. Run once per
+// sender concurrency in SWEEP, each against a fresh server and task queue. The headline figures
+// (alerts_per_second, p50_ms, p99_ms, workflows_started) are the run at HEADLINE concurrency;
+// the sweep shows where the server saturates and what more senders then cost in latency.
+// Writes bench/results/alert-storm.json.
+import { writeFileSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
+import { join } from 'node:path';
+import { serve } from '../server/serve';
+import { binaries, removeDir, tempDir } from '../test/stack/process';
+import { startTemporal } from '../test/stack/temporal';
+import { writeResult } from './lib/stack';
+
+const ALERTS = Number(process.env.BENCH_ALERTS ?? 10_000);
+const RELEASES = 100;
+const SWEEP = (process.env.BENCH_CONCURRENCY ?? '8,16,32,64').split(',').map(Number);
+const HEADLINE = 16;
+const TOKEN = 'bench-webhook-token-0123456789';
+
+function payload(i: number, run: string): string {
+  const r = i % RELEASES;
+  const labels = { alertname: 'HelmReleaseStuck', cluster: 'gprd', namespace: `ns-${r % 10}`, label_name: `release-${run}-${r}`, label_owner: 'helm', label_status: 'pending-upgrade', label_version: '42' };
+  return JSON.stringify({
+    version: '4', groupKey: `{}:{release="${r}"}`, truncatedAlerts: 0, status: 'firing', receiver: 'helm-unstuck',
+    groupLabels: { alertname: 'HelmReleaseStuck' }, commonLabels: labels, commonAnnotations: {}, externalURL: 'http://127.0.0.1:9093',
+    alerts: [{ status: 'firing', labels, annotations: { summary: `release-${r} stuck` }, startsAt: '2026-11-24T09:41:07.123Z', endsAt: '0001-01-01T00:00:00Z', generatorURL: 'http://127.0.0.1:9090/graph', fingerprint: (0xabc000 + r).toString(16) }],
+  });
+}
+
+const pct = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
+
+async function runOnce(concurrency: number, temporal: Awaited<ReturnType<typeof startTemporal>>) {
+  const env = temporal;
+  const dir = tempDir('storm');
+  const taskQueue = `storm-${concurrency}-${Date.now()}`;
+  const config = join(dir, 'config.yaml');
+  writeFileSync(config, JSON.stringify({ clusters: { gprd: { gitlab: [{ project: 1, environment: 'gprd' }] } }, policy: { approvers: ['alice'] }, server: { listen: '127.0.0.1:0' } }));
+  const svc = await serve({
+    env: { ...process.env, HELM_UNSTUCK_CONFIG: config, HELM_UNSTUCK_WEBHOOK_TOKEN: TOKEN, TEMPORAL_ADDRESS: env.address, HELM_UNSTUCK_TASK_QUEUE: taskQueue },
+    withWorker: false,
+    log: () => undefined,
+  });
+  try {
+    // The load generator runs on a thread of its own, so it does not share the server's event loop.
+    const generator = `
+      const { parentPort, workerData } = require('node:worker_threads');
+      (async () => {
+        const { url, token, bodies, concurrency } = workerData;
+        const latencies = [];
+        const statuses = {};
+        let next = 0;
+        const started = process.hrtime.bigint();
+        await Promise.all(Array.from({ length: concurrency }, async () => {
+          while (next < bodies.length) {
+            const body = bodies[next++];
+            const t0 = process.hrtime.bigint();
+            const r = await fetch(url, { method: 'POST', headers: { authorization: 'Bearer ' + token, 'content-type': 'application/json' }, body });
+            await r.arrayBuffer();
+            latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
+            statuses[r.status] = (statuses[r.status] || 0) + 1;
+          }
+        }));
+        parentPort.postMessage({ seconds: Number(process.hrtime.bigint() - started) / 1e9, latencies, statuses });
+      })();`;
+    const bodies = Array.from({ length: ALERTS }, (_, i) => payload(i, `c${concurrency}`));
+    const run = await new Promise<{ seconds: number; latencies: number[]; statuses: Record<string, number> }>((ok, fail) => {
+      const w = new Worker(generator, { eval: true, workerData: { url: `${svc.url}/webhook/alertmanager`, token: TOKEN, bodies, concurrency } });
+      w.once('message', ok);
+      w.once('error', fail);
+    });
+    const { seconds, statuses } = run;
+    const latencies = run.latencies.sort((a, b) => a - b);
+    let workflows = 0;
+    for await (const _ of svc.client.workflow.list({ query: `WorkflowType = 'remediateStuckRelease' AND TaskQueue = '${taskQueue}'` })) workflows++;
+    return {
+      concurrency,
+      alerts_per_second: Math.round(ALERTS / seconds),
+      p50_ms: Math.round(pct(latencies, 50) * 100) / 100,
+      p99_ms: Math.round(pct(latencies, 99) * 100) / 100,
+      max_ms: Math.round(latencies[latencies.length - 1]! * 100) / 100,
+      workflows_started: workflows,
+      responses: statuses,
+      temporal_calls: svc.metrics.alerts.get({ result: 'started' }) + svc.metrics.alerts.get({ result: 'joined' }),
+      seconds: Math.round(seconds * 100) / 100,
+    };
+  } finally {
+    await svc.close();
+    await removeDir(dir);
+  }
+}
+
+async function main() {
+  const bins = await binaries();
+  const temporal = await startTemporal(bins.temporal);
+  try {
+    const runs = [];
+    for (const c of SWEEP) {
+      const r = await runOnce(c, temporal);
+      console.error(`bench: ${c} senders: ${r.alerts_per_second} alerts/s, p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms, ${r.workflows_started} workflows`);
+      if (r.workflows_started !== RELEASES) throw new Error(`${c} senders: started ${r.workflows_started} workflows, expected ${RELEASES}`);
+      runs.push(r);
+    }
+    const head = runs.find((r) => r.concurrency === HEADLINE) ?? runs[0]!;
+    const result = {
+      benchmark: 'alert-storm',
+      what: `${ALERTS} Alertmanager webhooks of one alert each over ${RELEASES} releases against helm-unstuck serve and the Temporal dev server; headline at ${head.concurrency} concurrent senders, sweep below`,
+      alerts_per_second: head.alerts_per_second,
+      p50_ms: head.p50_ms,
+      p99_ms: head.p99_ms,
+      workflows_started: head.workflows_started,
+      targets: { alerts_per_second: '>= 2000', p99_ms: '<= 50', workflows_started: RELEASES },
+      sweep: runs,
+      at: new Date().toISOString(),
+    };
+    writeResult('alert-storm', result);
+    console.log(JSON.stringify({ alerts_per_second: result.alerts_per_second, p50_ms: result.p50_ms, p99_ms: result.p99_ms, workflows_started: result.workflows_started }));
+  } finally {
+    await temporal.teardown();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});
