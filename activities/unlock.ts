@@ -5,7 +5,7 @@
 // revision, still pending. The delete itself carries uid and resourceVersion as preconditions,
 // so a change between our read and the delete makes the API server refuse it. A backup that Helm
 // ignores (no owner=helm label) is written first. Running it again is harmless.
-import { isPending, recordName, type StorageDriver } from '../decisions/helm';
+import { backupName, isPending, recordName, type StorageDriver } from '../decisions/helm';
 import type { UnlockStrategy } from '../decisions/remediation';
 import type { KubeFor } from './clusters';
 import { BackupError, InvalidInputError, ReleaseChangedError } from './failures';
@@ -94,10 +94,7 @@ export const BACKUP_ANNOTATIONS = {
 /** On a record we marked failed: the resourceVersion it had before, so a rerun knows it was us. */
 export const MARKED_FROM = `${A}marked-failed-from-resource-version`;
 
-/** Unique per original object: the same revision number can get stuck again after an unlock. */
-export function backupName(release: string, revision: number, uid: string): string {
-  return `helm-unstuck.backup.${release}.v${revision}.${uid.slice(0, 8)}`;
-}
+export { backupName };
 
 function describeChange(seen: ApprovedRecord, now: StoredObject): string {
   const parts: string[] = [];

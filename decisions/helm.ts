@@ -72,3 +72,8 @@ export interface RevisionRecord {
   firstDeployed?: string;
   lastDeployed?: string;
 }
+
+/** The backup of a record: unique per original object, since the same revision number can get stuck again after an unlock. */
+export function backupName(release: string, revision: number, uid: string): string {
+  return `helm-unstuck.backup.${release}.v${revision}.${uid.slice(0, 8)}`;
+}

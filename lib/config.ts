@@ -125,8 +125,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         else users[name] = h;
       }
   }
-  if (problems.length > 0) throw new ConfigError(problems);
   const sessionSecret = secret(env, 'HELM_UNSTUCK_SESSION_SECRET', problems);
+  if (problems.length > 0) throw new ConfigError(problems);
   return {
     ...(typeof file.kubeconfig === 'string' ? { kubeconfig: file.kubeconfig } : env.KUBECONFIG ? { kubeconfig: env.KUBECONFIG } : {}),
     clusters,

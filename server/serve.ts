@@ -5,6 +5,7 @@ import { Client, Connection } from '@temporalio/client';
 import { connectClient } from '../client/connect';
 import { ConfigError, loadConfig, type Config } from '../lib/config';
 import { startWorker, type RunningWorker } from '../worker/worker';
+import { approvalPage } from './approval-page';
 import { AlertForwarder } from './forwarder';
 import { createHttpServer, type Handler } from './http';
 import { createMetrics, type Metrics } from './metrics';
@@ -56,7 +57,13 @@ export async function serve(opts: ServeOptions = {}): Promise<Serving> {
     ({ client, close: closeClient } = await connectClient(env));
   }
   const forwarder = new AlertForwarder(client, config, metrics);
-  const server = createHttpServer({ config, forwarder, metrics, ...(opts.extra ? { extra: opts.extra({ config, client, metrics }) } : {}) });
+  // The approval page is served when users are configured to log in to it.
+  const extra = opts.extra
+    ? opts.extra({ config, client, metrics })
+    : Object.keys(config.users).length > 0
+      ? approvalPage({ client, users: config.users, ...(config.sessionSecret ? { secret: config.sessionSecret } : {}), secureCookie: env.HELM_UNSTUCK_SECURE_COOKIE === '1' })
+      : undefined;
+  const server = createHttpServer({ config, forwarder, metrics, ...(extra ? { extra } : {}) });
   const [host, port] = [config.server.listen.slice(0, config.server.listen.lastIndexOf(':')), Number(config.server.listen.split(':').pop())];
   await new Promise<void>((ok, fail) => {
     server.once('error', fail);

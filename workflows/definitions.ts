@@ -22,6 +22,15 @@ export interface RemediationStatus {
   escalations: number;
   outcome?: Outcome;
   reason?: string;
+  /** What a human deciding needs to see, kept current as the steps run. */
+  view: {
+    ci?: { quiet: boolean; summary: string };
+    health?: { healthy: boolean; summary: string; deployments: string[] };
+    release?: { summary: string; revision?: number; status?: string; pendingSince?: string; lastDeployedRevision?: number };
+    plan?: { strategy: string; records: { objectName: string; revision: number; status: string; uid: string; backupName: string }[] };
+    verification?: { verified: boolean; summary: string };
+    dryRun?: { jobId: number; verdict: string; reason: string };
+  };
 }
 
 export interface AlertNotice {

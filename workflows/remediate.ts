@@ -27,6 +27,7 @@ import type { UnlockResult } from '../activities/unlock';
 import type { VerifyResult } from '../activities/release';
 import { describeHealth } from '../decisions/deployment-health';
 import { formatDuration } from '../decisions/duration';
+import { backupName } from '../decisions/helm';
 import type { DiffReport } from '../decisions/dry-run-diff';
 import {
   approvedRecords,
@@ -82,7 +83,7 @@ export async function remediateStuckRelease(input: RemediationInput): Promise<Re
   const { cluster, namespace, release } = input;
   const ref = { cluster, namespace, release, ...(input.driver ? { driver: input.driver } : {}) };
 
-  const st: RemediationStatus = { incident, step: 'ci-quiet', evidence: [], escalations: 0 };
+  const st: RemediationStatus = { incident, step: 'ci-quiet', evidence: [], escalations: 0, view: {} };
   // How long each step took (human waits included), for the step-duration metric.
   const stepSeconds: Partial<Record<Step, number>> = {};
   let stepStart = Date.now();
@@ -183,11 +184,13 @@ export async function remediateStuckRelease(input: RemediationInput): Promise<Re
     enter('ci-quiet');
     let ci = await reads.checkCiQuiet(input.gitlab);
     note('check', ci.summary, ci.quiet);
+    st.view.ci = { quiet: ci.quiet, summary: ci.summary };
     for (let i = 1; !ci.quiet && i < policy.ciMaxChecks; i++) {
       st.waitingFor = `CI to go quiet (check ${i + 1} of ${policy.ciMaxChecks} in ${formatDuration(policy.ciRecheckIntervalMs)})`;
       await sleep(policy.ciRecheckIntervalMs);
       ci = await reads.checkCiQuiet(input.gitlab);
       note('check', ci.summary, ci.quiet);
+      st.view.ci = { quiet: ci.quiet, summary: ci.summary };
     }
     st.waitingFor = undefined;
     let ciOverride: Decision | undefined;
@@ -201,6 +204,7 @@ export async function remediateStuckRelease(input: RemediationInput): Promise<Re
     enter('health');
     const health = await reads.checkDeploymentHealth({ cluster, namespace, hpaTolerance: policy.hpaTolerance });
     note('check', describeHealth(health), health.healthy);
+    st.view.health = { healthy: health.healthy, summary: health.summary, deployments: health.deployments.map((d) => d.summary) };
     let healthOverride: Decision | undefined;
     if (!health.healthy) {
       const d = (await askHuman('unhealthy', `a human to override (with a reason) or stop: ${describeHealth(health)}`))!;
@@ -226,6 +230,17 @@ export async function remediateStuckRelease(input: RemediationInput): Promise<Re
     if (next.action === 'investigate') return finish('needs-investigation', next.reason);
     let expect = next.expect;
     let approved = approvedRecords(history.state);
+    const showPlan = () => {
+      const s = history.state;
+      st.view.release = {
+        summary: s.reason,
+        ...(s.pending[0] ? { revision: s.pending[0].revision, status: s.pending[0].status } : {}),
+        ...(s.pendingSince ? { pendingSince: s.pendingSince } : {}),
+        ...(s.lastDeployed ? { lastDeployedRevision: s.lastDeployed.revision } : {}),
+      };
+      st.view.plan = { strategy: policy.strategy, records: approved.map((r) => ({ ...r, backupName: backupName(release, r.revision, r.uid) })) };
+    };
+    showPlan();
 
     // 4. A human approves exactly these records.
     enter('approval');
@@ -243,6 +258,7 @@ export async function remediateStuckRelease(input: RemediationInput): Promise<Re
         if (differsFromApproved(approved, history.state)) {
           approved = approvedRecords(history.state);
           expect = now.expect;
+          showPlan();
           note('wait', `the pending records changed; approval is now asked for: ${what()}`);
         }
         return false;
@@ -286,6 +302,7 @@ export async function remediateStuckRelease(input: RemediationInput): Promise<Re
     enter('verify');
     const verification = await reads.verifyRelease({ ...ref, driver: history2.driver!, expect });
     note('check', verification.summary, verification.verified);
+    st.view.verification = { verified: verification.verified, summary: verification.summary };
     if (!verification.verified) return finish('needs-investigation', `unlocked, but ${verification.summary}`, { unlock, verification });
 
     // 7. Roll forward: re-run the failed deploy job and read its dry-run diff.
@@ -318,6 +335,7 @@ export async function remediateStuckRelease(input: RemediationInput): Promise<Re
     st.waitingFor = undefined;
     const result = await reads.readDryRunDiff({ project: watch.project, jobId: rerun.id });
     note('check', `job ${rerun.id} ${result.job.status}; dry run: ${result.diff.verdict}: ${result.diff.reason}`, result.diff.verdict === 'no-op');
+    st.view.dryRun = { jobId: rerun.id, verdict: result.diff.verdict, reason: result.diff.reason };
     const end = decideRollForward(result.job.status, result.diff.verdict, result.diff.reason);
     return finish(end.outcome, `${verification.summary} ${end.reason}`, { unlock, verification, rerun: { job: result.job, diff: result.diff } });
   }

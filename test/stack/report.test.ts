@@ -7,14 +7,13 @@ import { EXIT, main } from '../../client/cli';
 import { startRemediation } from '../../client/remediation';
 import { buildIncidentReport } from '../../report/incident';
 import { renderHtml } from '../../report/render';
+import { CHROMIUM, CHROMIUM_ARGS } from './browser';
 import { markHealthy } from './deployments';
 import { helmFor, unique } from './fixtures';
 import { TINY_CHART } from './helm';
 import { gitlabProject, newWorker, remediationInput, startRig, taskQueue, type Rig } from './incident-rig';
 import { removeDir, tempDir } from './process';
 
-export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'];
 const ARTIFACTS = join(__dirname, '..', '..', 'test-artifacts');
 
 let rig: Rig;

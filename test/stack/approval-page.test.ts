@@ -1,0 +1,124 @@
+// The approval page, end to end in Chromium on the real stack.
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
+import { startRemediation } from '../../client/remediation';
+import { serve, type Serving } from '../../server/serve';
+import { markHealthy } from './deployments';
+import { helmFor, unique } from './fixtures';
+import { GITLAB_TOKEN, gitlabProject, remediationInput, startRig, trace, type Rig } from './incident-rig';
+import { removeDir, tempDir } from './process';
+import { CHROMIUM, CHROMIUM_ARGS } from './browser';
+import { sharedStack } from './shared';
+import { makeStuck } from './stuck';
+
+const ARTIFACTS = join(__dirname, '..', '..', 'test-artifacts');
+const ALICE = `alice-${randomBytes(16).toString('hex')}`;
+const MALLORY = `mallory-${randomBytes(16).toString('hex')}`;
+const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+
+let rig: Rig;
+let dir: string;
+let svc: Serving;
+let browser: Browser;
+let tq: string;
+beforeAll(async () => {
+  rig = await startRig();
+  dir = tempDir('page');
+  tq = unique('page');
+  const config = join(dir, 'config.yaml');
+  writeFileSync(config, JSON.stringify({
+    clusters: { local: { context: 'admin', gitlab: [{ project: 1, environment: 'gprd' }] } },
+    policy: { approvers: ['alice'] },
+    users: { alice: { tokenSha256: sha(ALICE) }, mallory: { tokenSha256: sha(MALLORY) } },
+    server: { listen: '127.0.0.1:0' },
+    kubeconfig: sharedStack().kubeconfig,
+  }));
+  svc = await serve({
+    env: { ...process.env, HELM_UNSTUCK_CONFIG: config, HELM_UNSTUCK_WEBHOOK_TOKEN: 'page-test-webhook-token', TEMPORAL_ADDRESS: rig.env.address, HELM_UNSTUCK_TASK_QUEUE: tq, HELM_UNSTUCK_GITLAB_URL: rig.gitlab.url, HELM_UNSTUCK_GITLAB_TOKEN: GITLAB_TOKEN },
+    log: () => undefined,
+  });
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+}, 120_000);
+afterAll(async () => {
+  await browser?.close();
+  await svc?.close();
+  await rig?.stop();
+  await removeDir(dir);
+});
+
+async function login(token: string) {
+  const ctx = await browser.newContext({ viewport: { width: 1200, height: 1000 } });
+  const page = await ctx.newPage();
+  await page.goto(`${svc.url}/incidents`);
+  expect(new URL(page.url()).pathname).toBe('/login');
+  await page.fill('input[name=token]', token);
+  await page.click('button[type=submit]');
+  return { ctx, page };
+}
+
+test('an approver reviews the evidence and approves in the browser; the incident ends unstuck-and-verified', async () => {
+  const helm = helmFor(3);
+  const o = { release: unique('web'), namespace: unique('page') };
+  await makeStuck['pending-upgrade'](helm, o);
+  await markHealthy(o.namespace);
+  const { project } = gitlabProject(rig.gitlab);
+  rig.gitlab.onRetry = (p, job) => rig.gitlab.setJob(p, job.id, 'success', trace('helmfile-noop.txt'));
+  const input = remediationInput({ ...o, project });
+  input.policy.approvers = ['alice'];
+  const { handle } = await startRemediation(svc.client, input, tq);
+
+  // mallory can log in, but is not an approver: the workflow refuses her, and the page says so.
+  const m = await login(MALLORY);
+  await m.page.goto(`${svc.url}/incidents/${handle.workflowId}`);
+  await m.page.waitForSelector('#decision', { timeout: 30_000 });
+  await m.page.fill('textarea[name=reason]', 'looks fine to me');
+  await m.page.click('button[value=approve]');
+  expect(await m.page.textContent('.error')).toBe('Not accepted: mallory is not an allowed approver');
+  await m.ctx.close();
+
+  const { ctx, page } = await login(ALICE);
+  expect(await page.textContent('#incidents')).toContain(handle.workflowId);
+  await page.click(`a[href="/incidents/${handle.workflowId}"]`);
+  await page.waitForSelector('#decision');
+  const summary = await page.textContent('#summary');
+  expect(summary).toMatch(/CI quiet: no running or pending deploy job/);
+  expect(summary).toMatch(/all 1 Deployments healthy/);
+  expect(summary).toMatch(/revision 2 has been pending-upgrade .*\(pending for \d+s\)/);
+  expect(await page.textContent('#deployments')).toMatch(/-web: healthy \(2 updated, 2 available of 2\)/);
+  expect(await page.textContent('#plan')).toMatch(new RegExp(`sh\\.helm\\.release\\.v1\\.${o.release}\\.v2 \\(revision 2, pending-upgrade, uid [0-9a-f-]+\\) → backup helm-unstuck\\.backup\\.${o.release}\\.v2\\.[0-9a-f]{8}`));
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: join(ARTIFACTS, 'approval-page.png'), fullPage: true });
+
+  await page.fill('textarea[name=reason]', 'CI quiet, Deployments healthy, revision 2 is what runs');
+  await page.click('button[value=approve]');
+  const result = await handle.result();
+  expect(result).toMatchObject({ outcome: 'unstuck-and-verified', approval: { by: 'alice', action: 'approve', reason: 'CI quiet, Deployments healthy, revision 2 is what runs' } });
+  await page.reload();
+  expect(await page.textContent('#summary')).toMatch(/unstuck-and-verified/);
+  await ctx.close();
+});
+
+test('forms need the session and its CSRF token; bad logins are refused', async () => {
+  const post = (path: string, body: string, headers: Record<string, string> = {}) =>
+    fetch(`${svc.url}${path}`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body });
+  expect((await post('/login', `token=${MALLORY}x`)).status).toBe(401);
+  const ok = await post('/login', `token=${ALICE}`);
+  expect(ok.status).toBe(303);
+  const cookie = ok.headers.get('set-cookie')!;
+  expect(cookie).toMatch(/HttpOnly; SameSite=Strict/);
+  const session = cookie.split(';')[0]!;
+  const id = 'helm-unstuck/local/none/none';
+  expect((await post(`/incidents/${id}/decide`, 'action=approve&reason=x')).status).toBe(401);
+  expect((await post(`/incidents/${id}/decide`, 'action=approve&reason=x&csrf=forged', { cookie: session })).status).toBe(403);
+  const page = await (await fetch(`${svc.url}/incidents`, { headers: { cookie: session } })).text();
+  const csrf = /name="csrf" value="([^"]+)"/.exec(page)![1]!;
+  expect((await post(`/incidents/${id}/decide`, `action=approve&reason=x&csrf=${csrf}`, { cookie: session, origin: 'https://evil.example' })).status).toBe(403);
+  const tampered = session.replace(/\.[^.]+$/, '.AAAA');
+  expect((await fetch(`${svc.url}/incidents`, { headers: { cookie: tampered }, redirect: 'manual' })).status).toBe(303);
+  const headers = (await fetch(`${svc.url}/login`)).headers;
+  expect(headers.get('content-security-policy')).toMatch(/default-src 'none'.*frame-ancestors 'none'/);
+  expect(headers.get('x-frame-options')).toBe('DENY');
+  expect(headers.get('referrer-policy')).toBe('same-origin');
+});
