@@ -8,6 +8,7 @@ import { historyFromJSON, historyToJSON } from '@temporalio/common/lib/proto-uti
 import { buildIncidentReport } from '../report/incident';
 import { renderHtml, renderMarkdown } from '../report/render';
 import { serve } from '../server/serve';
+import { runDemo } from '../demo/demo';
 import { startWorker } from '../worker/worker';
 import { connectClient } from './connect';
 import { CommandError, decideCommand, listCommand, restoreCommand, startCommand, statusCommand } from './incident-commands';
@@ -30,6 +31,7 @@ const USAGE = `helm-unstuck: find and safely unlock Helm releases stuck in a pen
 Usage: helm-unstuck <command> [options]
 
 Commands:
+  demo      The whole incident on this machine: a stuck release, a real alert, the workflow, you.
   serve     Receive Alertmanager webhooks and serve /metrics (with the worker, unless --no-worker).
   start     Start (or join) the incident for a release.
   approve   Approve at the gate (or continue past a busy-CI/unhealthy hold), saying why.
@@ -80,6 +82,21 @@ Exit status: 0, or 3 with --fail-if-stuck when a stuck release was found; 1 on e
       help: { type: 'boolean', short: 'h' },
     },
     run: runScan,
+  },
+  demo: {
+    usage: `Usage: helm-unstuck demo [--yes] [--helm 3|4]
+
+Starts a local Kubernetes API server, makes a genuinely stuck Helm release, raises the alert
+through a real Alertmanager, and runs the incident: you approve at the prompt (or in advance with
+--yes). Prints the workflow's progress and the incident report. Everything it starts stops when
+it ends. Temporal: TEMPORAL_ADDRESS, or a local dev server started on demand.
+`,
+    options: { yes: { type: 'boolean', short: 'y' }, helm: { type: 'string', default: '3' }, help: { type: 'boolean', short: 'h' } },
+    run: async (v, io) => {
+      if (v.helm !== '3' && v.helm !== '4') throw new UsageError('--helm must be 3 or 4');
+      const report = await runDemo({ yes: Boolean(v.yes), helmMajor: v.helm === '4' ? 4 : 3, env: io.env, out: io.out });
+      return /\| Outcome \| unstuck-and-verified/.test(report) ? EXIT.ok : EXIT.error;
+    },
   },
   serve: {
     usage: `Usage: helm-unstuck serve [--no-worker]

@@ -6,6 +6,7 @@ import { formatDuration } from '../decisions/duration';
 import { validateRemediationInput, workflowIdFor, type DecisionAction, type RemediationInput } from '../decisions/remediation';
 import { loadConfig } from '../lib/config';
 import { statusQuery, type RemediationStatus } from '../workflows/definitions';
+import type { remediateStuckRelease } from '../workflows/remediate';
 import { connectClient } from './connect';
 import { decide, InvalidRemediationInput, startRemediation, WORKFLOW_TYPE } from './remediation';
 
@@ -51,7 +52,18 @@ export async function startCommand(o: { cluster: string; namespace: string; rele
 async function status(id: string, io: CommandIo): Promise<RemediationStatus> {
   const { client, close } = await connectClient(io.env);
   try {
-    return await client.workflow.getHandle(id).query(statusQuery);
+    const handle = client.workflow.getHandle<typeof remediateStuckRelease>(id);
+    // A finished incident is answered from its result: a query would need a worker to replay it.
+    const d = await handle.describe();
+    if (d.status.name === 'COMPLETED') {
+      const r = await handle.result();
+      return { incident: id, step: 'done', evidence: r.evidence, escalations: r.escalations, outcome: r.outcome, reason: r.reason, view: {} };
+    }
+    if (d.status.name !== 'RUNNING') {
+      const outcome = d.status.name === 'CANCELLED' || d.status.name === 'TERMINATED' ? 'aborted' : 'failed';
+      return { incident: id, step: 'done', evidence: [], escalations: 0, outcome, reason: `the workflow is ${d.status.name.toLowerCase().replace('_', ' ')}`, view: {} };
+    }
+    return await handle.query(statusQuery);
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) throw new CommandError(`no incident ${id}`);
     throw err;

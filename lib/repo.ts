@@ -1,6 +1,17 @@
-// Where the project's own files are, whether we run from source (ts-jest) or from dist/.
-import { basename, join, resolve } from 'node:path';
+// Where the project's own files are, whether we run from source (ts-jest, tsx) or from dist/.
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
-const up = resolve(__dirname, '..');
-export const REPO_ROOT = basename(up) === 'dist' ? resolve(up, '..') : up;
+function findRoot(from: string): string {
+  let dir = from;
+  // The repository root holds tools/versions.env; dist/ does not.
+  while (!existsSync(join(dir, 'tools', 'versions.env'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error(`helm-unstuck: cannot find the project root above ${from}`);
+    dir = up;
+  }
+  return dir;
+}
+
+export const REPO_ROOT = findRoot(__dirname);
 export const TOOLS_DIR = join(REPO_ROOT, 'tools');

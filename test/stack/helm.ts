@@ -1,13 +1,14 @@
 // Real helm, bound to one binary, one kubeconfig and its own HELM_* folders.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../../lib/repo';
 import { LEASH } from './process';
 
 export type HelmMajor = 3 | 4;
 export type HelmDriver = 'secret' | 'configmap';
 
-export const TINY_CHART = resolve(__dirname, '..', 'fixtures', 'charts', 'tiny');
+export const TINY_CHART = join(REPO_ROOT, 'test', 'fixtures', 'charts', 'tiny');
 
 export interface HelmResult {
   code: number;

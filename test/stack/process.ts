@@ -5,11 +5,12 @@ import { createWriteStream, mkdtempSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 
-export const LEASH = resolve(__dirname, '..', '..', 'tools', 'leash');
-const REPO = resolve(__dirname, '..', '..');
+import { REPO_ROOT as REPO, TOOLS_DIR } from '../../lib/repo';
+
+export const LEASH = join(TOOLS_DIR, 'leash');
 
 /** A fresh folder under the system temp dir. */
 export function tempDir(prefix: string): string {

@@ -1,0 +1,149 @@
+// `helm-unstuck demo`: the whole incident on this machine, for real. A Kubernetes API server,
+// a genuinely stuck Helm release, a real Alertmanager raising the alert, the workflow doing the
+// runbook, a human (you) approving, and the incident report. GitLab cannot run here, so a local
+// stand-in plays the ops instance, as in the tests.
+import { createInterface } from 'node:readline/promises';
+import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
+
+import { historyToJSON, historyFromJSON } from '@temporalio/common/lib/proto-utils';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { startControlPlane } from '../test/stack/control-plane';
+import { binaries, removeDir, tempDir } from '../test/stack/process';
+import { Helm, TINY_CHART } from '../test/stack/helm';
+import { makeStuck } from '../test/stack/stuck';
+import { markHealthy } from '../test/stack/deployments';
+import { startAlertmanager } from '../test/stack/alertmanager';
+import { FakeGitlab } from '../test/fake-gitlab/server';
+import { serve } from '../server/serve';
+import { decide } from '../client/remediation';
+import { workflowIdFor } from '../decisions/remediation';
+import { statusQuery } from '../workflows/definitions';
+import { buildIncidentReport } from '../report/incident';
+import { renderMarkdown } from '../report/render';
+
+export interface DemoOptions {
+  yes: boolean;
+  helmMajor: 3 | 4;
+  env: NodeJS.ProcessEnv;
+  out: (s: string) => void;
+  ask?: (q: string) => Promise<string>;
+}
+
+const NOOP_TRACE = '$ helmfile -e demo diff --detailed-exitcode\nComparing release=shop, chart=tiny, namespace=demo\nNo affected releases\n';
+
+export async function runDemo(o: DemoOptions): Promise<string> {
+  const say = (s: string) => o.out(`${s}\n`);
+  // Only the SDK's warnings: the demo narrates what happens itself.
+  try {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+  } catch {
+    // already installed (the demo running inside a test process)
+  }
+  const dir = tempDir('demo');
+  const cleanups: (() => Promise<void>)[] = [async () => removeDir(dir)];
+  try {
+    const bins = await binaries();
+    say('1. Starting a local Kubernetes API server (etcd + kube-apiserver, RBAC on)…');
+    const cp = await startControlPlane({ etcdBin: bins.etcd, apiserverBin: bins.kubeApiserver, dir: join(dir, 'kube') });
+    cleanups.unshift(cp.stop);
+    say(`   ${cp.server}, Kubernetes ${cp.version}`);
+
+    const helm = new Helm(o.helmMajor, o.helmMajor === 3 ? bins.helm3 : bins.helm4, cp.kubeconfig, join(dir, 'helm'));
+    const rel = { release: 'shop', namespace: 'demo' };
+    say(`2. Making a genuinely stuck release with helm v${o.helmMajor}: install, then an upgrade killed mid-flight (as a CI runner dies)…`);
+    await makeStuck['pending-upgrade'](helm, { ...rel, upgradesBefore: 1 });
+    const refused = await helm.run(['upgrade', rel.release, TINY_CHART, '-n', rel.namespace]);
+    say(`   the next deploy now fails: ${refused.stderr.trim()}`);
+    await markHealthy(rel.namespace, cp.kubeconfig); // what the deployment controller would report
+    say('   (no controllers run here, so the demo writes the Deployment status a healthy cluster would show)');
+
+    const gitlab = new FakeGitlab({ token: 'demo-gitlab-token' });
+    await gitlab.start();
+    cleanups.unshift(() => gitlab.stop());
+    gitlab.addProject(1, 'ops/k8s-workloads');
+    const failed = gitlab.addJob(1, { name: 'demo:upgrade', status: 'failed', trace: refused.stderr });
+    gitlab.addDeployment(1, { environment: 'demo', status: 'failed', job: failed });
+    gitlab.onRetry = (p, job) => setTimeout(() => gitlab.setJob(p, job.id, 'success', NOOP_TRACE), 1500);
+
+    say('3. Starting helm-unstuck serve (webhook receiver + worker; Temporal from TEMPORAL_ADDRESS or a local dev server)…');
+    const token = `demo-${Date.now()}-webhook-token`;
+    const config = join(dir, 'config.yaml');
+    writeFileSync(config, JSON.stringify({
+      clusters: { demo: { context: 'admin', gitlab: [{ project: 1, environment: 'demo' }] } },
+      policy: { approvers: ['you'], minPendingAge: '0s', ciPollInterval: '500ms' },
+      server: { listen: '127.0.0.1:0' },
+      kubeconfig: cp.kubeconfig,
+    }));
+    const svc = await serve({
+      env: { ...o.env, HELM_UNSTUCK_CONFIG: config, HELM_UNSTUCK_WEBHOOK_TOKEN: token, HELM_UNSTUCK_GITLAB_URL: gitlab.url, HELM_UNSTUCK_GITLAB_TOKEN: 'demo-gitlab-token', HELM_UNSTUCK_TASK_QUEUE: `demo-${Date.now()}` },
+      log: (l) => say(`   ${l}`),
+    });
+    cleanups.unshift(svc.close);
+
+    say('4. Raising the alert through a real Alertmanager…');
+    const am = await startAlertmanager({ webhookUrl: `${svc.url}/webhook/alertmanager`, bearerToken: token });
+    cleanups.unshift(am.stop);
+    await am.fire([{
+      labels: { alertname: 'HelmReleaseStuck', cluster: 'demo', namespace: rel.namespace, label_name: rel.release, label_owner: 'helm', label_status: 'pending-upgrade', label_version: '3' },
+      annotations: { summary: `Helm release ${rel.namespace}/${rel.release} has been pending-upgrade` },
+    }]);
+
+    const id = workflowIdFor('demo', rel.namespace, rel.release);
+    // Wait for this run's incident (an earlier demo may have left a finished one under the same id),
+    // then follow that run: queries on a finished run would wait for a worker that is gone.
+    const since = Date.now() - 5000;
+    let runId: string | undefined;
+    while (!runId) {
+      const d = await svc.client.workflow.getHandle(id).describe().catch(() => undefined);
+      if (d && d.status.name === 'RUNNING' && d.startTime.getTime() >= since) runId = d.runId;
+      else await new Promise((r) => setTimeout(r, 200));
+    }
+    const handle = svc.client.workflow.getHandle(id, runId);
+    say(`5. Incident ${id}:`);
+    let shown = 0;
+    let decided = false;
+    for (;;) {
+      let st;
+      try {
+        st = await handle.query(statusQuery);
+      } catch {
+        await new Promise((r) => setTimeout(r, 200));
+        continue;
+      }
+      for (const e of st.evidence.slice(shown)) say(`   ${e.ok === false ? '✗' : e.ok ? '✓' : '•'} [${e.step}] ${e.summary}`);
+      shown = st.evidence.length;
+      if (st.outcome) break;
+      if (st.hold === 'approval' && !decided) {
+        const yes = o.yes || /^y(es)?$/i.test((await (o.ask ?? ask)('   Approve? [y/N] ')).trim());
+        await decide(svc.client, id, yes ? { action: 'approve', by: 'you', reason: o.yes ? 'approved in advance (--yes)' : 'approved at the prompt' } : { action: 'reject', by: 'you', reason: 'declined at the prompt' });
+        decided = true;
+      }
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    const history = historyFromJSON(JSON.parse(historyToJSON(await handle.fetchHistory())));
+    const report = renderMarkdown(buildIncidentReport(history));
+    say('6. The incident report (helm-unstuck report, from history alone):\n');
+    o.out(report);
+    const status = await helm.status(rel.release, rel.namespace);
+    say(`\nhelm status: revision ${status.revision} ${status.status}`);
+    if (status.status === 'deployed') {
+      const next = await helm.run(['upgrade', rel.release, TINY_CHART, '-n', rel.namespace, '--set', 'tag=4.0.0']);
+      say(next.code === 0 ? 'helm upgrade: succeeds again (rolled forward, never back)' : `helm upgrade: ${next.stderr.trim()}`);
+    }
+    return report;
+  } finally {
+    for (const c of cleanups) await c().catch(() => undefined);
+  }
+}
+
+async function ask(q: string): Promise<string> {
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    return await rl.question(q);
+  } finally {
+    rl.close();
+  }
+}
+
+
