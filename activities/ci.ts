@@ -1,7 +1,7 @@
 // Runbook steps 1 and 6 (observe, act): is CI deploying to this environment right now, and the
 // re-run of the failed deploy job whose dry-run diff should change nothing.
 import { parseDryRunTrace, type DiffReport } from '../decisions/dry-run-diff';
-import type { CiWatch } from '../decisions/remediation';
+import { watchProblems, type CiWatch } from '../decisions/remediation';
 import { InvalidInputError } from './failures';
 import type { CiJob, GitlabClient } from './gitlab';
 
@@ -38,18 +38,8 @@ export interface DiffResult {
 }
 
 export function validateWatches(watches: CiWatch[]): void {
-  if (!Array.isArray(watches) || watches.length === 0) throw new InvalidInputError('no GitLab project to watch');
-  for (const w of watches) {
-    if (w.project === undefined || w.project === '') throw new InvalidInputError('a GitLab project id is empty');
-    if (!w.environment) throw new InvalidInputError(`project ${w.project}: environment is empty`);
-    if (w.jobPattern !== undefined) {
-      try {
-        new RegExp(w.jobPattern);
-      } catch {
-        throw new InvalidInputError(`project ${w.project}: jobPattern ${JSON.stringify(w.jobPattern)} is not a regular expression`);
-      }
-    }
-  }
+  const problems = watchProblems(watches);
+  if (problems.length > 0) throw new InvalidInputError(problems.join('; '));
 }
 
 export function createCiActivities(gitlab: () => GitlabClient, now: () => number) {

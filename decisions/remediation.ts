@@ -99,6 +99,24 @@ export function workflowIdFor(cluster: string, namespace: string, release: strin
   return `helm-unstuck/${cluster}/${namespace}/${release}`;
 }
 
+/** Every problem with the GitLab projects to watch; empty when they are valid. */
+export function watchProblems(watches: CiWatch[]): string[] {
+  if (!Array.isArray(watches) || watches.length === 0) return ['gitlab: at least one project and environment to watch is required (runbook step 1)'];
+  const problems: string[] = [];
+  for (const w of watches) {
+    if (w.project === undefined || w.project === '') problems.push('gitlab: a project id is empty');
+    if (!w.environment) problems.push(`gitlab project ${String(w.project)}: environment is empty`);
+    if (w.jobPattern !== undefined) {
+      try {
+        new RegExp(w.jobPattern);
+      } catch {
+        problems.push(`gitlab project ${String(w.project)}: jobPattern ${JSON.stringify(w.jobPattern)} is not a regular expression`);
+      }
+    }
+  }
+  return problems;
+}
+
 /** Every problem with the input, in words; empty when it is valid. */
 export function validateRemediationInput(input: RemediationInput): string[] {
   const problems: string[] = [];
@@ -111,21 +129,7 @@ export function validateRemediationInput(input: RemediationInput): string[] {
   if (input.driver !== undefined && input.driver !== 'secret' && input.driver !== 'configmap') {
     problems.push(`driver must be "secret" or "configmap", not "${String(input.driver)}"`);
   }
-  if (!Array.isArray(input.gitlab) || input.gitlab.length === 0) {
-    problems.push('gitlab: at least one project and environment to watch is required (runbook step 1)');
-  } else {
-    for (const w of input.gitlab) {
-      if (w.project === undefined || w.project === '') problems.push('gitlab: a project id is empty');
-      if (!w.environment) problems.push(`gitlab project ${String(w.project)}: environment is empty`);
-      if (w.jobPattern !== undefined) {
-        try {
-          new RegExp(w.jobPattern);
-        } catch {
-          problems.push(`gitlab project ${String(w.project)}: jobPattern is not a regular expression`);
-        }
-      }
-    }
-  }
+  problems.push(...watchProblems(input.gitlab));
   const p = input.policy;
   if (!p || !Array.isArray(p.approvers) || p.approvers.length === 0 || p.approvers.some((a) => typeof a !== 'string' || !a)) {
     problems.push('policy.approvers: at least one approver is required');
