@@ -170,10 +170,11 @@ async function unlockOne(kube: Kube, input: UnlockInput, seen: ApprovedRecord, n
   if (cur.labels.owner !== 'helm' || cur.labels.name !== input.release || !isPending(cur.labels.status ?? '')) {
     throw new ReleaseChangedError(`${input.namespace}/${seen.objectName} is not a pending record of ${input.release}; deleting nothing`);
   }
-  // Still the newest revision? Newer approved revisions were handled first; anything else above
-  // this one means Helm has moved on.
+  // Still the newest revision? Newer approved revisions were handled first (deleted, or marked
+  // failed and so still there); anything else above this one means Helm has moved on.
+  const approvedRevisions = new Set(input.approved.map((a) => a.revision));
   const history = await kube.listRecords(kind, input.namespace, releaseSelector(input.release), { metadataOnly: true });
-  const newer = history.map((o) => Number(o.labels.version)).filter((v) => v > seen.revision);
+  const newer = history.map((o) => Number(o.labels.version)).filter((v) => v > seen.revision && !approvedRevisions.has(v));
   if (newer.length > 0) {
     throw new ReleaseChangedError(
       `${input.release} has revision(s) ${newer.join(', ')} above the approved pending revision ${seen.revision}; deleting nothing`,

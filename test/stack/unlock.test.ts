@@ -140,6 +140,20 @@ describe.each([3, 4] as const)('helm v%i: the other stuck shapes', (major) => {
     expect(await helm.status(o.release, o.namespace)).toEqual({ status: 'deployed', revision: 2 });
   });
 
+  test('stacked pending with mark-failed: both marked failed, Helm upgrades past them', async () => {
+    const o = { release: unique('web'), namespace: unique('sf') };
+    await makeStuck.stacked(helm, o);
+    const h = await acts.readReleaseHistory(ref(o));
+    const res = await acts.unlockRelease(unlockInput(h, 'mark-failed'));
+    expect(res.actions.map((a) => [a.revision, a.outcome])).toEqual([
+      [3, 'marked-failed'],
+      [2, 'marked-failed'],
+    ]);
+    expect((await helm.history(o.release, o.namespace)).map((r) => r.status)).toEqual(['deployed', 'failed', 'failed']);
+    await helm.ok(['upgrade', o.release, TINY_CHART, '-n', o.namespace]);
+    expect(await helm.status(o.release, o.namespace)).toEqual({ status: 'deployed', revision: 4 });
+  });
+
   test('stuck first install: removing it leaves no release, and a fresh install works', async () => {
     const o = { release: unique('web'), namespace: unique('i') };
     await makeStuck['pending-install'](helm, o);
