@@ -16,13 +16,15 @@ tool_dir() { echo "$(tools_root)/$1-$(tool_version "$1")"; }
 # The major version a helm binary reports ("3" or "4"), or nothing.
 helm_major() { "$1" version --template '{{.Version}}' 2>/dev/null | sed -n 's/^v\([0-9]*\)\..*/\1/p'; }
 
-# Prints the user's binary for a tool when one is configured (and valid); fails otherwise.
+# Prints the user's binary for a tool when one is configured and valid (status 0). Status 10: none
+# is configured. A configured one that is not valid is an error (die), never silently ignored.
+NO_OVERRIDE=10
 tool_override() {
   case $1 in
-    temporal) [[ -n ${TEMPORAL_CLI_PATH:-} ]] || return 1
+    temporal) [[ -n ${TEMPORAL_CLI_PATH:-} ]] || return $NO_OVERRIDE
       [[ -x $TEMPORAL_CLI_PATH ]] || die "TEMPORAL_CLI_PATH=$TEMPORAL_CLI_PATH is not an executable"
       echo "$TEMPORAL_CLI_PATH" ;;
-    kubernetes|etcd) [[ -n ${KUBEBUILDER_ASSETS:-} ]] || return 1
+    kubernetes|etcd) [[ -n ${KUBEBUILDER_ASSETS:-} ]] || return $NO_OVERRIDE
       local b="$KUBEBUILDER_ASSETS/$([[ $1 == etcd ]] && echo etcd || echo kube-apiserver)"
       [[ -x $b ]] || die "KUBEBUILDER_ASSETS=$KUBEBUILDER_ASSETS has no executable $(basename "$b")"
       echo "$b" ;;
@@ -32,9 +34,10 @@ tool_override() {
         [[ $(helm_major "${!var}") == "$want" ]] || die "$var=${!var} is not helm v$want"
         echo "${!var}"; return 0
       fi
-      [[ -n ${HELM_BIN:-} ]] || return 1
+      [[ -n ${HELM_BIN:-} ]] || return $NO_OVERRIDE
       [[ -x $HELM_BIN ]] || die "HELM_BIN=$HELM_BIN is not an executable"
-      [[ $(helm_major "$HELM_BIN") == "$want" ]] || return 1
+      # HELM_BIN serves whichever major version it reports; the other one is built.
+      [[ $(helm_major "$HELM_BIN") == "$want" ]] || return $NO_OVERRIDE
       echo "$HELM_BIN" ;;
     *) die "unknown tool '$1'" ;;
   esac
@@ -42,8 +45,10 @@ tool_override() {
 
 # The binary the project will run for a tool: the user's, or the cached build.
 tool_path() {
-  local o
-  if o=$(tool_override "$1"); then echo "$o"; return; fi
+  local o rc=0
+  o=$(tool_override "$1") || rc=$?
+  if [[ $rc -eq 0 ]]; then echo "$o"; return; fi
+  [[ $rc -eq $NO_OVERRIDE ]] || exit "$rc"
   case $1 in
     temporal) echo "$(tool_dir temporal)/temporal" ;;
     kubernetes) echo "$(tool_dir kubernetes)/kube-apiserver" ;;
