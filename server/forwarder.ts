@@ -75,7 +75,7 @@ export class AlertForwarder {
       }
       const result = (async () => {
         const { handle, started } = await startRemediation(this.client, this.input(t, cluster), this.config.taskQueue);
-        if (!started) await handle.signal('alert', { status: 'firing', fingerprint: t.fingerprint, startsAt: t.startsAt, ...(t.summary ? { summary: t.summary } : {}) });
+        if (!started) await notifyAlert(this.client, handle.workflowId, { status: 'firing', fingerprint: t.fingerprint, startsAt: t.startsAt, ...(t.summary ? { summary: t.summary } : {}) });
         return started ? ('started' as const) : ('joined' as const);
       })();
       this.recent.set(workflowId, { at: this.now() });
