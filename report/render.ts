@@ -1,4 +1,5 @@
 // The incident report as Markdown (for the incident issue) and as one self-contained HTML page.
+import { escapeHtml } from '../lib/text';
 import type { IncidentReport, TimelineEntry } from './incident';
 
 const mark = (ok?: boolean) => (ok === undefined ? '•' : ok ? '✓' : '✗');
@@ -45,7 +46,7 @@ export function renderMarkdown(r: IncidentReport): string {
   return lines.join('\n') + '\n';
 }
 
-const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+const esc = escapeHtml;
 
 function list(items: TimelineEntry[]): string {
   return `<ul>${items.map((c) => `<li class="${c.ok === false ? 'bad' : c.ok ? 'good' : ''}"><time>${esc(hhmmss(c.at))}</time> ${mark(c.ok)} ${esc(c.what)}</li>`).join('')}</ul>`;

@@ -7,13 +7,14 @@
 // CSRF token and every POST must present it (and, when the browser sends one, a same-origin
 // Origin). The decision is recorded under the logged-in user's name; the workflow itself still
 // checks that name against its approvers.
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { formatDuration } from '../decisions/duration';
 import { WORKFLOW_TYPE, decide } from '../client/remediation';
 import { statusQuery, type RemediationStatus } from '../workflows/definitions';
 import type { DecisionAction } from '../decisions/remediation';
+import { escapeHtml, constantTimeEqual } from '../lib/text';
 import { BodyTooLarge, readBody, type Handler } from './http';
 
 const COOKIE = 'hu_session';
@@ -35,8 +36,8 @@ interface Session {
   exp: number;
 }
 
-const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-const same = (a: string, b: string) => timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
+const esc = escapeHtml;
+const same = constantTimeEqual;
 
 function page(title: string, body: string, user?: string, csrf?: string): string {
   const logout = user && csrf ? `<form method="post" action="/logout" class="logout"><input type="hidden" name="csrf" value="${esc(csrf)}">${esc(user)} <button>Log out</button></form>` : '';

@@ -1,8 +1,8 @@
 // `helm-unstuck serve`: the Alertmanager webhook receiver, /metrics, health, and (when users
 // are configured) the approval page.
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { alertTarget, parseAlertmanagerPayload } from '../decisions/alerts';
+import { constantTimeEqual } from '../lib/text';
 import type { Config } from '../lib/config';
 import { UnavailableError, type AlertForwarder, type AlertResult } from './forwarder';
 import type { Metrics } from './metrics';
@@ -22,12 +22,9 @@ export interface ServerDeps {
   extra?: Handler;
 }
 
-const digest = (s: string) => createHash('sha256').update(s).digest();
-
 /** Constant-time comparison of a presented bearer token with the configured one. */
 export function bearerMatches(header: string | undefined, token: string): boolean {
-  const presented = /^Bearer (.+)$/.exec(header ?? '')?.[1] ?? '';
-  return timingSafeEqual(digest(presented), digest(token));
+  return constantTimeEqual(/^Bearer (.+)$/.exec(header ?? '')?.[1] ?? '', token);
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
