@@ -6,7 +6,6 @@ import { createInterface } from 'node:readline/promises';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 
-import { historyToJSON, historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { startControlPlane } from '../test/stack/control-plane';
 import { binaries, removeDir, tempDir } from '../test/stack/process';
@@ -121,8 +120,7 @@ export async function runDemo(o: DemoOptions): Promise<string> {
       }
       await new Promise((r) => setTimeout(r, 300));
     }
-    const history = historyFromJSON(JSON.parse(historyToJSON(await handle.fetchHistory())));
-    const report = renderMarkdown(buildIncidentReport(history));
+    const report = renderMarkdown(buildIncidentReport(await handle.fetchHistory()));
     say('6. The incident report (helm-unstuck report, from history alone):\n');
     o.out(report);
     const status = await helm.status(rel.release, rel.namespace);

@@ -2,7 +2,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import { startControlPlane, type ControlPlane } from '../../test/stack/control-plane';
+import { startControlPlane, writeKubeconfig, type ControlPlane } from '../../test/stack/control-plane';
 import { binaries, removeDir, tempDir, type Binaries } from '../../test/stack/process';
 import { startByteCounter, type ByteCounter } from './byte-counter';
 
@@ -24,17 +24,7 @@ export async function startBenchStack(): Promise<BenchStack> {
   const port = Number(new URL(cp.server).port);
   const counter = await startByteCounter('127.0.0.1', port);
   const kubeconfig = join(dir, 'kubeconfig-counted');
-  writeFileSync(
-    kubeconfig,
-    JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [{ name: 'bench', cluster: { server: `https://127.0.0.1:${counter.port}`, 'certificate-authority': cp.caFile } }],
-      users: [{ name: 'admin', user: { token: cp.adminToken } }],
-      contexts: [{ name: 'bench', context: { cluster: 'bench', user: 'admin' } }],
-      'current-context': 'bench',
-    }),
-  );
+  writeKubeconfig(kubeconfig, { server: `https://127.0.0.1:${counter.port}`, caFile: cp.caFile, token: cp.adminToken, context: 'bench' });
   const kc = new k8s.KubeConfig();
   kc.loadFromFile(cp.kubeconfig);
   return {

@@ -20,6 +20,22 @@ export interface ControlPlane {
   stop(): Promise<void>;
 }
 
+/** A kubeconfig with one context, authenticating with a bearer token. JSON is YAML. */
+export function writeKubeconfig(file: string, o: { server: string; caFile: string; token: string; context: string }): void {
+  writeFileSync(
+    file,
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: o.context, cluster: { server: o.server, 'certificate-authority': o.caFile } }],
+      users: [{ name: 'admin', user: { token: o.token } }],
+      contexts: [{ name: o.context, context: { cluster: o.context, user: 'admin' } }],
+      'current-context': o.context,
+    }),
+    { mode: 0o600 },
+  );
+}
+
 export interface ControlPlaneOptions {
   etcdBin: string;
   apiserverBin: string;
@@ -120,18 +136,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     }).gitVersion;
 
     const kubeconfig = join(dir, 'kubeconfig');
-    writeFileSync(
-      kubeconfig,
-      JSON.stringify({
-        apiVersion: 'v1',
-        kind: 'Config',
-        clusters: [{ name: 'local', cluster: { server, 'certificate-authority': caFile } }],
-        users: [{ name: 'admin', user: { token: adminToken } }],
-        contexts: [{ name: 'admin', context: { cluster: 'local', user: 'admin' } }],
-        'current-context': 'admin',
-      }),
-      { mode: 0o600 },
-    );
+    writeKubeconfig(kubeconfig, { server, caFile, token: adminToken, context: 'admin' });
     return { server, kubeconfig, caFile, adminToken, version, dir, stop };
   } catch (err) {
     await stop();
