@@ -1,5 +1,5 @@
 // CLI commands that steer incidents: start, approve, reject, status, list, restore, serve.
-import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { createActivities } from '../activities';
 import { clusterRegistry } from '../activities/clusters';
 import { formatDuration } from '../decisions/duration';
@@ -17,6 +17,16 @@ export interface CommandIo {
 }
 
 export class CommandError extends Error {}
+
+/** One Temporal connection for the whole command, closed at its end. */
+async function withClient<T>(io: CommandIo, fn: (client: Client) => Promise<T>): Promise<T> {
+  const { client, close } = await connectClient(io.env);
+  try {
+    return await fn(client);
+  } finally {
+    await close();
+  }
+}
 
 function who(by: string | undefined, env: NodeJS.ProcessEnv): string {
   const name = by ?? env.HELM_UNSTUCK_USER ?? env.USER;
@@ -38,19 +48,15 @@ export async function startCommand(o: { cluster: string; namespace: string; rele
   };
   const problems = validateRemediationInput(input);
   if (problems.length) throw new InvalidRemediationInput(problems);
-  const { client, close } = await connectClient(io.env);
-  try {
+  return withClient(io, async (client) => {
     const { handle, started } = await startRemediation(client, input, config.taskQueue);
     if (o.output === 'json') io.out(JSON.stringify({ workflowId: handle.workflowId, started }) + '\n');
     else io.out(`${started ? 'started' : 'joined the running'} incident ${handle.workflowId}\n`);
     return 0;
-  } finally {
-    await close();
-  }
+  });
 }
 
-async function status(id: string, io: CommandIo): Promise<RemediationStatus> {
-  const { client, close } = await connectClient(io.env);
+async function status(client: Client, id: string): Promise<RemediationStatus> {
   try {
     const handle = client.workflow.getHandle<typeof remediateStuckRelease>(id);
     // A finished incident is answered from its result: a query would need a worker to replay it.
@@ -67,28 +73,25 @@ async function status(id: string, io: CommandIo): Promise<RemediationStatus> {
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) throw new CommandError(`no incident ${id}`);
     throw err;
-  } finally {
-    await close();
   }
 }
 
 /** approve: go ahead (approve at the gate, continue on a hold); reject: stop (reject, or abort). */
 export async function decideCommand(kind: 'approve' | 'reject', o: { id: string; by?: string; reason?: string }, io: CommandIo): Promise<number> {
   if (!o.reason) throw new CommandError('say why with --reason: it is recorded with your decision');
-  const s = await status(o.id, io);
-  if (!s.hold) throw new CommandError(`incident ${o.id} is not waiting for a decision (step: ${s.step}${s.outcome ? `, outcome: ${s.outcome}` : ''})`);
-  const action: DecisionAction = s.hold === 'approval' ? kind : kind === 'approve' ? 'continue' : 'abort';
-  const { client, close } = await connectClient(io.env);
-  try {
-    const r = await decide(client, o.id, { action, by: who(o.by, io.env), reason: o.reason });
-    io.out(`${action} accepted by incident ${o.id} (at step ${r.step})\n`);
-    return 0;
-  } catch (err) {
-    if (err instanceof WorkflowUpdateFailedError) throw new CommandError(`refused: ${err.cause?.message ?? err.message}`);
-    throw err;
-  } finally {
-    await close();
-  }
+  return withClient(io, async (client) => {
+    const s = await status(client, o.id);
+    if (!s.hold) throw new CommandError(`incident ${o.id} is not waiting for a decision (step: ${s.step}${s.outcome ? `, outcome: ${s.outcome}` : ''})`);
+    const action: DecisionAction = s.hold === 'approval' ? kind : kind === 'approve' ? 'continue' : 'abort';
+    try {
+      const r = await decide(client, o.id, { action, by: who(o.by, io.env), reason: o.reason! });
+      io.out(`${action} accepted by incident ${o.id} (at step ${r.step})\n`);
+      return 0;
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError) throw new CommandError(`refused: ${err.cause?.message ?? err.message}`);
+      throw err;
+    }
+  });
 }
 
 function renderStatus(s: RemediationStatus, from = 0): string {
@@ -97,35 +100,36 @@ function renderStatus(s: RemediationStatus, from = 0): string {
 }
 
 export async function statusCommand(o: { id: string; watch: boolean; output: string }, io: CommandIo): Promise<number> {
-  let s = await status(o.id, io);
-  if (o.output === 'json') {
-    io.out(JSON.stringify(s, null, 2) + '\n');
-    return 0;
-  }
-  io.out(`incident ${s.incident}: step ${s.step}${s.outcome ? `, outcome ${s.outcome}` : ''}\n`);
-  io.out(renderStatus(s));
-  let shown = s.evidence.length;
-  let waiting = s.waitingFor;
-  if (waiting) io.out(`… waiting for ${waiting}\n`);
-  while (o.watch && !s.outcome) {
-    await new Promise((r) => setTimeout(r, 1000));
-    try {
-      s = await status(o.id, io);
-    } catch (err) {
-      if (err instanceof CommandError) break;
-      throw err;
+  return withClient(io, async (client) => {
+    let s = await status(client, o.id);
+    if (o.output === 'json') {
+      io.out(JSON.stringify(s, null, 2) + '\n');
+      return 0;
     }
-    io.out(renderStatus(s, shown));
-    shown = s.evidence.length;
-    if (s.waitingFor && s.waitingFor !== waiting) io.out(`… waiting for ${s.waitingFor}\n`);
-    waiting = s.waitingFor;
-  }
-  return 0;
+    io.out(`incident ${s.incident}: step ${s.step}${s.outcome ? `, outcome ${s.outcome}` : ''}\n`);
+    io.out(renderStatus(s));
+    let shown = s.evidence.length;
+    let waiting = s.waitingFor;
+    if (waiting) io.out(`… waiting for ${waiting}\n`);
+    while (o.watch && !s.outcome) {
+      await new Promise((r) => setTimeout(r, 1000));
+      try {
+        s = await status(client, o.id);
+      } catch (err) {
+        if (err instanceof CommandError) break;
+        throw err;
+      }
+      io.out(renderStatus(s, shown));
+      shown = s.evidence.length;
+      if (s.waitingFor && s.waitingFor !== waiting) io.out(`… waiting for ${s.waitingFor}\n`);
+      waiting = s.waitingFor;
+    }
+    return 0;
+  });
 }
 
 export async function listCommand(o: { all: boolean; output: string }, io: CommandIo): Promise<number> {
-  const { client, close } = await connectClient(io.env);
-  try {
+  return withClient(io, async (client) => {
     const query = `WorkflowType = '${WORKFLOW_TYPE}'${o.all ? '' : " AND ExecutionStatus = 'Running'"}`;
     const rows: { workflowId: string; status: string; started: string; age: string }[] = [];
     for await (const w of client.workflow.list({ query })) {
@@ -136,9 +140,7 @@ export async function listCommand(o: { all: boolean; output: string }, io: Comma
     else if (rows.length === 0) io.out(o.all ? 'No incidents.\n' : 'No running incidents.\n');
     else io.out(rows.map((r) => `${r.workflowId}  ${r.status}  started ${r.age} ago`).join('\n') + '\n');
     return 0;
-  } finally {
-    await close();
-  }
+  });
 }
 
 export async function restoreCommand(o: { cluster: string; namespace: string; backup: string; driver: string; kubeconfig?: string; context?: string }, io: CommandIo): Promise<number> {
