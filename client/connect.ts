@@ -1,11 +1,10 @@
 // A Temporal client for the CLI: the SDK's environment conventions, or the local dev server the
 // worker starts by default (127.0.0.1:7233). The CLI never starts a server itself.
 import { Client, Connection } from '@temporalio/client';
-import { loadClientConfigProfile, toClientOptions } from '@temporalio/envconfig';
+import { temporalProfile } from '../worker/temporal';
 
 export async function connectClient(env: NodeJS.ProcessEnv): Promise<{ client: Client; close: () => Promise<void> }> {
-  const profile = loadClientConfigProfile({ overrideEnvVars: env as Record<string, string> });
-  const { connectionOptions, namespace } = toClientOptions(profile);
+  const { profile, connectionOptions, namespace } = temporalProfile(env);
   const address = profile.address ?? `127.0.0.1:${env.HELM_UNSTUCK_DEV_SERVER_PORT ?? 7233}`;
   let connection: Connection;
   try {
@@ -13,5 +12,5 @@ export async function connectClient(env: NodeJS.ProcessEnv): Promise<{ client: C
   } catch (err) {
     throw new Error(`cannot reach Temporal at ${address} (${(err as Error).message}); set TEMPORAL_ADDRESS or run 'helm-unstuck worker'`);
   }
-  return { client: new Client({ connection, namespace: namespace ?? 'default' }), close: () => connection.close() };
+  return { client: new Client({ connection, namespace }), close: () => connection.close() };
 }

@@ -4,6 +4,7 @@
 // local dev server.
 import { loadClientConfigProfile, toClientOptions } from '@temporalio/envconfig';
 import type { NativeConnectionOptions } from '@temporalio/worker';
+import { ConfigError } from '../lib/config';
 import { startDevServer, type DevServer } from './dev-server';
 
 export const DEFAULT_TASK_QUEUE = 'helm-unstuck';
@@ -16,32 +17,34 @@ export interface TemporalTarget {
   devServer: DevServer | undefined;
 }
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
+/** The Temporal client profile from the SDK's conventions; address unset when none names a server. */
+export function temporalProfile(env: NodeJS.ProcessEnv) {
+  let profile;
+  try {
+    profile = loadClientConfigProfile({ overrideEnvVars: env as Record<string, string> });
+  } catch (err) {
+    throw new ConfigError([`Temporal client configuration is invalid: ${(err as Error).message}`]);
+  }
+  const { connectionOptions, namespace } = toClientOptions(profile);
+  return { profile, connectionOptions, namespace: namespace ?? 'default' };
 }
 
 export async function resolveTemporal(
   env: NodeJS.ProcessEnv = process.env,
   log: (line: string) => void = () => undefined,
 ): Promise<TemporalTarget> {
-  let profile;
-  try {
-    profile = loadClientConfigProfile({ overrideEnvVars: env as Record<string, string> });
-  } catch (err) {
-    throw new ConfigError(`Temporal client configuration is invalid: ${(err as Error).message}`);
-  }
-  const { connectionOptions, namespace } = toClientOptions(profile);
+  const { profile, connectionOptions, namespace } = temporalProfile(env);
   const taskQueue = env.HELM_UNSTUCK_TASK_QUEUE || DEFAULT_TASK_QUEUE;
   if (profile.address) {
-    return { connectionOptions, namespace: namespace ?? 'default', taskQueue, devServer: undefined };
+    return { connectionOptions, namespace, taskQueue, devServer: undefined };
   }
   if (profile.apiKey || profile.tls) {
-    throw new ConfigError('Temporal TLS or API key is configured but no address: set TEMPORAL_ADDRESS');
+    throw new ConfigError(['Temporal TLS or API key is configured but no address: set TEMPORAL_ADDRESS']);
   }
   log('no Temporal server configured (TEMPORAL_ADDRESS or a TEMPORAL_CONFIG_FILE profile): using a local dev server');
   const port = env.HELM_UNSTUCK_DEV_SERVER_PORT ? Number(env.HELM_UNSTUCK_DEV_SERVER_PORT) : undefined;
   if (port !== undefined && !(Number.isInteger(port) && port > 0 && port < 65535)) {
-    throw new ConfigError(`HELM_UNSTUCK_DEV_SERVER_PORT must be a TCP port, not "${env.HELM_UNSTUCK_DEV_SERVER_PORT}"`);
+    throw new ConfigError([`HELM_UNSTUCK_DEV_SERVER_PORT must be a TCP port, not "${env.HELM_UNSTUCK_DEV_SERVER_PORT}"`]);
   }
   const devServer = await startDevServer({
     log,
@@ -50,7 +53,7 @@ export async function resolveTemporal(
   });
   return {
     connectionOptions: { ...connectionOptions, address: devServer.address },
-    namespace: namespace ?? 'default',
+    namespace,
     taskQueue,
     devServer,
   };

@@ -5,18 +5,19 @@ import { createActivities } from '../activities';
 import { clusterRegistry, type ClusterConfig } from '../activities/clusters';
 import { GitlabClient } from '../activities/gitlab';
 import type { OutcomeSink } from '../activities/notify';
-import { ConfigError, resolveTemporal, type TemporalTarget } from './temporal';
+import { ConfigError } from '../lib/config';
+import { resolveTemporal, type TemporalTarget } from './temporal';
 
 /** The ops GitLab instance, from HELM_UNSTUCK_GITLAB_URL and HELM_UNSTUCK_GITLAB_TOKEN. */
 export function gitlabFromEnv(env: NodeJS.ProcessEnv): (() => GitlabClient) | undefined {
   const url = env.HELM_UNSTUCK_GITLAB_URL;
   const token = env.HELM_UNSTUCK_GITLAB_TOKEN;
   if (!url && !token) return undefined;
-  if (!url || !token) throw new ConfigError('set both HELM_UNSTUCK_GITLAB_URL and HELM_UNSTUCK_GITLAB_TOKEN, or neither');
+  if (!url || !token) throw new ConfigError(['set both HELM_UNSTUCK_GITLAB_URL and HELM_UNSTUCK_GITLAB_TOKEN, or neither']);
   try {
     new URL(url);
   } catch {
-    throw new ConfigError(`HELM_UNSTUCK_GITLAB_URL is not a URL: ${url}`);
+    throw new ConfigError([`HELM_UNSTUCK_GITLAB_URL is not a URL: ${url}`]);
   }
   const client = new GitlabClient(url, token);
   return () => client;
