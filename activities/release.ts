@@ -6,7 +6,7 @@ import { determineReleaseState, type ReleaseState } from '../decisions/release-s
 import { judgeVerification, type Verification, type VerifyExpectation } from '../decisions/verification';
 import type { KubeFor } from './clusters';
 import { InvalidInputError } from './failures';
-import { NotAHelmReleaseError, toRevisionRecord } from './helm-storage';
+import { NotAHelmReleaseError, toRevisionRecord, type StoredObject } from './helm-storage';
 import type { Kube, RecordKind } from './kubernetes';
 
 export interface ReleaseRef {
@@ -133,33 +133,29 @@ export async function scan(kube: Kube, input: ScanInput, nowMs: number): Promise
     if (p) throw new InvalidInputError(p);
   }
   const unreadable: ScanResult['unreadable'] = [];
+  /** The records that are Helm's; the others are listed in `unreadable`, with why. */
+  const readable = (objs: StoredObject[]): RevisionRecord[] =>
+    objs.flatMap((o) => {
+      try {
+        return [toRevisionRecord(o)];
+      } catch (err) {
+        if (!(err instanceof NotAHelmReleaseError)) throw err;
+        unreadable.push({ object: `${o.kind} ${o.namespace}/${o.name}`, reason: err.message });
+        return [];
+      }
+    });
   const candidates = new Map<string, { namespace: string; release: string; driver: StorageDriver }>();
   for (const driver of input.drivers ?? (['secret', 'configmap'] as StorageDriver[])) {
     // Only pending records, only metadata: on a cluster with thousands of revisions this is a
     // handful of small objects.
     const pending = await kube.listRecords(kindOf(driver), input.namespace, PENDING_SELECTOR, { metadataOnly: true });
-    for (const o of pending) {
-      try {
-        const r = toRevisionRecord(o);
-        candidates.set(`${driver}/${r.namespace}/${r.release}`, { namespace: r.namespace, release: r.release, driver });
-      } catch (err) {
-        if (!(err instanceof NotAHelmReleaseError)) throw err;
-        unreadable.push({ object: `${o.kind} ${o.namespace}/${o.name}`, reason: err.message });
-      }
+    for (const r of readable(pending)) {
+      candidates.set(`${driver}/${r.namespace}/${r.release}`, { namespace: r.namespace, release: r.release, driver });
     }
   }
   const states = await mapLimit([...candidates.values()], 8, async (c) => {
     const objs = await kube.listRecords(kindOf(c.driver), c.namespace, releaseSelector(c.release), { metadataOnly: true });
-    const history: RevisionRecord[] = [];
-    for (const o of objs) {
-      try {
-        history.push(toRevisionRecord(o));
-      } catch (err) {
-        if (!(err instanceof NotAHelmReleaseError)) throw err;
-        unreadable.push({ object: `${o.kind} ${o.namespace}/${o.name}`, reason: err.message });
-      }
-    }
-    return { c, state: determineReleaseState(c.release, c.namespace, history, nowMs) };
+    return { c, state: determineReleaseState(c.release, c.namespace, readable(objs), nowMs) };
   });
   const stuck: StuckReleaseSummary[] = [];
   for (const { c, state } of states) {
