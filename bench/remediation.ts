@@ -9,6 +9,7 @@ import { GitlabClient } from '../activities/gitlab';
 import { decide, startRemediation } from '../client/remediation';
 import { workflowIdFor } from '../decisions/remediation';
 import { statusQuery } from '../workflows/definitions';
+import { eventTimeMs } from '../report/incident';
 import { FakeGitlab } from '../test/fake-gitlab/server';
 import { markHealthy } from '../test/stack/deployments';
 import { Helm } from '../test/stack/helm';
@@ -70,7 +71,7 @@ async function main() {
         const result = await handle.result();
         if (result.outcome !== 'unstuck-and-verified') throw new Error(`run ${i}: ${result.outcome}: ${result.reason}`);
         const events = (await handle.fetchHistory()).events!;
-        const t = (e: (typeof events)[number]) => Number(e.eventTime!.seconds) * 1000 + Math.floor((e.eventTime!.nanos ?? 0) / 1e6);
+        const t = eventTimeMs;
         const started = t(events[0]!);
         const scheduledName = new Map<string, string>();
         for (const e of events) {

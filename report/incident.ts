@@ -42,11 +42,14 @@ export interface IncidentReport {
   timeline: TimelineEntry[];
 }
 
-function time(e: Event): string {
+/** When the server recorded an event, in epoch milliseconds (0 if it has no time). */
+export function eventTimeMs(e: Event): number {
   const t = e.eventTime;
-  if (!t) return '';
-  const ms = Number(t.seconds ?? 0) * 1000 + Math.floor((t.nanos ?? 0) / 1e6);
-  return new Date(ms).toISOString();
+  return t ? Number(t.seconds ?? 0) * 1000 + Math.floor((t.nanos ?? 0) / 1e6) : 0;
+}
+
+function time(e: Event): string {
+  return e.eventTime ? new Date(eventTimeMs(e)).toISOString() : '';
 }
 
 function decode<T>(p: Payloads, i = 0): T | undefined {
