@@ -15,7 +15,7 @@ import { WORKFLOW_TYPE, decide } from '../client/remediation';
 import { statusQuery, type RemediationStatus } from '../workflows/definitions';
 import type { DecisionAction } from '../decisions/remediation';
 import { escapeHtml, constantTimeEqual } from '../lib/text';
-import { BodyTooLarge, readBody, type Handler } from './http';
+import { readBody, type Handler } from './http';
 
 const COOKIE = 'hu_session';
 const SESSION_SECONDS = 8 * 3600;
@@ -93,7 +93,7 @@ export function approvalPage(o: ApprovalPageOptions): Handler {
   };
 
   async function form(req: IncomingMessage): Promise<URLSearchParams> {
-    if (!/^application\/x-www-form-urlencoded\b/i.test(req.headers['content-type'] ?? '')) throw new BodyTooLarge();
+    if (!/^application\/x-www-form-urlencoded\b/i.test(req.headers['content-type'] ?? '')) throw new Error('not a form post');
     return new URLSearchParams((await readBody(req, 16 * 1024)).toString('utf8'));
   }
 
