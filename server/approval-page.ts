@@ -39,10 +39,13 @@ interface Session {
 const esc = escapeHtml;
 const same = constantTimeEqual;
 
-function page(title: string, body: string, user?: string, csrf?: string): string {
+/** While an incident works on its own (not waiting for a human), its page reloads itself this often. */
+const REFRESH_SECONDS = 3;
+
+function page(title: string, body: string, user?: string, csrf?: string, refreshSeconds?: number): string {
   const logout = user && csrf ? `<form method="post" action="/logout" class="logout"><input type="hidden" name="csrf" value="${esc(csrf)}">${esc(user)} <button>Log out</button></form>` : '';
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${esc(title)} · helm-unstuck</title>
+${refreshSeconds ? `<meta http-equiv="refresh" content="${refreshSeconds}">` : ''}<title>${esc(title)} · helm-unstuck</title>
 <style>
 body{font:15px/1.45 system-ui,sans-serif;max-width:72rem;margin:1.5rem auto;padding:0 1rem;color:#1d1d1f}
 header{display:flex;justify-content:space-between;align-items:center;border-bottom:1px solid #ddd;margin-bottom:1rem}
@@ -165,7 +168,10 @@ ${decideForm}
       if (err instanceof WorkflowNotFoundError) return send(res, 404, page('Not found', `<p class="error">No incident ${esc(id)}.</p>`, s.user, s.csrf));
       throw err;
     }
-    send(res, error ? 409 : 200, page(id, incidentBody(id, st, s, error), s.user, s.csrf));
+    // Reload while the workflow works on its own; never while a human is writing a decision, nor
+    // once it has ended.
+    const working = !st.outcome && !st.hold;
+    send(res, error ? 409 : 200, page(id, incidentBody(id, st, s, error), s.user, s.csrf, working ? REFRESH_SECONDS : undefined));
   }
 
   return async (req, res, url) => {

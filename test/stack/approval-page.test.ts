@@ -64,12 +64,15 @@ test('an approver reviews the evidence and approves in the browser; the incident
   await makeStuck['pending-upgrade'](helm, o);
   await markHealthy(o.namespace);
   const { project } = gitlabProject(rig.gitlab);
-  rig.gitlab.onRetry = (p, job) => rig.gitlab.setJob(p, job.id, 'success', trace('helmfile-noop.txt'));
+  // The re-run job stays pending until the test lets it finish, so the page is seen working.
+  let rerun: { project: number; id: number } | undefined;
+  rig.gitlab.onRetry = (p, job) => (rerun = { project: p, id: job.id });
   const input = remediationInput({ ...o, project });
   input.policy.approvers = ['alice'];
   const { handle } = await startRemediation(svc.client, input, tq);
 
   // mallory can log in, but is not an approver: the workflow refuses her, and the page says so.
+  // She may open the page before the workflow asks for approval: it reloads itself until then.
   const m = await login(MALLORY);
   await m.page.goto(`${svc.url}/incidents/${handle.workflowId}`);
   await m.page.waitForSelector('#decision', { timeout: 30_000 });
@@ -82,6 +85,8 @@ test('an approver reviews the evidence and approves in the browser; the incident
   expect(await page.textContent('#incidents')).toContain(handle.workflowId);
   await page.click(`a[href="/incidents/${handle.workflowId}"]`);
   await page.waitForSelector('#decision');
+  // A page waiting for a human never reloads itself: that would wipe a half-written reason.
+  expect(await page.locator('meta[http-equiv=refresh]').count()).toBe(0);
   const summary = await page.textContent('#summary');
   expect(summary).toMatch(/CI quiet: no running or pending deploy job/);
   expect(summary).toMatch(/all 1 Deployments healthy/);
@@ -93,10 +98,14 @@ test('an approver reviews the evidence and approves in the browser; the incident
 
   await page.fill('textarea[name=reason]', 'CI quiet, Deployments healthy, revision 2 is what runs');
   await page.click('button[value=approve]');
+  // Approved: the page follows the workflow on its own, through the re-run job, to its end.
+  await page.locator('p.wait', { hasText: /^Working: waiting for CI job \d+ \(pending\) to finish$/ }).waitFor({ timeout: 30_000 });
+  expect(await page.locator('meta[http-equiv=refresh]').count()).toBe(1);
+  rig.gitlab.setJob(rerun!.project, rerun!.id, 'success', trace('helmfile-noop.txt'));
   const result = await handle.result();
   expect(result).toMatchObject({ outcome: 'unstuck-and-verified', approval: { by: 'alice', action: 'approve', reason: 'CI quiet, Deployments healthy, revision 2 is what runs' } });
-  await page.reload();
-  expect(await page.textContent('#summary')).toMatch(/unstuck-and-verified/);
+  await page.locator('#summary', { hasText: 'unstuck-and-verified' }).waitFor({ timeout: 30_000 });
+  expect(await page.locator('meta[http-equiv=refresh]').count()).toBe(0);
   await ctx.close();
 });
 
