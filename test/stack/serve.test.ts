@@ -15,7 +15,7 @@ import { relabelPending } from './records';
 import { sharedStack } from './shared';
 import { makeStuck } from './stuck';
 
-const FIXTURES = join(__dirname, '..', '..', '..', 'shared', 'fixtures', 'alertmanager');
+const FIXTURES = join(__dirname, '..', 'fixtures', 'alertmanager');
 const fixture = (n: string) => readFileSync(join(FIXTURES, n), 'utf8');
 const TOKEN = `webhook-${randomBytes(12).toString('hex')}`;
 

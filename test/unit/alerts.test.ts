@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { alertTarget, parseAlertmanagerPayload, type AlertmanagerPayload } from '../../decisions/alerts';
 
-const fixture = (n: string) => JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'shared', 'fixtures', 'alertmanager', n), 'utf8')) as unknown;
+// Alertmanager's payloads, copied into the repository from the project's brief (../shared/fixtures/alertmanager)
+// so a clone needs nothing beside it.
+const fixture = (n: string) => JSON.parse(readFileSync(join(__dirname, '..', 'fixtures', 'alertmanager', n), 'utf8')) as unknown;
 const parsed = (n: string) => {
   const r = parseAlertmanagerPayload(fixture(n));
   if (!('payload' in r)) throw new Error(r.problems.join('; '));
