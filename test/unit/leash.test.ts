@@ -35,7 +35,7 @@ describe('leash', () => {
     const leashed = spawn(LEASH, [String(owner.pid), '--', 'sh', '-c', 'echo $$'], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     leashed.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-    await once(leashed, 'exit');
+    await once(leashed, 'close'); // 'exit' may come before stdout is read; 'close' comes after
     expect(out.trim()).toBe(String(leashed.pid));
   });
 
