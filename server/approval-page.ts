@@ -42,10 +42,10 @@ const same = constantTimeEqual;
 /** While an incident works on its own (not waiting for a human), its page reloads itself this often. */
 const REFRESH_SECONDS = 3;
 
-function page(title: string, body: string, user?: string, csrf?: string, refreshSeconds?: number): string {
+function page(title: string, body: string, user?: string, csrf?: string, refresh?: { seconds: number; url: string }): string {
   const logout = user && csrf ? `<form method="post" action="/logout" class="logout"><input type="hidden" name="csrf" value="${esc(csrf)}">${esc(user)} <button>Log out</button></form>` : '';
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-${refreshSeconds ? `<meta http-equiv="refresh" content="${refreshSeconds}">` : ''}<title>${esc(title)} · helm-unstuck</title>
+${refresh ? `<meta http-equiv="refresh" content="${refresh.seconds}; url=${esc(refresh.url)}">` : ''}<title>${esc(title)} · helm-unstuck</title>
 <style>
 body{font:15px/1.45 system-ui,sans-serif;max-width:72rem;margin:1.5rem auto;padding:0 1rem;color:#1d1d1f}
 header{display:flex;justify-content:space-between;align-items:center;border-bottom:1px solid #ddd;margin-bottom:1rem}
@@ -168,10 +168,11 @@ ${decideForm}
       if (err instanceof WorkflowNotFoundError) return send(res, 404, page('Not found', `<p class="error">No incident ${esc(id)}.</p>`, s.user, s.csrf));
       throw err;
     }
-    // Reload while the workflow works on its own; never while a human is writing a decision, nor
-    // once it has ended.
-    const working = !st.outcome && !st.hold;
-    send(res, error ? 409 : 200, page(id, incidentBody(id, st, s, error), s.user, s.csrf, working ? REFRESH_SECONDS : undefined));
+    // Reload while the workflow works on its own; never while a human is writing a decision, once
+    // it has ended, or over an error the human has to read. By URL: an error page answers a POST.
+    const working = !st.outcome && !st.hold && !error;
+    const refresh = working ? { seconds: REFRESH_SECONDS, url: `/incidents/${id}` } : undefined;
+    send(res, error ? 409 : 200, page(id, incidentBody(id, st, s, error), s.user, s.csrf, refresh));
   }
 
   return async (req, res, url) => {

@@ -79,6 +79,7 @@ test('an approver reviews the evidence and approves in the browser; the incident
   await m.page.fill('textarea[name=reason]', 'looks fine to me');
   await m.page.click('button[value=approve]');
   expect(await m.page.textContent('.error')).toBe('Not accepted: mallory is not an allowed approver');
+  expect(await m.page.locator('meta[http-equiv=refresh]').count()).toBe(0);
   await m.ctx.close();
 
   const { ctx, page } = await login(ALICE);
@@ -100,7 +101,7 @@ test('an approver reviews the evidence and approves in the browser; the incident
   await page.click('button[value=approve]');
   // Approved: the page follows the workflow on its own, through the re-run job, to its end.
   await page.locator('p.wait', { hasText: /^Working: waiting for CI job \d+ \(pending\) to finish$/ }).waitFor({ timeout: 30_000 });
-  expect(await page.locator('meta[http-equiv=refresh]').count()).toBe(1);
+  expect(await page.locator('meta[http-equiv=refresh]').getAttribute('content')).toBe(`3; url=/incidents/${handle.workflowId}`);
   rig.gitlab.setJob(rerun!.project, rerun!.id, 'success', trace('helmfile-noop.txt'));
   const result = await handle.result();
   expect(result).toMatchObject({ outcome: 'unstuck-and-verified', approval: { by: 'alice', action: 'approve', reason: 'CI quiet, Deployments healthy, revision 2 is what runs' } });
