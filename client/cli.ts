@@ -8,7 +8,7 @@ import { historyFromJSON, historyToJSON } from '@temporalio/common/lib/proto-uti
 import { buildIncidentReport } from '../report/incident';
 import { renderHtml, renderMarkdown } from '../report/render';
 import { serve } from '../server/serve';
-import { runDemo } from '../demo/demo';
+import { DemoInterrupted, runDemo } from '../demo/demo';
 import { startWorker } from '../worker/worker';
 import { connectClient } from './connect';
 import { CommandError, decideCommand, listCommand, restoreCommand, startCommand, statusCommand } from './incident-commands';
@@ -22,7 +22,7 @@ export interface Io {
   env: NodeJS.ProcessEnv;
 }
 
-export const EXIT = { ok: 0, error: 1, usage: 2, stuckFound: 3 } as const;
+export const EXIT = { ok: 0, error: 1, usage: 2, stuckFound: 3, interrupted: 130 } as const;
 
 class UsageError extends Error {}
 
@@ -94,8 +94,25 @@ it ends. Temporal: TEMPORAL_ADDRESS, or a local dev server started on demand.
     options: { yes: { type: 'boolean', short: 'y' }, helm: { type: 'string', default: '3' }, help: { type: 'boolean', short: 'h' } },
     run: async (v, io) => {
       if (v.helm !== '3' && v.helm !== '4') throw new UsageError('--helm must be 3 or 4');
-      const report = await runDemo({ yes: Boolean(v.yes), helmMajor: v.helm === '4' ? 4 : 3, env: io.env, out: io.out });
-      return /\| Outcome \| unstuck-and-verified/.test(report) ? EXIT.ok : EXIT.error;
+      // Ctrl-C (or SIGTERM) cancels the demo's incident and stops what it started; a second one quits at once.
+      const interrupt = new AbortController();
+      const onSignal = (sig: NodeJS.Signals) => {
+        if (interrupt.signal.aborted) process.exit(EXIT.interrupted);
+        io.err(`\n${sig}: stopping the demo (again to quit at once)…\n`);
+        interrupt.abort();
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      try {
+        const report = await runDemo({ yes: Boolean(v.yes), helmMajor: v.helm === '4' ? 4 : 3, env: io.env, out: io.out, signal: interrupt.signal });
+        return /\| Outcome \| unstuck-and-verified/.test(report) ? EXIT.ok : EXIT.error;
+      } catch (err) {
+        if (err instanceof DemoInterrupted) return EXIT.interrupted;
+        throw err;
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
     },
   },
   serve: {

@@ -2,10 +2,13 @@
 // a genuinely stuck Helm release, a real Alertmanager raising the alert, the workflow doing the
 // runbook, a human (you) approving, and the incident report. GitLab cannot run here, so a local
 // stand-in plays the ops instance, as in the tests.
+import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline/promises';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 
+import type { Client } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { startControlPlane } from '../test/stack/control-plane';
 import { binaries, removeDir, tempDir } from '../test/stack/process';
@@ -26,21 +29,37 @@ export interface DemoOptions {
   helmMajor: 3 | 4;
   env: NodeJS.ProcessEnv;
   out: (s: string) => void;
-  ask?: (q: string) => Promise<string>;
+  ask?: (q: string, signal: AbortSignal) => Promise<string>;
+  /** Aborting it (the CLI does on SIGINT/SIGTERM) cancels the demo's incident and stops everything. */
+  signal?: AbortSignal;
 }
 
-const NOOP_TRACE = '$ helmfile -e demo diff --detailed-exitcode\nComparing release=shop, chart=tiny, namespace=demo\nNo affected releases\n';
+/** The demo was interrupted; its incident was cancelled (or, failing that, terminated). */
+export class DemoInterrupted extends Error {}
+
+/** How long the demo waits for its alert to become a running incident. */
+const INCIDENT_START_TIMEOUT_MS = 60_000;
+
+const noopTrace = (namespace: string) =>
+  `$ helmfile -e demo diff --detailed-exitcode\nComparing release=shop, chart=tiny, namespace=${namespace}\nNo affected releases\n`;
 
 export async function runDemo(o: DemoOptions): Promise<string> {
   const say = (s: string) => o.out(`${s}\n`);
-  // Only the SDK's warnings: the demo narrates what happens itself.
+  // Only the SDK's warnings: the demo narrates what happens itself. No shutdown signals: on Ctrl-C
+  // the demo (through o.signal) still needs its worker to cancel the incident before it stops.
   try {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
+    Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
   } catch {
     // already installed (the demo running inside a test process)
   }
+  const signal = o.signal ?? new AbortController().signal;
   const dir = tempDir('demo');
   const cleanups: (() => Promise<void>)[] = [async () => removeDir(dir)];
+  // Its own namespace each run: the incident's workflow id is new even when an earlier demo's
+  // incident is still open in a persistent dev server (a demo killed at the prompt, say).
+  const rel = { release: 'shop', namespace: `demo-${randomBytes(3).toString('hex')}` };
+  const id = workflowIdFor('demo', rel.namespace, rel.release);
+  let client: Client | undefined;
   try {
     const bins = await binaries();
     say('1. Starting a local Kubernetes API server (etcd + kube-apiserver, RBAC on)…');
@@ -49,7 +68,7 @@ export async function runDemo(o: DemoOptions): Promise<string> {
     say(`   ${cp.server}, Kubernetes ${cp.version}`);
 
     const helm = new Helm(o.helmMajor, o.helmMajor === 3 ? bins.helm3 : bins.helm4, cp.kubeconfig, join(dir, 'helm'));
-    const rel = { release: 'shop', namespace: 'demo' };
+    signal.throwIfAborted();
     say(`2. Making a genuinely stuck release with helm v${o.helmMajor}: install, then an upgrade killed mid-flight (as a CI runner dies)…`);
     await makeStuck['pending-upgrade'](helm, { ...rel, upgradesBefore: 1 });
     const refused = await helm.run(['upgrade', rel.release, TINY_CHART, '-n', rel.namespace]);
@@ -63,8 +82,9 @@ export async function runDemo(o: DemoOptions): Promise<string> {
     gitlab.addProject(1, 'ops/k8s-workloads');
     const failed = gitlab.addJob(1, { name: 'demo:upgrade', status: 'failed', trace: refused.stderr });
     gitlab.addDeployment(1, { environment: 'demo', status: 'failed', job: failed });
-    gitlab.onRetry = (p, job) => setTimeout(() => gitlab.setJob(p, job.id, 'success', NOOP_TRACE), 1500);
+    gitlab.onRetry = (p, job) => setTimeout(() => gitlab.setJob(p, job.id, 'success', noopTrace(rel.namespace)), 1500);
 
+    signal.throwIfAborted();
     say('3. Starting helm-unstuck serve (webhook receiver + worker; Temporal from TEMPORAL_ADDRESS or a local dev server)…');
     const token = `demo-${Date.now()}-webhook-token`;
     const config = join(dir, 'config.yaml');
@@ -79,7 +99,9 @@ export async function runDemo(o: DemoOptions): Promise<string> {
       log: (l) => say(`   ${l}`),
     });
     cleanups.unshift(svc.close);
+    client = svc.client;
 
+    signal.throwIfAborted();
     say('4. Raising the alert through a real Alertmanager…');
     const am = await startAlertmanager({ webhookUrl: `${svc.url}/webhook/alertmanager`, bearerToken: token });
     cleanups.unshift(am.stop);
@@ -88,15 +110,14 @@ export async function runDemo(o: DemoOptions): Promise<string> {
       annotations: { summary: `Helm release ${rel.namespace}/${rel.release} has been pending-upgrade` },
     }]);
 
-    const id = workflowIdFor('demo', rel.namespace, rel.release);
-    // Wait for this run's incident (an earlier demo may have left a finished one under the same id),
-    // then follow that run: queries on a finished run would wait for a worker that is gone.
-    const since = Date.now() - 5000;
+    // Wait for the alert to become this run's incident, then follow that run.
+    const deadline = Date.now() + INCIDENT_START_TIMEOUT_MS;
     let runId: string | undefined;
     while (!runId) {
       const d = await svc.client.workflow.getHandle(id).describe().catch(() => undefined);
-      if (d && d.status.name === 'RUNNING' && d.startTime.getTime() >= since) runId = d.runId;
-      else await new Promise((r) => setTimeout(r, 200));
+      if (d?.status.name === 'RUNNING') runId = d.runId;
+      else if (Date.now() > deadline) throw new Error(`the alert did not start incident ${id} within ${INCIDENT_START_TIMEOUT_MS / 1000}s; see serve's log above`);
+      else await sleep(200, undefined, { signal });
     }
     const handle = svc.client.workflow.getHandle(id, runId);
     say(`5. Incident ${id}:`);
@@ -107,18 +128,18 @@ export async function runDemo(o: DemoOptions): Promise<string> {
       try {
         st = await handle.query(statusQuery);
       } catch {
-        await new Promise((r) => setTimeout(r, 200));
+        await sleep(200, undefined, { signal });
         continue;
       }
       for (const e of st.evidence.slice(shown)) say(`   ${e.ok === false ? '✗' : e.ok ? '✓' : '•'} [${e.step}] ${e.summary}`);
       shown = st.evidence.length;
       if (st.outcome) break;
       if (st.hold === 'approval' && !decided) {
-        const yes = o.yes || /^y(es)?$/i.test((await (o.ask ?? ask)('   Approve? [y/N] ')).trim());
+        const yes = o.yes || /^y(es)?$/i.test((await (o.ask ?? ask)('   Approve? [y/N] ', signal)).trim());
         await decide(svc.client, id, yes ? { action: 'approve', by: 'you', reason: o.yes ? 'approved in advance (--yes)' : 'approved at the prompt' } : { action: 'reject', by: 'you', reason: 'declined at the prompt' });
         decided = true;
       }
-      await new Promise((r) => setTimeout(r, 300));
+      await sleep(300, undefined, { signal });
     }
     const report = renderMarkdown(buildIncidentReport(await handle.fetchHistory()));
     say('6. The incident report (helm-unstuck report, from history alone):\n');
@@ -130,15 +151,39 @@ export async function runDemo(o: DemoOptions): Promise<string> {
       say(next.code === 0 ? 'helm upgrade: succeeds again (rolled forward, never back)' : `helm upgrade: ${next.stderr.trim()}`);
     }
     return report;
+  } catch (err) {
+    if (!signal.aborted) throw err;
+    say(`\nInterrupted: ${client ? await closeIncident(client, id) : 'no incident was started'}; stopping everything the demo started.`);
+    throw new DemoInterrupted(`interrupted; incident ${id} closed`);
   } finally {
     for (const c of cleanups) await c().catch(() => undefined);
   }
 }
 
-async function ask(q: string): Promise<string> {
+/**
+ * Cancel the demo's incident, so no open incident is left behind in a persistent dev server; the
+ * workflow records the cancellation (nothing is deleted). Terminate it if it does not close in time.
+ */
+async function closeIncident(client: Client, id: string): Promise<string> {
+  const handle = client.workflow.getHandle(id);
+  const d = await handle.describe().catch(() => undefined);
+  if (d?.status.name !== 'RUNNING') return d ? `incident ${id} is ${d.status.name.toLowerCase()}` : 'no incident was started';
+  await handle.cancel();
+  const until = Date.now() + 15_000;
+  while (Date.now() < until) {
+    if ((await handle.describe()).status.name !== 'RUNNING') return `incident ${id} cancelled`;
+    await sleep(200);
+  }
+  await handle.terminate('the demo was interrupted and the incident did not cancel within 15s');
+  return `incident ${id} terminated (it did not cancel within 15s)`;
+}
+
+async function ask(q: string, signal: AbortSignal): Promise<string> {
   const rl = createInterface({ input: process.stdin, output: process.stdout });
+  // In a terminal, readline takes Ctrl-C itself (and would only pause): pass it on as SIGINT.
+  rl.on('SIGINT', () => process.kill(process.pid, 'SIGINT'));
   try {
-    return await rl.question(q);
+    return await rl.question(q, { signal });
   } finally {
     rl.close();
   }

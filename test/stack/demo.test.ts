@@ -1,18 +1,70 @@
-// The README's first command, end to end: `helm-unstuck demo --yes`.
+// The README's first command, end to end: `helm-unstuck demo`.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { connect } from 'node:net';
+import { resolve } from 'node:path';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { EXIT, main } from '../../client/cli';
+import { LEASH } from './process';
 import { startTemporal } from './temporal';
 
-test('helm-unstuck demo --yes: a stuck release, a real alert, the runbook, a report; helm upgrades again', async () => {
-  const env = await startTemporal();
-  try {
-    let out = '';
-    const code = await main(['demo', '--yes'], { out: (s) => (out += s), err: (s) => (out += s), env: { ...process.env, TEMPORAL_ADDRESS: env.address } });
-    expect(code).toBe(EXIT.ok);
-    expect(out).toMatch(/the next deploy now fails: Error: UPGRADE FAILED: another operation \(install\/upgrade\/rollback\) is in progress/);
-    expect(out).toMatch(/✓ \[unlock\] demo\/shop unlocked \(delete\): revision 3: deleted/);
-    expect(out).toMatch(/\| Outcome \| unstuck-and-verified: /);
-    expect(out).toMatch(/helm status: revision 2 deployed\nhelm upgrade: succeeds again/);
-  } finally {
-    await env.teardown();
-  }
+let env: TestWorkflowEnvironment;
+beforeAll(async () => {
+  env = await startTemporal();
+}, 120_000);
+afterAll(async () => {
+  await env?.teardown();
 });
+
+const listening = (url: string) =>
+  new Promise<boolean>((ok) => {
+    const { hostname, port } = new URL(url);
+    const s = connect(Number(port), hostname, () => (s.destroy(), ok(true)));
+    s.on('error', () => ok(false));
+  });
+
+test('Ctrl-C at the approval prompt (in a terminal) cancels the incident, stops everything, exits 130', async () => {
+  // A real pseudo-terminal (script(1)), so readline is in raw mode and sees Ctrl-C as a byte. The
+  // leash goes inside: script(1) waits for all its children, the leash's watcher among them.
+  const cli = `'${LEASH}' ${process.pid} -- '${process.execPath}' --import tsx client/cli.ts demo`;
+  const child = spawn('script', ['-qfec', cli, '/dev/null'], {
+    cwd: resolve(__dirname, '..', '..'),
+    env: { ...process.env, TEMPORAL_ADDRESS: env.address },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  let out = '';
+  const prompt = new Promise<void>((ok) =>
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('Approve? [y/N]')) ok();
+    }),
+  );
+  const exited = once(child, 'close') as Promise<[number | null]>;
+  await Promise.race([prompt, exited.then(() => Promise.reject(new Error(`the demo ended before its prompt:\n${out}`)))]);
+  const id = /5\. Incident (\S+):/.exec(out)![1]!;
+  const apiserver = /^ {3}(https:\/\/127\.0\.0\.1:\d+), Kubernetes/m.exec(out)![1]!;
+  const webhook = /serving the Alertmanager webhook at (http:\/\/\S+)\/webhook/.exec(out)![1]!;
+  expect(await listening(apiserver)).toBe(true);
+
+  child.stdin!.write('\x03');
+  const late = setTimeout(() => child.kill('SIGKILL'), 60_000); // fail with the output, not a jest timeout
+  const [code] = await exited;
+  clearTimeout(late);
+  expect(out).toContain('SIGINT: stopping the demo');
+  expect(code).toBe(EXIT.interrupted);
+  expect(out).toContain(`Interrupted: incident ${id} cancelled; stopping everything the demo started.`);
+  const described = await env.client.workflow.getHandle(id).describe();
+  expect(described.status.name).toBe('CANCELLED');
+  expect(await listening(apiserver)).toBe(false);
+  expect(await listening(webhook)).toBe(false);
+}, 180_000);
+
+test('helm-unstuck demo --yes: a stuck release, a real alert, the runbook, a report; helm upgrades again', async () => {
+  let out = '';
+  const code = await main(['demo', '--yes'], { out: (s) => (out += s), err: (s) => (out += s), env: { ...process.env, TEMPORAL_ADDRESS: env.address } });
+  expect(code).toBe(EXIT.ok);
+  expect(out).toMatch(/the next deploy now fails: Error: UPGRADE FAILED: another operation \(install\/upgrade\/rollback\) is in progress/);
+  expect(out).toMatch(/✓ \[unlock\] demo-[0-9a-f]{6}\/shop unlocked \(delete\): revision 3: deleted/);
+  expect(out).toMatch(/\| Outcome \| unstuck-and-verified: /);
+  expect(out).toMatch(/helm status: revision 2 deployed\nhelm upgrade: succeeds again/);
+}, 180_000);
