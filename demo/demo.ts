@@ -152,9 +152,11 @@ export async function runDemo(o: DemoOptions): Promise<string> {
     }
     return report;
   } catch (err) {
-    if (!signal.aborted) throw err;
-    say(`\nInterrupted: ${client ? await closeIncident(client, id) : 'no incident was started'}; stopping everything the demo started.`);
-    throw new DemoInterrupted(`interrupted; incident ${id} closed`);
+    // However the demo ends early, it leaves no incident open behind it.
+    const closed = client ? await closeIncident(client, id) : 'no incident was started';
+    say(`\n${signal.aborted ? 'Interrupted' : 'Stopping'}: ${closed}; stopping everything the demo started.`);
+    if (signal.aborted) throw new DemoInterrupted(`interrupted; incident ${id} closed`);
+    throw err;
   } finally {
     for (const c of cleanups) await c().catch(() => undefined);
   }
@@ -182,9 +184,16 @@ async function ask(q: string, signal: AbortSignal): Promise<string> {
   const rl = createInterface({ input: process.stdin, output: process.stdout });
   // In a terminal, readline takes Ctrl-C itself (and would only pause): pass it on as SIGINT.
   rl.on('SIGINT', () => process.kill(process.pid, 'SIGINT'));
+  // At the end of input the question would never be answered: that is no, never a yes.
+  let ended = () => {};
+  const closed = new Promise<never>((_, fail) => {
+    ended = () => fail(new Error('standard input ended before you answered; nothing was approved (--yes approves in advance)'));
+    rl.once('close', ended);
+  });
   try {
-    return await rl.question(q, { signal });
+    return await Promise.race([rl.question(q, { signal }), closed]);
   } finally {
+    rl.off('close', ended);
     rl.close();
   }
 }

@@ -59,6 +59,28 @@ test('Ctrl-C at the approval prompt (in a terminal) cancels the incident, stops 
   expect(await listening(webhook)).toBe(false);
 }, 180_000);
 
+test('no terminal and no --yes: at the end of input the demo approves nothing, cancels its incident, exits 1', async () => {
+  const child = spawn(LEASH, [String(process.pid), '--', process.execPath, '--import', 'tsx', 'client/cli.ts', 'demo'], {
+    cwd: resolve(__dirname, '..', '..'),
+    env: { ...process.env, TEMPORAL_ADDRESS: env.address },
+    stdio: ['ignore', 'pipe', 'pipe'], // stdin is /dev/null
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const late = setTimeout(() => child.kill('SIGKILL'), 120_000); // fail with the output, not a jest timeout
+  const [code] = (await once(child, 'close')) as [number | null];
+  clearTimeout(late);
+  const id = /5\. Incident (\S+):/.exec(out)?.[1];
+  expect({ code, id: Boolean(id) }).toEqual({ code: EXIT.error, id: true });
+  expect(out).toContain(`Stopping: incident ${id} cancelled; stopping everything the demo started.`);
+  expect(out).toContain('helm-unstuck demo: standard input ended before you answered; nothing was approved (--yes approves in advance)');
+  const history = await env.client.workflow.getHandle(id!).fetchHistory();
+  expect(JSON.stringify(history)).toMatch(/"checkCiQuiet"/); // activity types are in the history…
+  expect(JSON.stringify(history)).not.toMatch(/"unlockRelease"/); // …and unlock never ran
+  expect((await env.client.workflow.getHandle(id!).describe()).status.name).toBe('CANCELLED');
+}, 180_000);
+
 test('helm-unstuck demo --yes: a stuck release, a real alert, the runbook, a report; helm upgrades again', async () => {
   let out = '';
   const code = await main(['demo', '--yes'], { out: (s) => (out += s), err: (s) => (out += s), env: { ...process.env, TEMPORAL_ADDRESS: env.address } });
