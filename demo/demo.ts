@@ -153,7 +153,9 @@ export async function runDemo(o: DemoOptions): Promise<string> {
     return report;
   } catch (err) {
     // However the demo ends early, it leaves no incident open behind it.
-    const closed = client ? await closeIncident(client, id) : 'no incident was started';
+    const closed = client
+      ? await closeIncident(client, id).catch((e: unknown) => `could not close incident ${id} (${(e as Error).message})`)
+      : 'no incident was started';
     say(`\n${signal.aborted ? 'Interrupted' : 'Stopping'}: ${closed}; stopping everything the demo started.`);
     if (signal.aborted) throw new DemoInterrupted(`interrupted; incident ${id} closed`);
     throw err;
@@ -173,10 +175,11 @@ async function closeIncident(client: Client, id: string): Promise<string> {
   await handle.cancel();
   const until = Date.now() + 15_000;
   while (Date.now() < until) {
-    if ((await handle.describe()).status.name !== 'RUNNING') return `incident ${id} cancelled`;
+    const now = (await handle.describe()).status.name;
+    if (now !== 'RUNNING') return `incident ${id} ${now.toLowerCase()}`;
     await sleep(200);
   }
-  await handle.terminate('the demo was interrupted and the incident did not cancel within 15s');
+  await handle.terminate('the demo ended early and the incident did not cancel within 15s');
   return `incident ${id} terminated (it did not cancel within 15s)`;
 }
 
