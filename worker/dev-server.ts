@@ -29,7 +29,8 @@ export function defaultDbFile(env = process.env): string {
   return join(state, 'helm-unstuck', 'temporal-dev.sqlite');
 }
 
-function listening(host: string, port: number): Promise<boolean> {
+/** Whether something accepts TCP connections on host:port. */
+export function listening(host: string, port: number): Promise<boolean> {
   return new Promise((ok) => {
     const s = connect({ host, port });
     s.once('connect', () => {

@@ -1,10 +1,10 @@
 // The README's first command, end to end: `helm-unstuck demo`.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { connect } from 'node:net';
 import { resolve } from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { EXIT, main } from '../../client/cli';
+import { listening } from '../../worker/dev-server';
 import { LEASH } from './process';
 import { startTemporal } from './temporal';
 
@@ -16,12 +16,10 @@ afterAll(async () => {
   await env?.teardown();
 });
 
-const listening = (url: string) =>
-  new Promise<boolean>((ok) => {
-    const { hostname, port } = new URL(url);
-    const s = connect(Number(port), hostname, () => (s.destroy(), ok(true)));
-    s.on('error', () => ok(false));
-  });
+const listeningAt = (url: string) => {
+  const { hostname, port } = new URL(url);
+  return listening(hostname, Number(port));
+};
 
 test('Ctrl-C at the approval prompt (in a terminal) cancels the incident, stops everything, exits 130', async () => {
   // A real pseudo-terminal (script(1)), so readline is in raw mode and sees Ctrl-C as a byte. The
@@ -44,7 +42,7 @@ test('Ctrl-C at the approval prompt (in a terminal) cancels the incident, stops 
   const id = /5\. Incident (\S+):/.exec(out)![1]!;
   const apiserver = /^ {3}(https:\/\/127\.0\.0\.1:\d+), Kubernetes/m.exec(out)![1]!;
   const webhook = /serving the Alertmanager webhook at (http:\/\/\S+)\/webhook/.exec(out)![1]!;
-  expect(await listening(apiserver)).toBe(true);
+  expect(await listeningAt(apiserver)).toBe(true);
 
   child.stdin!.write('\x03');
   const late = setTimeout(() => child.kill('SIGKILL'), 60_000); // fail with the output, not a jest timeout
@@ -55,8 +53,8 @@ test('Ctrl-C at the approval prompt (in a terminal) cancels the incident, stops 
   expect(out).toContain(`Interrupted: incident ${id} cancelled; stopping everything the demo started.`);
   const described = await env.client.workflow.getHandle(id).describe();
   expect(described.status.name).toBe('CANCELLED');
-  expect(await listening(apiserver)).toBe(false);
-  expect(await listening(webhook)).toBe(false);
+  expect(await listeningAt(apiserver)).toBe(false);
+  expect(await listeningAt(webhook)).toBe(false);
 }, 180_000);
 
 test('no terminal and no --yes: at the end of input the demo approves nothing, cancels its incident, exits 1', async () => {
