@@ -66,6 +66,21 @@ export function apiRequest(
 }
 const get = (url: string, token: string, ca: Buffer) => apiRequest(url, token, ca);
 
+/** A token for a ServiceAccount, from the TokenRequest API (as `kubectl create token` does). */
+export async function serviceAccountToken(
+  cp: Pick<ControlPlane, 'server' | 'caFile' | 'adminToken'>,
+  namespace: string,
+  name: string,
+  expirationSeconds = 3600,
+): Promise<string> {
+  const r = await apiRequest(`${cp.server}/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`, cp.adminToken, readFileSync(cp.caFile), {
+    method: 'POST',
+    body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds } },
+  });
+  if (r.status !== 201) throw new Error(`TokenRequest for ${namespace}/${name}: HTTP ${r.status} ${r.body}`);
+  return (JSON.parse(r.body) as { status: { token: string } }).status.token;
+}
+
 export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
   const dir = opts.dir ?? tempDir('kube');
   const servers: Server[] = [];
@@ -91,10 +106,13 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     );
     servers.push(etcd);
 
-    // The service-account signing key: the API server refuses to start without one.
-    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    // The service-account key pair: the API server signs TokenRequest tokens with the private
+    // key and verifies them with the public one, so tests can act as a ServiceAccount.
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const saKey = join(dir, 'sa.key');
+    const saPub = join(dir, 'sa.pub');
     writeFileSync(saKey, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+    writeFileSync(saPub, publicKey.export({ type: 'spki', format: 'pem' }));
     const adminToken = randomBytes(24).toString('hex');
     const tokens = join(dir, 'tokens.csv');
     writeFileSync(tokens, `${adminToken},admin,1,"system:masters"\n`, { mode: 0o600 });
@@ -115,7 +133,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
         '--authorization-mode=RBAC',
         `--token-auth-file=${tokens}`,
         '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
-        `--service-account-key-file=${saKey}`,
+        `--service-account-key-file=${saPub}`,
         `--service-account-signing-key-file=${saKey}`,
         '--v=0',
       ],

@@ -9,6 +9,8 @@ export type HelmMajor = 3 | 4;
 export type HelmDriver = 'secret' | 'configmap';
 
 export const TINY_CHART = join(REPO_ROOT, 'test', 'fixtures', 'charts', 'tiny');
+/** helm-unstuck's own chart. */
+export const OWN_CHART = join(REPO_ROOT, 'deploy', 'chart', 'helm-unstuck');
 
 export interface HelmResult {
   code: number;
