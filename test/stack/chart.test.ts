@@ -1,0 +1,164 @@
+// helm-unstuck's chart, checked by real helm v3 and v4 (no cluster needed): `helm lint --strict`
+// is clean, the schema refuses what would be unsafe or could not start, and what it renders is
+// what helm-unstuck itself accepts (the config file and *_FILE secrets go through loadConfig).
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { loadConfig } from '../../lib/config';
+import { helmFor } from './fixtures';
+import { OWN_CHART, type HelmMajor } from './helm';
+import { tempDir } from './process';
+
+type Obj = { kind: string; metadata: { name: string; namespace?: string }; [k: string]: unknown };
+
+const OPTIONAL_ON = [
+  'rbac.mode=namespaced',
+  'rbac.namespaces={gitlab,registry}',
+  'networkPolicy.enabled=true',
+  'serviceMonitor.enabled=true',
+  'secrets.gitlabToken.name=ops-gitlab',
+  'secrets.sessionSecret.name=approval-sessions',
+  'kubeconfigSecret.name=remote-clusters',
+  'temporal.apiKeySecret.name=temporal-cloud',
+  'temporal.tls=true',
+  'config.gitlab.url=https://ops.gitlab.net',
+  'config.clusters.gprd.context=inClusterContext',
+  'config.clusters.gprd.gitlab[0].project=gitlab-com/gl-infra/k8s-workloads/gitlab-com',
+  'config.clusters.gprd.gitlab[0].environment=gprd',
+  'config.policy.approvers={alice,bob}',
+];
+const sets = (values: string[]) => values.flatMap((v) => ['--set', v]);
+
+describe.each([3, 4] as HelmMajor[])('helm v%i', (major) => {
+  const helm = helmFor(major);
+
+  async function render(values: string[]): Promise<Obj[]> {
+    const out = await helm.ok(['template', 'hu', OWN_CHART, '-n', 'ops', ...sets(values)]);
+    return parseAllDocuments(out)
+      .map((d) => d.toJSON() as Obj | null)
+      .filter((o): o is Obj => o !== null);
+  }
+
+  test('helm lint --strict is clean, with the defaults and with every option on', async () => {
+    for (const values of [[], OPTIONAL_ON]) {
+      const r = await helm.run(['lint', '--strict', OWN_CHART, ...sets(values)]);
+      expect({ values, code: r.code, out: r.stdout + r.stderr }).toEqual({ values, code: 0, out: expect.stringContaining('0 chart(s) failed') });
+      expect(r.stdout + r.stderr).not.toMatch(/\[(WARNING|ERROR)\]/);
+    }
+  });
+
+  test.each([
+    [['rbac.mode=everywhere'], /rbac\.mode|mode/],
+    [['rbac.mode=namespaced'], /namespaces/],
+    [['securityContext.readOnlyRootFilesystem=false'], /readOnlyRootFilesystem/],
+    [['securityContext.allowPrivilegeEscalation=true'], /allowPrivilegeEscalation/],
+    [['podSecurityContext.runAsNonRoot=false'], /runAsNonRoot/],
+    [['temporal.address=temporal'], /address/],
+    [['secrets.webhookToken.name='], /webhookToken/],
+    [['config.users.alice.tokenSha256=hunter2'], /tokenSha256/],
+    [['config.policy.strategy=rollback'], /strategy/],
+    [['unknownSetting=1'], /unknownSetting/],
+  ])('the schema refuses %j', async (values, why) => {
+    const r = await helm.run(['template', 'hu', OWN_CHART, ...sets(values)]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(why);
+  });
+
+  test('the Deployment runs restricted, with probes and resources; config and secrets reach helm-unstuck as it reads them', async () => {
+    const objs = await render(OPTIONAL_ON);
+    const deployment = objs.find((o) => o.kind === 'Deployment') as unknown as {
+      spec: { template: { spec: PodSpec } };
+    };
+    const pod = deployment.spec.template.spec;
+    const c = pod.containers[0]!;
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(c.securityContext).toEqual({
+      runAsNonRoot: true,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      privileged: false,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    expect(c.livenessProbe).toMatchObject({ httpGet: { path: '/healthz', port: 'http' } });
+    expect(c.readinessProbe).toMatchObject({ httpGet: { path: '/healthz', port: 'http' } });
+    expect(c.resources).toMatchObject({ requests: { cpu: expect.any(String), memory: expect.any(String) }, limits: { memory: expect.any(String) } });
+    expect(pod.serviceAccountName).toBe('hu-helm-unstuck');
+    // Secrets only by reference: no Secret is rendered, and no env value holds one.
+    expect(objs.filter((o) => o.kind === 'Secret')).toEqual([]);
+    expect(c.env.filter((e) => /TOKEN$|SECRET$/.test(e.name) && e.value !== undefined)).toEqual([]);
+
+    // Replay the pod's view on this machine: each mounted volume becomes a folder under `root`.
+    const root = tempDir('chart-pod');
+    const configMap = objs.find((o) => o.kind === 'ConfigMap') as unknown as { data: Record<string, string> };
+    const volumes = new Map(pod.volumes.map((v) => [v.name, v]));
+    for (const m of c.volumeMounts) {
+      const v = volumes.get(m.name)!;
+      mkdirSync(join(root, m.mountPath), { recursive: true });
+      if (v.configMap) for (const [k, text] of Object.entries(configMap.data)) writeFileSync(join(root, m.mountPath, k), text);
+      for (const item of v.secret?.items ?? []) writeFileSync(join(root, m.mountPath, item.path), `${v.secret!.secretName}-0123456789abcdef\n`);
+    }
+    const env: NodeJS.ProcessEnv = {};
+    for (const e of c.env) if (e.value !== undefined) env[e.name] = e.value.startsWith('/etc/') ? join(root, e.value) : e.value;
+    const cfg = loadConfig(env);
+    expect(cfg).toMatchObject({
+      server: { listen: '0.0.0.0:8080', maxBodyBytes: 1048576, webhookToken: 'helm-unstuck-webhook-0123456789abcdef' },
+      gitlab: { url: 'https://ops.gitlab.net', token: 'ops-gitlab-0123456789abcdef' },
+      sessionSecret: 'approval-sessions-0123456789abcdef',
+      clusters: { gprd: { context: 'inClusterContext', gitlab: [{ project: 'gitlab-com/gl-infra/k8s-workloads/gitlab-com', environment: 'gprd' }] } },
+      policy: { approvers: ['alice', 'bob'] },
+      taskQueue: 'helm-unstuck',
+      kubeconfig: join('/etc/helm-unstuck/secrets/kubeconfig', 'kubeconfig'),
+    });
+    expect(env).toMatchObject({ TEMPORAL_ADDRESS: 'temporal-frontend.temporal.svc:7233', TEMPORAL_TLS: 'true' });
+  });
+
+  test('RBAC: a ClusterRole, or a Role and RoleBinding in each listed namespace, granting exactly what the activities use', async () => {
+    const rules = [
+      { apiGroups: [''], resources: ['secrets', 'configmaps'], verbs: ['get', 'list', 'create', 'update', 'delete'] },
+      { apiGroups: ['apps'], resources: ['deployments'], verbs: ['list'] },
+      { apiGroups: ['autoscaling'], resources: ['horizontalpodautoscalers'], verbs: ['list'] },
+    ];
+    const subject = { kind: 'ServiceAccount', name: 'hu-helm-unstuck', namespace: 'ops' };
+    const rbacOf = (objs: Obj[]) => objs.filter((o) => /Role/.test(o.kind));
+
+    const cluster = rbacOf(await render([]));
+    expect(cluster.map((o) => o.kind)).toEqual(['ClusterRole', 'ClusterRoleBinding']);
+    expect(cluster[0]).toMatchObject({ rules });
+    expect(cluster[1]).toMatchObject({ subjects: [subject] });
+
+    const namespaced = rbacOf(await render(OPTIONAL_ON));
+    expect(namespaced.map((o) => `${o.kind} ${o.metadata.namespace}`)).toEqual([
+      'Role gitlab',
+      'RoleBinding gitlab',
+      'Role registry',
+      'RoleBinding registry',
+    ]);
+    for (const o of namespaced) expect(o).toMatchObject(o.kind === 'Role' ? { rules } : { subjects: [subject] });
+
+    const policy = (await render([])).filter((o) => /ValidatingAdmissionPolicy/.test(o.kind));
+    expect(policy.map((o) => o.kind)).toEqual(['ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']);
+    expect(JSON.stringify(policy[0])).toContain('request.userInfo.username == \\"system:serviceaccount:ops:hu-helm-unstuck\\"');
+  });
+
+  test('PrometheusRule: off by default; on, it carries the rules file, and refuses to render an empty one', async () => {
+    expect((await render([])).filter((o) => o.kind === 'PrometheusRule')).toEqual([]);
+    const r = await helm.run(['template', 'hu', OWN_CHART, '--set', 'prometheusRule.enabled=true']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('files/prometheus-rules.yaml has no rule groups');
+  });
+});
+
+interface PodSpec {
+  serviceAccountName: string;
+  securityContext: unknown;
+  containers: {
+    env: { name: string; value?: string }[];
+    securityContext: unknown;
+    livenessProbe: unknown;
+    readinessProbe: unknown;
+    resources: unknown;
+    volumeMounts: { name: string; mountPath: string }[];
+  }[];
+  volumes: { name: string; configMap?: unknown; secret?: { secretName: string; items: { key: string; path: string }[] } }[];
+}
