@@ -52,10 +52,10 @@ async function adminOk(method: string, path: string, body?: unknown): Promise<vo
   if (r.status >= 300) throw new Error(`admin ${method} ${path}: ${r.status} ${r.message}`);
 }
 
-const secret = (ns: string, name: string, type: string, labels: Record<string, string> = {}) => ({
+const secret = (ns: string, name: string, type: string, labels: Record<string, string> = {}, annotations: Record<string, string> = {}) => ({
   apiVersion: 'v1',
   kind: 'Secret',
-  metadata: { name, namespace: ns, labels },
+  metadata: { name, namespace: ns, labels, annotations },
   type,
   data: { x: Buffer.from('not yours').toString('base64') },
 });
@@ -73,6 +73,20 @@ interface Installed {
   acts: ReturnType<typeof createActivities>;
 }
 
+/**
+ * The API server loads a new admission policy asynchronously; wait until it refuses this
+ * ServiceAccount a (dry-run: nothing is stored) Secret that is not Helm's.
+ */
+async function policyInForce(token: string, ns: string): Promise<void> {
+  const started = Date.now();
+  for (;;) {
+    const a = await as(token)('POST', `/api/v1/namespaces/${ns}/secrets?dryRun=All`, secret(ns, 'probe', 'Opaque'));
+    if (a.layer === 'admission') break;
+    if (Date.now() - started > 30_000) throw new Error(`the admission policy is not in force after 30 s: ${a.status} ${a.message}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /** Install the chart with real helm (no --wait: nothing here runs pods), then act as its ServiceAccount. */
 async function installChart(helm: Helm, release: string, values: string[]): Promise<Installed> {
   const saNamespace = unique('hu-sys');
@@ -82,6 +96,7 @@ async function installChart(helm: Helm, release: string, values: string[]): Prom
   const kubeconfig = join(stack.dir, `${release}.kubeconfig`);
   writeKubeconfig(kubeconfig, { server: stack.server, caFile: stack.caFile, token, context: 'helm-unstuck' });
   const acts = createActivities({ kubeFor: clusterRegistry({ kubeconfig, contexts: { [CLUSTER]: 'helm-unstuck' } }) });
+  await policyInForce(token, saNamespace);
   return { saNamespace, serviceAccount, token, acts };
 }
 
@@ -125,56 +140,11 @@ async function wholeIncident(sa: Installed, helm: Helm, o: { release: string; na
   const marked = await sa.acts.unlockRelease({ ...unlockInput('mark-failed'), approved: approvedFrom(h2) });
   expect(marked.actions).toEqual([expect.objectContaining({ revision: 3, outcome: 'marked-failed' })]);
   expect(await helm.status(o.release, o.namespace)).toEqual({ status: 'failed', revision: 3 });
-  const back = await sa.acts.restoreRelease({ cluster: CLUSTER, namespace: o.namespace, driver: 'secret', backupName });
+  // Restore recreated the record under a new uid, so this unlock's backup has a name of its own.
+  const back = await sa.acts.restoreRelease({ cluster: CLUSTER, namespace: o.namespace, driver: 'secret', backupName: marked.actions[0]!.backupName });
   expect(back.outcome).toBe('restored');
   expect(await helm.history(o.release, o.namespace)).toEqual(before);
   return { backupName };
-}
-
-/** What the ServiceAccount must not do inside a namespace it serves; each with its status and refusing layer. */
-async function refusalsIn(sa: Installed, ns: string, release: string, backupName: string): Promise<Record<string, Pick<Answer, 'status' | 'layer'>>> {
-  const call = as(sa.token);
-  // Objects that are not the ServiceAccount's to change, made by the admin.
-  await adminOk('POST', `/api/v1/namespaces/${ns}/secrets`, secret(ns, 'app-credentials', 'Opaque'));
-  await adminOk('POST', `/api/v1/namespaces/${ns}/configmaps`, configMap(ns, 'app-settings'));
-  const deployedRecord = `sh.helm.release.v1.${release}.v2`;
-  const pendingRecord = `sh.helm.release.v1.${release}.v3`;
-  const s = (name = '') => `/api/v1/namespaces/${ns}/secrets${name ? `/${name}` : ''}`;
-  const cm = (name = '') => `/api/v1/namespaces/${ns}/configmaps${name ? `/${name}` : ''}`;
-  const current = async (path: string) => JSON.parse((await apiRequest(`${stack.server}${path}`, stack.adminToken, ca)).body) as Record<string, unknown>;
-  const backupLabels = { 'app.kubernetes.io/managed-by': 'helm-unstuck' };
-
-  const tries: Record<string, () => Promise<Answer>> = {
-    'list pods': () => call('GET', `/api/v1/namespaces/${ns}/pods`),
-    'get pod': () => call('GET', `/api/v1/namespaces/${ns}/pods/web-0`),
-    'exec into a pod': () => call('POST', `/api/v1/namespaces/${ns}/pods/web-0/exec?command=sh&stdout=true`),
-    'patch a release record': () => call('PATCH', s(pendingRecord), undefined),
-    'deletecollection secrets': () => call('DELETE', s()),
-    'create an Opaque Secret': () => call('POST', s(), secret(ns, 'planted', 'Opaque')),
-    'create a release-named Secret of another type': () => call('POST', s(), secret(ns, `sh.helm.release.v1.${release}.v9`, 'Opaque', { owner: 'helm' })),
-    'create a token Secret named as a backup': () =>
-      call('POST', s(), secret(ns, 'helm-unstuck.backup.x.v1.00000000', 'kubernetes.io/service-account-token', backupLabels)),
-    'update a Secret that is not Helm’s': async () => call('PUT', s('app-credentials'), await current(s('app-credentials'))),
-    'delete a Secret that is not Helm’s': () => call('DELETE', s('app-credentials')),
-    'delete the deployed release record': () => call('DELETE', s(deployedRecord)),
-    'update the deployed release record': async () => call('PUT', s(deployedRecord), await current(s(deployedRecord))),
-    'update a backup': async () => call('PUT', s(backupName), await current(s(backupName))),
-    'create a ConfigMap': () => call('POST', cm(), configMap(ns, 'planted')),
-    'create a release-named ConfigMap without owner=helm': () => call('POST', cm(), configMap(ns, `sh.helm.release.v1.${release}.v9`)),
-    'update a ConfigMap that is not Helm’s': async () => call('PUT', cm('app-settings'), await current(cm('app-settings'))),
-    'delete a ConfigMap that is not Helm’s': () => call('DELETE', cm('app-settings')),
-  };
-  const out: Record<string, Pick<Answer, 'status' | 'layer'>> = {};
-  for (const [what, attempt] of Object.entries(tries)) {
-    const a = await attempt();
-    out[what] = { status: a.status, layer: a.layer };
-  }
-  // Nothing was changed by any of them.
-  expect((await admin('GET', s('app-credentials'))).status).toBe(200);
-  expect((await admin('GET', cm('app-settings'))).status).toBe(200);
-  expect((await admin('GET', s(deployedRecord))).status).toBe(200);
-  expect((await admin('GET', s('planted'))).status).toBe(404);
-  return out;
 }
 
 const IN_NAMESPACE_REFUSALS = {
@@ -196,6 +166,56 @@ const IN_NAMESPACE_REFUSALS = {
   'update a ConfigMap that is not Helm’s': { status: 403, layer: 'admission' },
   'delete a ConfigMap that is not Helm’s': { status: 403, layer: 'admission' },
 };
+
+/** What the ServiceAccount must not do inside a namespace it serves; each with its status and refusing layer. */
+async function expectRefusalsIn(sa: Installed, ns: string, release: string, backupName: string): Promise<void> {
+  const call = as(sa.token);
+  // Objects that are not the ServiceAccount's to change, made by the admin.
+  await adminOk('POST', `/api/v1/namespaces/${ns}/secrets`, secret(ns, 'app-credentials', 'Opaque'));
+  await adminOk('POST', `/api/v1/namespaces/${ns}/configmaps`, configMap(ns, 'app-settings'));
+  const deployedRecord = `sh.helm.release.v1.${release}.v2`;
+  const pendingRecord = `sh.helm.release.v1.${release}.v3`;
+  const s = (name = '') => `/api/v1/namespaces/${ns}/secrets${name ? `/${name}` : ''}`;
+  const cm = (name = '') => `/api/v1/namespaces/${ns}/configmaps${name ? `/${name}` : ''}`;
+  const current = async (path: string) => JSON.parse((await apiRequest(`${stack.server}${path}`, stack.adminToken, ca)).body) as Record<string, unknown>;
+  const backupLabels = { 'app.kubernetes.io/managed-by': 'helm-unstuck' };
+
+  const tries: Record<string, () => Promise<Answer>> = {
+    'list pods': () => call('GET', `/api/v1/namespaces/${ns}/pods`),
+    'get pod': () => call('GET', `/api/v1/namespaces/${ns}/pods/web-0`),
+    'exec into a pod': () => call('POST', `/api/v1/namespaces/${ns}/pods/web-0/exec?command=sh&stdout=true`),
+    'patch a release record': () => call('PATCH', s(pendingRecord), undefined),
+    'deletecollection secrets': () => call('DELETE', s()),
+    'create an Opaque Secret': () => call('POST', s(), secret(ns, 'planted', 'Opaque')),
+    'create a release-named Secret of another type': () => call('POST', s(), secret(ns, `sh.helm.release.v1.${release}.v9`, 'Opaque', { owner: 'helm' })),
+    'create a token Secret named as a backup': () =>
+      // The token controller would fill it with a token of that ServiceAccount, readable with `get`.
+      call('POST', s(), secret(ns, 'helm-unstuck.backup.x.v1.00000000', 'kubernetes.io/service-account-token', backupLabels, {
+        'kubernetes.io/service-account.name': 'default',
+      })),
+    'update a Secret that is not Helm’s': async () => call('PUT', s('app-credentials'), await current(s('app-credentials'))),
+    'delete a Secret that is not Helm’s': () => call('DELETE', s('app-credentials')),
+    'delete the deployed release record': () => call('DELETE', s(deployedRecord)),
+    'update the deployed release record': async () => call('PUT', s(deployedRecord), await current(s(deployedRecord))),
+    'update a backup': async () => call('PUT', s(backupName), await current(s(backupName))),
+    'create a ConfigMap': () => call('POST', cm(), configMap(ns, 'planted')),
+    'create a release-named ConfigMap without owner=helm': () => call('POST', cm(), configMap(ns, `sh.helm.release.v1.${release}.v9`)),
+    'update a ConfigMap that is not Helm’s': async () => call('PUT', cm('app-settings'), await current(cm('app-settings'))),
+    'delete a ConfigMap that is not Helm’s': () => call('DELETE', cm('app-settings')),
+  };
+  const out: Record<string, Pick<Answer, 'status' | 'layer'>> = {};
+  for (const [what, attempt] of Object.entries(tries)) {
+    const a = await attempt();
+    out[what] = { status: a.status, layer: a.layer };
+  }
+  expect(out).toEqual(IN_NAMESPACE_REFUSALS);
+  // Nothing was changed by any of them.
+  expect((await admin('GET', s('app-credentials'))).status).toBe(200);
+  expect((await admin('GET', cm('app-settings'))).status).toBe(200);
+  expect((await admin('GET', s(deployedRecord))).status).toBe(200);
+  expect((await admin('GET', s('planted'))).status).toBe(404);
+}
+
 
 async function stuckAndHealthy(helm: Helm, prefix: string) {
   const o = { release: unique('web'), namespace: unique(prefix) };
@@ -221,7 +241,7 @@ describe.each(modes)('RBAC mode %s (chart installed with helm v%i)', (mode, majo
     // Cluster mode scans every namespace; namespaced mode scans the namespaces it serves.
     const { backupName } = await wholeIncident(sa, helm, served, mode === 'cluster' ? undefined : served.namespace);
 
-    expect(await refusalsIn(sa, served.namespace, served.release, backupName)).toEqual(IN_NAMESPACE_REFUSALS);
+    await expectRefusalsIn(sa, served.namespace, served.release, backupName);
 
     const call = as(sa.token);
     const otherSecrets = `/api/v1/namespaces/${other.namespace}/secrets`;
