@@ -128,10 +128,10 @@ describe.each([3, 4] as HelmMajor[])('helm v%i', (major) => {
     expect(cluster[1]).toMatchObject({ subjects: [subject] });
 
     const namespaced = rbacOf(await render(OPTIONAL_ON));
-    expect(namespaced.map((o) => `${o.kind} ${o.metadata.namespace}`)).toEqual([
+    expect(namespaced.map((o) => `${o.kind} ${o.metadata.namespace}`).sort()).toEqual([
       'Role gitlab',
-      'RoleBinding gitlab',
       'Role registry',
+      'RoleBinding gitlab',
       'RoleBinding registry',
     ]);
     for (const o of namespaced) expect(o).toMatchObject(o.kind === 'Role' ? { rules } : { subjects: [subject] });
