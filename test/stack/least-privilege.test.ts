@@ -74,8 +74,9 @@ interface Installed {
 }
 
 /**
- * The API server loads a new admission policy asynchronously; wait until it refuses this
- * ServiceAccount a (dry-run: nothing is stored) Secret that is not Helm's.
+ * The API server loads new RBAC objects and admission policies asynchronously; wait until this
+ * ServiceAccount is allowed to create Secrets in `ns` and the policy refuses it one that is not
+ * Helm's (a dry run: nothing is stored).
  */
 async function policyInForce(token: string, ns: string): Promise<void> {
   const started = Date.now();
@@ -88,7 +89,7 @@ async function policyInForce(token: string, ns: string): Promise<void> {
 }
 
 /** Install the chart with real helm (no --wait: nothing here runs pods), then act as its ServiceAccount. */
-async function installChart(helm: Helm, release: string, values: string[]): Promise<Installed> {
+async function installChart(helm: Helm, release: string, values: string[], servedNamespace: string): Promise<Installed> {
   const saNamespace = unique('hu-sys');
   await helm.ok(['install', release, OWN_CHART, '-n', saNamespace, '--create-namespace', ...values.flatMap((v) => ['--set', v])]);
   const serviceAccount = `${release}-helm-unstuck`;
@@ -96,7 +97,7 @@ async function installChart(helm: Helm, release: string, values: string[]): Prom
   const kubeconfig = join(stack.dir, `${release}.kubeconfig`);
   writeKubeconfig(kubeconfig, { server: stack.server, caFile: stack.caFile, token, context: 'helm-unstuck' });
   const acts = createActivities({ kubeFor: clusterRegistry({ kubeconfig, contexts: { [CLUSTER]: 'helm-unstuck' } }) });
-  await policyInForce(token, saNamespace);
+  await policyInForce(token, servedNamespace);
   return { saNamespace, serviceAccount, token, acts };
 }
 
@@ -236,7 +237,7 @@ describe.each(modes)('RBAC mode %s (chart installed with helm v%i)', (mode, majo
     const served = await stuckAndHealthy(helm, 'app');
     const other = await stuckAndHealthy(helm, 'other');
     const values = mode === 'cluster' ? ['rbac.mode=cluster'] : ['rbac.mode=namespaced', `rbac.namespaces={${served.namespace}}`];
-    const sa = await installChart(helm, unique('hu'), values);
+    const sa = await installChart(helm, unique('hu'), values, served.namespace);
 
     // Cluster mode scans every namespace; namespaced mode scans the namespaces it serves.
     const { backupName } = await wholeIncident(sa, helm, served, mode === 'cluster' ? undefined : served.namespace);
