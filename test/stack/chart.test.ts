@@ -26,6 +26,7 @@ const OPTIONAL_ON = [
   'config.clusters.gprd.gitlab[0].project=gitlab-com/gl-infra/k8s-workloads/gitlab-com',
   'config.clusters.gprd.gitlab[0].environment=gprd',
   'config.policy.approvers={alice,bob}',
+  'containerPort=9090',
 ];
 const sets = (values: string[]) => values.flatMap((v) => ['--set', v]);
 
@@ -102,7 +103,7 @@ describe.each([3, 4] as HelmMajor[])('helm v%i', (major) => {
     for (const e of c.env) if (e.value !== undefined) env[e.name] = e.value.startsWith('/etc/') ? join(root, e.value) : e.value;
     const cfg = loadConfig(env);
     expect(cfg).toMatchObject({
-      server: { listen: '0.0.0.0:8080', maxBodyBytes: 1048576, webhookToken: 'helm-unstuck-webhook-0123456789abcdef' },
+      server: { listen: '0.0.0.0:9090', maxBodyBytes: 1048576, webhookToken: 'helm-unstuck-webhook-0123456789abcdef' },
       gitlab: { url: 'https://ops.gitlab.net', token: 'ops-gitlab-0123456789abcdef' },
       sessionSecret: 'approval-sessions-0123456789abcdef',
       clusters: { gprd: { context: 'inClusterContext', gitlab: [{ project: 'gitlab-com/gl-infra/k8s-workloads/gitlab-com', environment: 'gprd' }] } },
@@ -110,7 +111,9 @@ describe.each([3, 4] as HelmMajor[])('helm v%i', (major) => {
       taskQueue: 'helm-unstuck',
       kubeconfig: join('/etc/helm-unstuck/secrets/kubeconfig', 'kubeconfig'),
     });
-    expect(env).toMatchObject({ TEMPORAL_ADDRESS: 'temporal-frontend.temporal.svc:7233', TEMPORAL_TLS: 'true' });
+    // The image sets HELM_UNSTUCK_LISTEN=0.0.0.0:8080; the pod's own value must win over it.
+    expect(c.ports).toEqual([{ name: 'http', containerPort: 9090, protocol: 'TCP' }]);
+    expect(env).toMatchObject({ HELM_UNSTUCK_LISTEN: '0.0.0.0:9090', TEMPORAL_ADDRESS: 'temporal-frontend.temporal.svc:7233', TEMPORAL_TLS: 'true' });
   });
 
   test('RBAC: a ClusterRole, or a Role and RoleBinding in each listed namespace, granting exactly what the activities use', async () => {
@@ -154,6 +157,7 @@ interface PodSpec {
   securityContext: unknown;
   containers: {
     env: { name: string; value?: string }[];
+    ports: unknown[];
     securityContext: unknown;
     livenessProbe: unknown;
     readinessProbe: unknown;
