@@ -148,7 +148,7 @@ describe.each([3, 4] as HelmMajor[])('helm v%i', (major) => {
     expect((await render([])).filter((o) => o.kind === 'PrometheusRule')).toEqual([]);
     const r = await helm.run(['template', 'hu', OWN_CHART, '--set', 'prometheusRule.enabled=true']);
     expect(r.code).not.toBe(0);
-    expect(r.stderr).toContain('files/prometheus-rules.yaml has no rule groups');
+    expect(r.stderr).toContain('files/helm-unstuck.rules.yml has no rule groups');
   });
 });
 
