@@ -1,9 +1,9 @@
 // helm-unstuck's chart, checked by real helm v3 and v4 (no cluster needed): `helm lint --strict`
 // is clean, the schema refuses what would be unsafe or could not start, and what it renders is
 // what helm-unstuck itself accepts (the config file and *_FILE secrets go through loadConfig).
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseAllDocuments } from 'yaml';
+import { parseAllDocuments, stringify } from 'yaml';
 import { loadConfig } from '../../lib/config';
 import { helmFor } from './fixtures';
 import { OWN_CHART, type HelmMajor } from './helm';
@@ -149,6 +149,15 @@ describe.each([3, 4] as HelmMajor[])('helm v%i', (major) => {
     const r = await helm.run(['template', 'hu', OWN_CHART, '--set', 'prometheusRule.enabled=true']);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('files/helm-unstuck.rules.yml has no rule groups');
+
+    // With a rules file in place (a copy of the chart), its groups become the PrometheusRule's.
+    const chart = join(tempDir('chart-rules'), 'helm-unstuck');
+    cpSync(OWN_CHART, chart, { recursive: true });
+    const groups = [{ name: 'helm-unstuck', rules: [{ alert: 'HelmReleaseStuck', expr: 'vector(1)', for: '5m', labels: { severity: 'page' } }] }];
+    writeFileSync(join(chart, 'files', 'helm-unstuck.rules.yml'), stringify({ groups }));
+    const out = await helm.ok(['template', 'hu', chart, '--set', 'prometheusRule.enabled=true', '--set', 'prometheusRule.labels.release=prometheus']);
+    const rule = parseAllDocuments(out).map((d) => d.toJSON() as Obj).find((o) => o?.kind === 'PrometheusRule');
+    expect(rule).toMatchObject({ apiVersion: 'monitoring.coreos.com/v1', metadata: { labels: { release: 'prometheus' } }, spec: { groups } });
   });
 });
 
