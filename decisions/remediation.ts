@@ -16,7 +16,7 @@ export type Outcome = (typeof OUTCOMES)[number];
 
 /** The outcomes after which nobody needs to act: the release takes upgrades again, or never stopped. */
 export const GOOD_OUTCOMES: readonly Outcome[] = ['unstuck-and-verified', 'nothing-to-do'];
-export const isGoodOutcome = (o: Outcome | undefined): boolean => o !== undefined && GOOD_OUTCOMES.includes(o);
+export const isGoodOutcome = (o: Outcome | string | undefined): boolean => GOOD_OUTCOMES.some((g) => g === o);
 
 /** The runbook's steps, in order, as the workflow reports where it is. */
 export const STEPS = ['ci-quiet', 'health', 'identify', 'approval', 'unlock', 'verify', 'roll-forward', 'done'] as const;
