@@ -196,20 +196,10 @@ interface Unlocked {
 /** 5. Re-check steps 1-3 against what was approved, then unlock. */
 async function unlock(s: Incident, plan: Plan): Promise<End | Unlocked> {
   enter(s, 'unlock');
+  const still = await recheck(s, plan);
+  if (isEnd(still)) return still;
+  const { driver } = still;
   const { cluster, namespace, release } = s.input;
-  const ci = await reads.checkCiQuiet(s.input.gitlab);
-  note(s, 'check', `re-check: ${ci.summary}`, ci.quiet);
-  const busy = decideRecheck({ check: 'ci', quiet: ci.quiet, summary: ci.summary, overridden: s.overrides.ci !== undefined });
-  if (busy) return busy;
-  const health = await reads.checkDeploymentHealth({ cluster, namespace, hpaTolerance: s.policy.hpaTolerance });
-  note(s, 'check', `re-check: ${describeHealth(health)}`, health.healthy);
-  const unhealthy = decideRecheck({ check: 'health', healthy: health.healthy, summary: describeHealth(health), overridden: s.overrides.health !== undefined });
-  if (unhealthy) return unhealthy;
-  const history = await reads.readReleaseHistory(s.ref);
-  const go = decideUnlock(plan.approved, history.state, history.driver);
-  note(s, 'check', `re-check: ${go.seen}`, go.action === 'unlock');
-  if (go.action === 'stop') return go.ending;
-  const { driver } = go;
   try {
     // Once started, an unlock runs to its end even if the workflow is cancelled meanwhile.
     const unlock = await CancellationScope.nonCancellable(() =>
@@ -223,6 +213,23 @@ async function unlock(s: Incident, plan: Plan): Promise<End | Unlocked> {
     }
     throw err;
   }
+}
+
+/** CI, the Deployments and the lock, looked at again: unless a human overrode a hold, each must be as approved. */
+async function recheck(s: Incident, plan: Plan): Promise<End | { driver: StorageDriver }> {
+  const { cluster, namespace } = s.input;
+  const ci = await reads.checkCiQuiet(s.input.gitlab);
+  note(s, 'check', `re-check: ${ci.summary}`, ci.quiet);
+  const busy = decideRecheck({ check: 'ci', quiet: ci.quiet, summary: ci.summary, overridden: s.overrides.ci !== undefined });
+  if (busy) return busy;
+  const health = await reads.checkDeploymentHealth({ cluster, namespace, hpaTolerance: s.policy.hpaTolerance });
+  note(s, 'check', `re-check: ${describeHealth(health)}`, health.healthy);
+  const unhealthy = decideRecheck({ check: 'health', healthy: health.healthy, summary: describeHealth(health), overridden: s.overrides.health !== undefined });
+  if (unhealthy) return unhealthy;
+  const history = await reads.readReleaseHistory(s.ref);
+  const go = decideUnlock(plan.approved, history.state, history.driver);
+  note(s, 'check', `re-check: ${go.seen}`, go.action === 'unlock');
+  return go.action === 'unlock' ? { driver: go.driver } : go.ending;
 }
 
 interface Verified {
