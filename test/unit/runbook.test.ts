@@ -1,5 +1,5 @@
 // Each runbook step's decision as a table: one row per situation an operator meets.
-import { recordName, type ReleaseStatus, type RevisionRecord } from '../../decisions/helm';
+import type { RevisionRecord } from '../../decisions/helm';
 import { determineReleaseState } from '../../decisions/release-state';
 import { checkDecision, isGoodOutcome, OUTCOMES, type Decision, type Hold, type Outcome } from '../../decisions/remediation';
 import {
@@ -17,25 +17,11 @@ import {
   type Recheck,
   type Rerun,
 } from '../../decisions/runbook';
+import { NOW, rev } from './revisions';
 
-const NOW = Date.parse('2026-11-24T10:00:00Z');
-
-function rev(revision: number, status: ReleaseStatus, o: { minutesAgo?: number; resourceVersion?: string } = {}): RevisionRecord {
-  return {
-    release: 'gitlab',
-    namespace: 'gitlab',
-    revision,
-    status,
-    driver: 'secret',
-    objectName: recordName('gitlab', revision),
-    uid: `uid-${revision}`,
-    resourceVersion: o.resourceVersion ?? String(1000 + revision),
-    createdAt: new Date(NOW - (o.minutesAgo ?? 60) * 60_000).toISOString(),
-  };
-}
 const state = (...history: RevisionRecord[]) => determineReleaseState('gitlab', 'gitlab', history, NOW);
 
-const STUCK = state(rev(1233, 'superseded'), rev(1234, 'deployed'), rev(1235, 'pending-upgrade', { minutesAgo: 17 }));
+const STUCK = state(rev(1233, 'superseded'), rev(1234, 'deployed'), rev(1235, 'pending-upgrade', 17));
 const UNSTUCK = state(rev(1233, 'superseded'), rev(1234, 'deployed'));
 const APPROVED = approvedRecords(STUCK);
 
@@ -96,7 +82,7 @@ describe('step 3: decideIdentify', () => {
     { name: 'a stuck first install: ask approval, expecting the release gone', s: state(rev(1, 'pending-install')), want: { action: 'ask-approval', expect: { absent: true } } },
     {
       name: 'pending only 2m, younger than 5m: wait the 3m left (may be a live upgrade)',
-      s: state(rev(1, 'deployed'), rev(2, 'pending-upgrade', { minutesAgo: 2 })),
+      s: state(rev(1, 'deployed'), rev(2, 'pending-upgrade', 2)),
       want: { action: 'wait-young', waitMs: 3 * 60_000, reason: 'revision 2 is only 2m old, younger than 5m: it may be a live upgrade, waiting' },
     },
     { name: 'nothing deployed under the lock: a human looks', s: state(rev(1, 'failed'), rev(2, 'pending-upgrade')), want: { action: 'investigate' } },
@@ -115,7 +101,7 @@ describe('step 4, the alert resolved while waiting for approval: decideLookAgain
     },
     {
       name: 'the pending record was rewritten: ask again for the new one',
-      now: state(rev(1233, 'superseded'), rev(1234, 'deployed'), rev(1235, 'pending-upgrade', { resourceVersion: '9999' })),
+      now: state(rev(1233, 'superseded'), rev(1234, 'deployed'), { ...rev(1235, 'pending-upgrade'), resourceVersion: '9999' }),
       want: { look: 'changed', plan: { approved: [expect.objectContaining({ revision: 1235, resourceVersion: '9999' })], expect: { deployedRevision: 1234 } } },
     },
     {
@@ -159,7 +145,7 @@ describe('step 5, the lock read again: decideUnlock', () => {
     { name: 'exactly what was approved: unlock', now: STUCK, driver: 'secret' as const, want: { action: 'unlock', driver: 'secret', seen: expect.stringMatching(/^still exactly what was approved/) } },
     {
       name: 'the pending record changed: nothing deleted, a human looks',
-      now: state(rev(1234, 'deployed'), rev(1235, 'pending-upgrade', { resourceVersion: '2000' })),
+      now: state(rev(1234, 'deployed'), { ...rev(1235, 'pending-upgrade'), resourceVersion: '2000' }),
       driver: 'secret' as const,
       want: { action: 'stop', ending: { outcome: 'needs-investigation', reason: expect.stringMatching(/^the release changed after approval; nothing was deleted: the pending records changed since approval: approved \[1235\/pending-upgrade\/uid-1235\/2235\], now \[1235\/pending-upgrade\/uid-1235\/2000\]/) } },
     },
