@@ -69,14 +69,15 @@ async function ciQuiet(s: Incident): Promise<End | undefined> {
   enter(s, 'ci-quiet');
   let checks = 1;
   let ci = await lookAtCi(s);
-  while (decideCiQuiet(ci.quiet, checks, s.policy) === 'look-again') {
+  let next = decideCiQuiet(ci.quiet, checks, s.policy);
+  while (next === 'look-again') {
     s.status.waitingFor = `CI to go quiet (check ${checks + 1} of ${s.policy.ciMaxChecks} in ${formatDuration(s.policy.ciRecheckIntervalMs)})`;
     await sleep(s.policy.ciRecheckIntervalMs);
     ci = await lookAtCi(s);
-    checks++;
+    next = decideCiQuiet(ci.quiet, ++checks, s.policy);
   }
   s.status.waitingFor = undefined;
-  if (decideCiQuiet(ci.quiet, checks, s.policy) === 'go-on') return undefined;
+  if (next === 'go-on') return undefined;
   const d = await askHuman(s, 'ci-busy', `a human to continue or abort: ${ci.summary}`);
   return decideAnswer('ci-busy', d, ci.summary) ?? override(s, 'ci', d);
 }
@@ -98,12 +99,12 @@ function override(s: Incident, hold: 'ci' | 'health', d: Decision): undefined {
 async function health(s: Incident): Promise<End | undefined> {
   enter(s, 'health');
   const { cluster, namespace } = s.input;
-  const health = await reads.checkDeploymentHealth({ cluster, namespace, hpaTolerance: s.policy.hpaTolerance });
-  note(s, 'check', describeHealth(health), health.healthy);
-  s.status.view.health = { healthy: health.healthy, summary: health.summary, deployments: health.deployments.map((d) => d.summary) };
-  if (health.healthy) return undefined;
-  const d = await askHuman(s, 'unhealthy', `a human to override (with a reason) or stop: ${describeHealth(health)}`);
-  return decideAnswer('unhealthy', d, health.summary) ?? override(s, 'health', d);
+  const seen = await reads.checkDeploymentHealth({ cluster, namespace, hpaTolerance: s.policy.hpaTolerance });
+  note(s, 'check', describeHealth(seen), seen.healthy);
+  s.status.view.health = { healthy: seen.healthy, summary: seen.summary, deployments: seen.deployments.map((d) => d.summary) };
+  if (seen.healthy) return undefined;
+  const d = await askHuman(s, 'unhealthy', `a human to override (with a reason) or stop: ${describeHealth(seen)}`);
+  return decideAnswer('unhealthy', d, seen.summary) ?? override(s, 'health', d);
 }
 
 /** 3. Identify the stuck release and the records to approve; a young pending revision is waited for. */
@@ -202,11 +203,11 @@ async function unlock(s: Incident, plan: Plan): Promise<End | Unlocked> {
   const { cluster, namespace, release } = s.input;
   try {
     // Once started, an unlock runs to its end even if the workflow is cancelled meanwhile.
-    const unlock = await CancellationScope.nonCancellable(() =>
+    const done = await CancellationScope.nonCancellable(() =>
       actions.unlockRelease({ cluster, namespace, release, driver, strategy: s.policy.strategy, approved: plan.approved, incident: s.id }),
     );
-    note(s, 'action', unlock.summary, true);
-    return { plan, driver, unlock };
+    note(s, 'action', done.summary, true);
+    return { plan, driver, unlock: done };
   } catch (err) {
     if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'ReleaseChanged') {
       return { outcome: 'needs-investigation', reason: `the release changed at the last moment; nothing was deleted: ${err.cause.message}` };
@@ -222,9 +223,9 @@ async function recheck(s: Incident, plan: Plan): Promise<End | { driver: Storage
   note(s, 'check', `re-check: ${ci.summary}`, ci.quiet);
   const busy = decideRecheck({ check: 'ci', quiet: ci.quiet, summary: ci.summary, overridden: s.overrides.ci !== undefined });
   if (busy) return busy;
-  const health = await reads.checkDeploymentHealth({ cluster, namespace, hpaTolerance: s.policy.hpaTolerance });
-  note(s, 'check', `re-check: ${describeHealth(health)}`, health.healthy);
-  const unhealthy = decideRecheck({ check: 'health', healthy: health.healthy, summary: describeHealth(health), overridden: s.overrides.health !== undefined });
+  const deployments = await reads.checkDeploymentHealth({ cluster, namespace, hpaTolerance: s.policy.hpaTolerance });
+  note(s, 'check', `re-check: ${describeHealth(deployments)}`, deployments.healthy);
+  const unhealthy = decideRecheck({ check: 'health', healthy: deployments.healthy, summary: describeHealth(deployments), overridden: s.overrides.health !== undefined });
   if (unhealthy) return unhealthy;
   const history = await reads.readReleaseHistory(s.ref);
   const go = decideUnlock(plan.approved, history.state, history.driver);
@@ -238,14 +239,14 @@ interface Verified {
 }
 
 /** 6. Helm shows the release deployed again. */
-async function verify(s: Incident, { plan, driver, unlock }: Unlocked): Promise<End | Verified> {
+async function verify(s: Incident, u: Unlocked): Promise<End | Verified> {
   enter(s, 'verify');
-  const verification = await reads.verifyRelease({ ...s.ref, driver, expect: plan.expect });
+  const verification = await reads.verifyRelease({ ...s.ref, driver: u.driver, expect: u.plan.expect });
   note(s, 'check', verification.summary, verification.verified);
   s.status.view.verification = { verified: verification.verified, summary: verification.summary };
+  const done = { unlock: u.unlock, verification };
   const notVerified = decideVerified(verification);
-  if (notVerified) return { ...notVerified, done: { unlock, verification } };
-  return { unlock, verification };
+  return notVerified ? { ...notVerified, done } : done;
 }
 
 /** 7. Roll forward: re-run the failed deploy job and judge its dry-run diff. */
