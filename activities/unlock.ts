@@ -7,6 +7,7 @@
 // ignores (no owner=helm label) is written first. Running it again is harmless.
 import { backupName, isPending, recordName, type StorageDriver } from '../decisions/helm';
 import type { UnlockStrategy } from '../decisions/remediation';
+import type { ApprovedRecord } from '../decisions/runbook';
 import type { KubeFor } from './clusters';
 import { BackupError, InvalidInputError, ReleaseChangedError } from './failures';
 import { decodePayload, encodePayload, type StoredObject } from './helm-storage';
@@ -16,14 +17,7 @@ import { kindOf, releaseSelector, validateRef } from './release';
 /** Delete the pending record (the runbook), or rewrite its status to failed (as Flux does). */
 export type { UnlockStrategy };
 
-/** A pending record exactly as the human saw it when approving. */
-export interface ApprovedRecord {
-  objectName: string;
-  revision: number;
-  status: string;
-  uid: string;
-  resourceVersion: string;
-}
+export type { ApprovedRecord };
 
 export interface UnlockInput {
   cluster: string;

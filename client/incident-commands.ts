@@ -3,7 +3,7 @@ import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@
 import { createActivities } from '../activities';
 import { clusterRegistry } from '../activities/clusters';
 import { formatDuration } from '../decisions/duration';
-import { validateRemediationInput, workflowIdFor, type DecisionAction, type RemediationInput } from '../decisions/remediation';
+import { HOLD_ANSWERS, validateRemediationInput, workflowIdFor, type RemediationInput } from '../decisions/remediation';
 import { loadConfig } from '../lib/config';
 import { statusQuery, type RemediationStatus } from '../workflows/definitions';
 import type { remediateStuckRelease } from '../workflows/remediate';
@@ -82,7 +82,7 @@ export async function decideCommand(kind: 'approve' | 'reject', o: { id: string;
   return withClient(io, async (client) => {
     const s = await status(client, o.id);
     if (!s.hold) throw new CommandError(`incident ${o.id} is not waiting for a decision (step: ${s.step}${s.outcome ? `, outcome: ${s.outcome}` : ''})`);
-    const action: DecisionAction = s.hold === 'approval' ? kind : kind === 'approve' ? 'continue' : 'abort';
+    const action = HOLD_ANSWERS[s.hold][kind === 'approve' ? 'go' : 'stop'];
     try {
       const r = await decide(client, o.id, { action, by: who(o.by, io.env), reason: o.reason! });
       io.out(`${action} accepted by incident ${o.id} (at step ${r.step})\n`);

@@ -1,10 +1,7 @@
 // The remediation workflow's vocabulary and its decisions, pure so that the workflow, the client
 // and the tests share them: input and policy, validation, and each step's "what next".
-import { formatDuration, parseDuration } from './duration';
-import { validateNamespace, validateReleaseName, type RevisionRecord, type StorageDriver } from './helm';
-import type { DiffVerdict } from './dry-run-diff';
-import type { ReleaseState } from './release-state';
-import type { VerifyExpectation } from './verification';
+import { parseDuration } from './duration';
+import { validateNamespace, validateReleaseName, type StorageDriver } from './helm';
 
 export const OUTCOMES = [
   'unstuck-and-verified',
@@ -16,6 +13,10 @@ export const OUTCOMES = [
   'failed',
 ] as const;
 export type Outcome = (typeof OUTCOMES)[number];
+
+/** The outcomes after which nobody needs to act: the release takes upgrades again, or never stopped. */
+export const GOOD_OUTCOMES: readonly Outcome[] = ['unstuck-and-verified', 'nothing-to-do'];
+export const isGoodOutcome = (o: Outcome | string | undefined): boolean => GOOD_OUTCOMES.some((g) => g === o);
 
 /** The runbook's steps, in order, as the workflow reports where it is. */
 export const STEPS = ['ci-quiet', 'health', 'identify', 'approval', 'unlock', 'verify', 'roll-forward', 'done'] as const;
@@ -167,67 +168,6 @@ export function resolvePolicy(p: RemediationInput['policy']): ResolvedPolicy {
   };
 }
 
-/** Runbook step 3, decided: what to do about the release's state. */
-export type IdentifyAction =
-  | { action: 'nothing-to-do'; reason: string }
-  | { action: 'wait-young'; reason: string; waitMs: number }
-  | { action: 'investigate'; reason: string }
-  | { action: 'ask-approval'; reason: string; expect: VerifyExpectation };
-
-export function decideIdentify(state: ReleaseState, policy: Pick<ResolvedPolicy, 'minPendingAgeMs'>): IdentifyAction {
-  if (state.kind !== 'Locked') return { action: 'nothing-to-do', reason: state.reason };
-  if (state.pendingForMs !== undefined && state.pendingForMs < policy.minPendingAgeMs) {
-    return {
-      action: 'wait-young',
-      waitMs: policy.minPendingAgeMs - state.pendingForMs,
-      reason: `revision ${state.pending[0]!.revision} is only ${formatDuration(state.pendingForMs)} old, younger than ${formatDuration(policy.minPendingAgeMs)}: it may be a live upgrade, waiting`,
-    };
-  }
-  if (state.firstInstall) return { action: 'ask-approval', reason: state.reason, expect: { absent: true } };
-  const below = state.newest && state.lastDeployed ? state.lastDeployed : undefined;
-  if (!below) {
-    return { action: 'investigate', reason: `${state.reason} Removing the lock would not leave a deployed revision on top: a human should look.` };
-  }
-  return { action: 'ask-approval', reason: state.reason, expect: { deployedRevision: below.revision } };
-}
-
-/** The pending records as a human approves them: what unlock will act on, and nothing else. */
-export interface ApprovedRecordView {
-  objectName: string;
-  revision: number;
-  status: string;
-  uid: string;
-  resourceVersion: string;
-}
-
-export function approvedRecords(state: ReleaseState): ApprovedRecordView[] {
-  return state.pending.map((r: RevisionRecord) => ({
-    objectName: r.objectName,
-    revision: r.revision,
-    status: r.status,
-    uid: r.uid,
-    resourceVersion: r.resourceVersion,
-  }));
-}
-
-/** Is the lock exactly what was approved? Undefined if so; otherwise what differs. */
-export function differsFromApproved(approved: readonly ApprovedRecordView[], now: ReleaseState): string | undefined {
-  if (now.kind !== 'Locked') return `the release is no longer stuck (${now.reason})`;
-  const current = approvedRecords(now);
-  const key = (r: ApprovedRecordView) => `${r.revision}/${r.status}/${r.uid}/${r.resourceVersion}`;
-  const a = approved.map(key).join(', ');
-  const c = current.map(key).join(', ');
-  return a === c ? undefined : `the pending records changed since approval: approved [${a}], now [${c}]`;
-}
-
-/** Runbook step 6, decided: the outcome from the re-run job's end and its dry-run verdict. */
-export function decideRollForward(jobStatus: string, verdict: DiffVerdict, reason: string): { outcome: Outcome; reason: string } {
-  if (verdict === 'changes') return { outcome: 'needs-review', reason: `the dry run would change things: ${reason}` };
-  if (jobStatus !== 'success') return { outcome: 'needs-investigation', reason: `the re-run job ended ${jobStatus}: ${reason}` };
-  if (verdict === 'no-op') return { outcome: 'unstuck-and-verified', reason: `the re-run job's dry run changes nothing: ${reason}` };
-  return { outcome: 'needs-review', reason: `could not tell whether the dry run changes anything: ${reason}` };
-}
-
 /** What a human can say, and to what. */
 export type DecisionAction = 'approve' | 'reject' | 'continue' | 'abort';
 export interface Decision {
@@ -238,17 +178,21 @@ export interface Decision {
 /** What the workflow is waiting for a human to decide, if anything. */
 export type Hold = 'approval' | 'ci-busy' | 'unhealthy';
 
-export const ACTIONS_FOR: Record<Hold, DecisionAction[]> = {
-  approval: ['approve', 'reject'],
-  'ci-busy': ['continue', 'abort'],
-  unhealthy: ['continue', 'abort'],
+/** Each hold's two answers: go on past it, or stop there. */
+export const HOLD_ANSWERS: Record<Hold, { go: DecisionAction; stop: DecisionAction }> = {
+  approval: { go: 'approve', stop: 'reject' },
+  'ci-busy': { go: 'continue', stop: 'abort' },
+  unhealthy: { go: 'continue', stop: 'abort' },
 };
+
+/** The actions a hold accepts, go first. */
+export const actionsFor = (hold: Hold): DecisionAction[] => [HOLD_ANSWERS[hold].go, HOLD_ANSWERS[hold].stop];
 
 /** Why a decision cannot be taken now, or undefined if it can. */
 export function checkDecision(d: Decision, hold: Hold | undefined, approvers: readonly string[]): string | undefined {
   if (!d || typeof d !== 'object') return 'a decision needs action, by and reason';
   if (!hold) return 'the workflow is not waiting for a decision';
-  if (!ACTIONS_FOR[hold].includes(d.action)) return `the workflow waits for ${hold}: ${ACTIONS_FOR[hold].join(' or ')}, not ${String(d.action)}`;
+  if (!actionsFor(hold).includes(d.action)) return `the workflow waits for ${hold}: ${actionsFor(hold).join(' or ')}, not ${String(d.action)}`;
   if (!d.by || typeof d.by !== 'string') return 'a decision must say who decides (by)';
   if (!approvers.includes(d.by)) return `${d.by} is not an allowed approver`;
   if (!d.reason || typeof d.reason !== 'string' || !d.reason.trim()) return 'a decision must say why (reason)';

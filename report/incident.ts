@@ -7,7 +7,7 @@ import type { CiJob } from '../activities/gitlab';
 import type { UnlockResult } from '../activities/unlock';
 import type { ReleaseHistory, VerifyResult } from '../activities/release';
 import type { DiffResult } from '../activities/ci';
-import type { Decision, RemediationInput } from '../decisions/remediation';
+import { isGoodOutcome, type Decision, type RemediationInput } from '../decisions/remediation';
 import type { RemediationResult } from '../workflows/remediate';
 import { formatDuration } from '../decisions/duration';
 
@@ -176,7 +176,7 @@ export function buildIncidentReport(history: History): IncidentReport {
         else if (r.approval && !report.decisions.some((d) => d.by === r.approval!.by && d.action === r.approval!.action)) {
           report.decisions.push({ ...r.approval, via: 'signal' });
         }
-        add(e, `finished: ${r.outcome}: ${r.reason}`, r.outcome === 'unstuck-and-verified' || r.outcome === 'nothing-to-do');
+        add(e, `finished: ${r.outcome}: ${r.reason}`, isGoodOutcome(r.outcome));
       }
     }
     if (e.workflowExecutionCanceledEventAttributes) {

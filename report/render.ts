@@ -1,4 +1,5 @@
 // The incident report as Markdown (for the incident issue) and as one self-contained HTML page.
+import { isGoodOutcome } from '../decisions/remediation';
 import { escapeHtml } from '../lib/text';
 import type { IncidentReport, TimelineEntry } from './incident';
 
@@ -53,7 +54,7 @@ function list(items: TimelineEntry[]): string {
 }
 
 export function renderHtml(r: IncidentReport): string {
-  const outcomeClass = r.outcome === 'unstuck-and-verified' || r.outcome === 'nothing-to-do' ? 'good' : 'bad';
+  const outcomeClass = isGoodOutcome(r.outcome) ? 'good' : 'bad';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">

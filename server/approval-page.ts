@@ -13,7 +13,7 @@ import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@
 import { formatDuration } from '../decisions/duration';
 import { WORKFLOW_TYPE, decide } from '../client/remediation';
 import { statusQuery, type RemediationStatus } from '../workflows/definitions';
-import type { DecisionAction } from '../decisions/remediation';
+import { HOLD_ANSWERS, isGoodOutcome, type DecisionAction, type Hold } from '../decisions/remediation';
 import { escapeHtml, constantTimeEqual } from '../lib/text';
 import { readBody, type Handler } from './http';
 
@@ -125,11 +125,14 @@ export function approvalPage(o: ApprovalPageOptions): Handler {
     send(res, 200, page('Incidents', `<h2>Running incidents</h2>${rows.length ? `<table id="incidents">${rows.join('')}</table>` : '<p>No running incidents.</p>'}`, s.user, s.csrf));
   }
 
-  const ACTIONS: Record<string, [DecisionAction, string, string][]> = {
-    approval: [['approve', 'Approve', 'approve'], ['reject', 'Reject', 'reject']],
-    'ci-busy': [['continue', 'Continue despite busy CI', 'approve'], ['abort', 'Abort', 'reject']],
-    unhealthy: [['continue', 'Override: continue', 'approve'], ['abort', 'Stop', 'reject']],
+  // Button labels; which action each button sends is HOLD_ANSWERS'.
+  const LABELS: Record<Hold, { go: string; stop: string }> = {
+    approval: { go: 'Approve', stop: 'Reject' },
+    'ci-busy': { go: 'Continue despite busy CI', stop: 'Abort' },
+    unhealthy: { go: 'Override: continue', stop: 'Stop' },
   };
+  const buttons = (hold: Hold) =>
+    (['go', 'stop'] as const).map((k) => `<button type="submit" name="action" value="${HOLD_ANSWERS[hold][k]}" class="${k === 'go' ? 'approve' : 'reject'}">${esc(LABELS[hold][k])}</button>`).join('');
 
   function incidentBody(id: string, st: RemediationStatus, s: Session, error?: string): string {
     const v = st.view;
@@ -140,7 +143,7 @@ export function approvalPage(o: ApprovalPageOptions): Handler {
       ? `<div class="wait" id="decision"><p><strong>Waiting for:</strong> ${esc(st.waitingFor ?? '')}</p>
 <form method="post" action="/incidents/${esc(id)}/decide"><input type="hidden" name="csrf" value="${esc(s.csrf)}">
 <label>Why (recorded with your name, ${esc(s.user)}) <textarea name="reason" required></textarea></label>
-${(ACTIONS[st.hold] ?? []).map(([action, label, cls]) => `<button type="submit" name="action" value="${action}" class="${cls}">${esc(label)}</button>`).join('')}
+${buttons(st.hold)}
 </form></div>`
       : st.waitingFor
         ? `<p class="wait">Working: waiting for ${esc(st.waitingFor)}</p>`
@@ -148,7 +151,7 @@ ${(ACTIONS[st.hold] ?? []).map(([action, label, cls]) => `<button type="submit" 
     return `<p><a href="/incidents">← incidents</a></p><h2>Incident <code>${esc(id)}</code></h2>
 ${error ? `<p class="error" role="alert">${esc(error)}</p>` : ''}
 <table id="summary">
-${row('Step', st.step)}${row('Outcome', st.outcome ? `${st.outcome}: ${st.reason ?? ''}` : undefined, st.outcome === 'unstuck-and-verified' || st.outcome === 'nothing-to-do')}
+${row('Step', st.step)}${row('Outcome', st.outcome ? `${st.outcome}: ${st.reason ?? ''}` : undefined, isGoodOutcome(st.outcome))}
 ${row('CI', v.ci?.summary, v.ci?.quiet)}${row('Deployments', v.health?.summary, v.health?.healthy)}
 ${row('Stuck release', v.release ? `${v.release.summary}${age}` : undefined)}
 ${row('Verified', v.verification?.summary, v.verification?.verified)}${row('Dry run', v.dryRun ? `${v.dryRun.verdict} (job ${v.dryRun.jobId}): ${v.dryRun.reason}` : undefined, v.dryRun ? v.dryRun.verdict === 'no-op' : undefined)}

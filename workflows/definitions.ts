@@ -1,7 +1,28 @@
 // The workflow's messages, defined once: the workflow sets their handlers, the client, CLI,
 // webhook receiver and approval page send them.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { CiJob } from '../activities/gitlab';
+import type { VerifyResult } from '../activities/release';
+import type { UnlockResult } from '../activities/unlock';
+import type { DiffReport } from '../decisions/dry-run-diff';
 import type { Decision, Hold, Outcome, Step } from '../decisions/remediation';
+import type { ApprovedRecord } from '../decisions/runbook';
+
+/** What the workflow returns: how the incident ended, why, and what was done on the way. */
+export interface RemediationResult {
+  incident: string;
+  outcome: Outcome;
+  reason: string;
+  cluster: string;
+  namespace: string;
+  release: string;
+  approval?: Decision & { at: string };
+  unlock?: UnlockResult;
+  verification?: VerifyResult;
+  rerun?: { job: CiJob; diff: DiffReport };
+  escalations: number;
+  evidence: EvidenceEntry[];
+}
 
 export interface EvidenceEntry {
   at: string;
@@ -27,7 +48,7 @@ export interface RemediationStatus {
     ci?: { quiet: boolean; summary: string };
     health?: { healthy: boolean; summary: string; deployments: string[] };
     release?: { summary: string; revision?: number; status?: string; pendingSince?: string; lastDeployedRevision?: number };
-    plan?: { strategy: string; records: { objectName: string; revision: number; status: string; uid: string; backupName: string }[] };
+    plan?: { strategy: string; records: (ApprovedRecord & { backupName: string })[] };
     verification?: { verified: boolean; summary: string };
     dryRun?: { jobId: number; verdict: string; reason: string };
   };

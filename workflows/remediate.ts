@@ -9,354 +9,307 @@
 //   6 verify     verifyRelease         Helm shows the release deployed again
 //   7 roll-fwd   retryCiJob, getCiJob, readDryRunDiff → decideRollForward
 //
-// Expected endings are outcomes, not exceptions. Every check is an activity result in history.
-import {
-  ActivityFailure,
-  ApplicationFailure,
-  CancellationScope,
-  condition,
-  isCancellation,
-  proxyActivities,
-  setHandler,
-  sleep,
-  workflowInfo,
-} from '@temporalio/workflow';
-import type { Activities } from '../activities';
+// One function per step, below in that order. Each observes (an activity), asks its decision in
+// decisions/runbook.ts, and either ends the incident or hands the next step what it needs. The
+// incident's state is one object (workflows/incident.ts). Expected endings are outcomes, not
+// exceptions. Every check is an activity result in history.
+import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation, sleep } from '@temporalio/workflow';
 import type { CiJob } from '../activities/gitlab';
-import type { UnlockResult } from '../activities/unlock';
 import type { VerifyResult } from '../activities/release';
+import type { UnlockResult } from '../activities/unlock';
 import { describeHealth } from '../decisions/deployment-health';
 import { formatDuration } from '../decisions/duration';
-import { backupName } from '../decisions/helm';
-import type { DiffReport } from '../decisions/dry-run-diff';
+import { backupName, type StorageDriver } from '../decisions/helm';
+import type { CiWatch, RemediationInput } from '../decisions/remediation';
 import {
   approvedRecords,
-  checkDecision,
+  decideAnswer,
+  decideCiQuiet,
   decideIdentify,
+  decideLookAgain,
+  decideRecheck,
+  decideRerunWait,
   decideRollForward,
-  differsFromApproved,
-  resolvePolicy,
-  validateRemediationInput,
-  type CiWatch,
-  type Decision,
-  type Hold,
-  type Outcome,
-  type RemediationInput,
-  type Step,
-} from '../decisions/remediation';
-import { alertSignal, decideSignal, decideUpdate, statusQuery, type EvidenceEntry, type RemediationStatus } from './definitions';
+  decideUnlock,
+  decideVerified,
+  type Plan,
+} from '../decisions/runbook';
+import type { Decision, Step } from '../decisions/remediation';
+import type { RemediationResult } from './definitions';
+import { actions, askHuman, begin, closeHold, enter, finish, isEnd, nextOnHold, note, openHold, reads, type End, type Incident } from './incident';
 
-export interface RemediationResult {
-  incident: string;
-  outcome: Outcome;
-  reason: string;
-  cluster: string;
-  namespace: string;
-  release: string;
-  approval?: Decision & { at: string };
-  unlock?: UnlockResult;
-  verification?: VerifyResult;
-  rerun?: { job: CiJob; diff: DiffReport };
-  escalations: number;
-  evidence: EvidenceEntry[];
-}
-
-// Reads are safe to retry for long; actions are idempotent but retried less.
-const reads = proxyActivities<Activities>({
-  startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 20 },
-});
-const actions = proxyActivities<Activities>({
-  startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
-});
-
-const FINISHED_JOB = ['success', 'failed', 'canceled', 'skipped'];
+export type { RemediationResult, Step };
 
 export async function remediateStuckRelease(input: RemediationInput): Promise<RemediationResult> {
-  const incident = workflowInfo().workflowId;
-  const problems = validateRemediationInput(input);
-  if (problems.length > 0) {
-    throw ApplicationFailure.nonRetryable(`invalid remediation input: ${problems.join('; ')}`, 'InvalidInput');
-  }
-  const policy = resolvePolicy(input.policy);
-  const { cluster, namespace, release } = input;
-  const ref = { cluster, namespace, release, ...(input.driver ? { driver: input.driver } : {}) };
-
-  const st: RemediationStatus = { incident, step: 'ci-quiet', evidence: [], escalations: 0, view: {} };
-  // How long each step took (human waits included), for the step-duration metric.
-  const stepSeconds: Partial<Record<Step, number>> = {};
-  let stepStart = Date.now();
-  const enter = (step: Step) => {
-    const now = Date.now();
-    stepSeconds[st.step] = (stepSeconds[st.step] ?? 0) + (now - stepStart) / 1000;
-    stepStart = now;
-    st.step = step;
-  };
-  const note = (kind: EvidenceEntry['kind'], summary: string, ok?: boolean) =>
-    st.evidence.push({ at: new Date().toISOString(), step: st.step, kind, summary, ...(ok === undefined ? {} : { ok }) });
-  note('check', `started by ${input.trigger.source} (${input.trigger.by})${input.trigger.summary ? `: ${input.trigger.summary}` : ''}`);
-
-  let decision: Decision | undefined;
-  let recheck = false;
-  const take = (d: Decision) => {
-    decision = d;
-    note('decision', `${d.by}: ${d.action}, because ${d.reason}`);
-  };
-  setHandler(statusQuery, () => st);
-  setHandler(
-    decideUpdate,
-    (d) => {
-      take(d);
-      return { accepted: true as const, step: st.step };
-    },
-    {
-      validator: (d) => {
-        const why = checkDecision(d, st.hold, policy.approvers);
-        if (why) throw new Error(why);
-      },
-    },
-  );
-  setHandler(decideSignal, (d) => {
-    const why = checkDecision(d, st.hold, policy.approvers);
-    if (why) note('signal', `ignored a decision from ${String(d?.by)}: ${why}`, false);
-    else take(d);
-  });
-  setHandler(alertSignal, (a) => {
-    note('signal', `alert ${a.fingerprint} ${a.status}${a.endsAt && a.status === 'resolved' ? ` (ended ${a.endsAt})` : ''}`);
-    if (a.status === 'resolved') recheck = true;
-  });
-
-  /**
-   * Wait for a human on a hold. Escalates every escalateAfter and keeps waiting: nobody is
-   * approved by default. `onRecheck` runs when the alert resolves; returning true ends the wait.
-   */
-  async function askHuman(hold: Hold, waitingFor: string, onRecheck?: () => Promise<boolean>): Promise<Decision | undefined> {
-    st.hold = hold;
-    st.waitingFor = waitingFor;
-    decision = undefined;
-    const since = Date.now();
-    note('wait', `waiting for ${waitingFor}`);
-    try {
-      for (;;) {
-        const woke = await condition(() => decision !== undefined || recheck, policy.escalateAfterMs);
-        if (decision) return decision;
-        if (recheck) {
-          recheck = false;
-          if (onRecheck && (await onRecheck())) return undefined;
-          continue;
-        }
-        if (!woke) {
-          st.escalations++;
-          const waited = Date.now() - since;
-          note('escalation', `escalation ${st.escalations}: still waiting for ${waitingFor} after ${formatDuration(waited)}`);
-          await reads.notifyEscalation({ incident, waitingFor, waitedMs: waited, count: st.escalations, summary: waitingFor });
-        }
-      }
-    } finally {
-      st.hold = undefined;
-      st.waitingFor = undefined;
-    }
-  }
-
-  async function finish(outcome: Outcome, reason: string, extra: Partial<RemediationResult> = {}): Promise<RemediationResult> {
-    enter('done');
-    st.outcome = outcome;
-    st.reason = reason;
-    note('decision', `${outcome}: ${reason}`);
-    await reads.reportOutcome({ incident, outcome, reason, stepSeconds });
-    return {
-      incident,
-      outcome,
-      reason,
-      cluster,
-      namespace,
-      release,
-      ...(st.approval ? { approval: st.approval } : {}),
-      ...extra,
-      escalations: st.escalations,
-      evidence: st.evidence,
-    };
-  }
-
-  async function run(): Promise<RemediationResult> {
-    // 1. No CI job is deploying to this cluster.
-    enter('ci-quiet');
-    let ci = await reads.checkCiQuiet(input.gitlab);
-    note('check', ci.summary, ci.quiet);
-    st.view.ci = { quiet: ci.quiet, summary: ci.summary };
-    for (let i = 1; !ci.quiet && i < policy.ciMaxChecks; i++) {
-      st.waitingFor = `CI to go quiet (check ${i + 1} of ${policy.ciMaxChecks} in ${formatDuration(policy.ciRecheckIntervalMs)})`;
-      await sleep(policy.ciRecheckIntervalMs);
-      ci = await reads.checkCiQuiet(input.gitlab);
-      note('check', ci.summary, ci.quiet);
-      st.view.ci = { quiet: ci.quiet, summary: ci.summary };
-    }
-    st.waitingFor = undefined;
-    let ciOverride: Decision | undefined;
-    if (!ci.quiet) {
-      const d = (await askHuman('ci-busy', `a human to continue or abort: ${ci.summary}`))!;
-      if (d.action === 'abort') return finish('aborted', `${d.by} aborted while CI was busy: ${d.reason}`);
-      ciOverride = d;
-    }
-
-    // 2. Every Deployment is healthy.
-    enter('health');
-    const health = await reads.checkDeploymentHealth({ cluster, namespace, hpaTolerance: policy.hpaTolerance });
-    note('check', describeHealth(health), health.healthy);
-    st.view.health = { healthy: health.healthy, summary: health.summary, deployments: health.deployments.map((d) => d.summary) };
-    let healthOverride: Decision | undefined;
-    if (!health.healthy) {
-      const d = (await askHuman('unhealthy', `a human to override (with a reason) or stop: ${describeHealth(health)}`))!;
-      if (d.action === 'abort') return finish('needs-investigation', `${health.summary}; ${d.by} stopped: ${d.reason}`);
-      healthOverride = d;
-    }
-
-    // 3. Identify the stuck release and its revision.
-    enter('identify');
-    let history = await reads.readReleaseHistory(ref);
-    let next = decideIdentify(history.state, policy);
-    note('check', history.state.reason, history.state.kind === 'Locked');
-    while (next.action === 'wait-young') {
-      note('wait', next.reason);
-      st.waitingFor = `the pending revision to be ${formatDuration(policy.minPendingAgeMs)} old`;
-      await sleep(next.waitMs);
-      st.waitingFor = undefined;
-      history = await reads.readReleaseHistory(ref);
-      next = decideIdentify(history.state, policy);
-      note('check', history.state.reason, history.state.kind === 'Locked');
-    }
-    if (next.action === 'nothing-to-do') return finish('nothing-to-do', next.reason);
-    if (next.action === 'investigate') return finish('needs-investigation', next.reason);
-    let expect = next.expect;
-    let approved = approvedRecords(history.state);
-    const showPlan = () => {
-      const s = history.state;
-      st.view.release = {
-        summary: s.reason,
-        ...(s.pending[0] ? { revision: s.pending[0].revision, status: s.pending[0].status } : {}),
-        ...(s.pendingSince ? { pendingSince: s.pendingSince } : {}),
-        ...(s.lastDeployed ? { lastDeployedRevision: s.lastDeployed.revision } : {}),
-      };
-      st.view.plan = { strategy: policy.strategy, records: approved.map((r) => ({ ...r, backupName: backupName(release, r.revision, r.uid) })) };
-    };
-    showPlan();
-
-    // 4. A human approves exactly these records.
-    enter('approval');
-    const what = () => `${policy.strategy === 'delete' ? 'back up and delete' : 'back up and mark failed'} ${approved.map((r) => `${r.objectName} (${r.status}, uid ${r.uid})`).join(', ')}`;
-    let d: Decision | undefined;
-    if (policy.autoApprove) {
-      d = { action: 'approve', by: `policy (configured by ${policy.autoApprove.configuredBy})`, reason: policy.autoApprove.reason };
-      note('decision', `approved by policy configured by ${policy.autoApprove.configuredBy}: ${policy.autoApprove.reason}`);
-    } else {
-      d = await askHuman('approval', `approval by ${policy.approvers.join(' or ')} to ${what()}`, async () => {
-        history = await reads.readReleaseHistory(ref);
-        const now = decideIdentify(history.state, { minPendingAgeMs: 0 });
-        note('check', `alert resolved; looked again: ${history.state.reason}`, history.state.kind === 'Locked');
-        if (now.action !== 'ask-approval') return true;
-        if (differsFromApproved(approved, history.state)) {
-          approved = approvedRecords(history.state);
-          expect = now.expect;
-          showPlan();
-          note('wait', `the pending records changed; approval is now asked for: ${what()}`);
-        }
-        return false;
-      });
-      if (!d) return finish('nothing-to-do', `the alert resolved and the release is no longer stuck: ${history.state.reason}`);
-    }
-    st.approval = { ...d, at: new Date().toISOString() };
-    if (d.action === 'reject') return finish('rejected', `${d.by} rejected: ${d.reason}`);
-
-    // 5. Re-check steps 1-3 against what was approved, then unlock.
-    enter('unlock');
-    const ci2 = await reads.checkCiQuiet(input.gitlab);
-    note('check', `re-check: ${ci2.summary}`, ci2.quiet);
-    if (!ci2.quiet && !ciOverride) return finish('needs-investigation', `CI became busy after approval: ${ci2.summary}`);
-    const health2 = await reads.checkDeploymentHealth({ cluster, namespace, hpaTolerance: policy.hpaTolerance });
-    note('check', `re-check: ${describeHealth(health2)}`, health2.healthy);
-    if (!health2.healthy && !healthOverride) return finish('needs-investigation', `Deployments became unhealthy after approval: ${describeHealth(health2)}`);
-    const history2 = await reads.readReleaseHistory(ref);
-    const changed = differsFromApproved(approved, history2.state);
-    note('check', `re-check: ${changed ?? `still exactly what was approved: ${history2.state.reason}`}`, !changed);
-    if (changed) {
-      return history2.state.kind === 'Locked'
-        ? finish('needs-investigation', `the release changed after approval; nothing was deleted: ${changed}`)
-        : finish('nothing-to-do', `the release is no longer stuck; nothing was deleted: ${history2.state.reason}`);
-    }
-    let unlock: UnlockResult;
-    try {
-      // Once started, an unlock runs to its end even if the workflow is cancelled meanwhile.
-      unlock = await CancellationScope.nonCancellable(() =>
-        actions.unlockRelease({ cluster, namespace, release, driver: history2.driver!, strategy: policy.strategy, approved, incident }),
-      );
-    } catch (err) {
-      if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'ReleaseChanged') {
-        return finish('needs-investigation', `the release changed at the last moment; nothing was deleted: ${err.cause.message}`);
-      }
-      throw err;
-    }
-    note('action', unlock.summary, true);
-
-    // 6. Helm shows the release deployed again.
-    enter('verify');
-    const verification = await reads.verifyRelease({ ...ref, driver: history2.driver!, expect });
-    note('check', verification.summary, verification.verified);
-    st.view.verification = { verified: verification.verified, summary: verification.summary };
-    if (!verification.verified) return finish('needs-investigation', `unlocked, but ${verification.summary}`, { unlock, verification });
-
-    // 7. Roll forward: re-run the failed deploy job and read its dry-run diff.
-    enter('roll-forward');
-    let job: CiJob | null = null;
-    let watch: CiWatch | undefined;
-    for (const w of input.gitlab) {
-      job = await reads.findJobToRerun(w);
-      if (job) {
-        watch = w;
-        break;
-      }
-    }
-    if (!job || !watch) {
-      note('check', 'no failed deploy job to re-run');
-      return finish('unstuck-and-verified', `${verification.summary} No failed deploy job to re-run.`, { unlock, verification });
-    }
-    const rerun = await actions.retryCiJob({ project: watch.project, jobId: job.id });
-    note('action', `retried job ${job.id} as job ${rerun.id}${rerun.alreadyRetried ? ' (found the earlier retry)' : ''}: ${rerun.webUrl}`);
-    let current: CiJob = rerun;
-    const deadline = Date.now() + policy.ciJobTimeoutMs;
-    while (!FINISHED_JOB.includes(current.status)) {
-      if (Date.now() >= deadline) {
-        return finish('needs-investigation', `the re-run job ${rerun.id} did not finish within ${formatDuration(policy.ciJobTimeoutMs)}`, { unlock, verification });
-      }
-      st.waitingFor = `CI job ${rerun.id} (${current.status}) to finish`;
-      await sleep(policy.ciPollIntervalMs);
-      current = await reads.getCiJob({ project: watch.project, jobId: rerun.id });
-    }
-    st.waitingFor = undefined;
-    const result = await reads.readDryRunDiff({ project: watch.project, jobId: rerun.id });
-    note('check', `job ${rerun.id} ${result.job.status}; dry run: ${result.diff.verdict}: ${result.diff.reason}`, result.diff.verdict === 'no-op');
-    st.view.dryRun = { jobId: rerun.id, verdict: result.diff.verdict, reason: result.diff.reason };
-    const end = decideRollForward(result.job.status, result.diff.verdict, result.diff.reason);
-    return finish(end.outcome, `${verification.summary} ${end.reason}`, { unlock, verification, rerun: { job: result.job, diff: result.diff } });
-  }
-
+  const s = begin(input);
   try {
-    return await run();
+    return await finish(s, await runbook(s));
   } catch (err) {
-    if (isCancellation(err)) {
-      note('error', `cancelled during ${st.step}`, false);
-      await CancellationScope.nonCancellable(() =>
-        reads.reportOutcome({ incident, outcome: 'aborted', reason: `cancelled during ${st.step}`, cancelled: true }),
-      );
-      throw err;
+    return endOnError(s, err);
+  }
+}
+
+/** The runbook, top to bottom: each step ends the incident or hands the next one what it needs. */
+async function runbook(s: Incident): Promise<End> {
+  const stopped = (await ciQuiet(s)) ?? (await health(s));
+  if (stopped) return stopped;
+  const found = await identify(s);
+  if (isEnd(found)) return found;
+  const approved = await approval(s, found);
+  if (isEnd(approved)) return approved;
+  const unlocked = await unlock(s, approved);
+  if (isEnd(unlocked)) return unlocked;
+  const verified = await verify(s, unlocked);
+  if (isEnd(verified)) return verified;
+  return rollForward(s, verified);
+}
+
+/** 1. No CI job is deploying to this cluster: look a few times, then ask a human. */
+async function ciQuiet(s: Incident): Promise<End | undefined> {
+  enter(s, 'ci-quiet');
+  let checks = 1;
+  let ci = await lookAtCi(s);
+  let next = decideCiQuiet(ci.quiet, checks, s.policy);
+  while (next === 'look-again') {
+    s.status.waitingFor = `CI to go quiet (check ${checks + 1} of ${s.policy.ciMaxChecks} in ${formatDuration(s.policy.ciRecheckIntervalMs)})`;
+    await sleep(s.policy.ciRecheckIntervalMs);
+    ci = await lookAtCi(s);
+    next = decideCiQuiet(ci.quiet, ++checks, s.policy);
+  }
+  s.status.waitingFor = undefined;
+  if (next === 'go-on') return undefined;
+  const d = await askHuman(s, 'ci-busy', `a human to continue or abort: ${ci.summary}`);
+  return decideAnswer('ci-busy', d, ci.summary) ?? override(s, 'ci', d);
+}
+
+async function lookAtCi(s: Incident) {
+  const ci = await reads.checkCiQuiet(s.input.gitlab);
+  note(s, 'check', ci.summary, ci.quiet);
+  s.status.view.ci = { quiet: ci.quiet, summary: ci.summary };
+  return ci;
+}
+
+/** A human chose to go on past a hold: the re-check after approval must not stop on it. */
+function override(s: Incident, hold: 'ci' | 'health', d: Decision): undefined {
+  s.overrides[hold] = d;
+  return undefined;
+}
+
+/** 2. Every Deployment is healthy, or a human overrides (with a reason). */
+async function health(s: Incident): Promise<End | undefined> {
+  enter(s, 'health');
+  const { cluster, namespace } = s.input;
+  const seen = await reads.checkDeploymentHealth({ cluster, namespace, hpaTolerance: s.policy.hpaTolerance });
+  note(s, 'check', describeHealth(seen), seen.healthy);
+  s.status.view.health = { healthy: seen.healthy, summary: seen.summary, deployments: seen.deployments.map((d) => d.summary) };
+  if (seen.healthy) return undefined;
+  const d = await askHuman(s, 'unhealthy', `a human to override (with a reason) or stop: ${describeHealth(seen)}`);
+  return decideAnswer('unhealthy', d, seen.summary) ?? override(s, 'health', d);
+}
+
+/** 3. Identify the stuck release and the records to approve; a young pending revision is waited for. */
+async function identify(s: Incident): Promise<End | Plan> {
+  enter(s, 'identify');
+  let history = await lookAtRelease(s);
+  let next = decideIdentify(history.state, s.policy);
+  while (next.action === 'wait-young') {
+    note(s, 'wait', next.reason);
+    s.status.waitingFor = `the pending revision to be ${formatDuration(s.policy.minPendingAgeMs)} old`;
+    await sleep(next.waitMs);
+    s.status.waitingFor = undefined;
+    history = await lookAtRelease(s);
+    next = decideIdentify(history.state, s.policy);
+  }
+  if (next.action === 'nothing-to-do') return { outcome: 'nothing-to-do', reason: next.reason };
+  if (next.action === 'investigate') return { outcome: 'needs-investigation', reason: next.reason };
+  const plan: Plan = { state: history.state, approved: approvedRecords(history.state), expect: next.expect };
+  showPlan(s, plan);
+  return plan;
+}
+
+async function lookAtRelease(s: Incident) {
+  const history = await reads.readReleaseHistory(s.ref);
+  note(s, 'check', history.state.reason, history.state.kind === 'Locked');
+  return history;
+}
+
+/** What a human deciding sees: the stuck revision, and each record to back up and remove. */
+function showPlan(s: Incident, { state, approved }: Plan): void {
+  s.status.view.release = {
+    summary: state.reason,
+    ...(state.pending[0] ? { revision: state.pending[0].revision, status: state.pending[0].status } : {}),
+    ...(state.pendingSince ? { pendingSince: state.pendingSince } : {}),
+    ...(state.lastDeployed ? { lastDeployedRevision: state.lastDeployed.revision } : {}),
+  };
+  s.status.view.plan = { strategy: s.policy.strategy, records: approved.map((r) => ({ ...r, backupName: backupName(s.input.release, r.revision, r.uid) })) };
+}
+
+/** The plan in the words of the approval request. */
+function planInWords(s: Incident, { approved }: Plan): string {
+  const verb = s.policy.strategy === 'delete' ? 'back up and delete' : 'back up and mark failed';
+  return `${verb} ${approved.map((r) => `${r.objectName} (${r.status}, uid ${r.uid})`).join(', ')}`;
+}
+
+/** 4. A named approver approves exactly these records (or the policy an operator configured does). */
+async function approval(s: Incident, plan: Plan): Promise<End | Plan> {
+  enter(s, 'approval');
+  const answer = s.policy.autoApprove ? approveByPolicy(s, s.policy.autoApprove, plan) : await askApproval(s, plan);
+  if (isEnd(answer)) return answer;
+  s.status.approval = { ...answer.decision, at: new Date().toISOString() };
+  return decideAnswer('approval', answer.decision, plan.state.reason) ?? answer.plan;
+}
+
+function approveByPolicy(s: Incident, by: { configuredBy: string; reason: string }, plan: Plan): { decision: Decision; plan: Plan } {
+  const decision: Decision = { action: 'approve', by: `policy (configured by ${by.configuredBy})`, reason: by.reason };
+  note(s, 'decision', `approved by policy configured by ${by.configuredBy}: ${by.reason}`);
+  return { decision, plan };
+}
+
+/** Wait for a human. When the alert resolves, look again: the release may be unstuck, or changed. */
+async function askApproval(s: Incident, first: Plan): Promise<End | { decision: Decision; plan: Plan }> {
+  let plan = first;
+  const w = openHold(s, 'approval', `approval by ${s.policy.approvers.join(' or ')} to ${planInWords(s, plan)}`);
+  try {
+    for (;;) {
+      const next = await nextOnHold(s, w);
+      if (next !== 'alert-resolved') return { decision: next, plan };
+      const history = await reads.readReleaseHistory(s.ref);
+      note(s, 'check', `alert resolved; looked again: ${history.state.reason}`, history.state.kind === 'Locked');
+      const look = decideLookAgain(plan.approved, history.state);
+      if (look.look === 'not-stuck') return look.ending;
+      if (look.look === 'changed') {
+        plan = look.plan;
+        showPlan(s, plan);
+        note(s, 'wait', `the pending records changed; approval is now asked for: ${planInWords(s, plan)}`);
+      }
     }
-    if (err instanceof ActivityFailure) {
-      const cause = err.cause instanceof Error ? err.cause.message : err.message;
-      note('error', `${err.activityType} failed: ${cause}`, false);
-      return finish('failed', `${st.step}: ${err.activityType} failed: ${cause}`);
+  } finally {
+    closeHold(s);
+  }
+}
+
+interface Unlocked {
+  plan: Plan;
+  driver: StorageDriver;
+  unlock: UnlockResult;
+}
+
+/** 5. Re-check steps 1-3 against what was approved, then unlock. */
+async function unlock(s: Incident, plan: Plan): Promise<End | Unlocked> {
+  enter(s, 'unlock');
+  const still = await recheck(s, plan);
+  if (isEnd(still)) return still;
+  const { driver } = still;
+  const { cluster, namespace, release } = s.input;
+  try {
+    // Once started, an unlock runs to its end even if the workflow is cancelled meanwhile.
+    const done = await CancellationScope.nonCancellable(() =>
+      actions.unlockRelease({ cluster, namespace, release, driver, strategy: s.policy.strategy, approved: plan.approved, incident: s.id }),
+    );
+    note(s, 'action', done.summary, true);
+    return { plan, driver, unlock: done };
+  } catch (err) {
+    if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'ReleaseChanged') {
+      return { outcome: 'needs-investigation', reason: `the release changed at the last moment; nothing was deleted: ${err.cause.message}` };
     }
     throw err;
   }
 }
 
-export type { Step };
+/** CI, the Deployments and the lock, looked at again: unless a human overrode a hold, each must be as approved. */
+async function recheck(s: Incident, plan: Plan): Promise<End | { driver: StorageDriver }> {
+  const { cluster, namespace } = s.input;
+  const ci = await reads.checkCiQuiet(s.input.gitlab);
+  note(s, 'check', `re-check: ${ci.summary}`, ci.quiet);
+  const busy = decideRecheck({ check: 'ci', quiet: ci.quiet, summary: ci.summary, overridden: s.overrides.ci !== undefined });
+  if (busy) return busy;
+  const deployments = await reads.checkDeploymentHealth({ cluster, namespace, hpaTolerance: s.policy.hpaTolerance });
+  note(s, 'check', `re-check: ${describeHealth(deployments)}`, deployments.healthy);
+  const unhealthy = decideRecheck({ check: 'health', healthy: deployments.healthy, summary: describeHealth(deployments), overridden: s.overrides.health !== undefined });
+  if (unhealthy) return unhealthy;
+  const history = await reads.readReleaseHistory(s.ref);
+  const go = decideUnlock(plan.approved, history.state, history.driver);
+  note(s, 'check', `re-check: ${go.seen}`, go.action === 'unlock');
+  return go.action === 'unlock' ? { driver: go.driver } : go.ending;
+}
+
+interface Verified {
+  unlock: UnlockResult;
+  verification: VerifyResult;
+}
+
+/** 6. Helm shows the release deployed again. */
+async function verify(s: Incident, u: Unlocked): Promise<End | Verified> {
+  enter(s, 'verify');
+  const verification = await reads.verifyRelease({ ...s.ref, driver: u.driver, expect: u.plan.expect });
+  note(s, 'check', verification.summary, verification.verified);
+  s.status.view.verification = { verified: verification.verified, summary: verification.summary };
+  const done = { unlock: u.unlock, verification };
+  const notVerified = decideVerified(verification);
+  return notVerified ? { ...notVerified, done } : done;
+}
+
+/** 7. Roll forward: re-run the failed deploy job and judge its dry-run diff. */
+async function rollForward(s: Incident, done: Verified): Promise<End> {
+  enter(s, 'roll-forward');
+  const verified = done.verification.summary;
+  const found = await findJobToRerun(s);
+  if (!found) {
+    note(s, 'check', 'no failed deploy job to re-run');
+    return { ...decideRollForward(verified, { job: 'none' }), done };
+  }
+  const { watch, job } = found;
+  const rerun = await actions.retryCiJob({ project: watch.project, jobId: job.id });
+  note(s, 'action', `retried job ${job.id} as job ${rerun.id}${rerun.alreadyRetried ? ' (found the earlier retry)' : ''}: ${rerun.webUrl}`);
+  if (!(await waitForJob(s, watch, rerun))) {
+    return { ...decideRollForward(verified, { job: 'timed-out', id: rerun.id, timeoutMs: s.policy.ciJobTimeoutMs }), done };
+  }
+  const result = await reads.readDryRunDiff({ project: watch.project, jobId: rerun.id });
+  const { verdict, reason } = result.diff;
+  note(s, 'check', `job ${rerun.id} ${result.job.status}; dry run: ${verdict}: ${reason}`, verdict === 'no-op');
+  s.status.view.dryRun = { jobId: rerun.id, verdict, reason };
+  const end = decideRollForward(verified, { job: 'finished', status: result.job.status, verdict, reason });
+  return { ...end, done: { ...done, rerun: { job: result.job, diff: result.diff } } };
+}
+
+/** The newest failed deploy job, in the first watched project that has one. */
+async function findJobToRerun(s: Incident): Promise<{ watch: CiWatch; job: CiJob } | undefined> {
+  for (const watch of s.input.gitlab) {
+    const job = await reads.findJobToRerun(watch);
+    if (job) return { watch, job };
+  }
+  return undefined;
+}
+
+/** Poll the re-run job until it finishes (true) or ciJobTimeout passes (false). */
+async function waitForJob(s: Incident, watch: CiWatch, rerun: CiJob): Promise<boolean> {
+  const deadline = Date.now() + s.policy.ciJobTimeoutMs;
+  let current = rerun;
+  for (;;) {
+    const next = decideRerunWait(current.status, Date.now(), deadline);
+    if (next === 'give-up') return false;
+    if (next === 'read-diff') break;
+    s.status.waitingFor = `CI job ${rerun.id} (${current.status}) to finish`;
+    await sleep(s.policy.ciPollIntervalMs);
+    current = await reads.getCiJob({ project: watch.project, jobId: rerun.id });
+  }
+  s.status.waitingFor = undefined;
+  return true;
+}
+
+/** Cancelled: record it and stop. An activity failed for good: the outcome is `failed`. */
+async function endOnError(s: Incident, err: unknown): Promise<RemediationResult> {
+  if (isCancellation(err)) {
+    note(s, 'error', `cancelled during ${s.status.step}`, false);
+    await CancellationScope.nonCancellable(() =>
+      reads.reportOutcome({ incident: s.id, outcome: 'aborted', reason: `cancelled during ${s.status.step}`, cancelled: true }),
+    );
+    throw err;
+  }
+  if (err instanceof ActivityFailure) {
+    const cause = err.cause instanceof Error ? err.cause.message : err.message;
+    note(s, 'error', `${err.activityType} failed: ${cause}`, false);
+    return finish(s, { outcome: 'failed', reason: `${s.status.step}: ${err.activityType} failed: ${cause}` });
+  }
+  throw err;
+}

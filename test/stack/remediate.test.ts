@@ -111,8 +111,19 @@ describe('branches', () => {
       const s = await waitForStatus(h, (x) => x.hold === 'ci-busy');
       expect(s.evidence.filter((e) => /^CI busy: job \d+ gprd:upgrade \(running\)/.test(e.summary))).toHaveLength(3);
       await decide(rig.env.client, h.workflowId, { action: 'abort', by: 'bob', reason: 'a deploy is really running' });
-    });
+    }, 'aborted');
     expect(r).toMatchObject({ outcome: 'aborted', reason: 'bob aborted while CI was busy: a deploy is really running' });
+    expect(await helm.history(o.release, o.namespace)).toEqual(before);
+  });
+
+  test('an activity that fails for good (a GitLab project that does not exist) ends failed, naming it; nothing deleted', async () => {
+    const o = await stuckRelease();
+    const before = await helm.history(o.release, o.namespace);
+    const r = await incident(o, remediationInput({ ...o, project: 999_999 }), undefined, 'failed');
+    expect(r.outcome).toBe('failed');
+    expect(r.reason).toMatch(/^ci-quiet: checkCiQuiet failed: .*404/);
+    expect(r.evidence.at(-2)).toMatchObject({ step: 'ci-quiet', kind: 'error', ok: false, summary: expect.stringMatching(/^checkCiQuiet failed: /) });
+    expect(r.unlock).toBeUndefined();
     expect(await helm.history(o.release, o.namespace)).toEqual(before);
   });
 

@@ -1,22 +1,7 @@
 import { determineReleaseState, type ReleaseStateKind } from '../../decisions/release-state';
-import { recordName, type ReleaseStatus, type RevisionRecord } from '../../decisions/helm';
+import type { RevisionRecord } from '../../decisions/helm';
+import { minutesAgo, NOW, rev } from './revisions';
 
-const NOW = Date.parse('2026-11-24T10:00:00Z');
-const minutesAgo = (m: number) => new Date(NOW - m * 60_000).toISOString();
-
-function rev(revision: number, status: ReleaseStatus, writtenMinutesAgo = 60): RevisionRecord {
-  return {
-    release: 'gitlab',
-    namespace: 'gitlab',
-    revision,
-    status,
-    driver: 'secret',
-    objectName: recordName('gitlab', revision),
-    uid: `uid-${revision}`,
-    resourceVersion: String(1000 + revision),
-    createdAt: minutesAgo(writtenMinutesAgo),
-  };
-}
 
 // history (any order) → expected state. Each row is one situation an operator can meet.
 const table: {
