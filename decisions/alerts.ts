@@ -1,28 +1,49 @@
 // An Alertmanager webhook (version 4), read strictly, and each alert mapped to the release it is
 // about. Pure: the HTTP service calls it, tests table-test it with real payloads.
+import { NamespaceName, ReleaseName, validateClusterName } from './helm';
+import { check, own, quote, z } from './validation';
 
-export interface AlertmanagerAlert {
-  status: 'firing' | 'resolved';
-  labels: Record<string, string>;
-  annotations: Record<string, string>;
-  startsAt: string;
-  endsAt: string;
-  generatorURL: string;
-  fingerprint: string;
-}
+const MAX_STRING = 4096;
+export const MAX_ALERTS_PER_PAYLOAD = 1000;
 
-export interface AlertmanagerPayload {
-  version: '4';
-  groupKey: string;
-  truncatedAlerts: number;
-  status: 'firing' | 'resolved';
-  receiver: string;
-  groupLabels: Record<string, string>;
-  commonLabels: Record<string, string>;
-  commonAnnotations: Record<string, string>;
-  externalURL: string;
-  alerts: AlertmanagerAlert[];
-}
+/** Label and annotation maps: strings only, bounded. */
+const StringMap = z.record(z.string().max(256), z.string().max(MAX_STRING));
+const str = z.string().max(MAX_STRING);
+const Status = z.enum(['firing', 'resolved']);
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+const Time = str.regex(RFC3339, { error: 'is not an RFC 3339 time' });
+
+const AlertSchema = z.object({
+  status: Status,
+  labels: StringMap,
+  annotations: StringMap.default({}),
+  startsAt: Time,
+  endsAt: Time,
+  generatorURL: str.default(''),
+  fingerprint: z.string().regex(/^[0-9a-f]{1,64}$/, { error: 'must be hexadecimal' }),
+});
+
+/** Alertmanager's webhook, version 4 (unknown fields are dropped, as Alertmanager may add some). */
+const PayloadSchema = z.object({
+  version: z.literal('4'),
+  groupKey: str,
+  truncatedAlerts: z.number({ error: 'must be a whole number' }).int({ error: 'must be a whole number' }).min(0, { error: 'must be a whole number' }),
+  status: Status,
+  receiver: str,
+  groupLabels: StringMap,
+  commonLabels: StringMap,
+  commonAnnotations: StringMap,
+  externalURL: str,
+  // Counted before each alert is read, so a flood is refused without reading it.
+  alerts: z
+    .array(z.unknown())
+    .min(1)
+    .max(MAX_ALERTS_PER_PAYLOAD, { error: `has more than ${MAX_ALERTS_PER_PAYLOAD} alerts in one payload` })
+    .pipe(z.array(AlertSchema)),
+});
+
+export type AlertmanagerPayload = z.output<typeof PayloadSchema>;
+export type AlertmanagerAlert = AlertmanagerPayload['alerts'][number];
 
 /** Which labels name the cluster, namespace, release and revision (kube-state-metrics' by default). */
 export interface AlertMapping {
@@ -35,84 +56,30 @@ export const DEFAULT_ALERT_MAPPING: AlertMapping = {
   labels: { cluster: 'cluster', namespace: 'namespace', release: 'label_name', revision: 'label_version' },
 };
 
-export const MAX_ALERTS_PER_PAYLOAD = 1000;
-const MAX_STRING = 4096;
+/** Prometheus label names, as the config names them. */
+const LabelName = z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]{0,127}$/, { error: (iss) => `${quote(iss.input)} is not a Prometheus label name` });
 
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-function stringMap(v: unknown, where: string, problems: string[]): Record<string, string> {
-  if (!isObj(v)) {
-    problems.push(`${where} must be an object of strings`);
-    return {};
-  }
-  const out: Record<string, string> = {};
-  for (const [k, x] of Object.entries(v)) {
-    if (typeof x !== 'string') problems.push(`${where}.${k} must be a string`);
-    else if (x.length > MAX_STRING || k.length > 256) problems.push(`${where}.${k} is too long`);
-    else out[k] = x;
-  }
-  return out;
-}
-
-function str(v: unknown, where: string, problems: string[]): string {
-  if (typeof v !== 'string') {
-    problems.push(`${where} must be a string`);
-    return '';
-  }
-  if (v.length > MAX_STRING) problems.push(`${where} is too long`);
-  return v;
-}
-
-const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+/** The config's `alerts` section: every key optional, the defaults above. */
+export const AlertMappingSchema = z.strictObject({
+  alertnames: z.array(z.string().min(1).max(256)).min(1).default(DEFAULT_ALERT_MAPPING.alertnames),
+  labels: z
+    .strictObject({
+      cluster: LabelName.default(DEFAULT_ALERT_MAPPING.labels.cluster),
+      namespace: LabelName.default(DEFAULT_ALERT_MAPPING.labels.namespace),
+      release: LabelName.default(DEFAULT_ALERT_MAPPING.labels.release),
+      revision: LabelName.default(DEFAULT_ALERT_MAPPING.labels.revision),
+    })
+    .prefault({}),
+}) satisfies z.ZodType<AlertMapping>;
 
 /** The payload, or every reason it is not a version 4 Alertmanager webhook. */
 export function parseAlertmanagerPayload(body: unknown): { payload: AlertmanagerPayload } | { problems: string[] } {
-  const p: string[] = [];
-  if (!isObj(body)) return { problems: ['body must be a JSON object'] };
-  if (body.version !== '4') return { problems: [`version must be "4" (Alertmanager webhook version 4), not ${JSON.stringify(body.version)}`] };
-  const status = body.status;
-  if (status !== 'firing' && status !== 'resolved') p.push('status must be "firing" or "resolved"');
-  if (!Array.isArray(body.alerts)) return { problems: [...p, 'alerts must be an array'] };
-  if (body.alerts.length === 0) p.push('alerts is empty');
-  if (body.alerts.length > MAX_ALERTS_PER_PAYLOAD) return { problems: [...p, `more than ${MAX_ALERTS_PER_PAYLOAD} alerts in one payload`] };
-  const truncated = body.truncatedAlerts;
-  if (typeof truncated !== 'number' || !Number.isInteger(truncated) || truncated < 0) p.push('truncatedAlerts must be a whole number');
-  const payload: AlertmanagerPayload = {
-    version: '4',
-    groupKey: str(body.groupKey, 'groupKey', p),
-    truncatedAlerts: typeof truncated === 'number' ? truncated : 0,
-    status: status as AlertmanagerPayload['status'],
-    receiver: str(body.receiver, 'receiver', p),
-    groupLabels: stringMap(body.groupLabels, 'groupLabels', p),
-    commonLabels: stringMap(body.commonLabels, 'commonLabels', p),
-    commonAnnotations: stringMap(body.commonAnnotations, 'commonAnnotations', p),
-    externalURL: str(body.externalURL, 'externalURL', p),
-    alerts: [],
-  };
-  body.alerts.forEach((a: unknown, i: number) => {
-    const w = `alerts[${i}]`;
-    if (!isObj(a)) {
-      p.push(`${w} must be an object`);
-      return;
-    }
-    if (a.status !== 'firing' && a.status !== 'resolved') p.push(`${w}.status must be "firing" or "resolved"`);
-    const startsAt = str(a.startsAt, `${w}.startsAt`, p);
-    const endsAt = str(a.endsAt, `${w}.endsAt`, p);
-    if (startsAt && !RFC3339.test(startsAt)) p.push(`${w}.startsAt is not an RFC 3339 time`);
-    if (endsAt && !RFC3339.test(endsAt)) p.push(`${w}.endsAt is not an RFC 3339 time`);
-    const fingerprint = str(a.fingerprint, `${w}.fingerprint`, p);
-    if (typeof a.fingerprint === 'string' && !/^[0-9a-f]{1,64}$/.test(fingerprint)) p.push(`${w}.fingerprint must be hexadecimal`);
-    payload.alerts.push({
-      status: a.status as AlertmanagerAlert['status'],
-      labels: stringMap(a.labels, `${w}.labels`, p),
-      annotations: stringMap(a.annotations ?? {}, `${w}.annotations`, p),
-      startsAt,
-      endsAt,
-      generatorURL: str(a.generatorURL ?? '', `${w}.generatorURL`, p),
-      fingerprint,
-    });
-  });
-  return p.length > 0 ? { problems: p } : { payload };
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return { problems: ['body must be a JSON object'] };
+  // Another version's fields mean other things: say only that.
+  const version = (body as { version?: unknown }).version;
+  if (version !== '4') return { problems: [`version must be "4" (Alertmanager webhook version 4), not ${quote(version ?? null)}`] };
+  const r = check(PayloadSchema, body, 'body');
+  return 'problems' in r ? r : { payload: r.data };
 }
 
 export interface AlertTarget {
@@ -127,26 +94,26 @@ export interface AlertTarget {
   endsAt: string;
 }
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const RELEASE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-
 /** The release an alert is about, or why it is not one we act on. */
 export function alertTarget(a: AlertmanagerAlert, m: AlertMapping = DEFAULT_ALERT_MAPPING): { target: AlertTarget } | { reason: string } {
-  const name = a.labels.alertname;
-  if (!name || !m.alertnames.includes(name)) return { reason: `alertname ${JSON.stringify(name ?? null)} is not one helm-unstuck handles (${m.alertnames.join(', ')})` };
-  const get = (k: keyof AlertMapping['labels']) => a.labels[m.labels[k]];
+  const name = own(a.labels, 'alertname');
+  if (!name || !m.alertnames.includes(name)) return { reason: `alertname ${quote(name ?? null)} is not one helm-unstuck handles (${m.alertnames.join(', ')})` };
+  const get = (k: keyof AlertMapping['labels']) => own(a.labels, m.labels[k]);
   const cluster = get('cluster');
   const namespace = get('namespace');
   const release = get('release');
   const revisionText = get('revision');
   if (!cluster) return { reason: `label ${m.labels.cluster} (cluster) is missing` };
-  if (!namespace || namespace.length > 63 || !DNS_LABEL.test(namespace)) return { reason: `label ${m.labels.namespace} (namespace) is missing or not a namespace name` };
-  if (!release || release.length > 53 || !RELEASE.test(release)) return { reason: `label ${m.labels.release} (release) is missing or not a Helm release name` };
+  const clusterProblem = validateClusterName(cluster);
+  if (clusterProblem) return { reason: `label ${m.labels.cluster} (cluster): ${clusterProblem}` };
+  if (namespace === undefined || !NamespaceName.safeParse(namespace).success) return { reason: `label ${m.labels.namespace} (namespace) is missing or not a namespace name` };
+  if (release === undefined || !ReleaseName.safeParse(release).success) return { reason: `label ${m.labels.release} (release) is missing or not a Helm release name` };
   let revision: number | undefined;
   if (revisionText !== undefined) {
     revision = Number(revisionText);
     if (!Number.isInteger(revision) || revision < 1) return { reason: `label ${m.labels.revision} (revision) is not a revision number` };
   }
+  const summary = own(a.annotations, 'summary');
   return {
     target: {
       fingerprint: a.fingerprint,
@@ -155,7 +122,7 @@ export function alertTarget(a: AlertmanagerAlert, m: AlertMapping = DEFAULT_ALER
       namespace,
       release,
       ...(revision !== undefined ? { revision } : {}),
-      ...(a.annotations.summary ? { summary: a.annotations.summary } : {}),
+      ...(summary ? { summary } : {}),
       startsAt: a.startsAt,
       endsAt: a.endsAt,
     },

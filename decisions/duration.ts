@@ -1,3 +1,5 @@
+import { quote, z } from './validation';
+
 /** "45s", "17m", "2h05m", "3d4h": how an SRE says how long. */
 export function formatDuration(ms: number): string {
   const s = Math.max(0, Math.floor(ms / 1000));
@@ -15,8 +17,15 @@ const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_00
 export function parseDuration(d: string | number): number | undefined {
   if (typeof d === 'number') return Number.isFinite(d) && d >= 0 ? d : undefined;
   const s = d.trim();
-  if (!/^(\d+(\.\d+)?(ms|s|m|h|d))+$/.test(s)) return undefined;
+  if (s.length > 64 || !/^(\d+(\.\d+)?(ms|s|m|h|d))+$/.test(s)) return undefined;
   let total = 0;
   for (const [, n, unit] of s.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d)/g)) total += Number(n) * UNIT_MS[unit!]!;
   return total;
 }
+
+/** A duration as written in a policy (kept as written: it is part of the workflow's input). */
+const notADuration = (iss: { input?: unknown }) => `must be a duration like 30s, 5m or 1h, not ${quote(iss.input)}`;
+export const Duration = z.union([z.number(), z.string()], { error: notADuration }).refine((d) => parseDuration(d) !== undefined, { error: notADuration });
+
+/** The same, in milliseconds. */
+export const DurationMs = Duration.transform((d) => parseDuration(d)!);

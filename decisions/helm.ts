@@ -1,5 +1,6 @@
 // Helm's storage vocabulary, as plain data both workflows and activities can use.
 // Facts: Helm 3 and 4 share pkg/storage/driver (one record per revision, labelled).
+import { judgedString, quote } from './validation';
 
 export const RELEASE_STATUSES = [
   'unknown',
@@ -33,20 +34,54 @@ export function recordName(release: string, revision: number): string {
   return `sh.helm.release.v1.${release}.v${revision}`;
 }
 
-/** Helm's own limit (pkg/chartutil ValidateReleaseName): a DNS label of at most 53 characters. */
+// The names a release is addressed by, each judged in one place: the workflow input, the alert
+// mapping, the config and the activities all use these.
+
+/** Helm's own limit (pkg/chartutil ValidateReleaseName): a DNS subdomain of at most 53 characters. */
 const RELEASE_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-export function validateReleaseName(name: string): string | undefined {
-  if (!name) return 'release name is empty';
-  if (name.length > 53) return `release name "${name}" is longer than 53 characters`;
-  if (!RELEASE_NAME.test(name)) return `release name "${name}" is not a valid Helm release name`;
+/** Kubernetes namespaces are DNS labels (RFC 1123), at most 63 characters. */
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+// Lengths are checked before the patterns, so a huge string never reaches a regex.
+function releaseNameProblem(name: string): string | undefined {
+  if (!name) return 'name is empty';
+  if (name.length > 53) return `name ${quote(name)} is longer than 53 characters`;
+  if (!RELEASE_NAME.test(name)) return `name ${quote(name)} is not a valid Helm release name`;
   return undefined;
 }
 
-const NAMESPACE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-export function validateNamespace(name: string): string | undefined {
-  if (!name) return 'namespace is empty';
-  if (name.length > 63 || !NAMESPACE.test(name)) return `namespace "${name}" is not a valid Kubernetes namespace name`;
+function namespaceProblem(name: string): string | undefined {
+  if (!name) return 'is empty';
+  if (name.length > 63 || !DNS_LABEL.test(name)) return `${quote(name)} is not a valid Kubernetes namespace name`;
   return undefined;
+}
+
+/** Our own name for a cluster (an alert label, a config key): it is part of the workflow id. */
+function clusterNameProblem(name: string): string | undefined {
+  if (!name) return 'is empty';
+  if (name.length > 253) return 'is longer than 253 characters';
+  if (/[\s/]/.test(name)) return `${quote(name)} must not contain "/" or whitespace`;
+  return undefined;
+}
+
+export const ReleaseName = judgedString(releaseNameProblem);
+export const NamespaceName = judgedString(namespaceProblem);
+export const ClusterName = judgedString(clusterNameProblem);
+
+/** Why this is not a release name (`release name … is not …`), or undefined. */
+export function validateReleaseName(name: string): string | undefined {
+  const p = releaseNameProblem(name);
+  return p && `release ${p}`;
+}
+
+export function validateNamespace(name: string): string | undefined {
+  const p = namespaceProblem(name);
+  return p && `namespace ${p}`;
+}
+
+export function validateClusterName(name: string): string | undefined {
+  const p = clusterNameProblem(name);
+  return p && `cluster ${p}`;
 }
 
 /**

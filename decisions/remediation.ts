@@ -1,7 +1,9 @@
 // The remediation workflow's vocabulary and its decisions, pure so that the workflow, the client
 // and the tests share them: input and policy, validation, and each step's "what next".
-import { parseDuration } from './duration';
-import { validateNamespace, validateReleaseName, type StorageDriver } from './helm';
+import type { StorageDriver } from './helm';
+
+// Input validation and the policy's defaults live with the input's schema.
+export { DEFAULT_POLICY, resolvePolicy, validateRemediationInput, watchProblems } from './remediation-input';
 
 export const OUTCOMES = [
   'unstuck-and-verified',
@@ -56,17 +58,6 @@ export interface Policy {
   ciPollInterval: string | number;
 }
 
-export const DEFAULT_POLICY: Omit<Policy, 'approvers'> = {
-  escalateAfter: '15m',
-  ciRecheckInterval: '1m',
-  ciMaxChecks: 10,
-  minPendingAge: '5m',
-  hpaTolerance: 0.1,
-  strategy: 'delete',
-  ciJobTimeout: '30m',
-  ciPollInterval: '10s',
-};
-
 export interface Trigger {
   source: 'alertmanager' | 'cli' | 'api';
   /** Who or what started it (a user, or the alert's fingerprint). */
@@ -98,74 +89,6 @@ export interface ResolvedPolicy extends Omit<Policy, 'escalateAfter' | 'ciRechec
 /** One workflow per release: a second start for the same release joins the running one. */
 export function workflowIdFor(cluster: string, namespace: string, release: string): string {
   return `helm-unstuck/${cluster}/${namespace}/${release}`;
-}
-
-/** Every problem with the GitLab projects to watch; empty when they are valid. */
-export function watchProblems(watches: CiWatch[]): string[] {
-  if (!Array.isArray(watches) || watches.length === 0) return ['gitlab: at least one project and environment to watch is required (runbook step 1)'];
-  const problems: string[] = [];
-  for (const w of watches) {
-    if (w.project === undefined || w.project === '') problems.push('gitlab: a project id is empty');
-    if (!w.environment) problems.push(`gitlab project ${String(w.project)}: environment is empty`);
-    if (w.jobPattern !== undefined) {
-      try {
-        new RegExp(w.jobPattern);
-      } catch {
-        problems.push(`gitlab project ${String(w.project)}: jobPattern ${JSON.stringify(w.jobPattern)} is not a regular expression`);
-      }
-    }
-  }
-  return problems;
-}
-
-/** Every problem with the input, in words; empty when it is valid. */
-export function validateRemediationInput(input: RemediationInput): string[] {
-  const problems: string[] = [];
-  if (typeof input !== 'object' || input === null) return ['input is not an object'];
-  if (!input.cluster || typeof input.cluster !== 'string') problems.push('cluster is empty');
-  const ns = validateNamespace(String(input.namespace ?? ''));
-  if (ns) problems.push(ns);
-  const rel = validateReleaseName(String(input.release ?? ''));
-  if (rel) problems.push(rel);
-  if (input.driver !== undefined && input.driver !== 'secret' && input.driver !== 'configmap') {
-    problems.push(`driver must be "secret" or "configmap", not "${String(input.driver)}"`);
-  }
-  problems.push(...watchProblems(input.gitlab));
-  const p = input.policy;
-  if (!p || !Array.isArray(p.approvers) || p.approvers.length === 0 || p.approvers.some((a) => typeof a !== 'string' || !a)) {
-    problems.push('policy.approvers: at least one approver is required');
-  }
-  if (p?.autoApprove !== undefined && (!p.autoApprove.configuredBy || !p.autoApprove.reason)) {
-    problems.push('policy.autoApprove must name who configured it (configuredBy) and why (reason)');
-  }
-  for (const k of ['escalateAfter', 'ciRecheckInterval', 'minPendingAge', 'ciJobTimeout', 'ciPollInterval'] as const) {
-    const v = p?.[k];
-    if (v !== undefined && parseDuration(v) === undefined) problems.push(`policy.${k}: "${String(v)}" is not a duration (like 30s, 5m, 1h)`);
-  }
-  if (p?.ciMaxChecks !== undefined && !(Number.isInteger(p.ciMaxChecks) && p.ciMaxChecks >= 1)) problems.push('policy.ciMaxChecks must be a whole number >= 1');
-  if (p?.hpaTolerance !== undefined && !(p.hpaTolerance >= 0 && p.hpaTolerance <= 1)) problems.push('policy.hpaTolerance must be between 0 and 1');
-  if (p?.strategy !== undefined && p.strategy !== 'delete' && p.strategy !== 'mark-failed') problems.push('policy.strategy must be "delete" or "mark-failed"');
-  if (!input.trigger || !['alertmanager', 'cli', 'api'].includes(input.trigger.source) || !input.trigger.by) {
-    problems.push('trigger: source (alertmanager, cli or api) and by are required');
-  }
-  return problems;
-}
-
-export function resolvePolicy(p: RemediationInput['policy']): ResolvedPolicy {
-  const merged: Policy = { ...DEFAULT_POLICY, ...p };
-  const ms = (v: string | number) => parseDuration(v)!;
-  return {
-    approvers: merged.approvers,
-    ...(merged.autoApprove ? { autoApprove: merged.autoApprove } : {}),
-    ciMaxChecks: merged.ciMaxChecks,
-    hpaTolerance: merged.hpaTolerance,
-    strategy: merged.strategy,
-    escalateAfterMs: ms(merged.escalateAfter),
-    ciRecheckIntervalMs: ms(merged.ciRecheckInterval),
-    minPendingAgeMs: ms(merged.minPendingAge),
-    ciJobTimeoutMs: ms(merged.ciJobTimeout),
-    ciPollIntervalMs: ms(merged.ciPollInterval),
-  };
 }
 
 /** What a human can say, and to what. */

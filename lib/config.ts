@@ -1,11 +1,15 @@
 // helm-unstuck's configuration: an optional file (HELM_UNSTUCK_CONFIG, YAML or JSON) and
-// environment variables, which win. Secrets come from the environment or from *_FILE paths
-// (a mounted Kubernetes Secret), never from the file. Validated once at start; every problem is
-// listed, and nothing starts until they are fixed.
+// environment variables; a setting given in both comes from the environment. Secrets come from
+// the environment or from *_FILE paths (a mounted Kubernetes Secret), never from the file.
+// Validated once at start with the same schemas the workflow uses; every problem is listed, and
+// nothing starts until they are fixed.
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { DEFAULT_ALERT_MAPPING, type AlertMapping } from '../decisions/alerts';
-import { validateRemediationInput, type CiWatch, type RemediationInput } from '../decisions/remediation';
+import { AlertMappingSchema, type AlertMapping } from '../decisions/alerts';
+import { ClusterName } from '../decisions/helm';
+import type { CiWatch, RemediationInput } from '../decisions/remediation';
+import { CiWatchesSchema, PolicySchema } from '../decisions/remediation-input';
+import { check, ownRecord, quote, z } from '../decisions/validation';
 
 export interface ClusterSettings {
   /** kubeconfig context for this cluster (default: the cluster's name). */
@@ -16,6 +20,7 @@ export interface ClusterSettings {
 
 export interface Config {
   kubeconfig?: string;
+  /** Cluster name → settings; only its own keys are clusters (`constructor` is not one). */
   clusters: Record<string, ClusterSettings>;
   policy: RemediationInput['policy'];
   alerts: AlertMapping;
@@ -35,6 +40,52 @@ export class ConfigError extends Error {
   }
 }
 
+const Listen = z.string().regex(/^[^:]+:\d{1,5}$/, { error: (iss) => `${quote(iss.input)} must be host:port` });
+const Url = z.string().refine((u) => URL.canParse(u), { error: (iss) => `${quote(iss.input)} is not a URL` });
+const SETTINGS = ['kubeconfig', 'clusters', 'policy', 'alerts', 'server', 'gitlab', 'taskQueue', 'users'] as const;
+
+const FileSchema = z
+  .strictObject(
+    {
+      kubeconfig: z.string().min(1).optional(),
+      clusters: z
+        .record(ClusterName, z.strictObject({ context: z.string().min(1).max(253).optional(), gitlab: CiWatchesSchema }))
+        .default({}),
+      policy: PolicySchema.strict().optional(),
+      alerts: AlertMappingSchema.prefault({}),
+      server: z.strictObject({ listen: Listen.optional(), maxBodyBytes: z.number().int().min(1024).max(1 << 30).optional() }).prefault({}),
+      gitlab: z.strictObject({ url: Url.optional() }).optional(),
+      taskQueue: z.string().min(1).max(256).optional(),
+      users: z
+        .record(
+          z.string().min(1).max(256),
+          z.strictObject({ tokenSha256: z.string().regex(/^[0-9a-f]{64}$/, { error: "must be 64 hex characters (sha256 of the user's token)" }) }),
+        )
+        .default({}),
+    },
+    {
+      error: (iss) =>
+        iss.code === 'unrecognized_keys'
+          ? `has unknown setting${iss.keys.length > 1 ? 's' : ''} ${iss.keys.map(quote).join(', ')} (known: ${SETTINGS.join(', ')})`
+          : iss.code === 'invalid_type'
+            ? 'must be a mapping of settings'
+            : undefined,
+    },
+  )
+  .check((ctx) => {
+    if (Object.keys(ctx.value.clusters).length > 0 && !ctx.value.policy) {
+      ctx.issues.push({ code: 'custom', path: ['policy'], message: 'is required once clusters are configured (approvers at least)', input: undefined });
+    }
+  });
+
+/** The environment's settings; an empty variable counts as unset. */
+const EnvSchema = z.object({
+  HELM_UNSTUCK_LISTEN: Listen.optional(),
+  HELM_UNSTUCK_GITLAB_URL: Url.optional(),
+  HELM_UNSTUCK_TASK_QUEUE: z.string().max(256).optional(),
+  KUBECONFIG: z.string().optional(),
+});
+
 function secret(env: NodeJS.ProcessEnv, name: string, problems: string[]): string | undefined {
   const file = env[`${name}_FILE`];
   if (file) {
@@ -48,94 +99,50 @@ function secret(env: NodeJS.ProcessEnv, name: string, problems: string[]): strin
   return env[name] || undefined;
 }
 
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+function readFile(path: string, problems: string[]): unknown {
+  try {
+    return parseYaml(readFileSync(path, 'utf8'));
+  } catch (err) {
+    problems.push(`${path}: ${(err as Error).message.split('\n')[0]}`);
+    return {};
+  }
+}
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const problems: string[] = [];
-  let file: Record<string, unknown> = {};
   const path = env.HELM_UNSTUCK_CONFIG;
-  if (path) {
-    try {
-      const parsed: unknown = parseYaml(readFileSync(path, 'utf8'));
-      if (!isObj(parsed)) problems.push(`${path}: must be a mapping at the top level`);
-      else file = parsed;
-    } catch (err) {
-      problems.push(`${path}: ${(err as Error).message.split('\n')[0]}`);
-    }
-  }
-  const known = ['kubeconfig', 'clusters', 'policy', 'alerts', 'server', 'gitlab', 'taskQueue', 'users'];
-  for (const k of Object.keys(file)) if (!known.includes(k)) problems.push(`unknown setting "${k}" (known: ${known.join(', ')})`);
+  const fromFile = check(FileSchema, path ? readFile(path, problems) : {}, 'the file');
+  if ('problems' in fromFile) problems.push(...fromFile.problems.map((p) => `${path}: ${p}`));
+  const fromEnv = check(EnvSchema, Object.fromEntries(Object.entries(env).filter(([, v]) => v !== '')), 'the environment');
+  if ('problems' in fromEnv) problems.push(...fromEnv.problems);
 
-  const clusters: Record<string, ClusterSettings> = {};
-  const rawClusters = file.clusters ?? {};
-  if (!isObj(rawClusters)) problems.push('clusters must be a mapping of cluster name to settings');
-  else {
-    for (const [name, c] of Object.entries(rawClusters)) {
-      if (!isObj(c)) {
-        problems.push(`clusters.${name} must be a mapping`);
-        continue;
-      }
-      const gitlab = (Array.isArray(c.gitlab) ? c.gitlab : []) as CiWatch[];
-      clusters[name] = { ...(typeof c.context === 'string' ? { context: c.context } : {}), gitlab };
-      if (gitlab.length === 0) problems.push(`clusters.${name}.gitlab: list the GitLab project(s) and environment whose jobs deploy to it`);
-    }
-  }
-  const policy = (isObj(file.policy) ? file.policy : {}) as RemediationInput['policy'];
-  if (!Array.isArray(policy.approvers)) policy.approvers = [];
-  // Reuse the workflow's own validation for each cluster's input.
-  for (const [name, c] of Object.entries(clusters)) {
-    const sample: RemediationInput = { cluster: name, namespace: 'x', release: 'x', gitlab: c.gitlab, policy, trigger: { source: 'api', by: 'config' } };
-    for (const p of validateRemediationInput(sample)) problems.push(`clusters.${name}: ${p}`);
-  }
-  if (Object.keys(clusters).length === 0 && (env.HELM_UNSTUCK_REQUIRE_CLUSTERS ?? '') !== '') problems.push('no clusters configured');
-
-  const alertsIn = isObj(file.alerts) ? file.alerts : {};
-  const alerts: AlertMapping = {
-    alertnames: Array.isArray(alertsIn.alertnames) ? (alertsIn.alertnames as string[]) : DEFAULT_ALERT_MAPPING.alertnames,
-    labels: { ...DEFAULT_ALERT_MAPPING.labels, ...(isObj(alertsIn.labels) ? (alertsIn.labels as Record<string, string>) : {}) },
-  };
-  const serverIn = isObj(file.server) ? file.server : {};
-  const listen = env.HELM_UNSTUCK_LISTEN ?? (typeof serverIn.listen === 'string' ? serverIn.listen : '127.0.0.1:8080');
-  if (!/^[^:]+:\d{1,5}$/.test(listen)) problems.push(`listen address "${listen}" must be host:port`);
-  const maxBodyBytes = typeof serverIn.maxBodyBytes === 'number' ? serverIn.maxBodyBytes : 1 << 20;
   const webhookToken = secret(env, 'HELM_UNSTUCK_WEBHOOK_TOKEN', problems);
   if (webhookToken !== undefined && webhookToken.length < 16) problems.push('HELM_UNSTUCK_WEBHOOK_TOKEN must be at least 16 characters');
-
-  const gitlabUrl = env.HELM_UNSTUCK_GITLAB_URL ?? (isObj(file.gitlab) && typeof file.gitlab.url === 'string' ? file.gitlab.url : undefined);
   const gitlabToken = secret(env, 'HELM_UNSTUCK_GITLAB_TOKEN', problems);
-  let gitlab: Config['gitlab'];
-  if (gitlabUrl || gitlabToken) {
-    if (!gitlabUrl || !gitlabToken) problems.push('GitLab needs both a URL (HELM_UNSTUCK_GITLAB_URL or gitlab.url) and HELM_UNSTUCK_GITLAB_TOKEN');
-    else {
-      try {
-        new URL(gitlabUrl);
-        gitlab = { url: gitlabUrl, token: gitlabToken };
-      } catch {
-        problems.push(`GitLab URL "${gitlabUrl}" is not a URL`);
-      }
-    }
-  }
-  const users: Record<string, string> = {};
-  if (file.users !== undefined) {
-    if (!isObj(file.users)) problems.push('users must be a mapping of name to tokenSha256');
-    else
-      for (const [name, u] of Object.entries(file.users)) {
-        const h = isObj(u) ? u.tokenSha256 : undefined;
-        if (typeof h !== 'string' || !/^[0-9a-f]{64}$/.test(h)) problems.push(`users.${name}.tokenSha256 must be 64 hex characters (sha256 of the user's token)`);
-        else users[name] = h;
-      }
-  }
   const sessionSecret = secret(env, 'HELM_UNSTUCK_SESSION_SECRET', problems);
+  if ('problems' in fromFile || 'problems' in fromEnv) throw new ConfigError(problems);
+  const file = fromFile.data;
+  const e = fromEnv.data;
+
+  const gitlabUrl = e.HELM_UNSTUCK_GITLAB_URL ?? file.gitlab?.url;
+  if ((gitlabUrl || gitlabToken) && !(gitlabUrl && gitlabToken)) {
+    problems.push('GitLab needs both a URL (HELM_UNSTUCK_GITLAB_URL or gitlab.url) and HELM_UNSTUCK_GITLAB_TOKEN');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
+  const kubeconfig = e.KUBECONFIG ?? file.kubeconfig;
   return {
-    ...(typeof file.kubeconfig === 'string' ? { kubeconfig: file.kubeconfig } : env.KUBECONFIG ? { kubeconfig: env.KUBECONFIG } : {}),
-    clusters,
-    policy,
-    alerts,
-    server: { listen, maxBodyBytes, ...(webhookToken ? { webhookToken } : {}) },
-    ...(gitlab ? { gitlab } : {}),
-    taskQueue: env.HELM_UNSTUCK_TASK_QUEUE || (typeof file.taskQueue === 'string' ? file.taskQueue : 'helm-unstuck'),
-    users,
+    ...(kubeconfig ? { kubeconfig } : {}),
+    clusters: ownRecord(file.clusters),
+    policy: file.policy ?? { approvers: [] },
+    alerts: file.alerts,
+    server: {
+      listen: e.HELM_UNSTUCK_LISTEN ?? file.server.listen ?? '127.0.0.1:8080',
+      maxBodyBytes: file.server.maxBodyBytes ?? 1 << 20,
+      ...(webhookToken ? { webhookToken } : {}),
+    },
+    ...(gitlabUrl && gitlabToken ? { gitlab: { url: gitlabUrl, token: gitlabToken } } : {}),
+    taskQueue: e.HELM_UNSTUCK_TASK_QUEUE ?? file.taskQueue ?? 'helm-unstuck',
+    users: ownRecord(Object.fromEntries(Object.entries(file.users).map(([name, u]) => [name, u.tokenSha256]))),
     ...(sessionSecret ? { sessionSecret } : {}),
   };
 }
