@@ -1,13 +1,13 @@
 // An Alertmanager webhook (version 4), read strictly, and each alert mapped to the release it is
 // about. Pure: the HTTP service calls it, tests table-test it with real payloads.
 import { NamespaceName, ReleaseName, validateClusterName } from './helm';
-import { check, own, quote, z } from './validation';
+import { check, own, ownRecordOf, quote, z } from './validation';
 
 const MAX_STRING = 4096;
 export const MAX_ALERTS_PER_PAYLOAD = 1000;
 
 /** Label and annotation maps: strings only, bounded. */
-const StringMap = z.record(z.string().max(256), z.string().max(MAX_STRING));
+const StringMap = ownRecordOf(z.string().max(256), z.string().max(MAX_STRING));
 const str = z.string().max(MAX_STRING);
 const Status = z.enum(['firing', 'resolved']);
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
@@ -16,7 +16,7 @@ const Time = str.regex(RFC3339, { error: 'is not an RFC 3339 time' });
 const AlertSchema = z.object({
   status: Status,
   labels: StringMap,
-  annotations: StringMap.default({}),
+  annotations: StringMap.prefault({}),
   startsAt: Time,
   endsAt: Time,
   generatorURL: str.default(''),

@@ -50,7 +50,7 @@ function predicate(iss: z.core.$ZodRawIssue): string | undefined {
     case 'unrecognized_keys':
       return `has unknown key${iss.keys.length > 1 ? 's' : ''} ${iss.keys.map(quote).join(', ')}`;
     case 'invalid_key':
-      return `has an invalid key ${quote(iss.input)}`;
+      return `is not a valid name: ${iss.issues[0]?.message ?? 'invalid'}`;
     default:
       return undefined;
   }
@@ -78,7 +78,17 @@ export function judgedString(problem: (s: string) => string | undefined) {
   });
 }
 
-/** A record that answers only for its own keys, for lookups by a name from outside. */
-export function ownRecord<V>(record: Record<string, V>): Record<string, V> {
-  return Object.assign(Object.create(null) as Record<string, V>, record);
+/**
+ * A record keyed by names from outside (clusters, users, labels): `__proto__` is refused rather
+ * than silently dropped, and the result answers only for its own keys (`constructor` is not one).
+ */
+export function ownRecordOf<V extends z.ZodType>(key: z.ZodType<string>, value: V) {
+  return z
+    .preprocess((raw, ctx) => {
+      if (typeof raw === 'object' && raw !== null && Object.hasOwn(raw, '__proto__')) {
+        ctx.addIssue({ code: 'custom', message: 'is not allowed as a name', path: ['__proto__'], input: raw });
+      }
+      return raw;
+    }, z.record(key, value))
+    .transform((r) => Object.assign(Object.create(null) as Record<string, z.output<V>>, r));
 }

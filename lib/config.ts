@@ -9,7 +9,7 @@ import { AlertMappingSchema, type AlertMapping } from '../decisions/alerts';
 import { ClusterName } from '../decisions/helm';
 import type { CiWatch, RemediationInput } from '../decisions/remediation';
 import { CiWatchesSchema, PolicySchema } from '../decisions/remediation-input';
-import { check, ownRecord, quote, z } from '../decisions/validation';
+import { check, ownRecordOf, quote, z } from '../decisions/validation';
 
 export interface ClusterSettings {
   /** kubeconfig context for this cluster (default: the cluster's name). */
@@ -48,20 +48,16 @@ const FileSchema = z
   .strictObject(
     {
       kubeconfig: z.string().min(1).optional(),
-      clusters: z
-        .record(ClusterName, z.strictObject({ context: z.string().min(1).max(253).optional(), gitlab: CiWatchesSchema }))
-        .default({}),
+      clusters: ownRecordOf(ClusterName, z.strictObject({ context: z.string().min(1).max(253).optional(), gitlab: CiWatchesSchema })).prefault({}),
       policy: PolicySchema.strict().optional(),
       alerts: AlertMappingSchema.prefault({}),
       server: z.strictObject({ listen: Listen.optional(), maxBodyBytes: z.number().int().min(1024).max(1 << 30).optional() }).prefault({}),
       gitlab: z.strictObject({ url: Url.optional() }).optional(),
       taskQueue: z.string().min(1).max(256).optional(),
-      users: z
-        .record(
-          z.string().min(1).max(256),
-          z.strictObject({ tokenSha256: z.string().regex(/^[0-9a-f]{64}$/, { error: "must be 64 hex characters (sha256 of the user's token)" }) }),
-        )
-        .default({}),
+      users: ownRecordOf(
+        z.string().min(1).max(256),
+        z.strictObject({ tokenSha256: z.string().regex(/^[0-9a-f]{64}$/, { error: "must be 64 hex characters (sha256 of the user's token)" }) }),
+      ).prefault({}),
     },
     {
       error: (iss) =>
@@ -132,7 +128,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const kubeconfig = e.KUBECONFIG ?? file.kubeconfig;
   return {
     ...(kubeconfig ? { kubeconfig } : {}),
-    clusters: ownRecord(file.clusters),
+    clusters: file.clusters,
     policy: file.policy ?? { approvers: [] },
     alerts: file.alerts,
     server: {
@@ -142,7 +138,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     ...(gitlabUrl && gitlabToken ? { gitlab: { url: gitlabUrl, token: gitlabToken } } : {}),
     taskQueue: e.HELM_UNSTUCK_TASK_QUEUE ?? file.taskQueue ?? 'helm-unstuck',
-    users: ownRecord(Object.fromEntries(Object.entries(file.users).map(([name, u]) => [name, u.tokenSha256]))),
+    // Null prototype, like the records it comes from: only configured names are users.
+    users: Object.assign(Object.create(null) as Record<string, string>, Object.fromEntries(Object.entries(file.users).map(([name, u]) => [name, u.tokenSha256]))),
     ...(sessionSecret ? { sessionSecret } : {}),
   };
 }

@@ -28,6 +28,19 @@ describe('parseAlertmanagerPayload', () => {
     ['an empty fingerprint', { ...good(), alerts: [{ ...good().alerts[0], fingerprint: '' }] }, /fingerprint must be hexadecimal/],
     ['a bad status', { ...good(), status: 'maybe' }, /status must be "firing" or "resolved"/],
     ['a huge label', { ...good(), commonLabels: { a: 'x'.repeat(5000) } }, /commonLabels\.a is too long/],
+    // Hostile rows: wrong types, floods, prototype keys.
+    ['version 4 as a number', { ...good(), version: 4 }, /^version must be "4" \(Alertmanager webhook version 4\), not 4$/],
+    ['null', null, /body must be a JSON object/],
+    ['alerts as an object', { ...good(), alerts: {} }, /^alerts must be an array$/],
+    ['an alert that is a string', { ...good(), alerts: ['x'] }, /^alerts\[0\] must be an object$/],
+    ['labels as a list', { ...good(), alerts: [{ ...good().alerts[0], labels: ['a'] }] }, /alerts\[0\]\.labels must be a mapping/],
+    ['a negative truncatedAlerts', { ...good(), truncatedAlerts: -1 }, /truncatedAlerts must be a whole number/],
+    ['a fractional truncatedAlerts', { ...good(), truncatedAlerts: 0.5 }, /truncatedAlerts must be a whole number/],
+    ['a huge label name', { ...good(), groupLabels: { ['k'.repeat(300)]: 'v' } }, /groupLabels\.k{64}… is not a valid name: is too long/],
+    ['a huge receiver', { ...good(), receiver: 'r'.repeat(10_000) }, /^receiver is too long \(more than 4096 characters\)$/],
+    ['a fingerprint of 65 hex digits', { ...good(), alerts: [{ ...good().alerts[0], fingerprint: 'a'.repeat(65) }] }, /fingerprint must be hexadecimal/],
+    ['more alerts than one payload may carry', { ...good(), alerts: Array.from({ length: 1001 }, () => 'not even an alert') }, /^alerts has more than 1000 alerts in one payload$/],
+    ['a __proto__ label (JSON keeps it as an own key)', JSON.parse(JSON.stringify(good()).replace('"labels":{', '"labels":{"__proto__":"x",')), /^alerts\[0\]\.labels\.__proto__ is not allowed as a name$/],
   ])('rejects %s', (_w, body, message) => {
     const r = parseAlertmanagerPayload(body);
     expect('problems' in r && r.problems.join('; ')).toMatch(message);
@@ -60,6 +73,26 @@ describe('alertTarget', () => {
     const a = base();
     a.labels = { ...a.labels, ...labels };
     expect(alertTarget(a)).toEqual({ reason: expect.stringMatching(reason) });
+  });
+
+  // A label lookup answers only for the alert's own labels: a mapping naming `constructor` or
+  // `toString` finds nothing, rather than Object.prototype's functions.
+  test.each(['constructor', 'toString', '__proto__', 'hasOwnProperty'])('a mapping to label %s the alert does not carry is "missing"', (label) => {
+    const a = base();
+    const m = { alertnames: ['HelmReleaseStuck'], labels: { cluster: label, namespace: label, release: label, revision: label } };
+    expect(alertTarget(a, m)).toEqual({ reason: `label ${label} (cluster) is missing` });
+  });
+
+  test.each(['constructor', 'toString'])('an alert whose cluster is named %s maps like any other', (cluster) => {
+    const a = base();
+    a.labels = { ...a.labels, cluster };
+    expect(alertTarget(a)).toEqual({ target: expect.objectContaining({ cluster }) });
+  });
+
+  test('a cluster label with a slash is refused (it would split the workflow id)', () => {
+    const a = base();
+    a.labels = { ...a.labels, cluster: 'a/b' };
+    expect(alertTarget(a)).toEqual({ reason: 'label cluster (cluster): cluster "a/b" must not contain "/" or whitespace' });
   });
 
   test('label names are configurable', () => {

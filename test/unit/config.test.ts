@@ -1,0 +1,142 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfig } from '../../lib/config';
+
+// loadConfig over real files: the file's settings, the environment's, and what wins.
+const dir = mkdtempSync(join(tmpdir(), 'helm-unstuck-config-'));
+let n = 0;
+function file(text: string): string {
+  const path = join(dir, `config-${++n}.yaml`);
+  writeFileSync(path, text);
+  return path;
+}
+
+const CLUSTER = `
+clusters:
+  gprd:
+    context: gprd-ctx
+    gitlab: [{project: gitlab-com/gl-infra/k8s-workloads/gitlab-com, environment: gprd}]
+policy: {approvers: [alice, bob], escalateAfter: 30m}
+`;
+
+function problems(env: NodeJS.ProcessEnv): string[] {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error('loadConfig accepted it');
+}
+
+describe('loadConfig', () => {
+  test('no file, no environment: the defaults', () => {
+    expect(loadConfig({})).toEqual({
+      clusters: {},
+      policy: { approvers: [] },
+      alerts: { alertnames: ['HelmReleaseStuck'], labels: { cluster: 'cluster', namespace: 'namespace', release: 'label_name', revision: 'label_version' } },
+      server: { listen: '127.0.0.1:8080', maxBodyBytes: 1 << 20 },
+      taskQueue: 'helm-unstuck',
+      users: {},
+    });
+  });
+
+  test('the README example loads as written', () => {
+    const path = file(`${CLUSTER}
+users:
+  alice: {tokenSha256: 2bd806c97f0e00af1a1fc3328fa763a9269723c8db8fac4f93af71db186d6e90}
+alerts:
+  alertnames: [HelmReleaseStuck]
+  labels: {cluster: cluster, namespace: namespace, release: label_name, revision: label_version}
+server: {listen: "0.0.0.0:8080", maxBodyBytes: 1048576}
+kubeconfig: /etc/helm-unstuck/kubeconfig
+`);
+    const c = loadConfig({ HELM_UNSTUCK_CONFIG: path, HELM_UNSTUCK_WEBHOOK_TOKEN: 'a-token-of-16-chars', HELM_UNSTUCK_GITLAB_URL: 'https://ops.gitlab.net', HELM_UNSTUCK_GITLAB_TOKEN: 'glpat' });
+    expect(c).toMatchObject({
+      kubeconfig: '/etc/helm-unstuck/kubeconfig',
+      clusters: { gprd: { context: 'gprd-ctx', gitlab: [{ project: 'gitlab-com/gl-infra/k8s-workloads/gitlab-com', environment: 'gprd' }] } },
+      policy: { approvers: ['alice', 'bob'], escalateAfter: '30m' },
+      server: { listen: '0.0.0.0:8080', maxBodyBytes: 1048576, webhookToken: 'a-token-of-16-chars' },
+      gitlab: { url: 'https://ops.gitlab.net', token: 'glpat' },
+      users: { alice: '2bd806c97f0e00af1a1fc3328fa763a9269723c8db8fac4f93af71db186d6e90' },
+    });
+  });
+
+  test('environment variables win over the file, kubeconfig included', () => {
+    const path = file(`${CLUSTER}
+kubeconfig: /from/file
+server: {listen: "0.0.0.0:8080"}
+gitlab: {url: "https://file.example"}
+taskQueue: from-file
+`);
+    const c = loadConfig({
+      HELM_UNSTUCK_CONFIG: path,
+      KUBECONFIG: '/from/env',
+      HELM_UNSTUCK_LISTEN: '127.0.0.1:9999',
+      HELM_UNSTUCK_GITLAB_URL: 'https://env.example',
+      HELM_UNSTUCK_GITLAB_TOKEN: 't',
+      HELM_UNSTUCK_TASK_QUEUE: 'from-env',
+    });
+    expect(c).toMatchObject({ kubeconfig: '/from/env', server: { listen: '127.0.0.1:9999' }, gitlab: { url: 'https://env.example' }, taskQueue: 'from-env' });
+    // Unset or empty variables leave the file's settings.
+    expect(loadConfig({ HELM_UNSTUCK_CONFIG: path, KUBECONFIG: '', HELM_UNSTUCK_TASK_QUEUE: '', HELM_UNSTUCK_GITLAB_TOKEN: 't' })).toMatchObject({ kubeconfig: '/from/file', server: { listen: '0.0.0.0:8080' }, taskQueue: 'from-file' });
+  });
+
+  // A cluster is configured only if the file names it: not because every object has a constructor.
+  test.each(['constructor', 'toString', '__proto__', 'hasOwnProperty', 'valueOf'])('a cluster named %s is not configured unless the file says so', (name) => {
+    const c = loadConfig({ HELM_UNSTUCK_CONFIG: file(CLUSTER) });
+    expect(c.clusters[name]).toBeUndefined();
+    expect(c.users[name]).toBeUndefined();
+  });
+
+  test.each(['constructor', 'toString'])('a cluster really named %s is configured like any other', (name) => {
+    const c = loadConfig({ HELM_UNSTUCK_CONFIG: file(CLUSTER.replace('gprd:', `${name}:`)) });
+    expect(Object.keys(c.clusters)).toEqual([name]);
+    expect(c.clusters[name]).toMatchObject({ context: 'gprd-ctx' });
+  });
+
+  const invalid: [string, string, NodeJS.ProcessEnv, string[]][] = [
+    ['a list at the top level', '[1, 2]', {}, ['the file must be a mapping of settings']],
+    ['an unknown setting', 'polcy: {}', {}, ['the file has unknown setting "polcy" (known: kubeconfig, clusters, policy, alerts, server, gitlab, taskQueue, users)']],
+    ['a misspelt policy key', `${CLUSTER.replace('escalateAfter', 'escalateAter')}`, {}, ['policy has unknown key "escalateAter"']],
+    ['clusters as a list', 'clusters: [gprd]', {}, ['clusters must be a mapping']],
+    ['a cluster without GitLab projects', 'clusters: {gprd: {}}\npolicy: {approvers: [a]}', {}, ['clusters.gprd.gitlab must list at least one GitLab project and environment to watch (runbook step 1)']],
+    ['a cluster name with a slash', `${CLUSTER.replace('gprd:', '"a/b":')}`, {}, ['clusters.a/b is not a valid name: "a/b" must not contain "/" or whitespace']],
+    ['a cluster named __proto__ (YAML keeps it as a key)', `${CLUSTER.replace('gprd:', '__proto__:')}`, {}, ['clusters.__proto__ is not allowed as a name']],
+    ['clusters but no policy', 'clusters: {gprd: {gitlab: [{project: 1, environment: e}]}}', {}, ['policy is required once clusters are configured (approvers at least)']],
+    ['a policy without approvers', `${CLUSTER.replace('[alice, bob]', '[]')}`, {}, ['policy.approvers must list at least one approver']],
+    ['a bad duration and a bad project', `${CLUSTER.replace('30m', 'soon').replace('gitlab-com/gl-infra/k8s-workloads/gitlab-com', '""')}`, {}, ['clusters.gprd.gitlab[0].project must be a project path (group/name) or a numeric id', 'policy.escalateAfter must be a duration like 30s, 5m or 1h, not "soon"']],
+    ['a label name with a space', 'alerts: {labels: {cluster: "k8s cluster"}}', {}, ['alerts.labels.cluster "k8s cluster" is not a Prometheus label name']],
+    ['no alert names', 'alerts: {alertnames: []}', {}, ['alerts.alertnames is empty']],
+    ['a listen address without a port', 'server: {listen: "0.0.0.0"}', {}, ['server.listen "0.0.0.0" must be host:port']],
+    ['a body limit as a string', 'server: {maxBodyBytes: "1MiB"}', {}, ['server.maxBodyBytes must be a number']],
+    ['a user without a sha256', 'users: {bob: {tokenSha256: hunter2}}', {}, ["users.bob.tokenSha256 must be 64 hex characters (sha256 of the user's token)"]],
+    ['a token in the file', 'users: {bob: {token: hunter2}}', {}, ['users.bob.tokenSha256 must be a string (it is missing)', 'users.bob has unknown key "token"']],
+    ['a huge cluster name', `clusters: {${'c'.repeat(300)}: {gitlab: [{project: 1, environment: e}]}}\npolicy: {approvers: [a]}`, {}, [`clusters.${'c'.repeat(64)}… is not a valid name: is longer than 253 characters`]],
+  ];
+  test.each(invalid)('refuses %s, saying where', (_w, text, env, expected) => {
+    const path = file(text);
+    expect(problems({ HELM_UNSTUCK_CONFIG: path, ...env })).toEqual(expected.map((p) => `${path}: ${p}`));
+  });
+
+  test.each<[string, NodeJS.ProcessEnv, string[]]>([
+    ['a listen address that is not host:port', { HELM_UNSTUCK_LISTEN: 'localhost' }, ['HELM_UNSTUCK_LISTEN "localhost" must be host:port']],
+    ['a GitLab URL that is not one', { HELM_UNSTUCK_GITLAB_URL: 'ops gitlab', HELM_UNSTUCK_GITLAB_TOKEN: 't' }, ['HELM_UNSTUCK_GITLAB_URL "ops gitlab" is not a URL']],
+    ['a GitLab token without a URL', { HELM_UNSTUCK_GITLAB_TOKEN: 't' }, ['GitLab needs both a URL (HELM_UNSTUCK_GITLAB_URL or gitlab.url) and HELM_UNSTUCK_GITLAB_TOKEN']],
+    ['a short webhook token', { HELM_UNSTUCK_WEBHOOK_TOKEN: 'short' }, ['HELM_UNSTUCK_WEBHOOK_TOKEN must be at least 16 characters']],
+    ['a secret file that is not there', { HELM_UNSTUCK_SESSION_SECRET_FILE: '/nonexistent/secret' }, [expect.stringMatching(/^HELM_UNSTUCK_SESSION_SECRET_FILE=\/nonexistent\/secret: ENOENT/) as unknown as string]],
+  ])('refuses %s in the environment', (_w, env, expected) => {
+    expect(problems(env)).toEqual(expected);
+  });
+
+  test('lists every problem at once, file and environment', () => {
+    const path = file('server: {listen: nope}\nusers: {bob: {tokenSha256: x}}\nwat: 1');
+    expect(problems({ HELM_UNSTUCK_CONFIG: path, HELM_UNSTUCK_LISTEN: 'x', HELM_UNSTUCK_WEBHOOK_TOKEN: 'short' })).toHaveLength(5);
+  });
+
+  test('a file that is not YAML, or not there', () => {
+    expect(problems({ HELM_UNSTUCK_CONFIG: file('clusters: [') })).toEqual([expect.stringMatching(/config-\d+\.yaml: .+/)]);
+    expect(problems({ HELM_UNSTUCK_CONFIG: join(dir, 'absent.yaml') })).toEqual([expect.stringMatching(/absent\.yaml: ENOENT/)]);
+  });
+});
