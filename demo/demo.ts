@@ -95,7 +95,8 @@ export async function runDemo(o: DemoOptions): Promise<string> {
       kubeconfig: cp.kubeconfig,
     }));
     const svc = await serve({
-      env: { ...o.env, HELM_UNSTUCK_CONFIG: config, HELM_UNSTUCK_WEBHOOK_TOKEN: token, HELM_UNSTUCK_GITLAB_URL: gitlab.url, HELM_UNSTUCK_GITLAB_TOKEN: 'demo-gitlab-token', HELM_UNSTUCK_TASK_QUEUE: `demo-${Date.now()}` },
+      // KUBECONFIG too: the environment wins over the file, and the demo must never reach your own cluster.
+      env: { ...o.env, KUBECONFIG: cp.kubeconfig, HELM_UNSTUCK_CONFIG: config, HELM_UNSTUCK_WEBHOOK_TOKEN: token, HELM_UNSTUCK_GITLAB_URL: gitlab.url, HELM_UNSTUCK_GITLAB_TOKEN: 'demo-gitlab-token', HELM_UNSTUCK_TASK_QUEUE: `demo-${Date.now()}` },
       log: (l) => say(`   ${l}`),
     });
     cleanups.unshift(svc.close);

@@ -36,7 +36,7 @@ beforeAll(async () => {
     kubeconfig: sharedStack().kubeconfig,
   }));
   svc = await serve({
-    env: { ...process.env, HELM_UNSTUCK_CONFIG: config, HELM_UNSTUCK_WEBHOOK_TOKEN: 'page-test-webhook-token', TEMPORAL_ADDRESS: rig.env.address, HELM_UNSTUCK_TASK_QUEUE: tq, HELM_UNSTUCK_GITLAB_URL: rig.gitlab.url, HELM_UNSTUCK_GITLAB_TOKEN: GITLAB_TOKEN },
+    env: { ...process.env, KUBECONFIG: sharedStack().kubeconfig, HELM_UNSTUCK_CONFIG: config, HELM_UNSTUCK_WEBHOOK_TOKEN: 'page-test-webhook-token', TEMPORAL_ADDRESS: rig.env.address, HELM_UNSTUCK_TASK_QUEUE: tq, HELM_UNSTUCK_GITLAB_URL: rig.gitlab.url, HELM_UNSTUCK_GITLAB_TOKEN: GITLAB_TOKEN },
     log: () => undefined,
   });
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });

@@ -45,7 +45,7 @@ test('start, status, a refused and an accepted approval, list, report, restore',
       `kubeconfig: ${sharedStack().kubeconfig}`,
     ].join('\n'),
   );
-  const env = { ...process.env, HELM_UNSTUCK_CONFIG: config, TEMPORAL_ADDRESS: rig.env.address, HELM_UNSTUCK_TASK_QUEUE: tq, HELM_UNSTUCK_GITLAB_URL: rig.gitlab.url, HELM_UNSTUCK_GITLAB_TOKEN: GITLAB_TOKEN };
+  const env = { ...process.env, KUBECONFIG: sharedStack().kubeconfig, HELM_UNSTUCK_CONFIG: config, TEMPORAL_ADDRESS: rig.env.address, HELM_UNSTUCK_TASK_QUEUE: tq, HELM_UNSTUCK_GITLAB_URL: rig.gitlab.url, HELM_UNSTUCK_GITLAB_TOKEN: GITLAB_TOKEN };
   const run = async (...argv: string[]) => {
     let out = '';
     let err = '';

@@ -286,7 +286,7 @@ describe('branches', () => {
     const o = { release: 'Bad_Name', namespace: 'ok' };
     const input = remediationInput({ ...o, project: 1 }, { approvers: [] });
     await expect(startRemediation(rig.env.client, input, taskQueue())).rejects.toThrow(
-      /invalid remediation input: release name "Bad_Name" is not a valid Helm release name; policy.approvers: at least one approver is required/,
+      /invalid remediation input: release name "Bad_Name" is not a valid Helm release name; policy.approvers must list at least one approver/,
     );
     await expect(rig.env.client.workflow.getHandle(incidentId(o)).describe()).rejects.toThrow(/not found/i);
     // Straight to Temporal, past the client's check: the workflow refuses at once.

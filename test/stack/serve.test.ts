@@ -43,6 +43,7 @@ beforeAll(async () => {
   svc = await serve({
     env: {
       ...process.env,
+      KUBECONFIG: sharedStack().kubeconfig, // the environment wins over the file's kubeconfig
       HELM_UNSTUCK_CONFIG: file,
       HELM_UNSTUCK_WEBHOOK_TOKEN: TOKEN,
       HELM_UNSTUCK_GITLAB_URL: rig.gitlab.url,
