@@ -82,29 +82,25 @@ export const PolicySchema = z.object(
 ) satisfies z.ZodType<RemediationInput['policy']>;
 
 /** The policy with defaults filled in and durations in milliseconds. */
-const ResolvedPolicySchema = z
-  .object({
-    approvers: Approvers,
-    autoApprove: AutoApprove.optional(),
-    escalateAfter: DurationMs.prefault(DEFAULT_POLICY.escalateAfter),
-    ciRecheckInterval: DurationMs.prefault(DEFAULT_POLICY.ciRecheckInterval),
-    ciMaxChecks: CiMaxChecks.default(DEFAULT_POLICY.ciMaxChecks),
-    minPendingAge: DurationMs.prefault(DEFAULT_POLICY.minPendingAge),
-    hpaTolerance: HpaTolerance.default(DEFAULT_POLICY.hpaTolerance),
-    strategy: Strategy.default(DEFAULT_POLICY.strategy),
-    ciJobTimeout: DurationMs.prefault(DEFAULT_POLICY.ciJobTimeout),
-    ciPollInterval: DurationMs.prefault(DEFAULT_POLICY.ciPollInterval),
-  })
-  .transform(
-    ({ escalateAfter, ciRecheckInterval, minPendingAge, ciJobTimeout, ciPollInterval, ...rest }): ResolvedPolicy => ({
-      ...rest,
-      escalateAfterMs: escalateAfter,
-      ciRecheckIntervalMs: ciRecheckInterval,
-      minPendingAgeMs: minPendingAge,
-      ciJobTimeoutMs: ciJobTimeout,
-      ciPollIntervalMs: ciPollInterval,
-    }),
-  );
+const ResolvedPolicySchema = PolicySchema.extend({
+  escalateAfter: DurationMs.prefault(DEFAULT_POLICY.escalateAfter),
+  ciRecheckInterval: DurationMs.prefault(DEFAULT_POLICY.ciRecheckInterval),
+  ciMaxChecks: CiMaxChecks.default(DEFAULT_POLICY.ciMaxChecks),
+  minPendingAge: DurationMs.prefault(DEFAULT_POLICY.minPendingAge),
+  hpaTolerance: HpaTolerance.default(DEFAULT_POLICY.hpaTolerance),
+  strategy: Strategy.default(DEFAULT_POLICY.strategy),
+  ciJobTimeout: DurationMs.prefault(DEFAULT_POLICY.ciJobTimeout),
+  ciPollInterval: DurationMs.prefault(DEFAULT_POLICY.ciPollInterval),
+}).transform(
+  ({ escalateAfter, ciRecheckInterval, minPendingAge, ciJobTimeout, ciPollInterval, ...rest }): ResolvedPolicy => ({
+    ...rest,
+    escalateAfterMs: escalateAfter,
+    ciRecheckIntervalMs: ciRecheckInterval,
+    minPendingAgeMs: minPendingAge,
+    ciJobTimeoutMs: ciJobTimeout,
+    ciPollIntervalMs: ciPollInterval,
+  }),
+);
 
 export const TriggerSchema = z.object({
   source: z.enum(['alertmanager', 'cli', 'api']),

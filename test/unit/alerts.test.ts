@@ -79,6 +79,7 @@ describe('alertTarget', () => {
   // `toString` finds nothing, rather than Object.prototype's functions.
   test.each(['constructor', 'toString', '__proto__', 'hasOwnProperty'])('a mapping to label %s the alert does not carry is "missing"', (label) => {
     const a = base();
+    a.labels = { ...a.labels }; // a plain object, as any caller may pass: it has a prototype
     const m = { alertnames: ['HelmReleaseStuck'], labels: { cluster: label, namespace: label, release: label, revision: label } };
     expect(alertTarget(a, m)).toEqual({ reason: `label ${label} (cluster) is missing` });
   });

@@ -102,6 +102,7 @@ taskQueue: from-file
     ['a misspelt policy key', `${CLUSTER.replace('escalateAfter', 'escalateAter')}`, {}, ['policy has unknown key "escalateAter"']],
     ['clusters as a list', 'clusters: [gprd]', {}, ['clusters must be a mapping']],
     ['a cluster without GitLab projects', 'clusters: {gprd: {}}\npolicy: {approvers: [a]}', {}, ['clusters.gprd.gitlab must list at least one GitLab project and environment to watch (runbook step 1)']],
+    ['a misspelt cluster setting', `${CLUSTER.replace('context:', 'contxt:')}`, {}, ['clusters.gprd has unknown key "contxt"']],
     ['a cluster name with a slash', `${CLUSTER.replace('gprd:', '"a/b":')}`, {}, ['clusters.a/b is not a valid name: "a/b" must not contain "/" or whitespace']],
     ['a cluster named __proto__ (YAML keeps it as a key)', `${CLUSTER.replace('gprd:', '__proto__:')}`, {}, ['clusters.__proto__ is not allowed as a name']],
     ['clusters but no policy', 'clusters: {gprd: {gitlab: [{project: 1, environment: e}]}}', {}, ['policy is required once clusters are configured (approvers at least)']],
