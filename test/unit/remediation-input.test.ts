@@ -1,6 +1,7 @@
 import { parseDuration } from '../../decisions/duration';
 import { validateNamespace, validateReleaseName } from '../../decisions/helm';
 import { resolvePolicy, validateRemediationInput, watchProblems, type RemediationInput } from '../../decisions/remediation';
+import { z } from '../../decisions/validation';
 
 // The one schema the workflow, the client and the config loader share.
 const good = (): RemediationInput => ({
@@ -98,6 +99,10 @@ describe('validateRemediationInput', () => {
     expect(validateNamespace('')).toBe('namespace is empty');
     expect(validateNamespace('a'.repeat(64))).toMatch(/is not a valid Kubernetes namespace name/);
   });
+});
+
+test('zod is told to generate no code (the workflow sandbox runs these schemas)', () => {
+  expect(z.config().jitless).toBe(true);
 });
 
 describe('resolvePolicy', () => {
