@@ -23,6 +23,7 @@ import { workflowIdFor } from '../decisions/remediation';
 import { statusQuery } from '../workflows/definitions';
 import { buildIncidentReport } from '../report/incident';
 import { renderMarkdown } from '../report/render';
+import { mark } from '../lib/glyphs';
 
 export interface DemoOptions {
   yes: boolean;
@@ -131,7 +132,7 @@ export async function runDemo(o: DemoOptions): Promise<string> {
         await sleep(200, undefined, { signal });
         continue;
       }
-      for (const e of st.evidence.slice(shown)) say(`   ${e.ok === false ? '✗' : e.ok ? '✓' : '•'} [${e.step}] ${e.summary}`);
+      for (const e of st.evidence.slice(shown)) say(`   ${mark(e.ok)} [${e.step}] ${e.summary}`);
       shown = st.evidence.length;
       if (st.outcome) break;
       if (st.hold === 'approval' && !decided) {
