@@ -9,15 +9,8 @@ import { loadConfig } from '../lib/config';
 import { statusQuery, type RemediationStatus } from '../workflows/definitions';
 import type { remediateStuckRelease } from '../workflows/remediate';
 import { connectClient } from './connect';
+import { CommandError, type CommandIo } from './errors';
 import { decide, InvalidRemediationInput, startRemediation, WORKFLOW_TYPE } from './remediation';
-
-export interface CommandIo {
-  out: (s: string) => void;
-  err: (s: string) => void;
-  env: NodeJS.ProcessEnv;
-}
-
-export class CommandError extends Error {}
 
 /** One Temporal connection for the whole command, closed at its end. */
 async function withClient<T>(io: CommandIo, fn: (client: Client) => Promise<T>): Promise<T> {
