@@ -4,10 +4,6 @@
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
 import type { Activities } from '../activities';
-import type { CiJob } from '../activities/gitlab';
-import type { UnlockResult } from '../activities/unlock';
-import type { VerifyResult } from '../activities/release';
-import type { DiffResult } from '../activities/ci';
 import { isGoodOutcome, type Decision, type RemediationInput } from '../decisions/remediation';
 import type { RemediationResult } from '../workflows/remediate';
 import { formatDuration } from '../decisions/duration';
@@ -38,9 +34,9 @@ export interface IncidentReport {
   shownAtApproval: string[];
   decisions: (Decision & { at: string; via: 'update' | 'signal' | 'policy' })[];
   escalations: TimelineEntry[];
-  unlock?: UnlockResult;
-  verification?: VerifyResult;
-  rerun?: { job: CiJob; diff: DiffResult['diff'] };
+  unlock?: ResultOf<'unlockRelease'>;
+  verification?: ResultOf<'verifyRelease'>;
+  rerun?: Pick<ResultOf<'readDryRunDiff'>, 'job' | 'diff'>;
   timeline: TimelineEntry[];
 }
 
@@ -85,7 +81,7 @@ interface Reader<N extends ActivityName> {
   fill?: (report: IncidentReport, result: ResultOf<N>, entry: TimelineEntry) => void;
 }
 
-const jobLink = (j: CiJob) => `${j.id} ${j.name} (${j.webUrl})`;
+const jobLink = (j: ResultOf<'getCiJob'>) => `${j.id} ${j.name} (${j.webUrl})`;
 
 const READERS: { [N in ActivityName]?: Reader<N> } = {
   checkCiQuiet: { check: true, read: (r) => ({ what: r.summary, ok: r.quiet }) },
