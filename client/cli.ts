@@ -11,17 +11,14 @@ export type Io = CommandIo;
 
 export const EXIT = { ok: 0, error: 1, usage: 2, stuckFound: 3, interrupted: 130 } as const;
 
-type Code = (typeof EXIT)[keyof typeof EXIT] | number;
-
-const TEMPORAL_ENV = 'Temporal from TEMPORAL_ADDRESS etc., else 127.0.0.1:7233.';
 
 const version = (): string => (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
 const outputOption = (formats: string[], fallback: string) => new Option('-o, --output <format>', 'output format').choices(formats).default(fallback);
 const byOption = () => new Option('--by <name>', 'who you are (default: $HELM_UNSTUCK_USER, then $USER)');
 
-/** The whole command line. `run` receives each command's exit status. */
-function program(io: Io, exit: (code: Code) => void): Command {
+/** The whole command line; `exit` receives the exit status of the command that ran. */
+function program(io: Io, exit: (code: number) => void): Command {
   const cli = new Command('helm-unstuck')
     .description('Find and safely unlock Helm releases stuck in a pending state.')
     .version(version(), '-V, --version', 'print the version')
@@ -179,7 +176,7 @@ Exit status: 0, or 3 with --fail-if-stuck when a stuck release was found; 1 on e
     .option('-o, --output <file>', 'write it to a file (default: standard output)')
     .addHelpText('after', `
 Exports the incident's full Temporal history as JSON (the format 'temporal workflow show
---output json' and the replay tests read). ${TEMPORAL_ENV}`)
+--output json' and the replay tests read). Temporal from TEMPORAL_ADDRESS etc., else 127.0.0.1:7233.`)
     .action(async (id: string, o: { output?: string }) => {
       const { historyCommand } = await import('./history-commands.js');
       exit(await historyCommand({ id, ...o }, io));
@@ -217,7 +214,7 @@ verification, and the re-run CI job's dry-run verdict. No cluster needed.`)
 }
 
 /** The demo, with Ctrl-C (or SIGTERM) cancelling its incident; a second one quits at once. */
-async function demo(o: { yes?: boolean; helm: '3' | '4' }, io: Io): Promise<Code> {
+async function demo(o: { yes?: boolean; helm: '3' | '4' }, io: Io): Promise<number> {
   const { DemoInterrupted, runDemo } = await import('../demo/demo.js');
   const interrupt = new AbortController();
   const onSignal = (sig: NodeJS.Signals) => {
@@ -240,7 +237,7 @@ async function demo(o: { yes?: boolean; helm: '3' | '4' }, io: Io): Promise<Code
 }
 
 export async function main(argv: string[], io: Io): Promise<number> {
-  let code: Code = EXIT.ok;
+  let code: number = EXIT.ok;
   const cli = program(io, (c) => (code = c));
   try {
     await cli.parseAsync(argv, { from: 'user' });
