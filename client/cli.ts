@@ -17,8 +17,14 @@ const version = (): string => (JSON.parse(readFileSync(join(REPO_ROOT, 'package.
 const outputOption = (formats: string[], fallback: string) => new Option('-o, --output <format>', 'output format').choices(formats).default(fallback);
 const byOption = () => new Option('--by <name>', 'who you are (default: $HELM_UNSTUCK_USER, then $USER)');
 
+/** Commander's own output (help, version, usage errors), gathered to be written at once. */
+interface Said {
+  out: string;
+  err: string;
+}
+
 /** The whole command line; `exit` receives the exit status of the command that ran. */
-function program(io: Io, exit: (code: number) => void): Command {
+function program(io: Io, said: Said, exit: (code: number) => void): Command {
   const cli = new Command('helm-unstuck')
     .description('Find and safely unlock Helm releases stuck in a pending state.')
     .version(version(), '-V, --version', 'print the version')
@@ -197,16 +203,16 @@ verification, and the re-run CI job's dry-run verdict. No cluster needed.`)
       exit(await reportCommand({ source, ...o }, io));
     });
 
-  // Every command: output through io, errors as `helm-unstuck <command>: …` followed by its help,
-  // and no process.exit (main returns the exit status instead).
+  // Every command: output gathered in `said`, errors as `helm-unstuck <command>: …` followed by its
+  // help, and no process.exit (main returns the exit status instead).
   for (const cmd of [cli, ...cli.commands]) {
     const who = cmd === cli ? 'helm-unstuck' : `helm-unstuck ${cmd.name()}`;
     cmd
       .exitOverride()
       .showHelpAfterError()
       .configureOutput({
-        writeOut: io.out,
-        writeErr: io.err,
+        writeOut: (s) => (said.out += s),
+        writeErr: (s) => (said.err += s),
         outputError: (msg, write) => write(`${who}: ${msg.replace(/^error: /, '')}`),
       });
   }
@@ -238,24 +244,29 @@ async function demo(o: { yes?: boolean; helm: '3' | '4' }, io: Io): Promise<numb
 
 export async function main(argv: string[], io: Io): Promise<number> {
   let code: number = EXIT.ok;
-  const cli = program(io, (c) => (code = c));
+  const said: Said = { out: '', err: '' };
+  const cli = program(io, said, (c) => (code = c));
   try {
     await cli.parseAsync(argv, { from: 'user' });
     return code;
   } catch (err) {
     if (err instanceof CommanderError) {
-      // Commander has printed the help, the version or what was wrong already. Help asked for
+      // Commander has said the help, the version or what was wrong already. Help asked for
       // (--help, `help [command]`) and --version exit 0; help shown for no command at all, 2.
       return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
     const command = cli.commands.find((c) => c.name() === argv[0]) ?? cli;
-    const who = command === cli ? 'helm-unstuck' : `helm-unstuck ${command.name()}`;
-    io.err(`${who}: ${(err as Error).message}\n`);
+    said.err += `${command === cli ? 'helm-unstuck' : `helm-unstuck ${command.name()}`}: ${(err as Error).message}\n`;
     if (err instanceof UsageError) {
-      io.err(`\n${command.helpInformation()}`);
+      said.err += '\n';
+      command.outputHelp({ error: true });
       return EXIT.usage;
     }
     return EXIT.error;
+  } finally {
+    // One write each: `helm-unstuck --help | head -1` must not find the pipe closed mid-help (EPIPE).
+    if (said.out) io.out(said.out);
+    if (said.err) io.err(said.err);
   }
 }
 

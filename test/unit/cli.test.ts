@@ -34,6 +34,14 @@ test("scan's help keeps its options and exit statuses", async () => {
   expect(out).toContain('Exit status: 0, or 3 with --fail-if-stuck when a stuck release was found; 1 on errors; 2 on bad usage.');
 });
 
+test('help is written at once, so `helm-unstuck --help | head -1` does not end in EPIPE', async () => {
+  for (const argv of [['--help'], ['scan', '--help'], []]) {
+    const writes: string[] = [];
+    await main(argv, { out: (s) => writes.push(s), err: (s) => writes.push(s), env: {} });
+    expect(writes).toHaveLength(1);
+  }
+});
+
 test('--version prints the package version', async () => {
   expect(await cli('--version')).toMatchObject({ code: EXIT.ok, out: `${(JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version}\n` });
 });
