@@ -13,6 +13,8 @@ const common = {
   // require() them natively, jest's module loader cannot, so transpile them to CommonJS.
   transformIgnorePatterns: ['/node_modules/(?!(@kubernetes/client-node|openid-client|oauth4webapi|jose|p-limit|yocto-queue)/)'],
   moduleFileExtensions: ['ts', 'js', 'mjs', 'cjs', 'json'],
+  // The CLI imports its commands on demand, as `import('./x.js')` (Node's ESM rule); here x is x.ts.
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
 };
 module.exports = {
   projects: [

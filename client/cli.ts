@@ -1,335 +1,272 @@
 // The helm-unstuck command line. `main` takes argv and an io object so tests run it in-process.
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { scan } from '../activities/release';
-import { Kube } from '../activities/kubernetes';
-import type { StorageDriver } from '../decisions/helm';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { historyFromJSON, historyToJSON } from '@temporalio/common/lib/proto-utils';
-import { buildIncidentReport } from '../report/incident';
-import { renderHtml, renderMarkdown } from '../report/render';
-import { serve } from '../server/serve';
-import { DemoInterrupted, runDemo } from '../demo/demo';
-import { startWorker } from '../worker/worker';
-import { connectClient } from './connect';
-import { CommandError, decideCommand, listCommand, restoreCommand, startCommand, statusCommand } from './incident-commands';
-import { InvalidRemediationInput } from './remediation';
-import { ConfigError } from '../lib/config';
-import { scanTable } from './scan-format';
+// Each command imports what it runs when it runs: `--help` and `--version` load commander only,
+// never Temporal, the Kubernetes client or the worker.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command, CommanderError, Option } from 'commander';
+import { REPO_ROOT } from '../lib/repo';
+import { UsageError, type CommandIo } from './errors';
 
-export interface Io {
-  out: (s: string) => void;
-  err: (s: string) => void;
-  env: NodeJS.ProcessEnv;
-}
+export type Io = CommandIo;
 
 export const EXIT = { ok: 0, error: 1, usage: 2, stuckFound: 3, interrupted: 130 } as const;
 
-class UsageError extends Error {}
 
-const USAGE = `helm-unstuck: find and safely unlock Helm releases stuck in a pending state.
+const version = (): string => (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
-Usage: helm-unstuck <command> [options]
+const outputOption = (formats: string[], fallback: string) => new Option('-o, --output <format>', 'output format').choices(formats).default(fallback);
+const byOption = () => new Option('--by <name>', 'who you are (default: $HELM_UNSTUCK_USER, then $USER)');
 
-Commands:
-  demo      The whole incident on this machine: a stuck release, a real alert, the workflow, you.
-  serve     Receive Alertmanager webhooks and serve /metrics (with the worker, unless --no-worker).
-  start     Start (or join) the incident for a release.
-  approve   Approve at the gate (or continue past a busy-CI/unhealthy hold), saying why.
-  reject    Reject at the gate (or abort on a hold), saying why.
-  status    An incident's step, evidence and what it waits for (--watch to follow it).
-  list      Running incidents (--all: finished ones too).
-  restore   Put a backed-up Helm record back exactly as it was.
-  worker    Run the Temporal worker. Uses TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE / TEMPORAL_API_KEY /
-            TEMPORAL_TLS_* / TEMPORAL_CONFIG_FILE when set; otherwise starts (or joins) a local
-            Temporal dev server on 127.0.0.1:7233 with its UI on :8233.
-  scan      List stuck Helm releases in a cluster (reads only pending records' metadata).
-  history   Export an incident's full history as JSON (the format Temporal's own tools read).
-  report    Render an incident (from Temporal or an exported history) as Markdown or HTML.
+/** Commander's own output (help, version, usage errors), gathered to be written at once. */
+interface Said {
+  out: string;
+  err: string;
+}
 
-Run 'helm-unstuck <command> --help' for a command's options.
-`;
+/** The whole command line; `exit` receives the exit status of the command that ran. */
+function program(io: Io, said: Said, exit: (code: number) => void): Command {
+  const cli = new Command('helm-unstuck')
+    .description('Find and safely unlock Helm releases stuck in a pending state.')
+    .version(version(), '-V, --version', 'print the version')
+    .helpOption('-h, --help', 'show help')
+    .helpCommand('help [command]', "show a command's help")
+    .addHelpText('after', "\nRun 'helm-unstuck <command> --help' for a command's options.");
 
-const COMMANDS: Record<
-  string,
-  { usage: string; options: ParseArgsConfig['options']; positionals?: boolean; run: (v: Values, io: Io) => Promise<number> }
-> = {
-  worker: {
-    usage: `Usage: helm-unstuck worker [--kubeconfig FILE]
-
-Runs until SIGINT or SIGTERM. Cluster names map to kubeconfig contexts of the same name.
-Environment: the Temporal SDK's (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY,
-TEMPORAL_TLS_*, TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE); HELM_UNSTUCK_TASK_QUEUE (default
-helm-unstuck); KUBECONFIG.
-`,
-    options: { kubeconfig: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-    run: runWorker,
-  },
-  scan: {
-    usage: `Usage: helm-unstuck scan [-n NAMESPACE] [--context NAME] [--kubeconfig FILE]
-                         [--driver secret|configmap|all] [-o table|json] [--fail-if-stuck]
-
-Lists Helm releases whose newest revision is pending (pending-install, pending-upgrade,
-pending-rollback): Helm refuses every operation on them. All namespaces unless -n is given.
-Exit status: 0, or 3 with --fail-if-stuck when a stuck release was found; 1 on errors; 2 on bad usage.
-`,
-    options: {
-      namespace: { type: 'string', short: 'n' },
-      context: { type: 'string' },
-      kubeconfig: { type: 'string' },
-      driver: { type: 'string', default: 'all' },
-      output: { type: 'string', short: 'o', default: 'table' },
-      'fail-if-stuck': { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    run: runScan,
-  },
-  demo: {
-    usage: `Usage: helm-unstuck demo [--yes] [--helm 3|4]
-
+  cli
+    .command('demo')
+    .description('The whole incident on this machine: a stuck release, a real alert, the workflow, you.')
+    .option('-y, --yes', 'approve in advance instead of at the prompt')
+    .addOption(new Option('--helm <major>', 'the Helm major version that makes the stuck release').choices(['3', '4']).default('3'))
+    .addHelpText('after', `
 Starts a local Kubernetes API server, makes a genuinely stuck Helm release, raises the alert
 through a real Alertmanager, and runs the incident: you approve at the prompt (or in advance with
 --yes). Prints the workflow's progress and the incident report. Everything it starts stops when
 it ends. Temporal: TEMPORAL_ADDRESS, or a local dev server started on demand.
-`,
-    options: { yes: { type: 'boolean', short: 'y' }, helm: { type: 'string', default: '3' }, help: { type: 'boolean', short: 'h' } },
-    run: async (v, io) => {
-      if (v.helm !== '3' && v.helm !== '4') throw new UsageError('--helm must be 3 or 4');
-      // Ctrl-C (or SIGTERM) cancels the demo's incident and stops what it started; a second one quits at once.
-      const interrupt = new AbortController();
-      const onSignal = (sig: NodeJS.Signals) => {
-        if (interrupt.signal.aborted) process.exit(EXIT.interrupted);
-        io.err(`\n${sig}: stopping the demo (again to quit at once)…\n`);
-        interrupt.abort();
-      };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
-      try {
-        const report = await runDemo({ yes: Boolean(v.yes), helmMajor: v.helm === '4' ? 4 : 3, env: io.env, out: io.out, signal: interrupt.signal });
-        return /\| Outcome \| unstuck-and-verified/.test(report) ? EXIT.ok : EXIT.error;
-      } catch (err) {
-        if (err instanceof DemoInterrupted) return EXIT.interrupted;
-        throw err;
-      } finally {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
-      }
-    },
-  },
-  serve: {
-    usage: `Usage: helm-unstuck serve [--no-worker]
+Exit status: 0 when the release was unstuck and verified; 1 otherwise; 130 when interrupted.`)
+    .action(async (o: { yes?: boolean; helm: '3' | '4' }) => exit(await demo(o, io)));
 
+  cli
+    .command('serve')
+    .description('Receive Alertmanager webhooks and serve /metrics (with the worker, unless --no-worker).')
+    .option('--no-worker', 'do not run the Temporal worker in this process')
+    .addHelpText('after', `
 Serves POST /webhook/alertmanager (bearer token), GET /metrics and GET /healthz on the configured
 listen address. Configuration: HELM_UNSTUCK_CONFIG (YAML/JSON: clusters, policy, alerts, server),
 HELM_UNSTUCK_WEBHOOK_TOKEN[_FILE], HELM_UNSTUCK_GITLAB_URL, HELM_UNSTUCK_GITLAB_TOKEN[_FILE],
-HELM_UNSTUCK_LISTEN, and Temporal's TEMPORAL_* variables. Runs until SIGINT or SIGTERM.
-`,
-    options: { 'no-worker': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-    run: async (v, io) => {
-      const s = await serve({ env: io.env, withWorker: !v['no-worker'], log: (l) => io.err(`helm-unstuck: ${l}\n`) });
+HELM_UNSTUCK_LISTEN, and Temporal's TEMPORAL_* variables. Runs until SIGINT or SIGTERM.`)
+    .action(async (o: { worker: boolean }) => {
+      const { serve } = await import('../server/serve.js');
+      const s = await serve({ env: io.env, withWorker: o.worker, log: (l) => io.err(`helm-unstuck: ${l}\n`) });
       await new Promise<void>((ok) => {
         process.once('SIGINT', ok);
         process.once('SIGTERM', ok);
       });
       await s.close();
-      return EXIT.ok;
-    },
-  },
-  start: {
-    usage: `Usage: helm-unstuck start --cluster NAME -n NAMESPACE --release NAME [--by YOU] [-o json]
+      exit(EXIT.ok);
+    });
 
+  cli
+    .command('start')
+    .description('Start (or join) the incident for a release.')
+    .requiredOption('--cluster <name>', 'the cluster, as named in HELM_UNSTUCK_CONFIG')
+    .requiredOption('-n, --namespace <namespace>', "the release's namespace")
+    .requiredOption('--release <name>', 'the Helm release')
+    .addOption(byOption())
+    .addOption(outputOption(['text', 'json'], 'text'))
+    .addHelpText('after', `
 Starts the remediation incident for the release, or joins the one already running. The cluster's
-GitLab projects and the policy come from HELM_UNSTUCK_CONFIG.
-`,
-    options: { cluster: { type: 'string' }, namespace: { type: 'string', short: 'n' }, release: { type: 'string' }, by: { type: 'string' }, output: { type: 'string', short: 'o', default: 'text' }, help: { type: 'boolean', short: 'h' } },
-    run: (v, io) => {
-      for (const k of ['cluster', 'namespace', 'release']) if (!v[k]) throw new UsageError(`--${k} is required`);
-      return startCommand({ cluster: String(v.cluster), namespace: String(v.namespace), release: String(v.release), ...(v.by ? { by: String(v.by) } : {}), output: String(v.output) }, io);
-    },
-  },
-  approve: {
-    usage: `Usage: helm-unstuck approve <workflow-id> --reason TEXT [--by YOU]
+GitLab projects and the policy come from HELM_UNSTUCK_CONFIG.`)
+    .action(async (o: { cluster: string; namespace: string; release: string; by?: string; output: string }) => {
+      const { startCommand } = await import('./incident-commands.js');
+      exit(await startCommand(o, io));
+    });
 
+  for (const [kind, description, more] of [
+    ['approve', 'Approve at the gate (or continue past a busy-CI/unhealthy hold), saying why.', `
 At the approval gate: approve. On a busy-CI or unhealthy hold: continue anyway. The incident
-answers at once; a decision from someone not among the approvers is refused.
-`,
-    options: { by: { type: 'string' }, reason: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-    positionals: true,
-    run: (v, io) => decideCommand('approve', { id: one(v, 'workflow id'), ...(v.by ? { by: String(v.by) } : {}), ...(v.reason ? { reason: String(v.reason) } : {}) }, io),
-  },
-  reject: {
-    usage: `Usage: helm-unstuck reject <workflow-id> --reason TEXT [--by YOU]
+answers at once; a decision from someone not among the approvers is refused.`],
+    ['reject', 'Reject at the gate (or abort on a hold), saying why.', `
+At the approval gate: reject. On a busy-CI or unhealthy hold: abort.`],
+  ] as const) {
+    cli
+      .command(kind)
+      .description(description)
+      .argument('<workflow-id>', 'the incident (helm-unstuck/<cluster>/<namespace>/<release>)')
+      .option('--reason <text>', 'why: recorded with your decision (required)')
+      .addOption(byOption())
+      .addHelpText('after', more)
+      .action(async (id: string, o: { by?: string; reason?: string }) => {
+        const { decideCommand } = await import('./incident-commands.js');
+        exit(await decideCommand(kind, { id, ...o }, io));
+      });
+  }
 
-At the approval gate: reject. On a busy-CI or unhealthy hold: abort.
-`,
-    options: { by: { type: 'string' }, reason: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-    positionals: true,
-    run: (v, io) => decideCommand('reject', { id: one(v, 'workflow id'), ...(v.by ? { by: String(v.by) } : {}), ...(v.reason ? { reason: String(v.reason) } : {}) }, io),
-  },
-  status: {
-    usage: `Usage: helm-unstuck status <workflow-id> [--watch] [-o json]
-`,
-    options: { watch: { type: 'boolean', short: 'w' }, output: { type: 'string', short: 'o', default: 'text' }, help: { type: 'boolean', short: 'h' } },
-    positionals: true,
-    run: (v, io) => statusCommand({ id: one(v, 'workflow id'), watch: Boolean(v.watch), output: String(v.output) }, io),
-  },
-  list: {
-    usage: `Usage: helm-unstuck list [--all] [-o json]
-`,
-    options: { all: { type: 'boolean' }, output: { type: 'string', short: 'o', default: 'text' }, help: { type: 'boolean', short: 'h' } },
-    run: (v, io) => listCommand({ all: Boolean(v.all), output: String(v.output) }, io),
-  },
-  restore: {
-    usage: `Usage: helm-unstuck restore --cluster NAME -n NAMESPACE --backup NAME [--driver secret|configmap]
-                            [--kubeconfig FILE] [--context NAME]
+  cli
+    .command('status')
+    .description('An incident\'s step, evidence and what it waits for (--watch to follow it).')
+    .argument('<workflow-id>', 'the incident (helm-unstuck/<cluster>/<namespace>/<release>)')
+    .option('-w, --watch', 'follow it until it ends')
+    .addOption(outputOption(['text', 'json'], 'text'))
+    .action(async (id: string, o: { watch?: boolean; output: string }) => {
+      const { statusCommand } = await import('./incident-commands.js');
+      exit(await statusCommand({ id, watch: Boolean(o.watch), output: o.output }, io));
+    });
 
+  cli
+    .command('list')
+    .description('Running incidents (--all: finished ones too).')
+    .option('--all', 'finished incidents too')
+    .addOption(outputOption(['text', 'json'], 'text'))
+    .action(async (o: { all?: boolean; output: string }) => {
+      const { listCommand } = await import('./incident-commands.js');
+      exit(await listCommand({ all: Boolean(o.all), output: o.output }, io));
+    });
+
+  cli
+    .command('restore')
+    .description('Put a backed-up Helm record back exactly as it was.')
+    .requiredOption('--cluster <name>', 'the cluster (its kubeconfig context, unless --context)')
+    .requiredOption('-n, --namespace <namespace>', "the release's namespace")
+    .requiredOption('--backup <name>', 'the backup (helm-unstuck.backup.<release>.v<revision>.<uid>)')
+    .addOption(new Option('--driver <driver>', "Helm's storage driver").choices(['secret', 'configmap']).default('secret'))
+    .option('--kubeconfig <file>', 'the kubeconfig (default: $KUBECONFIG, then ~/.kube/config)')
+    .option('--context <name>', 'the kubeconfig context')
+    .addHelpText('after', `
 Puts a record that helm-unstuck backed up (helm-unstuck.backup.<release>.v<revision>.<uid>) back
-exactly as it was; 'helm history' is then what it was before the unlock.
-`,
-    options: { cluster: { type: 'string' }, namespace: { type: 'string', short: 'n' }, backup: { type: 'string' }, driver: { type: 'string', default: 'secret' }, kubeconfig: { type: 'string' }, context: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-    run: (v, io) => {
-      for (const k of ['cluster', 'namespace', 'backup']) if (!v[k]) throw new UsageError(`--${k} is required`);
-      return restoreCommand({ cluster: String(v.cluster), namespace: String(v.namespace), backup: String(v.backup), driver: String(v.driver), ...(v.kubeconfig ? { kubeconfig: String(v.kubeconfig) } : {}), ...(v.context ? { context: String(v.context) } : {}) }, io);
-    },
-  },
-  history: {
-    usage: `Usage: helm-unstuck history <workflow-id> [-o FILE]
+exactly as it was; 'helm history' is then what it was before the unlock.`)
+    .action(async (o: { cluster: string; namespace: string; backup: string; driver: string; kubeconfig?: string; context?: string }) => {
+      const { restoreCommand } = await import('./incident-commands.js');
+      exit(await restoreCommand(o, io));
+    });
 
+  cli
+    .command('worker')
+    .summary('Run the Temporal worker (and a local Temporal dev server, unless TEMPORAL_* say where).')
+    .description('Run the Temporal worker. Uses TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE / TEMPORAL_API_KEY / TEMPORAL_TLS_* / TEMPORAL_CONFIG_FILE when set; otherwise starts (or joins) a local Temporal dev server on 127.0.0.1:7233 with its UI on :8233.')
+    .option('--kubeconfig <file>', 'the kubeconfig (default: $KUBECONFIG, then ~/.kube/config)')
+    .addHelpText('after', `
+Runs until SIGINT or SIGTERM. Cluster names map to kubeconfig contexts of the same name.
+Environment: the Temporal SDK's (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY,
+TEMPORAL_TLS_*, TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE); HELM_UNSTUCK_TASK_QUEUE (default
+helm-unstuck); KUBECONFIG.`)
+    .action(async (o: { kubeconfig?: string }) => {
+      const { startWorker } = await import('../worker/worker.js');
+      const w = await startWorker({ env: io.env, clusters: o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}, log: (l) => io.err(`helm-unstuck: ${l}\n`) });
+      await w.done;
+      exit(EXIT.ok);
+    });
+
+  cli
+    .command('scan')
+    .description("List stuck Helm releases in a cluster (reads only pending records' metadata).")
+    .option('-n, --namespace <namespace>', 'one namespace (default: all)')
+    .option('--context <name>', 'the kubeconfig context (default: the current one)')
+    .option('--kubeconfig <file>', 'the kubeconfig (default: $KUBECONFIG, then ~/.kube/config)')
+    .addOption(new Option('--driver <driver>', "Helm's storage driver").choices(['secret', 'configmap', 'all']).default('all'))
+    .addOption(outputOption(['table', 'json'], 'table'))
+    .option('--fail-if-stuck', 'exit with status 3 when a stuck release is found')
+    .addHelpText('after', `
+Lists Helm releases whose newest revision is pending (pending-install, pending-upgrade,
+pending-rollback): Helm refuses every operation on them. All namespaces unless -n is given.
+Exit status: 0, or 3 with --fail-if-stuck when a stuck release was found; 1 on errors; 2 on bad usage.`)
+    .action(async (o: { namespace?: string; context?: string; kubeconfig?: string; driver: 'secret' | 'configmap' | 'all'; output: 'table' | 'json'; failIfStuck?: boolean }) => {
+      const { scanCommand } = await import('./scan-command.js');
+      const { stuckFound } = await scanCommand(o, io);
+      exit(o.failIfStuck && stuckFound ? EXIT.stuckFound : EXIT.ok);
+    });
+
+  cli
+    .command('history')
+    .description("Export an incident's full history as JSON (the format Temporal's own tools read).")
+    .argument('<workflow-id>', 'the incident (helm-unstuck/<cluster>/<namespace>/<release>)')
+    .option('-o, --output <file>', 'write it to a file (default: standard output)')
+    .addHelpText('after', `
 Exports the incident's full Temporal history as JSON (the format 'temporal workflow show
---output json' and the replay tests read). Temporal from TEMPORAL_ADDRESS etc., else 127.0.0.1:7233.
-`,
-    options: { output: { type: 'string', short: 'o' }, help: { type: 'boolean', short: 'h' } },
-    positionals: true,
-    run: runHistory,
-  },
-  report: {
-    usage: `Usage: helm-unstuck report <workflow-id | history.json> [--format md|html|json] [-o FILE]
+--output json' and the replay tests read). Temporal from TEMPORAL_ADDRESS etc., else 127.0.0.1:7233.`)
+    .action(async (id: string, o: { output?: string }) => {
+      const { historyCommand } = await import('./history-commands.js');
+      exit(await historyCommand({ id, ...o }, io));
+    });
 
+  cli
+    .command('report')
+    .description('Render an incident (from Temporal or an exported history) as Markdown or HTML.')
+    .argument('<source>', 'a workflow id (helm-unstuck/<cluster>/<namespace>/<release>) or a history.json file')
+    .addOption(new Option('--format <format>', 'md, html or json').choices(['md', 'html', 'json']).default('md'))
+    .option('-o, --output <file>', 'write it to a file (default: standard output)')
+    .addHelpText('after', `
 Renders the incident from its history alone: what was stuck, each check and its result, the
 evidence shown at approval, who approved or rejected and why, what was backed up and deleted,
-verification, and the re-run CI job's dry-run verdict. No cluster needed.
-`,
-    options: { format: { type: 'string', default: 'md' }, output: { type: 'string', short: 'o' }, help: { type: 'boolean', short: 'h' } },
-    positionals: true,
-    run: runReport,
-  },
-};
+verification, and the re-run CI job's dry-run verdict. No cluster needed.`)
+    .action(async (source: string, o: { format: 'md' | 'html' | 'json'; output?: string }) => {
+      const { reportCommand } = await import('./history-commands.js');
+      exit(await reportCommand({ source, ...o }, io));
+    });
 
-type Values = { [option: string]: string | boolean | string[] | undefined; positionals?: string[] };
-
-function one(v: Values, what: string): string {
-  const p = v.positionals ?? [];
-  if (p.length !== 1) throw new UsageError(`expected exactly one ${what}`);
-  return p[0]!;
+  // Every command: output gathered in `said`, errors as `helm-unstuck <command>: …` followed by its
+  // help, and no process.exit (main returns the exit status instead).
+  for (const cmd of [cli, ...cli.commands]) {
+    const who = cmd === cli ? 'helm-unstuck' : `helm-unstuck ${cmd.name()}`;
+    cmd
+      .exitOverride()
+      .showHelpAfterError()
+      .configureOutput({
+        writeOut: (s) => (said.out += s),
+        writeErr: (s) => (said.err += s),
+        outputError: (msg, write) => write(`${who}: ${msg.replace(/^error: /, '')}`),
+      });
+  }
+  return cli;
 }
 
-function write(v: Values, io: Io, text: string): void {
-  if (v.output && v.output !== '-') writeFileSync(String(v.output), text);
-  else io.out(text);
-}
-
-async function fetchHistoryJson(workflowId: string, io: Io): Promise<string> {
-  const { client, close } = await connectClient(io.env);
+/** The demo, with Ctrl-C (or SIGTERM) cancelling its incident; a second one quits at once. */
+async function demo(o: { yes?: boolean; helm: '3' | '4' }, io: Io): Promise<number> {
+  const { DemoInterrupted, runDemo } = await import('../demo/demo.js');
+  const interrupt = new AbortController();
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (interrupt.signal.aborted) process.exit(EXIT.interrupted);
+    io.err(`\n${sig}: stopping the demo (again to quit at once)…\n`);
+    interrupt.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
-    return historyToJSON(await client.workflow.getHandle(workflowId).fetchHistory());
+    const { outcome } = await runDemo({ yes: Boolean(o.yes), helmMajor: o.helm === '4' ? 4 : 3, env: io.env, out: io.out, signal: interrupt.signal });
+    return outcome === 'unstuck-and-verified' ? EXIT.ok : EXIT.error;
   } catch (err) {
-    if (/not found/i.test((err as Error).message)) throw new Error(`no incident ${workflowId}`);
+    if (err instanceof DemoInterrupted) return EXIT.interrupted;
     throw err;
   } finally {
-    await close();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
-}
-
-async function runHistory(v: Values, io: Io): Promise<number> {
-  const id = one(v, 'workflow id (helm-unstuck/<cluster>/<namespace>/<release>)');
-  const json = await fetchHistoryJson(id, io);
-  write(v, io, JSON.stringify(JSON.parse(json), null, 2) + '\n');
-  return EXIT.ok;
-}
-
-async function runReport(v: Values, io: Io): Promise<number> {
-  const source = one(v, 'workflow id or history.json file');
-  const format = String(v.format);
-  if (format !== 'md' && format !== 'html' && format !== 'json') throw new UsageError(`--format must be md, html or json, not "${format}"`);
-  let raw: string;
-  if (existsSync(source)) raw = readFileSync(source, 'utf8');
-  else if (source.startsWith('helm-unstuck/')) raw = await fetchHistoryJson(source, io);
-  else throw new UsageError(`"${source}" is neither a file nor a workflow id (helm-unstuck/<cluster>/<namespace>/<release>)`);
-  let report;
-  try {
-    report = buildIncidentReport(historyFromJSON(JSON.parse(raw)));
-  } catch (err) {
-    throw new Error(`${source} is not a workflow history: ${(err as Error).message}`);
-  }
-  write(v, io, format === 'md' ? renderMarkdown(report) : format === 'html' ? renderHtml(report) : JSON.stringify(report, null, 2) + '\n');
-  return EXIT.ok;
-}
-
-async function runScan(v: Values, io: Io): Promise<number> {
-  const output = String(v.output);
-  if (output !== 'table' && output !== 'json') throw new UsageError(`-o must be table or json, not "${output}"`);
-  const driver = String(v.driver);
-  const drivers: StorageDriver[] | undefined =
-    driver === 'all' ? undefined : driver === 'secret' || driver === 'configmap' ? [driver] : undefined;
-  if (driver !== 'all' && !drivers) throw new UsageError(`--driver must be secret, configmap or all, not "${driver}"`);
-  const kube = Kube.fromKubeconfig({
-    ...(v.kubeconfig ? { file: String(v.kubeconfig) } : {}),
-    ...(v.context ? { context: String(v.context) } : {}),
-  });
-  const cluster = String(v.context ?? kube.kc.getCurrentContext());
-  const result = await scan(
-    kube,
-    { cluster, ...(v.namespace !== undefined ? { namespace: String(v.namespace) } : {}), ...(drivers ? { drivers } : {}) },
-    Date.now(),
-  );
-  io.out(output === 'json' ? JSON.stringify(result, null, 2) + '\n' : scanTable(result));
-  return v['fail-if-stuck'] && result.stuck.length > 0 ? EXIT.stuckFound : EXIT.ok;
-}
-
-async function runWorker(v: Values, io: Io): Promise<number> {
-  const w = await startWorker({
-    env: io.env,
-    clusters: v.kubeconfig ? { kubeconfig: String(v.kubeconfig) } : {},
-    log: (l) => io.err(`helm-unstuck: ${l}\n`),
-  });
-  await w.done;
-  return EXIT.ok;
 }
 
 export async function main(argv: string[], io: Io): Promise<number> {
-  const [command, ...rest] = argv;
-  if (!command || command === 'help' || command === '--help' || command === '-h') {
-    io.out(USAGE);
-    return command ? EXIT.ok : EXIT.usage;
-  }
-  const cmd = COMMANDS[command];
-  if (!cmd) {
-    io.err(`helm-unstuck: unknown command "${command}"\n\n${USAGE}`);
-    return EXIT.usage;
-  }
+  let code: number = EXIT.ok;
+  const said: Said = { out: '', err: '' };
+  const cli = program(io, said, (c) => (code = c));
   try {
-    let values: Values;
-    try {
-      const parsed = parseArgs({ args: rest, options: cmd.options, strict: true, allowPositionals: cmd.positionals ?? false });
-      values = { ...parsed.values, positionals: parsed.positionals };
-    } catch (err) {
-      throw new UsageError((err as Error).message);
-    }
-    if (values.help) {
-      io.out(cmd.usage);
-      return EXIT.ok;
-    }
-    return await cmd.run(values, io);
+    await cli.parseAsync(argv, { from: 'user' });
+    return code;
   } catch (err) {
+    if (err instanceof CommanderError) {
+      // Commander has said the help, the version or what was wrong already. Help asked for
+      // (--help, `help [command]`) and --version exit 0; help shown for no command at all, 2.
+      return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    const command = cli.commands.find((c) => c.name() === argv[0]) ?? cli;
+    said.err += `${command === cli ? 'helm-unstuck' : `helm-unstuck ${command.name()}`}: ${(err as Error).message}\n`;
     if (err instanceof UsageError) {
-      io.err(`helm-unstuck ${command}: ${err.message}\n\n${cmd.usage}`);
+      said.err += '\n';
+      command.outputHelp({ error: true });
       return EXIT.usage;
     }
-    if (err instanceof CommandError || err instanceof ConfigError || err instanceof InvalidRemediationInput) {
-      io.err(`helm-unstuck ${command}: ${err.message}\n`);
-      return EXIT.error;
-    }
-    io.err(`helm-unstuck ${command}: ${(err as Error).message}\n`);
     return EXIT.error;
+  } finally {
+    // One write each: `helm-unstuck --help | head -1` must not find the pipe closed mid-help (EPIPE).
+    if (said.out) io.out(said.out);
+    if (said.err) io.err(said.err);
   }
 }
 

@@ -4,19 +4,13 @@ import { createActivities } from '../activities';
 import { clusterRegistry } from '../activities/clusters';
 import { formatDuration } from '../decisions/duration';
 import { HOLD_ANSWERS, validateRemediationInput, workflowIdFor, type RemediationInput } from '../decisions/remediation';
+import { mark } from '../lib/glyphs';
 import { loadConfig } from '../lib/config';
 import { statusQuery, type RemediationStatus } from '../workflows/definitions';
 import type { remediateStuckRelease } from '../workflows/remediate';
 import { connectClient } from './connect';
+import { CommandError, type CommandIo } from './errors';
 import { decide, InvalidRemediationInput, startRemediation, WORKFLOW_TYPE } from './remediation';
-
-export interface CommandIo {
-  out: (s: string) => void;
-  err: (s: string) => void;
-  env: NodeJS.ProcessEnv;
-}
-
-export class CommandError extends Error {}
 
 /** One Temporal connection for the whole command, closed at its end. */
 async function withClient<T>(io: CommandIo, fn: (client: Client) => Promise<T>): Promise<T> {
@@ -95,7 +89,7 @@ export async function decideCommand(kind: 'approve' | 'reject', o: { id: string;
 }
 
 function renderStatus(s: RemediationStatus, from = 0): string {
-  const lines = s.evidence.slice(from).map((e) => `${e.at.slice(11, 19)}  ${e.ok === false ? '✗' : e.ok ? '✓' : '•'} [${e.step}] ${e.summary}`);
+  const lines = s.evidence.slice(from).map((e) => `${e.at.slice(11, 19)}  ${mark(e.ok)} [${e.step}] ${e.summary}`);
   return lines.join('\n') + (lines.length ? '\n' : '');
 }
 

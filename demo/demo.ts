@@ -19,10 +19,12 @@ import { startAlertmanager } from '../test/stack/alertmanager';
 import { FakeGitlab } from '../test/fake-gitlab/server';
 import { serve } from '../server/serve';
 import { decide } from '../client/remediation';
-import { workflowIdFor } from '../decisions/remediation';
+import { workflowIdFor, type Outcome } from '../decisions/remediation';
 import { statusQuery } from '../workflows/definitions';
+import type { remediateStuckRelease } from '../workflows/remediate';
 import { buildIncidentReport } from '../report/incident';
 import { renderMarkdown } from '../report/render';
+import { mark } from '../lib/glyphs';
 
 export interface DemoOptions {
   yes: boolean;
@@ -43,7 +45,13 @@ const INCIDENT_START_TIMEOUT_MS = 60_000;
 const noopTrace = (namespace: string) =>
   `$ helmfile -e demo diff --detailed-exitcode\nComparing release=shop, chart=tiny, namespace=${namespace}\nNo affected releases\n`;
 
-export async function runDemo(o: DemoOptions): Promise<string> {
+/** The demo's incident ended: its outcome (what the CLI's exit status comes from) and its report. */
+export interface DemoResult {
+  outcome: Outcome;
+  report: string;
+}
+
+export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const say = (s: string) => o.out(`${s}\n`);
   // Only the SDK's warnings: the demo narrates what happens itself. No shutdown signals: on Ctrl-C
   // the demo (through o.signal) still needs its worker to cancel the incident before it stops.
@@ -120,7 +128,7 @@ export async function runDemo(o: DemoOptions): Promise<string> {
       else if (Date.now() > deadline) throw new Error(`the alert did not start incident ${id} within ${INCIDENT_START_TIMEOUT_MS / 1000}s; see serve's log above`);
       else await sleep(200, undefined, { signal });
     }
-    const handle = svc.client.workflow.getHandle(id, runId);
+    const handle = svc.client.workflow.getHandle<typeof remediateStuckRelease>(id, runId);
     say(`5. Incident ${id}:`);
     let shown = 0;
     let decided = false;
@@ -132,7 +140,7 @@ export async function runDemo(o: DemoOptions): Promise<string> {
         await sleep(200, undefined, { signal });
         continue;
       }
-      for (const e of st.evidence.slice(shown)) say(`   ${e.ok === false ? '✗' : e.ok ? '✓' : '•'} [${e.step}] ${e.summary}`);
+      for (const e of st.evidence.slice(shown)) say(`   ${mark(e.ok)} [${e.step}] ${e.summary}`);
       shown = st.evidence.length;
       if (st.outcome) break;
       if (st.hold === 'approval' && !decided) {
@@ -142,6 +150,7 @@ export async function runDemo(o: DemoOptions): Promise<string> {
       }
       await sleep(300, undefined, { signal });
     }
+    const { outcome } = await handle.result();
     const report = renderMarkdown(buildIncidentReport(await handle.fetchHistory()));
     say('6. The incident report (helm-unstuck report, from history alone):\n');
     o.out(report);
@@ -151,7 +160,7 @@ export async function runDemo(o: DemoOptions): Promise<string> {
       const next = await helm.run(['upgrade', rel.release, TINY_CHART, '-n', rel.namespace, '--set', 'tag=4.0.0']);
       say(next.code === 0 ? 'helm upgrade: succeeds again (rolled forward, never back)' : `helm upgrade: ${next.stderr.trim()}`);
     }
-    return report;
+    return { outcome, report };
   } catch (err) {
     // However the demo ends early, it leaves no incident open behind it.
     const closed = client

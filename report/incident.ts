@@ -3,13 +3,11 @@
 // whether Helm showed it deployed again, and what the re-run CI job's dry run said.
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
-import type { CiJob } from '../activities/gitlab';
-import type { UnlockResult } from '../activities/unlock';
-import type { ReleaseHistory, VerifyResult } from '../activities/release';
-import type { DiffResult } from '../activities/ci';
+import type { Activities } from '../activities';
 import { isGoodOutcome, type Decision, type RemediationInput } from '../decisions/remediation';
 import type { RemediationResult } from '../workflows/remediate';
 import { formatDuration } from '../decisions/duration';
+import { mark } from '../lib/glyphs';
 
 type History = temporal.api.history.v1.IHistory;
 type Event = temporal.api.history.v1.IHistoryEvent;
@@ -36,9 +34,9 @@ export interface IncidentReport {
   shownAtApproval: string[];
   decisions: (Decision & { at: string; via: 'update' | 'signal' | 'policy' })[];
   escalations: TimelineEntry[];
-  unlock?: UnlockResult;
-  verification?: VerifyResult;
-  rerun?: { job: CiJob; diff: DiffResult['diff'] };
+  unlock?: ResultOf<'unlockRelease'>;
+  verification?: ResultOf<'verifyRelease'>;
+  rerun?: Pick<ResultOf<'readDryRunDiff'>, 'job' | 'diff'>;
   timeline: TimelineEntry[];
 }
 
@@ -58,40 +56,88 @@ function decode<T>(p: Payloads, i = 0): T | undefined {
   return defaultPayloadConverter.fromPayload<T>(payload as never);
 }
 
-function activitySummary(name: string, r: unknown): { what: string; ok?: boolean } {
-  const x = r as Record<string, unknown> & { summary?: string };
-  switch (name) {
-    case 'checkCiQuiet':
-      return { what: String(x.summary), ok: Boolean(x.quiet) };
-    case 'checkDeploymentHealth': {
-      const bad = ((x.deployments as { healthy: boolean; summary: string }[]) ?? []).filter((d) => !d.healthy).map((d) => d.summary);
-      return { what: [x.summary, ...bad].join('. '), ok: Boolean(x.healthy) };
-    }
-    case 'readReleaseHistory': {
-      const h = r as ReleaseHistory;
-      return { what: h.state.reason, ok: h.state.kind === 'Locked' };
-    }
-    case 'unlockRelease':
-      return { what: String(x.summary), ok: true };
-    case 'verifyRelease':
-      return { what: String(x.summary), ok: Boolean(x.verified) };
-    case 'findJobToRerun':
-      return { what: r ? `failed deploy job to re-run: ${(r as CiJob).id} ${(r as CiJob).name} (${(r as CiJob).webUrl})` : 'no failed deploy job to re-run' };
-    case 'retryCiJob':
-      return { what: `re-ran the job as job ${(r as CiJob).id} (${(r as CiJob).webUrl})` };
-    case 'getCiJob':
-      return { what: `job ${(r as CiJob).id} is ${(r as CiJob).status}` };
-    case 'readDryRunDiff': {
-      const d = r as DiffResult;
-      return { what: `job ${d.job.id} ${d.job.status}; dry run ${d.diff.verdict}: ${d.diff.reason}`, ok: d.diff.verdict === 'no-op' };
-    }
-    case 'notifyEscalation':
-      return { what: `escalation sent (${String(x.notified)})` };
-    case 'reportOutcome':
-      return { what: `outcome reported (${String(x.reported)})` };
-    default:
-      return { what: `${name} completed` };
-  }
+type ActivityName = keyof Activities;
+type ResultOf<N extends ActivityName> = Awaited<ReturnType<Activities[N]>>;
+type InputOf<N extends ActivityName> = Parameters<Activities[N]>[0];
+
+/** What one completed activity says in the report. */
+interface Reading {
+  what: string;
+  ok?: boolean;
+}
+
+/**
+ * How the report reads one activity's result. Keyed by the `Activities` type, so renaming an
+ * activity (or changing its result) is a compile error here, not a report that silently says less.
+ */
+interface Reader<N extends ActivityName> {
+  /** The input is undefined only in a history whose scheduled event lost it. */
+  read: (result: ResultOf<N>, input: InputOf<N> | undefined) => Reading;
+  /** Listed under "What was checked" (and so among the evidence shown at approval). */
+  check?: true;
+  /** The timeline line is the reading alone, without the activity's name. */
+  unnamed?: true;
+  /** The result's part in the report beyond its timeline line. */
+  fill?: (report: IncidentReport, result: ResultOf<N>, entry: TimelineEntry) => void;
+}
+
+const jobLink = (j: ResultOf<'getCiJob'>) => `${j.id} ${j.name} (${j.webUrl})`;
+
+const READERS: { [N in ActivityName]?: Reader<N> } = {
+  checkCiQuiet: { check: true, read: (r) => ({ what: r.summary, ok: r.quiet }) },
+  checkDeploymentHealth: {
+    check: true,
+    read: (r) => ({ what: [r.summary, ...r.deployments.filter((d) => !d.healthy).map((d) => d.summary)].join('. '), ok: r.healthy }),
+  },
+  readReleaseHistory: {
+    check: true,
+    read: (r) => ({ what: r.state.reason, ok: r.state.kind === 'Locked' }),
+    fill: (report, r, { what }) => {
+      if (!report.stuck && r.state.kind === 'Locked') report.stuck = what;
+    },
+  },
+  unlockRelease: {
+    read: (r) => ({ what: r.summary, ok: true }),
+    fill: (report, r) => {
+      report.unlock = r;
+    },
+  },
+  verifyRelease: {
+    check: true,
+    read: (r) => ({ what: r.summary, ok: r.verified }),
+    fill: (report, r) => {
+      report.verification = r;
+    },
+  },
+  findJobToRerun: { read: (r) => ({ what: r ? `failed deploy job to re-run: ${jobLink(r)}` : 'no failed deploy job to re-run' }) },
+  retryCiJob: { read: (r) => ({ what: `re-ran the job as job ${r.id} (${r.webUrl})` }) },
+  getCiJob: { read: (r) => ({ what: `job ${r.id} is ${r.status}` }) },
+  readDryRunDiff: {
+    check: true,
+    read: (r) => ({ what: `job ${r.job.id} ${r.job.status}; dry run ${r.diff.verdict}: ${r.diff.reason}`, ok: r.diff.verdict === 'no-op' }),
+    fill: (report, r) => {
+      report.rerun = { job: r.job, diff: r.diff };
+    },
+  },
+  notifyEscalation: {
+    // What the escalation was about, from its input; not which activity sent it.
+    read: (_, e) => ({ what: `escalation ${e?.count}: still waiting for ${e?.waitingFor} after ${Math.round((e?.waitedMs ?? 0) / 1000)}s` }),
+    unnamed: true,
+    fill: (report, _, entry) => report.escalations.push(entry),
+  },
+  reportOutcome: { read: (r) => ({ what: `outcome reported (${r.reported})` }) },
+};
+
+const isKnown = (name: string): name is ActivityName => Object.hasOwn(READERS, name);
+
+/** One completed activity into the report: its timeline line, and its check or field if it has one. */
+function readActivity<N extends ActivityName>(report: IncidentReport, name: N, at: string, result: unknown, input: unknown): { line: string; ok?: boolean } {
+  const reader = READERS[name] as Reader<N>;
+  const { what, ok } = reader.read(result as ResultOf<N>, input as InputOf<N> | undefined);
+  const entry: TimelineEntry = { at, what, ...(ok === undefined ? {} : { ok }) };
+  if (reader.check) report.checks.push(entry);
+  reader.fill?.(report, result as ResultOf<N>, entry);
+  return { line: reader.unnamed ? what : `${name}: ${what}`, ...(ok === undefined ? {} : { ok }) };
 }
 
 export function buildIncidentReport(history: History): IncidentReport {
@@ -115,32 +161,16 @@ export function buildIncidentReport(history: History): IncidentReport {
   add(first, `started by ${input?.trigger.source ?? '?'} (${input?.trigger.by ?? '?'})${input?.trigger.summary ? `: ${input.trigger.summary}` : ''}`);
 
   const scheduled = new Map<string, { name: string; input: unknown }>();
-  const updates = new Map<string, Decision>();
   for (const e of events) {
-    const id = String(e.eventId);
     const s = e.activityTaskScheduledEventAttributes;
-    if (s) scheduled.set(id, { name: s.activityType?.name ?? '?', input: decode(s.input) });
+    if (s) scheduled.set(String(e.eventId), { name: s.activityType?.name ?? '?', input: decode(s.input) });
     const c = e.activityTaskCompletedEventAttributes;
     if (c) {
       const act = scheduled.get(String(c.scheduledEventId));
       const name = act?.name ?? '?';
-      const result = decode<unknown>(c.result);
-      const { what, ok } = activitySummary(name, result);
-      if (['checkCiQuiet', 'checkDeploymentHealth', 'readReleaseHistory', 'verifyRelease', 'readDryRunDiff'].includes(name)) {
-        report.checks.push({ at: time(e), what, ...(ok === undefined ? {} : { ok }) });
-      }
-      if (name === 'readReleaseHistory' && !report.stuck && (result as ReleaseHistory).state.kind === 'Locked') report.stuck = what;
-      if (name === 'unlockRelease') report.unlock = result as UnlockResult;
-      if (name === 'verifyRelease') report.verification = result as VerifyResult;
-      if (name === 'readDryRunDiff') report.rerun = { job: (result as DiffResult).job, diff: (result as DiffResult).diff };
-      if (name === 'notifyEscalation') {
-        const esc = act?.input as { count: number; waitingFor: string; waitedMs: number } | undefined;
-        const w = `escalation ${esc?.count}: still waiting for ${esc?.waitingFor} after ${Math.round((esc?.waitedMs ?? 0) / 1000)}s`;
-        report.escalations.push({ at: time(e), what: w });
-        add(e, w);
-        continue;
-      }
-      add(e, `${name}: ${what}`, ok);
+      // An activity the report does not know (one since removed, say) still gets its line.
+      const { line, ok } = isKnown(name) ? readActivity(report, name, time(e), decode<unknown>(c.result), act?.input) : { line: `${name} completed`, ok: undefined };
+      add(e, line, ok);
     }
     const f = e.activityTaskFailedEventAttributes;
     if (f) add(e, `${scheduled.get(String(f.scheduledEventId))?.name ?? '?'} failed: ${f.failure?.message ?? ''}`, false);
@@ -148,7 +178,6 @@ export function buildIncidentReport(history: History): IncidentReport {
     if (ua) {
       const d = decode<Decision>(ua.acceptedRequest?.input?.args);
       if (d) {
-        updates.set(String(ua.protocolInstanceId), d);
         report.decisions.push({ ...d, at: time(e), via: 'update' });
         add(e, `${d.by}: ${d.action}, because ${d.reason} (update)`);
       }
@@ -206,6 +235,6 @@ export function buildIncidentReport(history: History): IncidentReport {
     }
   }
   const decided = report.decisions.find((d) => d.action === 'approve' || d.action === 'reject');
-  report.shownAtApproval = report.checks.filter((c) => !decided || c.at <= decided.at).map((c) => `${c.ok === false ? '✗' : '✓'} ${c.what}`);
+  report.shownAtApproval = report.checks.filter((c) => !decided || c.at <= decided.at).map((c) => `${mark(c.ok)} ${c.what}`);
   return report;
 }

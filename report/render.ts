@@ -1,9 +1,10 @@
 // The incident report as Markdown (for the incident issue) and as one self-contained HTML page.
+import { html } from 'hono/html';
+import type { HtmlEscapedString } from 'hono/utils/html';
 import { isGoodOutcome } from '../decisions/remediation';
-import { escapeHtml } from '../lib/text';
+import { mark } from '../lib/glyphs';
 import type { IncidentReport, TimelineEntry } from './incident';
 
-const mark = (ok?: boolean) => (ok === undefined ? '•' : ok ? '✓' : '✗');
 const hhmmss = (iso: string) => iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
 
 /** The six questions every post-incident review asks, answered from history. */
@@ -47,18 +48,18 @@ export function renderMarkdown(r: IncidentReport): string {
   return lines.join('\n') + '\n';
 }
 
-const esc = escapeHtml;
+type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
 
-function list(items: TimelineEntry[]): string {
-  return `<ul>${items.map((c) => `<li class="${c.ok === false ? 'bad' : c.ok ? 'good' : ''}"><time>${esc(hhmmss(c.at))}</time> ${mark(c.ok)} ${esc(c.what)}</li>`).join('')}</ul>`;
+function list(items: TimelineEntry[]): Html {
+  return html`<ul>${items.map((c) => html`<li class="${c.ok === false ? 'bad' : c.ok ? 'good' : ''}"><time>${hhmmss(c.at)}</time> ${mark(c.ok)} ${c.what}</li>`)}</ul>`;
 }
 
 export function renderHtml(r: IncidentReport): string {
   const outcomeClass = isGoodOutcome(r.outcome) ? 'good' : 'bad';
-  return `<!doctype html>
+  const page = html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
-<title>Incident ${esc(r.incident)}</title>
+<title>Incident ${r.incident}</title>
 <style>
 body{font:15px/1.45 system-ui,sans-serif;max-width:70rem;margin:2rem auto;padding:0 1rem;color:#1d1d1f}
 h1{font-size:1.4rem}h2{font-size:1.1rem;margin-top:2rem;border-bottom:1px solid #ddd}
@@ -67,13 +68,16 @@ th{width:16rem;color:#555;font-weight:600}.good{color:#17662d}.bad{color:#a4161a
 ul{padding-left:1.2rem}li{margin:.2rem 0}time{color:#666;font-variant-numeric:tabular-nums;margin-right:.4rem}
 .outcome{display:inline-block;padding:.15rem .6rem;border-radius:1rem;background:#f3f3f3;font-weight:600}
 </style></head><body>
-<h1>Incident <code>${esc(r.incident)}</code></h1>
-<p class="outcome ${outcomeClass}" id="outcome">${esc(r.outcome ?? r.status)}</p>
-<table id="answers">${answers(r).map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`).join('')}</table>
+<h1>Incident <code>${r.incident}</code></h1>
+<p class="outcome ${outcomeClass}" id="outcome">${r.outcome ?? r.status}</p>
+<table id="answers">${answers(r).map(([k, v]) => html`<tr><th>${k}</th><td>${v}</td></tr>`)}</table>
 <h2>What was checked</h2>${list(r.checks)}
-<h2>Evidence shown at approval</h2><ul>${r.shownAtApproval.map((s) => `<li>${esc(s)}</li>`).join('') || '<li>(no approval was asked for)</li>'}</ul>
-${r.escalations.length ? `<h2>Escalations</h2>${list(r.escalations)}` : ''}
+<h2>Evidence shown at approval</h2><ul>${r.shownAtApproval.length ? r.shownAtApproval.map((s) => html`<li>${s}</li>`) : html`<li>(no approval was asked for)</li>`}</ul>
+${r.escalations.length ? html`<h2>Escalations</h2>${list(r.escalations)}` : ''}
 <h2>Timeline</h2>${list(r.timeline)}
 </body></html>
 `;
+  // Nothing in the page is asynchronous, so hono hands back the finished string.
+  if (page instanceof Promise) throw new Error('the incident page must render synchronously');
+  return page.toString();
 }

@@ -48,11 +48,11 @@ test('an empty namespace says so', async () => {
 });
 
 test.each([
-  [['scan', '--driver', 'sql'], EXIT.usage, /--driver must be secret, configmap or all, not "sql"/],
-  [['scan', '--bogus'], EXIT.usage, /Unknown option '--bogus'/],
+  [['scan', '--driver', 'sql'], EXIT.usage, /helm-unstuck scan: option '--driver <driver>' argument 'sql' is invalid\. Allowed choices are secret, configmap, all/],
+  [['scan', '--bogus'], EXIT.usage, /helm-unstuck scan: unknown option '--bogus'/],
   [['scan', '--context', 'nope'], EXIT.error, /kubeconfig has no context "nope" \(known: admin\)/],
   [['scan', '-n', 'Not_A_Namespace'], EXIT.error, /namespace "Not_A_Namespace" is not a valid Kubernetes namespace name/],
-  [['frobnicate'], EXIT.usage, /unknown command "frobnicate"/],
+  [['frobnicate'], EXIT.usage, /helm-unstuck: unknown command 'frobnicate'/],
 ])('%j exits %i with a clear error', async (argv, code, message) => {
   const r = await cli(...argv, ...(argv[0] === 'scan' ? ['--kubeconfig', sharedStack().kubeconfig] : []));
   expect(r.code).toBe(code);
