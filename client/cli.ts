@@ -8,7 +8,7 @@ import { historyFromJSON, historyToJSON } from '@temporalio/common/lib/proto-uti
 import { buildIncidentReport } from '../report/incident';
 import { renderHtml, renderMarkdown } from '../report/render';
 import { serve } from '../server/serve';
-import { DemoInterrupted, runDemo } from '../demo/demo';
+import { loadDemo } from './demo-load';
 import { startWorker } from '../worker/worker';
 import { connectClient } from './connect';
 import { CommandError, decideCommand, listCommand, restoreCommand, startCommand, statusCommand } from './incident-commands';
@@ -94,6 +94,7 @@ it ends. Temporal: TEMPORAL_ADDRESS, or a local dev server started on demand.
     options: { yes: { type: 'boolean', short: 'y' }, helm: { type: 'string', default: '3' }, help: { type: 'boolean', short: 'h' } },
     run: async (v, io) => {
       if (v.helm !== '3' && v.helm !== '4') throw new UsageError('--helm must be 3 or 4');
+      const { DemoInterrupted, runDemo } = loadDemo();
       // Ctrl-C (or SIGTERM) cancels the demo's incident and stops what it started; a second one quits at once.
       const interrupt = new AbortController();
       const onSignal = (sig: NodeJS.Signals) => {
