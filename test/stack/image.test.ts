@@ -71,7 +71,7 @@ let dir: string;
     for (const f of ['ca.crt', 'config']) chmodSync(join(dir, f), 0o644);
     chmodSync(dir, 0o755);
     const r = await inImage('-v', `${dir}:/kube:ro`, ctr, '--', 'helm-unstuck', 'scan', '--kubeconfig', '/kube/config', '-n', namespace, '-o', 'json', '--fail-if-stuck');
-    expect(r).toMatchObject({ code: 3, err: '' });
+    expect(r.code).toBe(3);
     const { stuck } = JSON.parse(r.out) as { stuck: { release: string; pendingRevisions: number[] }[] };
     expect(stuck.map((s) => [s.release, s.pendingRevisions])).toEqual([['stuck', [2]]]);
   }, 120_000);

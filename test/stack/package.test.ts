@@ -35,6 +35,14 @@ afterAll(async () => {
   if (dir) await removeDir(dir);
 });
 
+/** A configuration `serve` accepts: one cluster (the test API server's context), its CI, an approver. */
+function serveConfig(): string {
+  const file = join(dir, 'config.json');
+  const clusters = { local: { context: 'admin', gitlab: [{ project: 'ops/k8s-workloads', environment: 'local' }] } };
+  writeFileSync(file, JSON.stringify({ clusters, policy: { approvers: ['alice'] }, kubeconfig: sharedStack().kubeconfig }));
+  return file;
+}
+
 async function installed(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   return run(bin, argv, { cwd: dir, env }).then(
     ({ stdout, stderr }) => ({ code: 0, out: stdout, err: stderr }),
@@ -68,9 +76,7 @@ test('the installed command scans the test API server', async () => {
 });
 
 test('without Temporal configured or a temporal CLI, serve says what to set', async () => {
-  const config = join(dir, 'config-none.json');
-  writeFileSync(config, JSON.stringify({ clusters: { local: { context: 'admin' } }, policy: { approvers: ['alice'] }, kubeconfig: sharedStack().kubeconfig }));
-  const noTemporal = await run(bin, ['serve'], { cwd: dir, env: { ...env, HELM_UNSTUCK_CONFIG: config, HELM_UNSTUCK_WEBHOOK_TOKEN: 'a-webhook-token-of-16+' } }).catch(
+  const noTemporal = await run(bin, ['serve'], { cwd: dir, env: { ...env, HELM_UNSTUCK_CONFIG: serveConfig(), HELM_UNSTUCK_WEBHOOK_TOKEN: 'a-webhook-token-of-16+' } }).catch(
     (e: { code: number; stderr: string }) => e,
   );
   expect(noTemporal).toMatchObject({ code: 1, stderr: expect.stringMatching(/no temporal CLI to start a local dev server: set TEMPORAL_ADDRESS, or TEMPORAL_CLI_PATH/) });
@@ -78,13 +84,11 @@ test('without Temporal configured or a temporal CLI, serve says what to set', as
 
 test('the installed serve starts its worker on a dev server from TEMPORAL_CLI_PATH and answers /healthz', async () => {
   const [port, devPort] = [await freePort(), await freePort()];
-  const config = join(dir, 'config.json');
-  writeFileSync(config, JSON.stringify({ clusters: { local: { context: 'admin' } }, policy: { approvers: ['alice'] }, kubeconfig: sharedStack().kubeconfig }));
   const child = spawn(LEASH, [String(process.pid), '--', bin, 'serve'], {
     cwd: dir,
     env: {
       ...env,
-      HELM_UNSTUCK_CONFIG: config,
+      HELM_UNSTUCK_CONFIG: serveConfig(),
       HELM_UNSTUCK_WEBHOOK_TOKEN: 'a-webhook-token-of-16+',
       HELM_UNSTUCK_LISTEN: `127.0.0.1:${port}`,
       TEMPORAL_CLI_PATH: sharedStack().binaries.temporal,
@@ -97,14 +101,9 @@ test('the installed serve starts its worker on a dev server from TEMPORAL_CLI_PA
   child.stderr.on('data', (d: Buffer) => (log += d.toString()));
   const exited = new Promise<number | null>((ok) => child.once('exit', ok));
   try {
-    await waitUntil(
-      'installed serve /healthz',
-      async () => {
-        if (child.exitCode !== null) throw new Error(`serve exited with ${child.exitCode}: ${log}`);
-        return (await fetch(`http://127.0.0.1:${port}/healthz`)).ok;
-      },
-      { timeoutMs: 120_000 },
-    );
+    const early = exited.then((code) => Promise.reject(new Error(`serve exited with ${code}: ${log}`)));
+    early.catch(() => undefined); // read by the race only
+    await Promise.race([waitUntil('installed serve /healthz', async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).ok, { timeoutMs: 120_000 }), early]);
     expect(await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()).toEqual({ ok: true });
     // The worker bundled the workflows from the installed package and serves the task queue.
     expect(log).toMatch(/started a local Temporal dev server on 127\.0\.0\.1:\d+/);
