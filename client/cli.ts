@@ -4,7 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import { REPO_ROOT } from '../lib/repo';
+import { PACKAGE_ROOT } from '../lib/repo';
+import { loadDemo } from './demo-load';
 import { UsageError, type CommandIo } from './errors';
 
 export type Io = CommandIo;
@@ -12,7 +13,7 @@ export type Io = CommandIo;
 export const EXIT = { ok: 0, error: 1, usage: 2, stuckFound: 3, interrupted: 130 } as const;
 
 
-const version = (): string => (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+const version = (): string => (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
 const outputOption = (formats: string[], fallback: string) => new Option('-o, --output <format>', 'output format').choices(formats).default(fallback);
 const byOption = () => new Option('--by <name>', 'who you are (default: $HELM_UNSTUCK_USER, then $USER)');
@@ -221,7 +222,7 @@ verification, and the re-run CI job's dry-run verdict. No cluster needed.`)
 
 /** The demo, with Ctrl-C (or SIGTERM) cancelling its incident; a second one quits at once. */
 async function demo(o: { yes?: boolean; helm: '3' | '4' }, io: Io): Promise<number> {
-  const { DemoInterrupted, runDemo } = await import('../demo/demo.js');
+  const { DemoInterrupted, runDemo } = loadDemo();
   const interrupt = new AbortController();
   const onSignal = (sig: NodeJS.Signals) => {
     if (interrupt.signal.aborted) process.exit(EXIT.interrupted);

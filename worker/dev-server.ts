@@ -1,12 +1,12 @@
 // The embedded default: a local Temporal dev server, started on demand when no Temporal server is
 // configured. It keeps its state in a SQLite file, so incidents survive a worker restart.
 import { execFile, spawn } from 'node:child_process';
-import { mkdirSync, openSync, closeSync } from 'node:fs';
+import { accessSync, closeSync, constants, mkdirSync, openSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { TOOLS_DIR as TOOLS } from '../lib/repo';
+import { CLONE_TOOLS_DIR, LEASH } from '../lib/repo';
 
 export interface DevServer {
   address: string;
@@ -22,6 +22,8 @@ export interface DevServerOptions {
   uiPort?: number;
   dbFile?: string;
   log?: (line: string) => void;
+  /** Where TEMPORAL_CLI_PATH is read (default process.env). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export function defaultDbFile(env = process.env): string {
@@ -41,25 +43,49 @@ export function listening(host: string, port: number): Promise<boolean> {
   });
 }
 
-/** The temporal CLI: TEMPORAL_CLI_PATH, the tools cache (built on first use), or one on PATH. */
-export async function temporalCli(log: (l: string) => void): Promise<string> {
+/**
+ * The temporal CLI: TEMPORAL_CLI_PATH; in a clone, the tools cache (built on first use); or one on
+ * PATH. An installed package has no tools cache, so it needs TEMPORAL_CLI_PATH or PATH.
+ */
+export async function temporalCli(log: (l: string) => void, env = process.env): Promise<string> {
   const run = promisify(execFile);
-  const stack = join(TOOLS, 'stack');
-  try {
-    return (await run(stack, ['--path', 'temporal'])).stdout.trim();
-  } catch {
-    // not built yet
+  const configured = env.TEMPORAL_CLI_PATH;
+  if (configured) {
+    if (!isExecutable(configured)) throw new Error(`TEMPORAL_CLI_PATH=${configured} is not an executable`);
+    return configured;
+  }
+  const stack = CLONE_TOOLS_DIR && join(CLONE_TOOLS_DIR, 'stack');
+  if (stack) {
+    try {
+      return (await run(stack, ['--path', 'temporal'])).stdout.trim();
+    } catch {
+      // not built yet
+    }
   }
   try {
     return (await run('sh', ['-c', 'command -v temporal'])).stdout.trim();
   } catch {
-    // not on PATH either: build it
+    // not on PATH either
+  }
+  if (!CLONE_TOOLS_DIR || !stack) {
+    throw new Error(
+      'no Temporal server configured (TEMPORAL_ADDRESS) and no temporal CLI to start a local dev server: set TEMPORAL_ADDRESS, or TEMPORAL_CLI_PATH, or put temporal on PATH',
+    );
   }
   log('temporal CLI not found: building it once into the tools cache (a few minutes)…');
-  await run(join(TOOLS, 'build'), ['temporal'], { maxBuffer: 64 << 20 }).catch((err: { stderr?: string }) => {
+  await run(join(CLONE_TOOLS_DIR, 'build'), ['temporal'], { maxBuffer: 64 << 20 }).catch((err: { stderr?: string }) => {
     throw new Error(`could not build the temporal CLI: ${err.stderr ?? String(err)}`);
   });
   return (await run(stack, ['--path', 'temporal'])).stdout.trim();
+}
+
+function isExecutable(file: string): boolean {
+  try {
+    accessSync(file, constants.X_OK);
+    return statSync(file).isFile();
+  } catch {
+    return false;
+  }
 }
 
 export async function startDevServer(opts: DevServerOptions = {}): Promise<DevServer> {
@@ -72,14 +98,14 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
     log(`joining the Temporal server already listening on ${address}`);
     return { address, uiUrl: undefined, started: false, stop: async () => undefined };
   }
-  const bin = await temporalCli(log);
+  const bin = await temporalCli(log, opts.env);
   const dbFile = opts.dbFile ?? defaultDbFile();
   mkdirSync(dirname(dbFile), { recursive: true });
   // The server's own log goes beside its database, not into the worker's output.
   const logFile = dbFile.replace(/(\.sqlite)?$/, '.log');
   const logFd = openSync(logFile, 'a');
   const child = spawn(
-    join(TOOLS, 'leash'),
+    LEASH,
     [
       String(process.pid),
       '--',

@@ -48,6 +48,7 @@ export async function resolveTemporal(
   }
   const devServer = await startDevServer({
     log,
+    env,
     ...(port ? { port } : {}),
     ...(env.HELM_UNSTUCK_DEV_SERVER_DB ? { dbFile: env.HELM_UNSTUCK_DEV_SERVER_DB } : {}),
   });

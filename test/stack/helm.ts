@@ -2,7 +2,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../../lib/repo';
+import { PACKAGE_ROOT as REPO_ROOT } from '../../lib/repo';
 import { LEASH } from './process';
 
 export type HelmMajor = 3 | 4;

@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
-import { REPO_ROOT as REPO, TOOLS_DIR } from '../../lib/repo';
+import { PACKAGE_ROOT as REPO, LEASH } from '../../lib/repo';
 
-export const LEASH = join(TOOLS_DIR, 'leash');
+export { LEASH };
 
 /** A fresh folder under the system temp dir. */
 export function tempDir(prefix: string): string {

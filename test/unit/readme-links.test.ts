@@ -1,7 +1,7 @@
 // Every link in the README resolves inside the repository: a user who clones it has nothing else.
 import { existsSync, readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { REPO_ROOT } from '../../lib/repo';
+import { PACKAGE_ROOT as REPO_ROOT } from '../../lib/repo';
 
 test('every relative link in README.md names a file in the repository', () => {
   const text = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
