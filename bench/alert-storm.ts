@@ -8,6 +8,7 @@
 import { writeFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
+import { counted } from '../server/metrics';
 import { serve } from '../server/serve';
 import { binaries, removeDir, tempDir } from '../test/stack/process';
 import { startTemporal } from '../test/stack/temporal';
@@ -82,7 +83,7 @@ async function runOnce(concurrency: number, temporal: Awaited<ReturnType<typeof 
       max_ms: Math.round(latencies[latencies.length - 1]! * 100) / 100,
       workflows_started: workflows,
       responses: statuses,
-      temporal_calls: svc.metrics.alerts.get({ result: 'started' }) + svc.metrics.alerts.get({ result: 'joined' }),
+      temporal_calls: (await counted(svc.metrics.alerts, { result: 'started' })) + (await counted(svc.metrics.alerts, { result: 'joined' })),
       seconds: Math.round(seconds * 100) / 100,
     };
   } finally {

@@ -1,9 +1,10 @@
 // Alerts → incidents. One workflow per release: the first firing alert starts it, repeats and
 // duplicates join it. Alertmanager re-sends every group_interval and repeat_interval, and a storm
-// sends the same alert many times at once, so each release's alerts are forwarded once per TTL
-// (single-flight while a call is under way); everything else is answered from memory.
-import type { Client } from '@temporalio/client';
-import { WorkflowNotFoundError } from '@temporalio/client';
+// sends the same alert many times at once, so each release's firing alerts are forwarded once per
+// TTL. The rest are answered "duplicate" from memory at once, even while that first call is still
+// under way (not single-flight: a storm never waits on Temporal; if the first call fails, its own
+// request gets the 5xx and Alertmanager retries it).
+import { WorkflowNotFoundError, isGrpcServiceError, type Client } from '@temporalio/client';
 import type { AlertTarget } from '../decisions/alerts';
 import { workflowIdFor, type RemediationInput } from '../decisions/remediation';
 import type { ClusterSettings, Config } from '../lib/config';
@@ -14,8 +15,26 @@ export type AlertResult =
   | { fingerprint: string; workflowId: string; result: 'started' | 'joined' | 'duplicate' | 'resolved' | 'resolved-no-incident' }
   | { fingerprint: string; result: 'rejected'; reason: string };
 
+/** Temporal could not be reached: the webhook answers 503 and Alertmanager retries. */
 export class UnavailableError extends Error {
   override name = 'UnavailableError';
+}
+
+/** Temporal answered with an error (a missing namespace, a refused call…), or our call failed. */
+export class ForwardError extends Error {
+  override name = 'ForwardError';
+}
+
+// gRPC status codes (@grpc/grpc-js's `status`, not a dependency of ours).
+const UNAVAILABLE = 14;
+const DEADLINE_EXCEEDED = 4;
+
+/** Whether an error, or one of its causes, says the connection to Temporal failed. */
+export function isConnectionFailure(err: unknown): boolean {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    if (isGrpcServiceError(e) && (e.code === UNAVAILABLE || e.code === DEADLINE_EXCEEDED)) return true;
+  }
+  return false;
 }
 
 export class AlertForwarder {
@@ -70,7 +89,7 @@ export class AlertForwarder {
       const seen = this.recent.get(workflowId);
       if (seen && this.now() - seen.at < this.ttlMs) {
         // Answered from memory, without waiting for the first call: if that one fails, its own
-        // request gets a 503 and Alertmanager retries it, so the incident still starts.
+        // request gets a 5xx and Alertmanager retries it, so the incident still starts.
         return { fingerprint: t.fingerprint, workflowId, result: 'duplicate' };
       }
       const result = (async () => {
@@ -87,7 +106,8 @@ export class AlertForwarder {
       }
     } catch (err) {
       if (err instanceof InvalidRemediationInput) return { fingerprint: t.fingerprint, result: 'rejected', reason: err.message };
-      throw new UnavailableError(`could not reach Temporal for ${workflowId}: ${(err as Error).message}`);
+      if (isConnectionFailure(err)) throw new UnavailableError(`could not reach Temporal for ${workflowId}: ${(err as Error).message}`);
+      throw new ForwardError(`forwarding the alert to ${workflowId} failed: ${(err as Error).message}`, { cause: err });
     }
   }
 }

@@ -1,95 +1,24 @@
-// A small Prometheus registry: counters, gauges and histograms with labels, text format 0.0.4.
-type Labels = Record<string, string>;
-const key = (l: Labels) => JSON.stringify(Object.entries(l).sort());
-const fmt = (l: Labels) => {
-  const e = Object.entries(l);
-  return e.length ? `{${e.map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`).join(',')}}` : '';
-};
-
-abstract class Metric {
-  constructor(readonly name: string, readonly help: string, readonly type: string) {}
-  abstract lines(): string[];
-}
-
-export class Counter extends Metric {
-  private values = new Map<string, { labels: Labels; v: number }>();
-  constructor(name: string, help: string) {
-    super(name, help, 'counter');
-  }
-  inc(labels: Labels = {}, by = 1): void {
-    const k = key(labels);
-    const cur = this.values.get(k) ?? { labels, v: 0 };
-    cur.v += by;
-    this.values.set(k, cur);
-  }
-  get(labels: Labels = {}): number {
-    return this.values.get(key(labels))?.v ?? 0;
-  }
-  lines(): string[] {
-    return [...this.values.values()].map(({ labels, v }) => `${this.name}${fmt(labels)} ${v}`);
-  }
-}
-
-export class Gauge extends Metric {
-  private values = new Map<string, { labels: Labels; v: number }>();
-  constructor(name: string, help: string) {
-    super(name, help, 'gauge');
-  }
-  set(labels: Labels, v: number): void {
-    this.values.set(key(labels), { labels, v });
-  }
-  lines(): string[] {
-    return [...this.values.values()].map(({ labels, v }) => `${this.name}${fmt(labels)} ${v}`);
-  }
-}
-
-export class Histogram extends Metric {
-  private series = new Map<string, { labels: Labels; counts: number[]; sum: number; n: number }>();
-  constructor(name: string, help: string, readonly buckets: number[]) {
-    super(name, help, 'histogram');
-  }
-  observe(labels: Labels, v: number): void {
-    const k = key(labels);
-    const s = this.series.get(k) ?? { labels, counts: this.buckets.map(() => 0), sum: 0, n: 0 };
-    this.buckets.forEach((b, i) => {
-      if (v <= b) s.counts[i]!++;
-    });
-    s.sum += v;
-    s.n++;
-    this.series.set(k, s);
-  }
-  lines(): string[] {
-    const out: string[] = [];
-    for (const s of this.series.values()) {
-      this.buckets.forEach((b, i) => out.push(`${this.name}_bucket${fmt({ ...s.labels, le: String(b) })} ${s.counts[i]}`));
-      out.push(`${this.name}_bucket${fmt({ ...s.labels, le: '+Inf' })} ${s.n}`);
-      out.push(`${this.name}_sum${fmt(s.labels)} ${s.sum}`, `${this.name}_count${fmt(s.labels)} ${s.n}`);
-    }
-    return out;
-  }
-}
-
-export class Registry {
-  private metrics: Metric[] = [];
-  add<M extends Metric>(m: M): M {
-    this.metrics.push(m);
-    return m;
-  }
-  text(): string {
-    return this.metrics.map((m) => [`# HELP ${m.name} ${m.help}`, `# TYPE ${m.name} ${m.type}`, ...m.lines()].join('\n')).join('\n') + '\n';
-  }
-}
+// helm-unstuck's Prometheus metrics (prom-client), in a registry of their own per `serve`, so
+// tests can run several servers in one process. More collectors (the detector's) register into
+// the same registry: `new Gauge({ ..., registers: [metrics.registry] })`.
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** helm-unstuck's metrics, shared by the webhook receiver and the worker in one process. */
-export function createMetrics() {
-  const registry = new Registry();
+export function createMetrics(registry = new Registry()) {
+  const registers = [registry];
   return {
     registry,
-    webhookRequests: registry.add(new Counter('helm_unstuck_webhook_requests_total', 'Alertmanager webhook requests, by result (ok, unauthorized, bad_request, too_large, unavailable, …).')),
-    alerts: registry.add(new Counter('helm_unstuck_alerts_total', 'Alerts received, by result: started, joined, duplicate, resolved, rejected.')),
-    incidents: registry.add(new Counter('helm_unstuck_incidents_total', 'Finished incidents, by outcome.')),
-    stepSeconds: registry.add(new Histogram('helm_unstuck_step_duration_seconds', 'Time each runbook step took, waits for humans included.', [0.1, 0.5, 1, 5, 30, 60, 300, 900, 3600, 14400])),
-    stuckReleases: registry.add(new Gauge('helm_unstuck_stuck_releases', 'Releases with a firing stuck alert, by cluster.')),
+    webhookRequests: new Counter({ name: 'helm_unstuck_webhook_requests_total', help: 'Alertmanager webhook requests, by result (ok, unauthorized, bad_request, too_large, unavailable, …).', labelNames: ['result'], registers }),
+    alerts: new Counter({ name: 'helm_unstuck_alerts_total', help: 'Alerts received, by result: started, joined, duplicate, resolved, rejected.', labelNames: ['result'], registers }),
+    incidents: new Counter({ name: 'helm_unstuck_incidents_total', help: 'Finished incidents, by outcome.', labelNames: ['outcome'], registers }),
+    stepSeconds: new Histogram({ name: 'helm_unstuck_step_duration_seconds', help: 'Time each runbook step took, waits for humans included.', labelNames: ['step'], buckets: [0.1, 0.5, 1, 5, 30, 60, 300, 900, 3600, 14400], registers }),
+    stuckReleases: new Gauge({ name: 'helm_unstuck_stuck_releases', help: 'Releases with a firing stuck alert, by cluster.', labelNames: ['cluster'], registers }),
   };
 }
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** A counter's current value for these labels (0 if never counted). */
+export async function counted(c: Counter, labels: Record<string, string>): Promise<number> {
+  const same = (l: Record<string, string | number | undefined>) => Object.entries(labels).every(([k, v]) => l[k] === v) && Object.keys(l).length === Object.keys(labels).length;
+  return (await c.get()).values.find((v) => same(v.labels))?.value ?? 0;
+}

@@ -1,13 +1,15 @@
 // `helm-unstuck serve`: the webhook receiver and /metrics, with the worker in the same process
 // unless --no-worker (then run `helm-unstuck worker` separately).
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createAdaptorServer } from '@hono/node-server';
 import { Client, Connection } from '@temporalio/client';
 import { connectClient } from '../client/connect';
 import { ConfigError, loadConfig, type Config } from '../lib/config';
 import { startWorker, type RunningWorker } from '../worker/worker';
 import { approvalPage } from './approval-page';
 import { AlertForwarder } from './forwarder';
-import { createHttpServer, type Handler } from './http';
+import { createApp } from './http';
 import { createMetrics, type Metrics } from './metrics';
 
 export interface Serving {
@@ -23,8 +25,6 @@ export interface ServeOptions {
   env?: NodeJS.ProcessEnv;
   withWorker?: boolean;
   log?: (line: string) => void;
-  /** Routes to add (the approval page), given the running pieces. */
-  extra?: (s: { config: Config; client: Client; metrics: Metrics }) => Handler;
 }
 
 export async function serve(opts: ServeOptions = {}): Promise<Serving> {
@@ -58,12 +58,11 @@ export async function serve(opts: ServeOptions = {}): Promise<Serving> {
   }
   const forwarder = new AlertForwarder(client, config, metrics);
   // The approval page is served when users are configured to log in to it.
-  const extra = opts.extra
-    ? opts.extra({ config, client, metrics })
-    : Object.keys(config.users).length > 0
-      ? approvalPage({ client, users: config.users, ...(config.sessionSecret ? { secret: config.sessionSecret } : {}), secureCookie: env.HELM_UNSTUCK_SECURE_COOKIE === '1' })
-      : undefined;
-  const server = createHttpServer({ config, forwarder, metrics, ...(extra ? { extra } : {}) });
+  const page = Object.keys(config.users).length > 0
+    ? approvalPage({ client, users: config.users, ...(config.sessionSecret ? { secret: config.sessionSecret } : {}), secureCookie: env.HELM_UNSTUCK_SECURE_COOKIE === '1' })
+    : undefined;
+  const app = createApp({ config, forwarder, metrics, log, ...(page ? { approvalPage: page } : {}) });
+  const server = createAdaptorServer({ fetch: app.fetch }) as Server;
   const [host, port] = [config.server.listen.slice(0, config.server.listen.lastIndexOf(':')), Number(config.server.listen.split(':').pop())];
   await new Promise<void>((ok, fail) => {
     server.once('error', fail);

@@ -1,0 +1,85 @@
+// The approval page's HTML. hono/html's `html` template escapes every interpolated value (text
+// and attribute alike); only nested `html` fragments pass through unescaped.
+import { html, raw } from 'hono/html';
+import { formatDuration } from '../decisions/duration';
+import { HOLD_ANSWERS, isGoodOutcome, type Hold } from '../decisions/remediation';
+import type { RemediationStatus } from '../workflows/definitions';
+import type { Session } from './session';
+
+export type Html = ReturnType<typeof html>;
+
+const STYLE = `body{font:15px/1.45 system-ui,sans-serif;max-width:72rem;margin:1.5rem auto;padding:0 1rem;color:#1d1d1f}
+header{display:flex;justify-content:space-between;align-items:center;border-bottom:1px solid #ddd;margin-bottom:1rem}
+h1{font-size:1.3rem}h2{font-size:1.05rem;margin-top:1.5rem}
+table{border-collapse:collapse;width:100%}th,td{text-align:left;vertical-align:top;padding:.35rem .6rem;border-bottom:1px solid #eee}
+th{width:14rem;color:#555}.good{color:#17662d}.bad{color:#a4161a}.wait{background:#fff7e0;padding:.6rem;border-radius:.4rem}
+textarea{width:100%;min-height:4rem}button{font:inherit;padding:.35rem 1rem;margin-right:.5rem}
+.approve{background:#17662d;color:#fff;border:0;border-radius:.3rem}.reject{background:#a4161a;color:#fff;border:0;border-radius:.3rem}
+.error{background:#fde8e8;color:#a4161a;padding:.6rem;border-radius:.4rem}.logout{display:inline}
+ul{padding-left:1.2rem}code{font-size:.9em}`;
+
+export function layout(title: string, body: Html, s?: Session, refresh?: { seconds: number; url: string }): Html {
+  const logout = s && html`<form method="post" action="/logout" class="logout"><input type="hidden" name="csrf" value="${s.csrf}">${s.user} <button>Log out</button></form>`;
+  return html`<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+${refresh && html`<meta http-equiv="refresh" content="${refresh.seconds}; url=${refresh.url}">`}<title>${title} · helm-unstuck</title>
+<style>${raw(STYLE)}</style></head><body><header><h1>helm-unstuck</h1>${logout}</header>${body}</body></html>`;
+}
+
+/** A page that only says what went wrong. */
+export const errorView = (title: string, message: string, s?: Session) => layout(title, html`<p class="error">${message}</p>`, s);
+
+export const loginView = (next: string, error?: string) =>
+  layout('Log in', html`
+<h2>Log in</h2>${error && html`<p class="error" role="alert">${error}</p>`}
+<form method="post" action="/login"><input type="hidden" name="next" value="${next}">
+<label>Your helm-unstuck token <input type="password" name="token" autocomplete="current-password" required autofocus></label>
+<button type="submit">Log in</button></form>`);
+
+export function incidentsView(s: Session, incidents: { workflowId: string; age: number }[]): Html {
+  const rows = incidents.map((w) => html`<tr><td><a href="/incidents/${w.workflowId}">${w.workflowId}</a></td><td>started ${formatDuration(w.age)} ago</td></tr>`);
+  return layout('Incidents', html`<h2>Running incidents</h2>${rows.length ? html`<table id="incidents">${rows}</table>` : html`<p>No running incidents.</p>`}`, s);
+}
+
+/** Button labels; which action each button sends is HOLD_ANSWERS'. */
+const LABELS: Record<Hold, { go: string; stop: string }> = {
+  approval: { go: 'Approve', stop: 'Reject' },
+  'ci-busy': { go: 'Continue despite busy CI', stop: 'Abort' },
+  unhealthy: { go: 'Override: continue', stop: 'Stop' },
+};
+const buttons = (hold: Hold) =>
+  (['go', 'stop'] as const).map((k) => html`<button type="submit" name="action" value="${HOLD_ANSWERS[hold][k]}" class="${k === 'go' ? 'approve' : 'reject'}">${LABELS[hold][k]}</button>`);
+
+const verdict = (ok: boolean | undefined) => (ok === undefined ? '' : ok ? 'good' : 'bad');
+
+function decisionForm(id: string, st: RemediationStatus, s: Session): Html | undefined {
+  if (st.hold) {
+    return html`<div class="wait" id="decision"><p><strong>Waiting for:</strong> ${st.waitingFor ?? ''}</p>
+<form method="post" action="/incidents/${id}/decide"><input type="hidden" name="csrf" value="${s.csrf}">
+<label>Why (recorded with your name, ${s.user}) <textarea name="reason" required></textarea></label>
+${buttons(st.hold)}
+</form></div>`;
+  }
+  return st.waitingFor ? html`<p class="wait">Working: waiting for ${st.waitingFor}</p>` : undefined;
+}
+
+/** One incident: what a human needs to decide, and the form to decide with. */
+export function incidentView(id: string, st: RemediationStatus, s: Session, now: number, o: { error?: string; refresh?: { seconds: number; url: string } } = {}): Html {
+  const v = st.view;
+  const row = (k: string, val: string | undefined, ok?: boolean) => val && html`<tr><th>${k}</th><td class="${verdict(ok)}">${val}</td></tr>`;
+  const age = v.release?.pendingSince ? ` (pending for ${formatDuration(now - Date.parse(v.release.pendingSince))})` : '';
+  const plan = v.plan?.records.map((r) => html`<li><code>${r.objectName}</code> (revision ${r.revision}, ${r.status}, uid <code>${r.uid}</code>) → backup <code>${r.backupName}</code></li>`);
+  const body = html`<p><a href="/incidents">← incidents</a></p><h2>Incident <code>${id}</code></h2>
+${o.error && html`<p class="error" role="alert">${o.error}</p>`}
+<table id="summary">
+${row('Step', st.step)}${row('Outcome', st.outcome ? `${st.outcome}: ${st.reason ?? ''}` : undefined, isGoodOutcome(st.outcome))}
+${row('CI', v.ci?.summary, v.ci?.quiet)}${row('Deployments', v.health?.summary, v.health?.healthy)}
+${row('Stuck release', v.release ? `${v.release.summary}${age}` : undefined)}
+${row('Verified', v.verification?.summary, v.verification?.verified)}${row('Dry run', v.dryRun ? `${v.dryRun.verdict} (job ${v.dryRun.jobId}): ${v.dryRun.reason}` : undefined, v.dryRun ? v.dryRun.verdict === 'no-op' : undefined)}
+${row('Escalations', st.escalations ? String(st.escalations) : undefined)}
+</table>
+${v.health?.deployments.length ? html`<h2>Each Deployment</h2><ul id="deployments">${v.health.deployments.map((d) => html`<li>${d}</li>`)}</ul>` : undefined}
+${plan?.length ? html`<h2>On approval, helm-unstuck will ${v.plan?.strategy === 'delete' ? 'back up, then delete' : 'back up, then mark failed'}</h2><ul id="plan">${plan}</ul>` : undefined}
+${decisionForm(id, st, s)}
+<h2>Evidence</h2><ul id="evidence">${st.evidence.map((e) => html`<li class="${verdict(e.ok)}">${e.at.slice(11, 19)} [${e.step}] ${e.summary}</li>`)}</ul>`;
+  return layout(id, body, s, o.refresh);
+}
