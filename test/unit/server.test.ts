@@ -1,0 +1,226 @@
+// `helm-unstuck serve`'s HTTP layer over real HTTP, without Temporal: the forwarder is ours, the
+// Temporal client is a real one pointed at a port nobody listens on.
+import { request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { createAdaptorServer } from '@hono/node-server';
+import { Client, Connection } from '@temporalio/client';
+import { Metadata } from '@grpc/grpc-js';
+import { DEFAULT_ALERT_MAPPING } from '../../decisions/alerts';
+import { approvalPage } from '../../server/approval-page';
+import { ForwardError, UnavailableError, isConnectionFailure, type AlertResult } from '../../server/forwarder';
+import { WEBHOOK_PATH, createApp } from '../../server/http';
+import { counted, createMetrics } from '../../server/metrics';
+import { incidentView } from '../../server/views';
+import type { RemediationStatus } from '../../workflows/definitions';
+
+const TOKEN = 'unit-test-webhook-token';
+const ALICE = 'alice-unit-test-token';
+const LIMIT = 4096;
+const fixture = readFileSync(join(__dirname, '..', 'fixtures', 'alertmanager', 'firing-one-release.json'), 'utf8');
+
+let forward: () => Promise<AlertResult>;
+const logs: string[] = [];
+const metrics = createMetrics();
+// A real client that nothing answers: the approval page's routes tested here never call it.
+const client = new Client({ connection: Connection.lazy({ address: '127.0.0.1:1' }) });
+const app = createApp({
+  config: { server: { listen: '127.0.0.1:0', maxBodyBytes: LIMIT, webhookToken: TOKEN }, alerts: DEFAULT_ALERT_MAPPING },
+  forwarder: { forward: () => forward() },
+  metrics,
+  log: (l) => logs.push(l),
+  approvalPage: approvalPage({ client, users: { alice: createHash('sha256').update(ALICE).digest('hex') } }),
+});
+let server: Server;
+let url: string;
+beforeAll(async () => {
+  server = createAdaptorServer({ fetch: app.fetch }) as Server;
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise((ok) => server.close(ok));
+  await client.connection.close();
+});
+beforeEach(() => {
+  logs.length = 0;
+  forward = async () => ({ fingerprint: 'f', workflowId: 'w', result: 'started' });
+});
+
+const post = (body: string, headers: Record<string, string> = {}) =>
+  fetch(`${url}${WEBHOOK_PATH}`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', ...headers }, body });
+
+/** A request whose body is streamed (chunked), so no content-length announces its size. */
+function postChunked(chunks: string[], contentType = 'application/json'): Promise<{ status: number; body: string }> {
+  return new Promise((ok, fail) => {
+    const req = request(`${url}${WEBHOOK_PATH}`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': contentType, 'transfer-encoding': 'chunked' } }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => ok({ status: res.statusCode!, body }));
+    });
+    req.on('error', fail);
+    for (const c of chunks) req.write(c);
+    req.end();
+  });
+}
+
+describe('the webhook', () => {
+  test('a streamed body over the limit is 413 even without a content-length', async () => {
+    const before = await counted(metrics.webhookRequests, { result: 'too_large' });
+    const r = await postChunked(Array.from({ length: 8 }, () => 'x'.repeat(1024)));
+    expect(r.status).toBe(413);
+    expect(JSON.parse(r.body)).toEqual({ error: `body larger than ${LIMIT} bytes` });
+    expect(await counted(metrics.webhookRequests, { result: 'too_large' })).toBe(before + 1);
+  });
+
+  test('a streamed body under the limit is read whole', async () => {
+    const r = await postChunked([fixture.slice(0, 100), fixture.slice(100)]);
+    expect(r.status).toBe(200);
+  });
+
+  test('a wrong content type is 415, not "body too large", however big the body', async () => {
+    expect((await post('x'.repeat(LIMIT * 4), { 'content-type': 'text/plain' })).status).toBe(415);
+  });
+
+  test('other methods are 405 with Allow; unknown paths 404 JSON; JSON answers are not cached', async () => {
+    const r = await fetch(`${url}${WEBHOOK_PATH}`);
+    expect([r.status, r.headers.get('allow')]).toEqual([405, 'POST']);
+    const nf = await fetch(`${url}/nowhere`);
+    expect([nf.status, await nf.json(), nf.headers.get('cache-control'), nf.headers.get('x-content-type-options')]).toEqual([404, { error: 'not found' }, 'no-store', 'nosniff']);
+  });
+
+  test('Temporal unreachable is 503 with Retry-After; any other failure is 500 saying what it is, logged once', async () => {
+    forward = async () => {
+      throw new UnavailableError('could not reach Temporal for w: 14 UNAVAILABLE');
+    };
+    const u = await post(fixture);
+    expect([u.status, u.headers.get('retry-after'), ((await u.json()) as { error: string }).error]).toEqual([503, '10', 'could not reach Temporal for w: 14 UNAVAILABLE']);
+    expect(logs).toEqual([]);
+
+    forward = async () => {
+      throw new ForwardError('forwarding the alert to w failed: 5 NOT_FOUND: namespace x is not found', { cause: new Error('namespace x is not found') });
+    };
+    const f = await post(fixture);
+    expect([f.status, ((await f.json()) as { error: string }).error]).toEqual([500, 'forwarding the alert to w failed: 5 NOT_FOUND: namespace x is not found']);
+    expect(logs).toHaveLength(1);
+    expect(logs[0]).toMatch(/^forwarding the alert to w failed: .*\n.*namespace x is not found/);
+
+    forward = async () => {
+      throw new TypeError('a bug');
+    };
+    const b = await post(fixture);
+    expect([b.status, await b.json()]).toEqual([500, { error: 'internal error' }]);
+    expect(logs).toHaveLength(2);
+  });
+});
+
+describe('isConnectionFailure', () => {
+  const grpc = (code: number, details: string) => Object.assign(new Error(`${code} ${details}`), { code, details, metadata: new Metadata() });
+  test.each([
+    ['UNAVAILABLE', true, grpc(14, 'No connection established')],
+    ['DEADLINE_EXCEEDED', true, grpc(4, 'Deadline exceeded')],
+    ['UNAVAILABLE as the cause of a ServiceError', true, new Error('Failed to start workflow', { cause: grpc(14, 'connection refused') })],
+    ['NOT_FOUND (no such namespace)', false, grpc(5, 'Namespace x is not found')],
+    ['PERMISSION_DENIED', false, grpc(7, 'denied')],
+    ['a plain error', false, new TypeError('x is undefined')],
+  ])('%s → %s', (_w, expected, err) => {
+    expect(isConnectionFailure(err)).toBe(expected);
+  });
+
+  test('a real client whose Temporal is not there fails with a connection failure', async () => {
+    // No retry interceptor: the first UNAVAILABLE is the answer.
+    const dead = new Client({ connection: Connection.lazy({ address: '127.0.0.1:1', interceptors: [] }) });
+    const err = await dead.workflow.start('x', { taskQueue: 'q', workflowId: 'w' }).catch((e: unknown) => e);
+    expect(isConnectionFailure(err)).toBe(true);
+    await dead.connection.close();
+  });
+});
+
+describe('/metrics', () => {
+  test('prom-client exposition with the registry content type and our names and help', async () => {
+    metrics.stepSeconds.observe({ step: 'check-ci' }, 0.3);
+    metrics.stuckReleases.set({ cluster: 'gstg' }, 2);
+    const r = await fetch(`${url}/metrics`);
+    expect(r.headers.get('content-type')).toBe(metrics.registry.contentType);
+    const text = await r.text();
+    expect(text).toContain('# HELP helm_unstuck_alerts_total Alerts received, by result: started, joined, duplicate, resolved, rejected.\n# TYPE helm_unstuck_alerts_total counter');
+    expect(text).toMatch(/^helm_unstuck_step_duration_seconds_bucket\{le="0\.5",step="check-ci"\} 1$/m);
+    expect(text).toMatch(/^helm_unstuck_step_duration_seconds_bucket\{le="0\.1",step="check-ci"\} 0$/m);
+    expect(text).toMatch(/^helm_unstuck_stuck_releases\{cluster="gstg"\} 2$/m);
+  });
+
+  test('each server has its own registry: the same names twice, counted apart', async () => {
+    const [a, b] = [createMetrics(), createMetrics()];
+    a.alerts.inc({ result: 'started' });
+    expect([await counted(a.alerts, { result: 'started' }), await counted(b.alerts, { result: 'started' })]).toEqual([1, 0]);
+  });
+});
+
+describe('the approval page, before Temporal is asked anything', () => {
+  const form = (path: string, body: string, headers: Record<string, string> = {}) =>
+    fetch(`${url}${path}`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body });
+  async function session(): Promise<{ cookie: string; csrf: string }> {
+    const r = await form('/login', `token=${ALICE}`);
+    expect(r.status).toBe(303);
+    const cookie = r.headers.get('set-cookie')!.split(';')[0]!;
+    // Every logged-in page carries the token in its logout form, the 403 page too (no Temporal needed).
+    const logout = await form('/logout', 'csrf=wrong', { cookie, origin: url });
+    const csrf = /name="csrf" value="([^"]+)"/.exec(await logout.text())![1]!;
+    return { cookie, csrf };
+  }
+
+  test('log out needs a same-origin Origin (or Sec-Fetch-Site) and the session CSRF token', async () => {
+    const { cookie, csrf } = await session();
+    const host = new URL(url).host;
+    expect((await form('/logout', `csrf=${csrf}`, { cookie, origin: 'https://evil.example' })).status).toBe(403);
+    expect((await form('/logout', `csrf=${csrf}`, { cookie, origin: 'null' })).status).toBe(403);
+    expect((await form('/logout', `csrf=${csrf}`, { cookie })).status).toBe(403);
+    expect((await form('/logout', `csrf=${csrf}`, { cookie, 'sec-fetch-site': 'cross-site' })).status).toBe(403);
+    expect((await form('/logout', 'csrf=forged', { cookie, origin: url })).status).toBe(403);
+    // Behind a TLS proxy the browser says https; the host is what must match.
+    const out = await form('/logout', `csrf=${csrf}`, { cookie, origin: `https://${host}` });
+    expect(out.status).toBe(303);
+    expect(out.headers.get('set-cookie')).toMatch(/^hu_session=; Max-Age=0;/);
+    expect((await form('/logout', `csrf=${csrf}`, { cookie, 'sec-fetch-site': 'same-origin' })).status).toBe(303);
+  });
+
+  test('forms: not a form is 400, too large is 413, both as pages', async () => {
+    const { cookie, csrf } = await session();
+    const json = await form('/logout', '{}', { cookie, origin: url, 'content-type': 'application/json' });
+    expect([json.status, json.headers.get('content-type')]).toEqual([400, 'text/html; charset=UTF-8']);
+    const big = await form('/logout', `csrf=${csrf}&reason=${'x'.repeat(20_000)}`, { cookie, origin: url });
+    expect(big.status).toBe(413);
+    expect(await big.text()).toMatch(/The form is larger than 16384 bytes/);
+    expect((await form('/login', `token=${'x'.repeat(20_000)}`)).status).toBe(413);
+    expect((await form('/login', 'token=x', { 'content-type': 'text/plain' })).status).toBe(401);
+  });
+
+  test('without a session: GET redirects to the login, POST is 401', async () => {
+    const g = await fetch(`${url}/incidents/a/b`, { redirect: 'manual' });
+    expect([g.status, g.headers.get('location')]).toEqual([303, '/login?next=%2Fincidents%2Fa%2Fb']);
+    expect((await form('/incidents/a/b/decide', 'action=approve')).status).toBe(401);
+  });
+});
+
+describe('incidentView', () => {
+  const status = (o: Partial<RemediationStatus> = {}): RemediationStatus =>
+    ({ step: 'approval', hold: 'approval', waitingFor: 'a human', escalations: 0, evidence: [{ at: '2026-01-01T00:00:00Z', step: 'ci', summary: '<script>alert(1)</script>', ok: false }], view: { health: { summary: 'ok', healthy: true, deployments: [] } }, ...o }) as unknown as RemediationStatus;
+  const render = (id: string, st: RemediationStatus) => String(incidentView(id, st, { user: 'al"ice', csrf: 'tok"en', exp: 0 }, Date.now()));
+
+  test('escapes everything it interpolates, in text and in attributes', () => {
+    const out = render('x" onmouseover="y', status());
+    expect(out).not.toContain('<script>');
+    expect(out).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
+    expect(out).toContain('action="/incidents/x&quot; onmouseover=&quot;y/decide"');
+    expect(out).toContain('value="tok&quot;en"');
+  });
+
+  test('no Deployments, no plan: no sections, and no stray 0', () => {
+    const out = render('w', status());
+    expect(out).not.toContain('id="deployments"');
+    expect(out).not.toMatch(/>\s*0\s*</);
+  });
+});
