@@ -2,8 +2,11 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
 import { serve, type Serving } from '../../server/serve';
 import { WEBHOOK_PATH } from '../../server/http';
+import { AlertForwarder, ForwardError } from '../../server/forwarder';
+import { createMetrics } from '../../server/metrics';
 import { workflowIdFor } from '../../decisions/remediation';
 import { statusQuery } from '../../workflows/definitions';
 import { startAlertmanager } from './alertmanager';
@@ -126,6 +129,19 @@ test('a real Alertmanager drives an incident end to end, and its resolution fini
     void statusQuery;
   } finally {
     await am.stop();
+  }
+});
+
+test('Temporal answering with an error is reported as that error, not as "could not reach Temporal"', async () => {
+  const connection = await Connection.connect({ address: rig.env.address });
+  try {
+    const lost = new AlertForwarder(new Client({ connection, namespace: 'no-such-namespace' }), svc.config, createMetrics());
+    const target = { fingerprint: 'abc123', status: 'firing' as const, cluster: 'gstg', namespace: 'ns', release: 'rel', startsAt: new Date().toISOString(), endsAt: '' };
+    const err = (await lost.forward(target).catch((e: unknown) => e)) as Error;
+    expect(err).toBeInstanceOf(ForwardError);
+    expect(err.message).toMatch(/^forwarding the alert to helm-unstuck\/gstg\/ns\/rel failed: .*[Nn]amespace no-such-namespace is not found/);
+  } finally {
+    await connection.close();
   }
 });
 
