@@ -139,7 +139,7 @@ test('Temporal answering with an error is reported as that error, not as "could 
     const target = { fingerprint: 'abc123', status: 'firing' as const, cluster: 'gstg', namespace: 'ns', release: 'rel', startsAt: new Date().toISOString(), endsAt: '' };
     const err = (await lost.forward(target).catch((e: unknown) => e)) as Error;
     expect(err).toBeInstanceOf(ForwardError);
-    expect(err.message).toMatch(/^forwarding the alert to helm-unstuck\/gstg\/ns\/rel failed: .*[Nn]amespace no-such-namespace is not found/);
+    expect(err.message).toMatch(/^forwarding the alert to helm-unstuck\/gstg\/ns\/rel failed: Namespace not found: 'no-such-namespace'/);
   } finally {
     await connection.close();
   }
