@@ -9,6 +9,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { every } from 'hono/combine';
 import { csrf } from 'hono/csrf';
 import { HTTPException } from 'hono/http-exception';
+import { secureHeaders } from 'hono/secure-headers';
 import { WORKFLOW_TYPE, decide } from '../client/remediation';
 import type { DecisionAction } from '../decisions/remediation';
 import { statusQuery, type RemediationStatus } from '../workflows/definitions';
@@ -51,6 +52,23 @@ export function approvalPage(o: ApprovalPageOptions): Hono<PageEnv> {
         await next();
       },
     );
+
+  const headers = every(
+    secureHeaders({
+      contentSecurityPolicy: { defaultSrc: ["'none'"], styleSrc: ["'unsafe-inline'"], formAction: ["'self'"], frameAncestors: ["'none'"], baseUri: ["'none'"] },
+      xFrameOptions: 'DENY',
+      // same-origin, not no-referrer: with no-referrer browsers send "Origin: null" on form posts.
+      referrerPolicy: 'same-origin',
+      // TLS (and HSTS with it) is the proxy's business.
+      strictTransportSecurity: false,
+    }),
+    async (c, next) => {
+      await next();
+      c.res.headers.set('cache-control', 'no-store');
+    },
+  );
+  // Our paths only: the app is mounted at / beside the webhook.
+  for (const path of ['/', '/login', '/logout', '/incidents', '/incidents/*']) app.use(path, headers);
 
   app.get('/', (c) => c.redirect('/incidents', 303));
   app.get('/login', (c) => c.html(loginView(c.req.query('next') ?? '/incidents')));

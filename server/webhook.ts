@@ -18,6 +18,10 @@ export interface WebhookDeps {
   log: (line: string) => void;
 }
 
+/** A JSON answer, never cached nor sniffed as anything else. */
+export const sendJson = (c: Context, status: ContentfulStatusCode, body: object, headers: Record<string, string> = {}) =>
+  c.json(body, status, { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...headers });
+
 /** Constant-time comparison of a presented bearer token with the configured one. */
 export function bearerMatches(header: string | undefined, token: string): boolean {
   return constantTimeEqual(/^Bearer (.+)$/.exec(header ?? '')?.[1] ?? '', token);
@@ -28,7 +32,7 @@ export function webhook(deps: WebhookDeps): Hono {
   /** Every answer is counted by its result. */
   const answer = (c: Context, status: ContentfulStatusCode, result: string, body: object, headers?: Record<string, string>) => {
     deps.metrics.webhookRequests.inc({ result });
-    return c.json(body, status, headers);
+    return sendJson(c, status, body, headers);
   };
   // Our own check, not hono/bearer-auth: that one answers a malformed Authorization header 400,
   // and a misconfigured Alertmanager should read "401: token" whatever it sends.
@@ -43,10 +47,16 @@ export function webhook(deps: WebhookDeps): Hono {
     if (!/^application\/json\b/i.test(c.req.header('content-type') ?? '')) return answer(c, 415, 'unsupported_media_type', { error: 'content-type must be application/json' });
     await next();
   };
-  const limit = bodyLimit({
-    maxSize: server.maxBodyBytes,
-    onError: (c) => answer(c, 413, 'too_large', { error: `body larger than ${server.maxBodyBytes} bytes` }, { connection: 'close' }),
-  });
+  const tooLarge = (c: Context) => answer(c, 413, 'too_large', { error: `body larger than ${server.maxBodyBytes} bytes` }, { connection: 'close' });
+  const streamed = bodyLimit({ maxSize: server.maxBodyBytes, onError: tooLarge });
+  // hono's bodyLimit reads c.req.raw.body, which turns @hono/node-server's lightweight request
+  // into a full one (and its fast body read off); so it only guards streamed bodies, and a
+  // declared length is judged here (Node's parser holds the body to it).
+  const limit: MiddlewareHandler = async (c, next) => {
+    const declared = c.req.header('content-length');
+    if (declared === undefined || c.req.header('transfer-encoding')) return streamed(c, next);
+    return Number(declared) > server.maxBodyBytes ? tooLarge(c) : next();
+  };
 
   const app = new Hono();
   app.post(WEBHOOK_PATH, bearer, json, limit, async (c) => {

@@ -76,6 +76,11 @@ describe('the webhook', () => {
     expect(await counted(metrics.webhookRequests, { result: 'too_large' })).toBe(before + 1);
   });
 
+  test('a declared body over the limit is 413 before it is read', async () => {
+    const r = await post('x'.repeat(LIMIT + 1));
+    expect([r.status, r.headers.get('connection')]).toEqual([413, 'close']);
+  });
+
   test('a streamed body under the limit is read whole', async () => {
     const r = await postChunked([fixture.slice(0, 100), fixture.slice(100)]);
     expect(r.status).toBe(200);
