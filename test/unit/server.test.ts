@@ -203,6 +203,14 @@ describe('the approval page, before Temporal is asked anything', () => {
     expect((await form('/login', 'token=x', { 'content-type': 'text/plain' })).status).toBe(401);
   });
 
+  test('its pages carry the strict headers, the webhook answers do not need them', async () => {
+    const h = (await fetch(`${url}/login`)).headers;
+    expect([h.get('content-security-policy'), h.get('x-frame-options'), h.get('referrer-policy'), h.get('cache-control')]).toEqual([
+      "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'", 'DENY', 'same-origin', 'no-store',
+    ]);
+    expect((await post(fixture)).headers.get('content-security-policy')).toBeNull();
+  });
+
   test('without a session: GET redirects to the login, POST is 401', async () => {
     const g = await fetch(`${url}/incidents/a/b`, { redirect: 'manual' });
     expect([g.status, g.headers.get('location')]).toEqual([303, '/login?next=%2Fincidents%2Fa%2Fb']);
