@@ -1,9 +1,5 @@
-// Small helpers the HTML pages and the HTTP service share.
+// The constant-time comparison the webhook's bearer token and the approval page's logins share.
 import { createHash, timingSafeEqual } from 'node:crypto';
-
-/** Escape text for HTML content and attribute values. */
-export const escapeHtml = (s: string) =>
-  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 /** Compare two secrets in constant time, whatever their lengths (both are hashed first). */
 export function constantTimeEqual(a: string, b: string): boolean {
