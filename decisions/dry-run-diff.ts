@@ -191,18 +191,17 @@ function scanJsonFields(lines: string[], found: Found): number {
   return n;
 }
 
-interface TraceSignals {
-  /** helm-diff's `--detailed-exitcode` (or helmfile's) said it found a change. */
-  identified: boolean;
-}
-
-function judgeSegment(lines: string[], release: string | undefined, ranDiff: boolean, signals: TraceSignals): ReleaseDiff {
+function judgeSegment(lines: string[], release: string | undefined, ranDiff: boolean): ReleaseDiff {
   const found = new Found();
   let plan: number[] | undefined;
   let jsonEmpty = false;
   let jsonRead = false;
   let jsonUnread = false;
   let error: string | undefined;
+  // `--detailed-exitcode`: helm-diff's exit 2 makes helm print both lines; together they mean
+  // "changes", the plugin line alone means helm-diff failed.
+  let identified = false;
+  let pluginExited = false;
   let jsonStart = -1;
   const endJson = (end: number) => {
     const block = lines.slice(jsonStart, end + 1);
@@ -243,9 +242,13 @@ function judgeSegment(lines: string[], release: string | undefined, ranDiff: boo
       plan = p.slice(1).map((n) => Number(n ?? 0));
       continue;
     }
-    if (t.startsWith('Error: ') && !t.includes(IDENTIFIED_CHANGE) && !(signals.identified && t === PLUGIN_EXITED)) error ??= t;
+    if (!t.startsWith('Error: ')) continue;
+    if (t.includes(IDENTIFIED_CHANGE)) identified = true;
+    else if (t === PLUGIN_EXITED) pluginExited = true;
+    else error ??= t;
   }
   if (jsonStart >= 0) endJson(lines.length - 1);
+  if (pluginExited && !identified) error ??= PLUGIN_EXITED;
 
   const base = release === undefined ? {} : { release };
   const who = release ? `release ${release}` : 'the diff';
@@ -263,6 +266,9 @@ function judgeSegment(lines: string[], release: string | undefined, ranDiff: boo
   const changes: ChangedObject[] = [];
   if (plan && plan.some((n) => n > 0)) {
     return { ...base, verdict: 'changes', changes, reason: `${who} plans changes (${plan.join('/')} add/change/destroy/ownership)` };
+  }
+  if (identified) {
+    return { ...base, verdict: 'changes', changes, reason: `${who}: helm-diff identified at least one change (--detailed-exitcode) in output this does not list` };
   }
   if (jsonUnread) return { ...base, verdict: 'unknown', changes, reason: `${who}: a JSON diff began but could not be read` };
   if (error) return { ...base, verdict: 'unknown', changes, reason: `${who} did not finish: ${clip(error)}` };
@@ -374,7 +380,8 @@ export function parseDryRunTrace(trace: string): DiffReport {
   }
   const { lines, overlong } = readTrace(trace);
   const commands = findCommands(lines);
-  const signals: TraceSignals = { identified: lines.some((l) => l.toLowerCase().includes(IDENTIFIED_CHANGE)) };
+  // helm-diff's line, or helmfile's closing "Identified at least one change".
+  const identified = lines.some((l) => l.toLowerCase().includes(IDENTIFIED_CHANGE));
 
   // helmfile: one segment per "Comparing release=…", plus its closing summary.
   const starts: number[] = [];
@@ -388,7 +395,7 @@ export function parseDryRunTrace(trace: string): DiffReport {
     for (let k = 0; k < starts.length; k++) {
       const start = starts[k]!;
       const end = starts[k + 1] ?? lines.length;
-      const r = judgeSegment(lines.slice(start, end), COMPARING.exec(lines[start]!)![1], true, signals);
+      const r = judgeSegment(lines.slice(start, end), COMPARING.exec(lines[start]!)![1], true);
       if (releases.length < TRACE_LIMITS.maxReleases) releases.push(r);
       else releasesOmitted++;
     }
@@ -408,7 +415,7 @@ export function parseDryRunTrace(trace: string): DiffReport {
   } else {
     const noAffected = lines.some((l) => l.trim().startsWith('No affected releases'));
     const ran = (commands.ranDiff || noAffected) && commands.unreadFormat === undefined;
-    releases = [judgeSegment(lines, undefined, ran, signals)];
+    releases = [judgeSegment(lines, undefined, ran)];
     if (commands.unreadFormat !== undefined && releases[0]!.verdict === 'no-op') {
       releases[0] = {
         verdict: 'unknown',
@@ -428,11 +435,10 @@ export function parseDryRunTrace(trace: string): DiffReport {
   if (changed.length > 0) {
     verdict = 'changes';
     reason = changed.map((r) => r.reason).join('; ') + more;
-  } else if (signals.identified) {
-    // `--detailed-exitcode`: helm-diff exits 2 and helm says so; the changes may be in a format
-    // this does not read, or suppressed, but helm-diff counted them.
+  } else if (identified) {
+    // helmfile says a release changed but no release's output shows which.
     verdict = 'changes';
-    reason = 'helm-diff identified at least one change (--detailed-exitcode), though the trace lists none this can read';
+    reason = 'the trace says it identified at least one change (--detailed-exitcode), though it lists none this can read';
   } else if (unknown.length > 0) {
     verdict = 'unknown';
     reason = unknown.map((r) => r.reason).join('; ') + more;

@@ -108,6 +108,7 @@ describe('parseDryRunTrace', () => {
 
     test('--detailed-exitcode: helm\'s two error lines mean changes, not an unfinished diff', () => {
       const r = parseDryRunTrace(helmDiff('dyff-changes.txt'));
+      expect(r.releases.map((x) => x.verdict)).toEqual(['changes']);
       expect(r.reason).toMatch(/identified at least one change/);
       expect(r.reason).not.toMatch(/did not finish/);
     });
@@ -119,6 +120,8 @@ describe('parseDryRunTrace', () => {
       expect(parseDryRunTrace(trace('no-diff-ran.txt'))).toMatchObject({ mode: 'unknown', reason: /no helm diff command/ });
       expect(parseDryRunTrace('$ helm diff upgrade x ./c --three-way-merge=false\n').mode).toBe('two-way');
       expect(parseDryRunTrace('$ HELM_DIFF_THREE_WAY_MERGE=true helm diff upgrade x ./c\n').mode).toBe('three-way');
+      // Set as a CI variable, it is not echoed; helm-diff says so on stderr.
+      expect(parseDryRunTrace('$ helm diff upgrade x ./c\nEnabled three way merge via the envvar\n').mode).toBe('three-way');
     });
 
     test('helmfile apply: the affected release changes, the other does not', () => {
