@@ -61,7 +61,7 @@ export const TRACE_LIMITS = {
 const ANSI = /\x1b\[[0-9;?]*[A-Za-z]/g;
 // GitLab's collapsible sections. The options bracket is bounded: unbounded, `[^\]]*` scanned to
 // the end of the line from every "section_start:" in it (quadratic on a hostile line).
-const SECTION = /section_(?:start|end):\d+:[A-Za-z0-9_.-]+(?:\[[^\]\n]{0,256}\])?/g;
+const SECTION = /section_(?:start|end):\d+:[A-Za-z0-9_.-]+(?:\[[^\]\n]{0,64}\])?/g;
 
 /** One trace line as a terminal shows it: no colours, no section markers, after the last `\r`. */
 function cleanLine(raw: string): string {
@@ -159,7 +159,6 @@ class Found {
 
 /** helm-diff's JSON array (json or structured output), parsed; false when it is not one. */
 function readJsonArray(text: string, found: Found): boolean {
-  if (text.length > TRACE_LIMITS.maxJsonChars) return false;
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -205,7 +204,8 @@ function judgeSegment(lines: string[], release: string | undefined, ranDiff: boo
   let jsonStart = -1;
   const endJson = (end: number) => {
     const block = lines.slice(jsonStart, end + 1);
-    if (readJsonArray(block.join('\n'), found)) jsonRead = true;
+    const chars = block.reduce((n, l) => n + l.length + 1, 0);
+    if (chars <= TRACE_LIMITS.maxJsonChars && readJsonArray(block.join('\n'), found)) jsonRead = true;
     else if (scanJsonFields(block, found) > 0) jsonRead = true;
     else jsonUnread = true;
     jsonStart = -1;
@@ -381,7 +381,7 @@ export function parseDryRunTrace(trace: string): DiffReport {
   const { lines, overlong } = readTrace(trace);
   const commands = findCommands(lines);
   // helm-diff's line, or helmfile's closing "Identified at least one change".
-  const identified = lines.some((l) => l.toLowerCase().includes(IDENTIFIED_CHANGE));
+  const identified = lines.some((l) => l.includes(IDENTIFIED_CHANGE) || l.includes('Identified at least one change'));
 
   // helmfile: one segment per "Comparing release=…", plus its closing summary.
   const starts: number[] = [];
