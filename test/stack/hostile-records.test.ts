@@ -2,9 +2,10 @@
 // payload is a gzip bomb (680 KB stored, 500 MB inflated), next to a genuinely stuck release.
 // `scan` and `readReleaseHistory` must report it, act on nothing, and stay small.
 import { execFile } from 'node:child_process';
+import { once } from 'node:events';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { gzipSync } from 'node:zlib';
+import { createGzip } from 'node:zlib';
 import * as k8s from '@kubernetes/client-node';
 import { MAX_RELEASE_BYTES } from '../../activities/helm-storage';
 import { helmFor, stackActivities, CLUSTER, unique } from './fixtures';
@@ -21,9 +22,16 @@ function core(): k8s.CoreV1Api {
 }
 
 /** What Helm would store, but 500 MB of spaces: base64 of the gzip is the Secret's value. */
-function gzipBomb(): string {
-  const gz = gzipSync(Buffer.alloc(500 * 1024 * 1024, 0x20), { level: 9 });
-  return gz.toString('base64');
+async function gzipBomb(): Promise<string> {
+  // Streamed from one 5 MB chunk, so the test itself never holds 500 MB.
+  const gz = createGzip({ level: 9 });
+  const out: Buffer[] = [];
+  gz.on('data', (b: Buffer) => out.push(b));
+  const chunk = Buffer.alloc(5 * 1024 * 1024, 0x20);
+  for (let i = 0; i < 100; i++) if (!gz.write(chunk)) await once(gz, 'drain');
+  gz.end();
+  await once(gz, 'end');
+  return Buffer.concat(out).toString('base64');
 }
 
 /** Every Secret in the namespace, by name, with its resourceVersion: "nothing changed" is this, unchanged. */
@@ -41,7 +49,7 @@ beforeAll(async () => {
   await promisify(execFile)(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT });
   namespace = unique('bomb');
   await makeStuck['pending-upgrade'](helmFor(3), { release: 'genuine', namespace });
-  const value = gzipBomb();
+  const value = await gzipBomb();
   expect(value.length).toBeLessThan(700 * 1024);
   await core().createNamespacedSecret({
     namespace,
