@@ -46,6 +46,14 @@ export interface ReleasePayload {
 
 const GZIP_MAGIC = [0x1f, 0x8b, 0x08];
 
+/**
+ * The largest release JSON we decompress (Helm's own records are limited by the 1 MiB object
+ * size, compressed: a real one inflates to a few MiB). Anyone who can create a Secret labelled
+ * owner=helm can plant a gzip bomb; past this cap it is not a readable Helm release.
+ */
+export const MAX_RELEASE_BYTES = 32 * 1024 * 1024;
+const mib = (n: number) => `${Math.round(n / 1024 / 1024)} MiB`;
+
 function driverOf(o: StoredObject): StorageDriver {
   return o.kind === 'Secret' ? 'secret' : 'configmap';
 }
@@ -76,13 +84,21 @@ export function decodePayload(o: Pick<StoredObject, 'kind' | 'name' | 'namespace
   const where = `${o.kind} ${o.namespace}/${o.name}`;
   const release = o.data?.release;
   if (release === undefined) throw new NotAHelmReleaseError(`${where} has no "release" data`);
+  if (typeof release !== 'string') throw new NotAHelmReleaseError(`${where}: release data is not a string`);
+  const tooBig = (what: string) => new NotAHelmReleaseError(`${where}: ${what} is over the ${mib(MAX_RELEASE_BYTES)} cap: not a readable Helm release`);
+  // base64 only shrinks (4 characters make 3 bytes), so capping each layer's input caps its output.
+  const base64Layers = o.kind === 'Secret' ? 2 : 1;
+  if (release.length > MAX_RELEASE_BYTES * (4 / 3) ** base64Layers + 8) throw tooBig('release data');
   let bytes = Buffer.from(release, 'base64');
   if (o.kind === 'Secret') bytes = Buffer.from(bytes.toString('latin1'), 'base64');
+  const gz = GZIP_MAGIC.every((b, i) => bytes[i] === b);
+  if (!gz && bytes.length > MAX_RELEASE_BYTES) throw tooBig('the uncompressed release data');
   let json: string;
   try {
-    const gz = GZIP_MAGIC.every((b, i) => bytes[i] === b);
-    json = (gz ? gunzipSync(bytes) : bytes).toString('utf8');
+    // zlib stops inflating once the output passes the cap, so a bomb never fills memory.
+    json = (gz ? gunzipSync(bytes, { maxOutputLength: MAX_RELEASE_BYTES }) : bytes).toString('utf8');
   } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw tooBig('the decompressed release data');
     throw new NotAHelmReleaseError(`${where}: release data is not gzip: ${(err as Error).message}`);
   }
   let payload: ReleasePayload;

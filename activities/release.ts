@@ -127,6 +127,11 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (t: T) => 
   return out;
 }
 
+/**
+ * Stuck releases, from the labels of pending records (metadata only), each confirmed by reading
+ * its pending records' payloads; a record that is not a readable Helm release is listed in
+ * `unreadable` and its release is not reported stuck.
+ */
 export async function scan(kube: Kube, input: ScanInput, nowMs: number): Promise<ScanResult> {
   if (input.namespace !== undefined) {
     const p = validateNamespace(input.namespace);
@@ -157,9 +162,20 @@ export async function scan(kube: Kube, input: ScanInput, nowMs: number): Promise
     const objs = await kube.listRecords(kindOf(c.driver), c.namespace, releaseSelector(c.release), { metadataOnly: true });
     return { c, state: determineReleaseState(c.release, c.namespace, readable(objs), nowMs) };
   });
+  // A stuck release's pending records are read whole once, to prove they are Helm's: anyone who
+  // can create a Secret labelled owner=helm can plant one (a gzip bomb, say). Two at a time, as
+  // each may decompress up to MAX_RELEASE_BYTES.
+  const locked = states.filter(({ state }) => state.kind === 'Locked');
+  const readablePending = await mapLimit(locked, 2, async ({ c, state }) => {
+    for (const r of state.pending) {
+      const full = await kube.getRecord(kindOf(c.driver), c.namespace, r.objectName);
+      if (full && readable([full]).length === 0) return false;
+    }
+    return true;
+  });
   const stuck: StuckReleaseSummary[] = [];
-  for (const { c, state } of states) {
-    if (state.kind !== 'Locked') continue;
+  for (const [i, { c, state }] of locked.entries()) {
+    if (!readablePending[i]) continue;
     const top = state.pending[0]!;
     stuck.push({
       namespace: c.namespace,

@@ -2,6 +2,7 @@ import { gzipSync } from 'node:zlib';
 import {
   decodePayload,
   encodePayload,
+  MAX_RELEASE_BYTES,
   NotAHelmReleaseError,
   toRevisionRecord,
   type ReleasePayload,
@@ -42,6 +43,8 @@ function stored(kind: 'Secret' | 'ConfigMap', payload: unknown, over: Partial<St
   };
 }
 
+const b64twice = (b: Buffer) => Buffer.from(b.toString('base64')).toString('base64');
+
 describe('toRevisionRecord', () => {
   test.each([
     ['Secret', 'helm 3', helm3Payload],
@@ -78,7 +81,6 @@ describe('toRevisionRecord', () => {
     expect(decodePayload(stored('Secret', plain)).version).toBe(1235);
   });
 
-  const b64twice = (b: Buffer) => Buffer.from(b.toString('base64')).toString('base64');
   test.each([
     ['no owner=helm label', stored('Secret', helm3Payload, { labels: { name: 'gitlab', status: 'deployed', version: '1' } }), /is not a Helm release record \(label owner is not "helm"\)/],
     ['no name label', stored('Secret', helm3Payload, { labels: { owner: 'helm', status: 'deployed', version: '1' } }), /has no "name" label/],
@@ -93,5 +95,32 @@ describe('toRevisionRecord', () => {
   ])('rejects %s with a clear error', (_what, obj, message) => {
     expect(() => toRevisionRecord(obj)).toThrow(NotAHelmReleaseError);
     expect(() => toRevisionRecord(obj)).toThrow(message);
+  });
+
+  describe('hostile payloads: decompressed size capped at MAX_RELEASE_BYTES', () => {
+    // A release padded to `size` bytes of JSON: valid, so only its size can make it unreadable.
+    const padded = (size: number) => {
+      const json = JSON.stringify({ ...helm3Payload, manifest: '' });
+      return Buffer.from(json.replace('"manifest":""', `"manifest":"${' '.repeat(size - json.length)}"`));
+    };
+    const cap = /over the 32 MiB cap: not a readable Helm release/;
+
+    test.each(['Secret', 'ConfigMap'] as const)('a %s whose gzip inflates past the cap (a gzip bomb) is not a Helm release', (kind) => {
+      const bomb = gzipSync(Buffer.alloc(MAX_RELEASE_BYTES + 1024 * 1024, 0x20));
+      const once = bomb.toString('base64');
+      const release = kind === 'Secret' ? Buffer.from(once).toString('base64') : once;
+      expect(() => toRevisionRecord(stored(kind, release))).toThrow(NotAHelmReleaseError);
+      expect(() => toRevisionRecord(stored(kind, release))).toThrow(cap);
+    });
+
+    test('a release exactly at the cap is read; one byte more is not', () => {
+      expect(decodePayload(stored('Secret', b64twice(gzipSync(padded(MAX_RELEASE_BYTES))))).version).toBe(1235);
+      expect(() => decodePayload(stored('Secret', b64twice(gzipSync(padded(MAX_RELEASE_BYTES + 1)))))).toThrow(cap);
+    });
+
+    test('an uncompressed payload over the cap, and base64 too long to be one, are refused before decoding', () => {
+      expect(() => decodePayload(stored('ConfigMap', padded(MAX_RELEASE_BYTES + 1).toString('base64')))).toThrow(/uncompressed release data is over the 32 MiB cap/);
+      expect(() => decodePayload(stored('ConfigMap', 'A'.repeat(MAX_RELEASE_BYTES * 2)))).toThrow(/release data is over the 32 MiB cap/);
+    });
   });
 });
