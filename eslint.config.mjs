@@ -29,7 +29,7 @@ const workflowForbiddenImports = {
 };
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', 'coverage/**', 'test-artifacts/**'] },
+  { ignores: ['node_modules/**', 'dist/**', '.test-build/**', 'coverage/**', 'test-artifacts/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

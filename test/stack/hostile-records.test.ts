@@ -3,6 +3,7 @@
 // `scan` and `readReleaseHistory` must report it, act on nothing, and stay small.
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createGzip } from 'node:zlib';
@@ -13,6 +14,7 @@ import { sharedStack } from './shared';
 import { makeStuck } from './stuck';
 
 const ROOT = join(__dirname, '..', '..');
+const BUILT = join(ROOT, '.test-build', `hostile-records-${process.pid}`);
 const RSS_LIMIT_KB = 300 * 1024;
 
 function core(): k8s.CoreV1Api {
@@ -45,8 +47,10 @@ let before: Record<string, string>;
 const planted = 'sh.helm.release.v1.planted.v1';
 
 beforeAll(async () => {
-  // The CLI as installed runs from dist/ (tsx's compiler alone would add ~50 MB to the process).
-  await promisify(execFile)(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT });
+  // The CLI as installed runs compiled (tsx's compiler alone would add ~50 MB to the process). It is
+  // compiled into a folder of this test's own inside the clone (node_modules and package.json are
+  // found above it), never into dist/, which other tests and a running demo may be using.
+  await promisify(execFile)(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json', '--outDir', BUILT], { cwd: ROOT });
   namespace = unique('bomb');
   await makeStuck['pending-upgrade'](helmFor(3), { release: 'genuine', namespace });
   const value = await gzipBomb();
@@ -62,12 +66,13 @@ beforeAll(async () => {
   });
   before = await secretsIn(namespace);
 }, 300_000);
+afterAll(() => rmSync(BUILT, { recursive: true, force: true }));
 
 test('scan, as its own process: lists the genuine release as stuck and the bomb as unreadable, under 300 MB', async () => {
   // GNU time's %M is the child's peak resident set, in KiB: the whole process, decoding included.
   const { stdout, stderr } = await promisify(execFile)(
     '/usr/bin/time',
-    ['-f', 'maxrss=%M', process.execPath, 'dist/client/cli.js', 'scan', '--kubeconfig', sharedStack().kubeconfig, '-n', namespace, '-o', 'json'],
+    ['-f', 'maxrss=%M', process.execPath, join(BUILT, 'client', 'cli.js'), 'scan', '--kubeconfig', sharedStack().kubeconfig, '-n', namespace, '-o', 'json'],
     { cwd: ROOT, maxBuffer: 16 * 1024 * 1024 },
   );
   const maxRssKb = Number(/maxrss=(\d+)/.exec(stderr)?.[1]);

@@ -1,8 +1,8 @@
 // The npm package as a user gets it: `npm pack`, `npm install -g` into an empty prefix, then the
 // installed `helm-unstuck` run from outside the clone (--help, scan, serve), with no test code in it.
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { PACKAGE_ROOT } from '../../lib/repo';
 import { listening } from '../../worker/dev-server';
@@ -23,8 +23,16 @@ let env: NodeJS.ProcessEnv;
 
 beforeAll(async () => {
   dir = tempDir('package');
-  // `npm pack` runs the "prepare" script: dist/ is rebuilt from source before it is packed.
-  const packed = await run('npm', ['pack', '--silent', '--pack-destination', dir], { cwd: PACKAGE_ROOT, maxBuffer: 16 << 20 });
+  // `npm pack` runs the "prepare" script, which rebuilds dist/ from scratch: pack a copy of the
+  // clone's files, so the clone's own dist/ (which other tests and a running demo use) is untouched.
+  const stage = join(dir, 'stage');
+  const { stdout: listed } = await run('git', ['ls-files', '-co', '--exclude-standard', '-z'], { cwd: PACKAGE_ROOT, maxBuffer: 64 << 20 });
+  for (const f of listed.split('\0').filter((f) => f && existsSync(join(PACKAGE_ROOT, f)))) {
+    mkdirSync(dirname(join(stage, f)), { recursive: true });
+    copyFileSync(join(PACKAGE_ROOT, f), join(stage, f));
+  }
+  symlinkSync(join(PACKAGE_ROOT, 'node_modules'), join(stage, 'node_modules'));
+  const packed = await run('npm', ['pack', '--silent', '--pack-destination', dir], { cwd: stage, maxBuffer: 16 << 20 });
   tarball = join(dir, packed.stdout.trim().split('\n').pop() ?? '');
   const prefix = join(dir, 'prefix');
   await run('npm', ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', tarball], { cwd: dir, maxBuffer: 16 << 20 });
@@ -59,7 +67,7 @@ test('the package holds the runtime and no test code, demo harness or benchmarks
 test('the installed command answers --version and --help, and says the demo runs from a clone', async () => {
   expect(existsSync(bin)).toBe(true);
   expect(await installed('--version')).toMatchObject({ code: 0, out: `${VERSION}\n` });
-  expect(await installed('--help')).toMatchObject({ code: 0, out: expect.stringMatching(/^helm-unstuck: find and safely unlock Helm releases/) });
+  expect(await installed('--help')).toMatchObject({ code: 0, out: expect.stringMatching(/^Usage: helm-unstuck \[options\] \[command\]\n\nFind and safely unlock Helm releases/) });
   expect(await installed('scan', '--help')).toMatchObject({ code: 0, out: expect.stringMatching(/^Usage: helm-unstuck scan/) });
   expect(await installed('demo')).toMatchObject({ code: 1, err: expect.stringMatching(/the demo is not part of the installed package: it runs from a clone/) });
 });
