@@ -1,5 +1,5 @@
 // Which Kubernetes API a cluster name means: one kubeconfig context per cluster.
-import { Kube } from './kubernetes';
+import { Kube, type KubeApi } from './kubernetes';
 import { InvalidInputError } from './failures';
 
 export interface ClusterConfig {
@@ -9,7 +9,8 @@ export interface ClusterConfig {
   contexts?: Record<string, string>;
 }
 
-export type KubeFor = (cluster: string) => Kube;
+/** The factory activities get their Kubernetes access from; tests may wrap what it returns. */
+export type KubeFor = (cluster: string) => KubeApi;
 
 /** A KubeFor that builds one client per cluster, on first use. Unknown clusters are bad input. */
 export function clusterRegistry(cfg: ClusterConfig = {}): KubeFor {

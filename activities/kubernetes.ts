@@ -116,6 +116,14 @@ export interface ListOptions {
   pageSize?: number;
 }
 
+/**
+ * What activities may ask of one cluster: every method of Kube. Activities get it from a KubeFor
+ * (clusters.ts), never by building a Kube themselves, so a test can hand them a wrapped real
+ * Kube that fails or races on demand (test/stack/failing-kube.ts), as helm-controller's
+ * storage.Failing wraps a real Helm driver.
+ */
+export type KubeApi = { [M in keyof Kube as Kube[M] extends (...args: never[]) => unknown ? M : never]: Kube[M] };
+
 export class Kube {
   private readonly core: k8s.CoreV1Api;
   private readonly apps: k8s.AppsV1Api;

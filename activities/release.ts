@@ -7,7 +7,7 @@ import { judgeVerification, type Verification, type VerifyExpectation } from '..
 import type { KubeFor } from './clusters';
 import { InvalidInputError } from './failures';
 import { NotAHelmReleaseError, toRevisionRecord, type StoredObject } from './helm-storage';
-import type { Kube, RecordKind } from './kubernetes';
+import type { KubeApi, RecordKind } from './kubernetes';
 
 export interface ReleaseRef {
   cluster: string;
@@ -43,7 +43,7 @@ export interface ReleaseHistory {
 }
 
 /** Every revision's labels (metadata only), then the payload of the few that matter. */
-export async function loadHistory(kube: Kube, ref: ReleaseRef, nowMs: number): Promise<ReleaseHistory> {
+export async function loadHistory(kube: KubeApi, ref: ReleaseRef, nowMs: number): Promise<ReleaseHistory> {
   const drivers: StorageDriver[] = ref.driver ? [ref.driver] : ['secret', 'configmap'];
   let driver: StorageDriver | undefined;
   let revisions: RevisionRecord[] = [];
@@ -132,7 +132,7 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (t: T) => 
  * its pending records' payloads; a record that is not a readable Helm release is listed in
  * `unreadable` and its release is not reported stuck.
  */
-export async function scan(kube: Kube, input: ScanInput, nowMs: number): Promise<ScanResult> {
+export async function scan(kube: KubeApi, input: ScanInput, nowMs: number): Promise<ScanResult> {
   if (input.namespace !== undefined) {
     const p = validateNamespace(input.namespace);
     if (p) throw new InvalidInputError(p);

@@ -10,8 +10,8 @@ import type { UnlockStrategy } from '../decisions/remediation';
 import type { ApprovedRecord } from '../decisions/runbook';
 import type { KubeFor } from './clusters';
 import { BackupError, InvalidInputError, ReleaseChangedError } from './failures';
-import { decodePayload, encodePayload, type StoredObject } from './helm-storage';
-import { KubeAlreadyExistsError, KubeConflictError, KubeNotFoundError, type Kube, type NewRecord } from './kubernetes';
+import { decodePayload, encodePayload, NotAHelmReleaseError, toRevisionRecord, type StoredObject } from './helm-storage';
+import { KubeAlreadyExistsError, KubeConflictError, KubeNotFoundError, type KubeApi, type NewRecord } from './kubernetes';
 import { kindOf, releaseSelector, validateRef } from './release';
 
 /** Delete the pending record (the runbook), or rewrite its status to failed (as Flux does). */
@@ -98,7 +98,7 @@ function describeChange(seen: ApprovedRecord, now: StoredObject): string {
   return parts.join(', ');
 }
 
-async function backUp(kube: Kube, cur: StoredObject, input: UnlockInput, takenAt: Date): Promise<string> {
+async function backUp(kube: KubeApi, cur: StoredObject, input: UnlockInput, takenAt: Date): Promise<string> {
   const name = backupName(input.release, Number(cur.labels.version), cur.uid);
   const rec: NewRecord = {
     kind: cur.kind,
@@ -130,15 +130,18 @@ async function backUp(kube: Kube, cur: StoredObject, input: UnlockInput, takenAt
     await kube.createRecord(rec);
   } catch (err) {
     if (!(err instanceof KubeAlreadyExistsError)) throw err;
+    // Ours from an earlier attempt (a retry after a failed delete) only if it copies this record.
     const existing = await kube.getRecord(cur.kind, cur.namespace, name);
-    if (existing?.annotations?.[BACKUP_ANNOTATIONS.originalUid] !== cur.uid) {
-      throw new BackupError(`${name} exists but is not a backup of ${cur.name} (uid ${cur.uid}); not overwriting it`);
-    }
+    const copy =
+      existing?.annotations?.[BACKUP_ANNOTATIONS.originalUid] === cur.uid &&
+      sameStrings(stringMap(existing.annotations[BACKUP_ANNOTATIONS.originalLabels]), cur.labels) &&
+      sameStrings(existing.data, cur.data);
+    if (!copy) throw new BackupError(`${name} exists but is not a copy of ${cur.name} (uid ${cur.uid}); not overwriting it, deleting nothing`);
   }
   return name;
 }
 
-async function unlockOne(kube: Kube, input: UnlockInput, seen: ApprovedRecord, now: Date): Promise<UnlockAction> {
+async function unlockOne(kube: KubeApi, input: UnlockInput, seen: ApprovedRecord, now: Date): Promise<UnlockAction> {
   const kind = kindOf(input.driver);
   const bname = backupName(input.release, seen.revision, seen.uid);
   const base = { revision: seen.revision, objectName: seen.objectName, uid: seen.uid, backupName: bname };
@@ -199,13 +202,17 @@ async function unlockOne(kube: Kube, input: UnlockInput, seen: ApprovedRecord, n
     );
     return { ...base, outcome: 'marked-failed', detail: `marked ${seen.objectName} (revision ${seen.revision}) failed; backup ${bname}` };
   } catch (err) {
+    // The backup stays: it is a copy of the record as approved, and an operator may want it.
+    const kept = `backup ${bname} kept`;
     if (err instanceof KubeConflictError) {
       const after = await kube.getRecord(kind, input.namespace, seen.objectName);
       const what = after ? describeChange(seen, after) : 'it was deleted';
-      throw new ReleaseChangedError(`${input.namespace}/${seen.objectName} changed at the last moment (${what}); the API server refused the change`);
+      throw new ReleaseChangedError(
+        `${input.namespace}/${seen.objectName} changed at the last moment (${what}); the API server refused the change; ${kept}`,
+      );
     }
     if (err instanceof KubeNotFoundError) {
-      throw new ReleaseChangedError(`${input.namespace}/${seen.objectName} was deleted by someone else at the last moment`);
+      throw new ReleaseChangedError(`${input.namespace}/${seen.objectName} was deleted by someone else at the last moment; ${kept}`);
     }
     throw err;
   }
@@ -232,6 +239,57 @@ function sameStrings(a: Record<string, string> | undefined, b: Record<string, st
   const ka = Object.keys(a ?? {}).sort();
   const kb = Object.keys(b ?? {}).sort();
   return ka.length === kb.length && ka.every((k, i) => k === kb[i] && a![k] === b![k]);
+}
+
+/** A JSON object of strings, or undefined: annotations are free text anyone may edit. */
+function stringMap(json: string | undefined): Record<string, string> | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(json ?? '{}');
+  } catch {
+    return undefined;
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return undefined;
+  return Object.values(v).every((x) => typeof x === 'string') ? (v as Record<string, string>) : undefined;
+}
+
+/**
+ * The record a backup holds, checked before anything is written: it must be our backup, of a Helm
+ * record whose name, labels, payload and backup labels agree. A hand-edited or forged object is
+ * refused.
+ */
+function originalOf(backup: StoredObject): { original: NewRecord; ann: Record<string, string> } {
+  const bad = (why: string) => new BackupError(`${backup.name} is not a helm-unstuck backup of a Helm record: ${why}`);
+  const ann = backup.annotations ?? {};
+  const name = ann[BACKUP_ANNOTATIONS.originalName];
+  if (backup.labels[BACKUP_LABELS.managedBy] !== 'helm-unstuck') throw bad(`label ${BACKUP_LABELS.managedBy} is not "helm-unstuck"`);
+  if (!name) throw bad(`annotation ${BACKUP_ANNOTATIONS.originalName} is missing`);
+  const labels = stringMap(ann[BACKUP_ANNOTATIONS.originalLabels]);
+  const annotations = stringMap(ann[BACKUP_ANNOTATIONS.originalAnnotations]);
+  if (!labels || !annotations) throw bad('its original labels or annotations are not a JSON map of strings');
+  const type = ann[BACKUP_ANNOTATIONS.originalType];
+  const original: NewRecord = {
+    kind: backup.kind,
+    name,
+    namespace: backup.namespace,
+    labels,
+    ...(Object.keys(annotations).length ? { annotations } : {}),
+    ...(type ? { type } : {}),
+    data: backup.data ?? {},
+  };
+  let release: string, revision: number;
+  try {
+    // Helm's labels, and a payload of that same release and revision.
+    ({ release, revision } = toRevisionRecord({ ...original, uid: '', resourceVersion: '' }));
+  } catch (err) {
+    if (err instanceof NotAHelmReleaseError) throw bad(err.message);
+    throw err;
+  }
+  if (name !== recordName(release, revision)) throw bad(`${name} is not the record name of ${release} revision ${revision}`);
+  if (backup.labels[BACKUP_LABELS.release] !== release || backup.labels[BACKUP_LABELS.revision] !== String(revision)) {
+    throw bad(`its labels name ${backup.labels[BACKUP_LABELS.release]} revision ${backup.labels[BACKUP_LABELS.revision]}, its copy ${release} revision ${revision}`);
+  }
+  return { original, ann };
 }
 
 export function createUnlockActivities(kubeFor: KubeFor, now: () => number) {
@@ -264,23 +322,9 @@ export function createUnlockActivities(kubeFor: KubeFor, now: () => number) {
       const kind = kindOf(input.driver);
       const backup = await kube.getRecord(kind, input.namespace, input.backupName);
       if (!backup) throw new BackupError(`no ${kind} ${input.namespace}/${input.backupName}`);
-      const ann = backup.annotations ?? {};
-      if (backup.labels[BACKUP_LABELS.managedBy] !== 'helm-unstuck' || !ann[BACKUP_ANNOTATIONS.originalName]) {
-        throw new BackupError(`${input.backupName} is not a helm-unstuck backup`);
-      }
-      const name = ann[BACKUP_ANNOTATIONS.originalName]!;
-      const labels = JSON.parse(ann[BACKUP_ANNOTATIONS.originalLabels] ?? '{}') as Record<string, string>;
-      const annotations = JSON.parse(ann[BACKUP_ANNOTATIONS.originalAnnotations] ?? '{}') as Record<string, string>;
-      const type = ann[BACKUP_ANNOTATIONS.originalType];
-      const original: NewRecord = {
-        kind,
-        name,
-        namespace: input.namespace,
-        labels,
-        ...(Object.keys(annotations).length ? { annotations } : {}),
-        ...(type ? { type } : {}),
-        data: backup.data ?? {},
-      };
+      const { original, ann } = originalOf(backup);
+      const name = original.name;
+      const labels = original.labels;
       const revision = Number(labels.version);
       const result = { cluster: input.cluster, namespace: input.namespace, objectName: name, revision };
       const cur = await kube.getRecord(kind, input.namespace, name);

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { createActivities } from '../../activities';
 import { clusterRegistry } from '../../activities/clusters';
+import { failingKubeFor } from './failing-kube';
 import { Helm, type HelmDriver, type HelmMajor } from './helm';
 import { sharedStack } from './shared';
 
@@ -14,9 +15,17 @@ export function helmFor(major: HelmMajor, driver: HelmDriver = 'secret'): Helm {
   return new Helm(major, major === 3 ? s.binaries.helm3 : s.binaries.helm4, s.kubeconfig, join(s.dir, `helm${major}`), driver);
 }
 
+/** The shared control plane as cluster CLUSTER. */
+export const stackKubeFor = () => clusterRegistry({ kubeconfig: sharedStack().kubeconfig, contexts: { [CLUSTER]: 'admin' } });
+
 export function stackActivities(now?: () => number) {
-  const kubeFor = clusterRegistry({ kubeconfig: sharedStack().kubeconfig, contexts: { [CLUSTER]: 'admin' } });
-  return createActivities({ kubeFor, ...(now ? { now } : {}) });
+  return createActivities({ kubeFor: stackKubeFor(), ...(now ? { now } : {}) });
+}
+
+/** Activities whose cluster CLUSTER is a real Kube that fails or races when a test arms it. */
+export function failingStackActivities() {
+  const { kubeFor, kube } = failingKubeFor(stackKubeFor(), CLUSTER);
+  return { acts: createActivities({ kubeFor }), kube };
 }
 
 export const unique = (prefix: string) => `${prefix}-${randomBytes(3).toString('hex')}`;
