@@ -259,7 +259,6 @@ export class Kube {
       if (s?.observedGeneration !== undefined) f.observedGeneration = s.observedGeneration;
       if (s?.updatedReplicas !== undefined) f.updatedReplicas = s.updatedReplicas;
       if (s?.availableReplicas !== undefined) f.availableReplicas = s.availableReplicas;
-      if (s?.readyReplicas !== undefined) f.readyReplicas = s.readyReplicas;
       return f;
     });
   }
@@ -268,15 +267,10 @@ export class Kube {
     const list = await call(`list HorizontalPodAutoscalers in ${namespace}`, () =>
       this.autoscaling.listNamespacedHorizontalPodAutoscaler({ namespace }),
     );
-    return list.items.map((h) => {
-      const f: HpaFacts = {
-        name: h.metadata?.name ?? '',
-        targetKind: h.spec?.scaleTargetRef.kind ?? '',
-        targetName: h.spec?.scaleTargetRef.name ?? '',
-        maxReplicas: h.spec?.maxReplicas ?? 0,
-      };
-      if (h.spec?.minReplicas !== undefined) f.minReplicas = h.spec.minReplicas;
-      return f;
-    });
+    return list.items.map((h) => ({
+      name: h.metadata?.name ?? '',
+      targetKind: h.spec?.scaleTargetRef.kind ?? '',
+      targetName: h.spec?.scaleTargetRef.name ?? '',
+    }));
   }
 }

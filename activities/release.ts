@@ -1,6 +1,7 @@
 // Runbook steps 3 and 5 (observe): a release's history, a scan for stuck releases, and the
 // check that Helm shows the release deployed again. Reads as little as it can: Helm's labels
 // say revision and status, so payloads are fetched only for the few revisions worth describing.
+import pLimit from 'p-limit';
 import { validateNamespace, validateReleaseName, type RevisionRecord, type StorageDriver } from '../decisions/helm';
 import { determineReleaseState, type ReleaseState } from '../decisions/release-state';
 import { judgeVerification, type Verification, type VerifyExpectation } from '../decisions/verification';
@@ -112,21 +113,6 @@ export interface ScanResult {
   unreadable: { object: string; reason: string }[];
 }
 
-/** Run `fn` over items, at most `limit` at a time. */
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        out[i] = await fn(items[i]!);
-      }
-    }),
-  );
-  return out;
-}
-
 /**
  * Stuck releases, from the labels of pending records (metadata only), each confirmed by reading
  * its pending records' payloads; a record that is not a readable Helm release is listed in
@@ -158,7 +144,8 @@ export async function scan(kube: KubeApi, input: ScanInput, nowMs: number): Prom
       candidates.set(`${driver}/${r.namespace}/${r.release}`, { namespace: r.namespace, release: r.release, driver });
     }
   }
-  const states = await mapLimit([...candidates.values()], 8, async (c) => {
+  // At most 8 history reads in flight: a scan of a busy cluster must not flood the API server.
+  const states = await pLimit(8).map([...candidates.values()], async (c) => {
     const objs = await kube.listRecords(kindOf(c.driver), c.namespace, releaseSelector(c.release), { metadataOnly: true });
     return { c, state: determineReleaseState(c.release, c.namespace, readable(objs), nowMs) };
   });
@@ -166,7 +153,7 @@ export async function scan(kube: KubeApi, input: ScanInput, nowMs: number): Prom
   // can create a Secret labelled owner=helm can plant one (a gzip bomb, say). Two at a time, as
   // each may decompress up to MAX_RELEASE_BYTES.
   const locked = states.filter(({ state }) => state.kind === 'Locked');
-  const readablePending = await mapLimit(locked, 2, async ({ c, state }) => {
+  const readablePending = await pLimit(2).map(locked, async ({ c, state }) => {
     for (const r of state.pending) {
       const full = await kube.getRecord(kindOf(c.driver), c.namespace, r.objectName);
       if (full && readable([full]).length === 0) return false;

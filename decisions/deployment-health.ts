@@ -3,7 +3,8 @@
 //  - updatedReplicas and availableReplicas match, or, where an HPA scales the Deployment, are
 //    within a tolerance (default 10%) of spec.replicas;
 // plus one check the runbook implies: the controller has observed the newest generation,
-// otherwise the status above describes an older spec.
+// otherwise the status above describes an older spec. readyReplicas is not read: a replica is
+// available only after being ready for minReadySeconds, so the available count is the stricter one.
 
 /** The facts of one Deployment that the verdict needs (plain data from the adapter). */
 export interface DeploymentFacts {
@@ -14,17 +15,18 @@ export interface DeploymentFacts {
   replicas: number;
   updatedReplicas?: number;
   availableReplicas?: number;
-  readyReplicas?: number;
   conditions: { type: string; status: string; reason?: string; message?: string }[];
 }
 
-/** A HorizontalPodAutoscaler's target, enough to know which Deployment it scales. */
+/**
+ * A HorizontalPodAutoscaler's target, enough to know which Deployment it scales. Its replica
+ * bounds are not read: the HPA writes its choice into the Deployment's spec.replicas, which the
+ * tolerance is measured against.
+ */
 export interface HpaFacts {
   name: string;
   targetKind: string;
   targetName: string;
-  minReplicas?: number;
-  maxReplicas: number;
 }
 
 export interface HealthPolicy {

@@ -1,12 +1,20 @@
 // Runbook steps 3-5 against real helm and the real API server: read the release, unlock it,
 // and prove with helm itself that the release is deployed again and can be upgraded.
-import type { ApprovedRecord } from '../../activities/unlock';
-import type { ReleaseHistory } from '../../activities/release';
-import { CHART_SECRETS, CLUSTER, helmFor, stackActivities, unique } from './fixtures';
+import { BACKUP_LABELS, type ApprovedRecord } from '../../activities/unlock';
+import { kindOf, type ReleaseHistory } from '../../activities/release';
+import { CHART_SECRETS, CLUSTER, helmFor, stackActivities, stackKubeFor, unique } from './fixtures';
 import { TINY_CHART, type Helm, type HelmDriver, type HelmMajor } from './helm';
 import { hangAndKill, makeStuck } from './stuck';
 
 const acts = stackActivities();
+const kube = stackKubeFor()(CLUSTER);
+
+/** helm-unstuck's backups in a namespace (Helm's selector, owner=helm, never matches them). */
+async function backupsIn(namespace: string): Promise<string[]> {
+  const selector = `${BACKUP_LABELS.managedBy}=helm-unstuck`;
+  const found = await Promise.all((['Secret', 'ConfigMap'] as const).map((k) => kube.listRecords(k, namespace, selector)));
+  return found.flat().map((b) => `${b.kind}/${b.name}`);
+}
 
 function approvedFrom(h: ReleaseHistory): ApprovedRecord[] {
   return h.state.pending.map((r) => ({
@@ -74,6 +82,7 @@ describe.each(cases)('helm v%i, %s driver', (major, driver) => {
     expect((await helm.history(o.release, o.namespace)).map((r) => r.revision)).toEqual([1, 2]);
     // The backup is invisible to Helm: the history above does not show it, and helm list sees one release.
     expect((await helm.list(o.namespace)).map((r) => r.name)).toEqual([o.release]);
+    expect(await backupsIn(o.namespace)).toEqual([`${kindOf(driver)}/${unlocked.actions[0]!.backupName}`]);
 
     const verified = await acts.verifyRelease({ ...ref(o), expect: { deployedRevision: 2 } });
     expect(verified).toMatchObject({ verified: true, revision: 2, status: 'deployed', chart: 'tiny-0.1.0' });
@@ -196,8 +205,7 @@ describe.each([3, 4] as const)('helm v%i: the other stuck shapes', (major) => {
       message: expect.stringMatching(/changed since it was approved: resourceVersion \d+ → \d+, status pending-upgrade → failed; deleting nothing/),
     });
     expect(await helm.history(o.release, o.namespace)).toEqual(before);
-    const backups = await acts.scanStuckReleases({ cluster: CLUSTER, namespace: o.namespace });
-    expect(backups.stuck).toEqual([]);
+    expect(await backupsIn(o.namespace)).toEqual([]);
   });
 
   test('a newer revision above the approved one stops the unlock', async () => {
@@ -216,6 +224,7 @@ describe.each([3, 4] as const)('helm v%i: the other stuck shapes', (major) => {
       message: expect.stringContaining('revision(s) 3 above the approved pending revision 2'),
     });
     expect(await helm.history(o.release, o.namespace)).toEqual(before);
+    expect(await backupsIn(o.namespace)).toEqual([]);
   });
 });
 
@@ -239,5 +248,6 @@ describe('bad input changes nothing', () => {
     for (const k of ['objectName', 'status']) if (k in c) input.approved[0]![k] = c[k];
     await expect(acts.unlockRelease(input as never)).rejects.toMatchObject({ nonRetryable: true, message: expect.stringMatching(message) });
     expect(await helm.history(o.release, o.namespace)).toEqual(before);
+    expect(await backupsIn(o.namespace)).toEqual([]);
   });
 });

@@ -21,7 +21,7 @@ function dep(over: Partial<DeploymentFacts> = {}): DeploymentFacts {
     ...over,
   };
 }
-const hpa: HpaFacts = { name: 'gitlab-webservice', targetKind: 'Deployment', targetName: 'gitlab-webservice', maxReplicas: 30 };
+const hpa: HpaFacts = { name: 'gitlab-webservice', targetKind: 'Deployment', targetName: 'gitlab-webservice' };
 
 const table: { name: string; d: DeploymentFacts; hpa?: HpaFacts; tolerance?: number; healthy: boolean; says: RegExp }[] = [
   { name: 'settled', d: dep(), healthy: true, says: /healthy \(10 updated, 10 available of 10\)/ },
@@ -60,7 +60,7 @@ describe('judgeDeployment', () => {
 
 describe('judgeNamespace', () => {
   test('names every unhealthy Deployment and matches HPAs by their scale target', () => {
-    const hpas: HpaFacts[] = [hpa, { name: 'other', targetKind: 'StatefulSet', targetName: 'gitlab-sidekiq', maxReplicas: 3 }];
+    const hpas: HpaFacts[] = [hpa, { name: 'other', targetKind: 'StatefulSet', targetName: 'gitlab-sidekiq' }];
     const h = judgeNamespace('gitlab', [dep({ availableReplicas: 9 }), dep({ name: 'gitlab-sidekiq', availableReplicas: 9 }), dep({ name: 'gitlab-pages' })], hpas);
     expect(h.healthy).toBe(false);
     expect(h.summary).toBe('gitlab: 1 of 3 Deployments NOT healthy: gitlab-sidekiq');
