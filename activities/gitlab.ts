@@ -1,7 +1,20 @@
 // The GitLab adapter: the only file that imports @gitbeaker/rest. It returns plain data and
 // throws our own Gitlab*Error types. @gitbeaker/rest retries 429 and 502 with backoff by itself;
 // Temporal's retry policy stays the outer one.
-import { Gitlab, GitbeakerRequestError, GitbeakerRetryError, GitbeakerTimeoutError, type JobScope } from '@gitbeaker/rest';
+import {
+  Gitlab,
+  GitbeakerRequestError,
+  GitbeakerRetryError,
+  GitbeakerTimeoutError,
+  type AllDeploymentsOptions,
+  type BaseRequestOptions,
+  type GitlabAPIResponse,
+  type JobSchema,
+  type JobScope,
+  type PaginationRequestOptions,
+  type PaginationTypes,
+} from '@gitbeaker/rest';
+import { z } from 'zod';
 
 export class GitlabError extends Error {
   override name = 'GitlabError';
@@ -85,28 +98,64 @@ export interface CiDeployment {
   job?: CiJob;
 }
 
-type RawJob = {
-  id: number;
-  name: string;
-  stage: string;
-  status: string;
-  ref: string;
-  web_url: string;
-  pipeline?: { id: number };
-  created_at?: string | null;
-  started_at?: string | null;
-  finished_at?: string | null;
-  failure_reason?: string | null;
-};
+// What we read of GitLab's answers, checked at this boundary (gitbeaker's types are a promise
+// about the server, not a check): a field missing or of the wrong type is a clear error here, not
+// an `undefined` deep inside a decision. Unread fields are dropped. GitLab sends null for unset times.
+const optionalText = z.string().nullish();
+const JobWire = z.object({
+  id: z.number(),
+  name: z.string(),
+  stage: z.string(),
+  status: z.string(),
+  ref: z.string(),
+  web_url: z.string(),
+  pipeline: z.object({ id: z.number() }).nullish(),
+  created_at: optionalText,
+  started_at: optionalText,
+  finished_at: optionalText,
+  failure_reason: optionalText,
+});
+const DeploymentWire = z.object({
+  id: z.number(),
+  status: z.string(),
+  ref: z.string(),
+  environment: z.object({ name: z.string() }),
+  // A Job (the contract), though gitbeaker types it as its smaller DeployableSchema.
+  deployable: JobWire.nullish(),
+});
 
-function toJob(j: RawJob): CiJob {
+/** GitLab's answer as `schema` says, or a non-retryable error naming what did not fit. */
+function parse<S extends z.ZodType>(schema: S, answer: unknown, what: string): z.infer<S> {
+  const r = schema.safeParse(answer);
+  if (!r.success) throw new GitlabError(`${what}: GitLab answered something unexpected: ${z.prettifyError(r.error)}`, 0);
+  return r.data;
+}
+
+function toJob(j: z.infer<typeof JobWire>): CiJob {
   const out: CiJob = { id: j.id, name: j.name, stage: j.stage, status: j.status, ref: j.ref, webUrl: j.web_url };
-  if (j.pipeline?.id !== undefined) out.pipelineId = j.pipeline.id;
+  if (j.pipeline) out.pipelineId = j.pipeline.id;
   if (j.created_at) out.createdAt = j.created_at;
   if (j.started_at) out.startedAt = j.started_at;
   if (j.finished_at) out.finishedAt = j.finished_at;
   if (j.failure_reason) out.failureReason = j.failure_reason;
   return out;
+}
+
+const jobs = (answer: unknown, what: string) => parse(z.array(JobWire), answer, what).map(toJob);
+const job = (answer: unknown, what: string) => toJob(parse(JobWire, answer, what));
+
+/** The deployment statuses GitLab filters on. */
+export type DeploymentStatus = NonNullable<AllDeploymentsOptions['status']>;
+
+// GitLab takes one scope or several (scope[]=running&scope[]=pending, the contract); gitbeaker
+// sends an array as such but types only one. This overload says what the API accepts.
+declare module '@gitbeaker/core' {
+  interface Jobs<C extends boolean = false> {
+    all<E extends boolean = false, P extends PaginationTypes = 'offset'>(
+      projectId: string | number,
+      options: { scope: JobScope[] } & BaseRequestOptions<E> & PaginationRequestOptions<P>,
+    ): Promise<GitlabAPIResponse<JobSchema[], C, E, P>>;
+  }
 }
 
 export class GitlabClient {
@@ -118,19 +167,16 @@ export class GitlabClient {
 
   /** Running and pending jobs of a project, newest first. */
   async activeJobs(project: string | number): Promise<CiJob[]> {
-    const scope = ['running', 'pending'] as unknown as JobScope;
-    const jobs = await call(`list running and pending jobs of project ${project}`, () =>
-      this.api.Jobs.all(project, { scope, perPage: 100, maxPages: 10 }),
-    );
-    return (jobs as unknown as RawJob[]).map(toJob);
+    const what = `list running and pending jobs of project ${project}`;
+    const scope: JobScope[] = ['running', 'pending'];
+    return jobs(await call(what, () => this.api.Jobs.all(project, { scope, perPage: 100, maxPages: 10 })), what);
   }
 
   /** Deployments to an environment with a given status, oldest first (GitLab's default order). */
-  async deployments(project: string | number, environment: string, status: string): Promise<CiDeployment[]> {
-    const deps = await call(`list ${status} deployments of ${environment} in project ${project}`, () =>
-      this.api.Deployments.all(project, { environment, status: status as never, perPage: 100, maxPages: 10 }),
-    );
-    return (deps as unknown as { id: number; status: string; ref: string; environment: { name: string }; deployable?: RawJob }[]).map((d) => ({
+  async deployments(project: string | number, environment: string, status: DeploymentStatus): Promise<CiDeployment[]> {
+    const what = `list ${status} deployments of ${environment} in project ${project}`;
+    const answer = await call(what, () => this.api.Deployments.all(project, { environment, status, perPage: 100, maxPages: 10 }));
+    return parse(z.array(DeploymentWire), answer, what).map((d) => ({
       id: d.id,
       status: d.status,
       environment: d.environment.name,
@@ -141,17 +187,19 @@ export class GitlabClient {
 
   /** The newest jobs of a project (one page, newest first). */
   async recentJobs(project: string | number, perPage = 100): Promise<CiJob[]> {
-    const jobs = await call(`list recent jobs of project ${project}`, () => this.api.Jobs.all(project, { perPage, maxPages: 1 }));
-    return (jobs as unknown as RawJob[]).map(toJob);
+    const what = `list recent jobs of project ${project}`;
+    return jobs(await call(what, () => this.api.Jobs.all(project, { perPage, maxPages: 1 })), what);
   }
 
   async job(project: string | number, jobId: number): Promise<CiJob> {
-    return toJob((await call(`read job ${jobId} of project ${project}`, () => this.api.Jobs.show(project, jobId))) as unknown as RawJob);
+    const what = `read job ${jobId} of project ${project}`;
+    return job(await call(what, () => this.api.Jobs.show(project, jobId)), what);
   }
 
   /** Retry a job; GitLab answers with a NEW job, whose id is the one to follow. */
   async retry(project: string | number, jobId: number): Promise<CiJob> {
-    return toJob((await call(`retry job ${jobId} of project ${project}`, () => this.api.Jobs.retry(project, jobId))) as unknown as RawJob);
+    const what = `retry job ${jobId} of project ${project}`;
+    return job(await call(what, () => this.api.Jobs.retry(project, jobId)), what);
   }
 
   async trace(project: string | number, jobId: number): Promise<string> {

@@ -51,6 +51,14 @@ describe('GitlabClient', () => {
     await expect(fn()).rejects.toMatchObject({ name, message: expect.stringMatching(message) });
   });
 
+  test('an answer that does not fit the contract is a clear, non-retryable error at the adapter', async () => {
+    gl.faults.push({ status: 200, body: { id: 7, name: 'no web_url', stage: 'deploy', status: 'failed', ref: 'master' } });
+    await expect(client.job(P, 7)).rejects.toMatchObject({
+      name: 'GitlabError',
+      message: expect.stringMatching(/^read job 7 of project 42: GitLab answered something unexpected: .*web_url/s),
+    });
+  });
+
   test('429 with Retry-After is retried by gitbeaker itself', async () => {
     gl.addJob(P, { name: 'a', status: 'running' });
     gl.faults.push({ status: 429, headers: { 'retry-after': '1' }, body: { message: 'Retry later' } });
