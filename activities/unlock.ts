@@ -300,7 +300,17 @@ export function createUnlockActivities(kubeFor: KubeFor, now: () => number) {
       const kube = kubeFor(input.cluster);
       const at = new Date(now());
       const actions: UnlockAction[] = [];
-      for (const a of approved) actions.push(await unlockOne(kube, input, a, at));
+      for (const a of approved) {
+        try {
+          actions.push(await unlockOne(kube, input, a, at));
+        } catch (err) {
+          // A refusal after newer stacked revisions were handled must not read as "nothing done".
+          if (actions.length === 0 || !(err instanceof ReleaseChangedError || err instanceof BackupError)) throw err;
+          const done = actions.map((x) => `revision ${x.revision} ${x.outcome} (backup ${x.backupName})`).join(', ');
+          const message = `${err.message}; already done before this: ${done}`;
+          throw err instanceof BackupError ? new BackupError(message) : new ReleaseChangedError(message);
+        }
+      }
       const did = actions.map((a) => `revision ${a.revision}: ${a.outcome}`).join('; ');
       return {
         cluster: input.cluster,

@@ -12,6 +12,8 @@ import { CLUSTER, failingStackActivities, helmFor, unique } from './fixtures';
 import { TINY_CHART, type HistoryRow } from './helm';
 import { makeStuck } from './stuck';
 
+type PendingRecord = ReleaseHistory['state']['pending'][number];
+
 const helm = helmFor(3);
 const KIND: RecordKind = 'Secret';
 const BACKUPS = `${BACKUP_LABELS.managedBy}=helm-unstuck`;
@@ -71,6 +73,29 @@ describe('unlock, when the API server or another actor interferes', () => {
       expect(copy?.data).toEqual(now?.data);
     },
   );
+
+  test('stacked pending: a refusal at the older revision says the newer one was already removed, and where its backup is', async () => {
+    const o = { release: unique('web'), namespace: unique('xs') };
+    await makeStuck.stacked(helm, o);
+    const { acts, kube } = failingStackActivities();
+    const h = await acts.readReleaseHistory({ cluster: CLUSTER, ...o });
+    expect(h.state.pending.map((p) => p.revision)).toEqual([3, 2]);
+    const [newer, older] = h.state.pending as [PendingRecord, PendingRecord];
+    kube.on('deleteRecord', async (real, kind, ns, name, pre) => {
+      if (name === older.objectName) await touch(real, kind, ns, name);
+      return real.deleteRecord(kind, ns, name, pre);
+    }, 2);
+    const err = await acts.unlockRelease(unlockInput(h)).catch((e: unknown) => e);
+    expect(kube.spent).toBe(true);
+    expect(err).toMatchObject({
+      type: 'ReleaseChanged',
+      message: expect.stringMatching(
+        new RegExp(`${older.objectName} changed at the last moment .*; already done before this: revision 3 deleted \\(backup helm-unstuck\\.backup\\.\\S+\\)$`),
+      ),
+    });
+    expect(await kube.real.getRecord(KIND, o.namespace, newer.objectName)).toBeUndefined();
+    expect(await kube.real.getRecord(KIND, o.namespace, older.objectName)).toMatchObject({ uid: older.uid });
+  });
 
   test('a backup name already taken by an object that is not a copy of this record: refused, nothing deleted, the object untouched', async () => {
     const { o, acts, kube, h, record, backups, helmHistory } = await stuckRelease();
