@@ -204,7 +204,12 @@ describe('restore refuses what it cannot prove is ours to put back, and writes n
 
   // Forged from the real backup, as a copy of revision 3, which does not exist: only the backup's
   // own checks stand between it and a new record in Helm's history.
-  type Forgery = { labels?: Record<string, string>; originalLabels?: Record<string, string> | string; payload?: { name?: string; version?: number } };
+  type Forgery = {
+    labels?: Record<string, string>;
+    originalName?: string;
+    originalLabels?: Record<string, string> | string;
+    payload?: { name?: string; version?: number };
+  };
   async function forge(f: Forgery): Promise<string> {
     const real = (await r.kube.real.getRecord(KIND, r.o.namespace, backupName))!;
     const labels = JSON.parse(real.annotations![BACKUP_ANNOTATIONS.originalLabels]!) as Record<string, string>;
@@ -218,7 +223,7 @@ describe('restore refuses what it cannot prove is ours to put back, and writes n
       labels: { ...real.labels, [BACKUP_LABELS.revision]: '3', ...f.labels },
       annotations: {
         ...real.annotations,
-        [BACKUP_ANNOTATIONS.originalName]: recordName(r.o.release, 3),
+        [BACKUP_ANNOTATIONS.originalName]: f.originalName ?? recordName(r.o.release, 3),
         [BACKUP_ANNOTATIONS.originalLabels]: typeof originalLabels === 'string' ? originalLabels : JSON.stringify(originalLabels),
       },
       type: real.type!,
@@ -237,6 +242,7 @@ describe('restore refuses what it cannot prove is ours to put back, and writes n
     ['original labels without owner=helm', async () => ({ originalLabels: await as3({ owner: 'me' })() }), /label owner is not "helm"/],
     ['original labels of another release', async () => ({ originalLabels: await as3({ name: 'other' })() }), /labels say other v3 but the payload is/],
     ['a payload of another revision', async () => ({ payload: { version: 2 } }), /labels say \S+ v3 but the payload is \S+ v2/],
+    ['an original name that is not the record of its revision', async () => ({ originalName: recordName(r.o.release, 9) }), /\S+\.v9 is not the record name of \S+ revision 3/],
     ['backup labels naming another revision', async () => ({ labels: { [BACKUP_LABELS.revision]: '2' } }), /its labels name \S+ revision 2, its copy \S+ revision 3/],
   ])('a forged backup: %s', async (_what, forgery, message) => {
     const name = await forge(await forgery());
