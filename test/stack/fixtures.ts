@@ -3,6 +3,8 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { createActivities } from '../../activities';
+import type { ReleaseHistory } from '../../activities/release';
+import type { UnlockInput } from '../../activities/unlock';
 import { clusterRegistry } from '../../activities/clusters';
 import { failingKubeFor } from './failing-kube';
 import { Helm, type HelmDriver, type HelmMajor } from './helm';
@@ -26,6 +28,19 @@ export function stackActivities(now?: () => number) {
 export function failingStackActivities() {
   const { kubeFor, kube } = failingKubeFor(stackKubeFor(), CLUSTER);
   return { acts: createActivities({ kubeFor }), kube };
+}
+
+/** An unlock of every pending revision of `h`, exactly as read (what a human approves). */
+export function unlockInput(h: ReleaseHistory, strategy: 'delete' | 'mark-failed' = 'delete'): UnlockInput {
+  return {
+    cluster: CLUSTER,
+    namespace: h.namespace,
+    release: h.release,
+    driver: h.driver!,
+    strategy,
+    approved: h.state.pending.map(({ objectName, revision, status, uid, resourceVersion }) => ({ objectName, revision, status, uid, resourceVersion })),
+    incident: `test-${h.release}`,
+  };
 }
 
 export const unique = (prefix: string) => `${prefix}-${randomBytes(3).toString('hex')}`;

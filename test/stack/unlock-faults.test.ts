@@ -6,9 +6,9 @@ import { recordName } from '../../decisions/helm';
 import { decodePayload, encodePayload } from '../../activities/helm-storage';
 import { KubeUnavailableError, type RecordKind } from '../../activities/kubernetes';
 import type { ReleaseHistory } from '../../activities/release';
-import { BACKUP_ANNOTATIONS, BACKUP_LABELS, type UnlockInput } from '../../activities/unlock';
+import { BACKUP_ANNOTATIONS, BACKUP_LABELS } from '../../activities/unlock';
 import { touch, unavailable } from './failing-kube';
-import { CLUSTER, failingStackActivities, helmFor, unique } from './fixtures';
+import { CLUSTER, failingStackActivities, helmFor, unique, unlockInput } from './fixtures';
 import { TINY_CHART, type HistoryRow } from './helm';
 import { makeStuck } from './stuck';
 
@@ -17,18 +17,6 @@ type PendingRecord = ReleaseHistory['state']['pending'][number];
 const helm = helmFor(3);
 const KIND: RecordKind = 'Secret';
 const BACKUPS = `${BACKUP_LABELS.managedBy}=helm-unstuck`;
-
-function unlockInput(h: ReleaseHistory, strategy: 'delete' | 'mark-failed' = 'delete'): UnlockInput {
-  return {
-    cluster: CLUSTER,
-    namespace: h.namespace,
-    release: h.release,
-    driver: h.driver!,
-    strategy,
-    approved: h.state.pending.map(({ objectName, revision, status, uid, resourceVersion }) => ({ objectName, revision, status, uid, resourceVersion })),
-    incident: `test-${h.release}`,
-  };
-}
 
 async function stuckRelease() {
   const o = { release: unique('web'), namespace: unique('x') };

@@ -1,8 +1,8 @@
 // Runbook steps 3-5 against real helm and the real API server: read the release, unlock it,
 // and prove with helm itself that the release is deployed again and can be upgraded.
-import { BACKUP_LABELS, type ApprovedRecord } from '../../activities/unlock';
+import { BACKUP_LABELS } from '../../activities/unlock';
 import { kindOf, type ReleaseHistory } from '../../activities/release';
-import { CHART_SECRETS, CLUSTER, helmFor, stackActivities, stackKubeFor, unique } from './fixtures';
+import { CHART_SECRETS, CLUSTER, helmFor, stackActivities, stackKubeFor, unique, unlockInput } from './fixtures';
 import { TINY_CHART, type Helm, type HelmDriver, type HelmMajor } from './helm';
 import { hangAndKill, makeStuck } from './stuck';
 
@@ -14,28 +14,6 @@ async function backupsIn(namespace: string): Promise<string[]> {
   const selector = `${BACKUP_LABELS.managedBy}=helm-unstuck`;
   const found = await Promise.all((['Secret', 'ConfigMap'] as const).map((k) => kube.listRecords(k, namespace, selector)));
   return found.flat().map((b) => `${b.kind}/${b.name}`);
-}
-
-function approvedFrom(h: ReleaseHistory): ApprovedRecord[] {
-  return h.state.pending.map((r) => ({
-    objectName: r.objectName,
-    revision: r.revision,
-    status: r.status,
-    uid: r.uid,
-    resourceVersion: r.resourceVersion,
-  }));
-}
-
-function unlockInput(h: ReleaseHistory, strategy: 'delete' | 'mark-failed' = 'delete') {
-  return {
-    cluster: CLUSTER,
-    namespace: h.namespace,
-    release: h.release,
-    driver: h.driver!,
-    strategy,
-    approved: approvedFrom(h),
-    incident: `test-${h.release}`,
-  };
 }
 
 function expectNoSecrets(evidence: unknown): void {
