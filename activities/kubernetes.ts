@@ -373,6 +373,7 @@ export class RecordWatcher {
     resourceVersion: string,
     timeoutSeconds: number,
     onEvent: (e: RecordEvent) => void,
+    signal?: AbortSignal,
   ): Promise<RunningWatch> {
     let open = true;
     let resolve: (e: WatchEnd) => void = () => {};
@@ -384,7 +385,7 @@ export class RecordWatcher {
     let expired: KubeExpiredError | undefined;
     const what = `watch ${kind}s (${labelSelector})`;
     const params = { labelSelector, resourceVersion, allowWatchBookmarks: true, timeoutSeconds };
-    const controller = await this.watch.watch(
+    const watching = this.watch.watch(
       recordsPath(kind),
       params,
       (type: string, obj: { metadata?: k8s.V1ObjectMeta; code?: number; message?: string; reason?: string }) => {
@@ -410,6 +411,14 @@ export class RecordWatcher {
         settle({ kind: 'failed', error });
       },
     );
+    // Stopping before the API server answered: give up waiting, and abort once it answers.
+    const stopped = new Promise<undefined>((r) => signal?.addEventListener('abort', () => r(undefined), { once: true }));
+    const controller = await Promise.race([watching, stopped]);
+    if (!controller) {
+      void watching.then((c) => c.abort());
+      settle({ kind: 'closed' });
+      return { ended, isOpen: () => false, stop: () => {} };
+    }
     return { ended, isOpen: () => open, stop: () => controller.abort() };
   }
 }

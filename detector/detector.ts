@@ -162,7 +162,7 @@ export class Detector {
           }
           c.synced();
         };
-        const w = await c.watcher.start(kind, PENDING_RECORDS_SELECTOR, resourceVersion, timeout, onEvent);
+        const w = await c.watcher.start(kind, PENDING_RECORDS_SELECTOR, resourceVersion, timeout, onEvent, signal);
         this.watches.add(w);
         if (w.isOpen()) {
           state.synced = true;
