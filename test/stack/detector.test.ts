@@ -1,7 +1,9 @@
 // The detector against a real API server of its own (restarted mid-test), through a proxy that can
 // cut its connections: pending records become series and leave them, a cut connection is
 // retried with backoff, and an API server restart expires the watch (410 Gone) and lists again.
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { startExporter } from '../../detector/exporter';
 import { Kube, RecordWatcher, type RecordKind } from '../../activities/kubernetes';
 import { Detector } from '../../detector/detector';
 import { detectorRegistry } from '../../detector/metrics';
@@ -89,4 +91,20 @@ test('an API server restart: the watch fails while it is down, then expires (410
   expect(after.expired).toBeGreaterThan(before.expired);
   // Still exactly the stuck releases, none lost or duplicated by the relist.
   expect(detector.stuck().map((r) => r.release).sort()).toEqual(['after', 'api', 'cut']);
+});
+
+test('helm-unstuck exporter serves the same series and each cluster\'s sync state in /healthz', async () => {
+  const config = join(cp.dir, 'exporter.yaml');
+  writeFileSync(config, JSON.stringify({ clusters: { solo: { context: 'admin', gitlab: [{ project: 1, environment: 'solo' }] } }, policy: { approvers: ['a'] }, kubeconfig: cp.kubeconfig }));
+  const exporter = await startExporter({ env: { HELM_UNSTUCK_CONFIG: config }, listen: '127.0.0.1:0', log: () => undefined });
+  try {
+    await exporter.detector.synced();
+    const text = await (await fetch(`${exporter.url}/metrics`)).text();
+    expect(text).toContain('helm_unstuck_release_pending_since_seconds{cluster="solo",namespace="default",release="after",revision="9",status="pending-upgrade"} 1700000400');
+    expect(text.match(/^helm_unstuck_release_pending_since_seconds\{/gm)).toHaveLength(3);
+    const health = (await (await fetch(`${exporter.url}/healthz`)).json()) as { detector: Record<string, { inSync: boolean; up: boolean; stuckReleases: number }> };
+    expect(health.detector.solo).toMatchObject({ inSync: true, up: true, stuckReleases: 3 });
+  } finally {
+    await exporter.close();
+  }
 });
