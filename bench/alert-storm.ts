@@ -41,6 +41,7 @@ async function runOnce(concurrency: number, temporal: Awaited<ReturnType<typeof 
   const svc = await serve({
     env: { ...process.env, HELM_UNSTUCK_CONFIG: config, HELM_UNSTUCK_WEBHOOK_TOKEN: TOKEN, TEMPORAL_ADDRESS: env.address, HELM_UNSTUCK_TASK_QUEUE: taskQueue },
     withWorker: false,
+    withDetector: false, // the receiver alone is measured; no cluster here to watch
     log: () => undefined,
   });
   try {

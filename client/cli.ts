@@ -50,19 +50,41 @@ Exit status: 0 when the release was unstuck and verified; 1 otherwise; 130 when 
     .command('serve')
     .description('Receive Alertmanager webhooks and serve /metrics (with the worker, unless --no-worker).')
     .option('--no-worker', 'do not run the Temporal worker in this process')
+    .option('--no-detector', 'do not watch the clusters for stuck releases (run `helm-unstuck exporter` instead)')
     .addHelpText('after', `
 Serves POST /webhook/alertmanager (bearer token), GET /metrics and GET /healthz on the configured
 listen address. Configuration: HELM_UNSTUCK_CONFIG (YAML/JSON: clusters, policy, alerts, server),
 HELM_UNSTUCK_WEBHOOK_TOKEN[_FILE], HELM_UNSTUCK_GITLAB_URL, HELM_UNSTUCK_GITLAB_TOKEN[_FILE],
-HELM_UNSTUCK_LISTEN, and Temporal's TEMPORAL_* variables. Runs until SIGINT or SIGTERM.`)
-    .action(async (o: { worker: boolean }) => {
+HELM_UNSTUCK_LISTEN, and Temporal's TEMPORAL_* variables. Runs until SIGINT or SIGTERM.
+It also watches each configured cluster for stuck releases and exports them in /metrics for
+deploy/prometheus/helm-unstuck.rules.yml.`)
+    .action(async (o: { worker: boolean; detector: boolean }) => {
       const { serve } = await import('../server/serve.js');
-      const s = await serve({ env: io.env, withWorker: o.worker, log: (l) => io.err(`helm-unstuck: ${l}\n`) });
+      const s = await serve({ env: io.env, withWorker: o.worker, withDetector: o.detector, log: (l) => io.err(`helm-unstuck: ${l}\n`) });
       await new Promise<void>((ok) => {
         process.once('SIGINT', ok);
         process.once('SIGTERM', ok);
       });
       await s.close();
+      exit(EXIT.ok);
+    });
+
+  cli
+    .command('exporter')
+    .description('Only the detector: stuck Helm releases as Prometheus metrics, for the shipped rules.')
+    .option('--listen <host:port>', 'listen address (default: the configuration\'s server.listen)')
+    .addHelpText('after', `
+Watches each configured cluster's pending Helm records (metadata only) and serves GET /metrics
+(helm_unstuck_release_pending_since_seconds, one series per stuck release) and GET /healthz.
+\`serve\` runs the same detector itself. Configuration: HELM_UNSTUCK_CONFIG (clusters, kubeconfig).`)
+    .action(async (o: { listen?: string }) => {
+      const { startExporter } = await import('../detector/exporter.js');
+      const e = await startExporter({ env: io.env, ...(o.listen ? { listen: o.listen } : {}), log: (l) => io.err(`helm-unstuck: ${l}\n`) });
+      await new Promise<void>((ok) => {
+        process.once('SIGINT', ok);
+        process.once('SIGTERM', ok);
+      });
+      await e.close();
       exit(EXIT.ok);
     });
 

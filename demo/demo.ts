@@ -1,5 +1,6 @@
 // `helm-unstuck demo`: the whole incident on this machine, for real. A Kubernetes API server,
-// a genuinely stuck Helm release, a real Alertmanager raising the alert, the workflow doing the
+// a genuinely stuck Helm release, serve's detector, a real Prometheus evaluating the shipped rule
+// and a real Alertmanager raising the alert, the workflow doing the
 // runbook, a human (you) approving, and the incident report. GitLab cannot run here, so a local
 // stand-in plays the ops instance, as in the tests.
 import { randomBytes } from 'node:crypto';
@@ -16,6 +17,7 @@ import { Helm, TINY_CHART } from '../test/stack/helm';
 import { makeStuck } from '../test/stack/stuck';
 import { markHealthy } from '../test/stack/deployments';
 import { startAlertmanager } from '../test/stack/alertmanager';
+import { startPrometheus } from '../test/stack/prometheus';
 import { FakeGitlab } from '../test/fake-gitlab/server';
 import { serve } from '../server/serve';
 import { decide } from '../client/remediation';
@@ -39,8 +41,10 @@ export interface DemoOptions {
 /** The demo was interrupted; its incident was cancelled (or, failing that, terminated). */
 export class DemoInterrupted extends Error {}
 
-/** How long the demo waits for its alert to become a running incident. */
+/** How long the demo waits for its alert to fire, then to become a running incident. */
 const INCIDENT_START_TIMEOUT_MS = 60_000;
+/** The shipped rule's minimum age (5m in production), short so the demo does not wait. */
+const DEMO_MIN_AGE_SECONDS = 5;
 
 const noopTrace = (namespace: string) =>
   `$ helmfile -e demo diff --detailed-exitcode\nComparing release=shop, chart=tiny, namespace=${namespace}\nNo affected releases\n`;
@@ -111,13 +115,26 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     client = svc.client;
 
     signal.throwIfAborted();
-    say('4. Raising the alert through a real Alertmanager…');
+    say('4. The alert, raised by the chain production runs (nobody posts it):');
+    await svc.detector?.synced();
+    const metric = (await (await fetch(`${svc.url}/metrics`)).text()).split('\n').find((l) => l.startsWith('helm_unstuck_release_pending_since_seconds{'));
+    say(`   serve's detector watches Helm's pending records and exports:\n     ${metric ?? '(nothing yet)'}`);
     const am = await startAlertmanager({ webhookUrl: `${svc.url}/webhook/alertmanager`, bearerToken: token });
     cleanups.unshift(am.stop);
-    await am.fire([{
-      labels: { alertname: 'HelmReleaseStuck', cluster: 'demo', namespace: rel.namespace, label_name: rel.release, label_owner: 'helm', label_status: 'pending-upgrade', label_version: '3' },
-      annotations: { summary: `Helm release ${rel.namespace}/${rel.release} has been pending-upgrade` },
-    }]);
+    const prom = await startPrometheus({ target: new URL(svc.url).host, alertmanager: new URL(am.url).host, rules: { minAgeSeconds: DEMO_MIN_AGE_SECONDS, for: '1s' } });
+    cleanups.unshift(prom.stop);
+    say(`   Prometheus (${prom.url}) scrapes it every 1s and evaluates deploy/prometheus/helm-unstuck.rules.yml (minimum age ${DEMO_MIN_AGE_SECONDS}s here, 5m shipped);`);
+    say(`   Alertmanager (${am.url}) routes the alert to serve's webhook with the bearer token.`);
+    const firingBy = Date.now() + INCIDENT_START_TIMEOUT_MS;
+    for (;;) {
+      const firing = (await prom.alerts().catch(() => [])).find((a) => a.labels.alertname === 'HelmReleaseStuck' && a.state === 'firing');
+      if (firing) {
+        say(`   firing: HelmReleaseStuck{${Object.entries(firing.labels).filter(([k]) => k !== 'alertname').map(([k, v]) => `${k}="${v}"`).join(',')}}`);
+        break;
+      }
+      if (Date.now() > firingBy) throw new Error(`Prometheus did not fire HelmReleaseStuck within ${INCIDENT_START_TIMEOUT_MS / 1000}s`);
+      await sleep(250, undefined, { signal });
+    }
 
     // Wait for the alert to become this run's incident, then follow that run.
     const deadline = Date.now() + INCIDENT_START_TIMEOUT_MS;

@@ -7,6 +7,8 @@ import { Client, Connection } from '@temporalio/client';
 import { connectClient } from '../client/connect';
 import { ConfigError, loadConfig, type Config } from '../lib/config';
 import { startWorker, type RunningWorker } from '../worker/worker';
+import { Detector } from '../detector/detector';
+import { detectorRegistry } from '../detector/metrics';
 import { approvalPage } from './approval-page';
 import { AlertForwarder } from './forwarder';
 import { createApp } from './http';
@@ -18,12 +20,15 @@ export interface Serving {
   metrics: Metrics;
   client: Client;
   worker?: RunningWorker;
+  detector?: Detector;
   close(): Promise<void>;
 }
 
 export interface ServeOptions {
   env?: NodeJS.ProcessEnv;
   withWorker?: boolean;
+  /** Watch the configured clusters for stuck releases and export them in /metrics (default on). */
+  withDetector?: boolean;
   log?: (line: string) => void;
 }
 
@@ -34,12 +39,13 @@ export async function serve(opts: ServeOptions = {}): Promise<Serving> {
   if (!config.server.webhookToken) throw new ConfigError(['HELM_UNSTUCK_WEBHOOK_TOKEN (or _FILE) is required: the webhook is never served unauthenticated']);
   if (Object.keys(config.clusters).length === 0) throw new ConfigError(['no clusters configured (HELM_UNSTUCK_CONFIG: clusters)']);
   const metrics = createMetrics();
+  const contexts = Object.fromEntries(Object.entries(config.clusters).map(([name, c]) => [name, c.context ?? name]));
+  const detector = (opts.withDetector ?? true) ? Detector.forClusters(config.kubeconfig, contexts, { log }) : undefined;
 
   let worker: RunningWorker | undefined;
   let client: Client;
   let closeClient: () => Promise<void>;
   if (opts.withWorker ?? true) {
-    const contexts = Object.fromEntries(Object.entries(config.clusters).map(([name, c]) => [name, c.context ?? name]));
     worker = await startWorker({
       env: { ...env, HELM_UNSTUCK_TASK_QUEUE: config.taskQueue },
       clusters: { ...(config.kubeconfig ? { kubeconfig: config.kubeconfig } : {}), contexts },
@@ -61,13 +67,21 @@ export async function serve(opts: ServeOptions = {}): Promise<Serving> {
   const page = Object.keys(config.users).length > 0
     ? approvalPage({ client, users: config.users, ...(config.sessionSecret ? { secret: config.sessionSecret } : {}), secureCookie: env.HELM_UNSTUCK_SECURE_COOKIE === '1' })
     : undefined;
-  const app = createApp({ config, forwarder, metrics, log, ...(page ? { approvalPage: page } : {}) });
+  const app = createApp({
+    config,
+    forwarder,
+    metrics,
+    log,
+    ...(page ? { approvalPage: page } : {}),
+    ...(detector ? { detector: { registry: detectorRegistry(detector), status: () => detector.status() } } : {}),
+  });
   const server = createAdaptorServer({ fetch: app.fetch }) as Server;
   const [host, port] = [config.server.listen.slice(0, config.server.listen.lastIndexOf(':')), Number(config.server.listen.split(':').pop())];
   await new Promise<void>((ok, fail) => {
     server.once('error', fail);
     server.listen(port, host, ok);
   });
+  detector?.start();
   const addr = server.address() as AddressInfo;
   const url = `http://${addr.address}:${addr.port}`;
   log(`serving the Alertmanager webhook at ${url}/webhook/alertmanager and metrics at ${url}/metrics`);
@@ -77,7 +91,9 @@ export async function serve(opts: ServeOptions = {}): Promise<Serving> {
     metrics,
     client,
     ...(worker ? { worker } : {}),
+    ...(detector ? { detector } : {}),
     async close() {
+      await detector?.stop();
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
       await closeClient();

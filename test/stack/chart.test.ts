@@ -1,7 +1,7 @@
 // helm-unstuck's chart, checked by real helm v3 and v4 (no cluster needed): `helm lint --strict`
 // is clean, the schema refuses what would be unsafe or could not start, and what it renders is
 // what helm-unstuck itself accepts (the config file and *_FILE secrets go through loadConfig).
-import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
 import { loadConfig } from '../../lib/config';
@@ -118,7 +118,7 @@ describe.each([3, 4] as HelmMajor[])('helm v%i', (major) => {
 
   test('RBAC: a ClusterRole, or a Role and RoleBinding in each listed namespace, granting exactly what the activities use', async () => {
     const rules = [
-      { apiGroups: [''], resources: ['secrets', 'configmaps'], verbs: ['get', 'list', 'create', 'update', 'delete'] },
+      { apiGroups: [''], resources: ['secrets', 'configmaps'], verbs: ['get', 'list', 'watch', 'create', 'update', 'delete'] },
       { apiGroups: ['apps'], resources: ['deployments'], verbs: ['list'] },
       { apiGroups: ['autoscaling'], resources: ['horizontalpodautoscalers'], verbs: ['list'] },
     ];
@@ -144,9 +144,16 @@ describe.each([3, 4] as HelmMajor[])('helm v%i', (major) => {
     expect(JSON.stringify(policy[0])).toContain('request.userInfo.username == \\"system:serviceaccount:ops:hu-helm-unstuck\\"');
   });
 
-  test('PrometheusRule: off by default; on, it carries the rules file, and refuses to render an empty one', async () => {
+  test('PrometheusRule: off by default; on, it carries the shipped rules, and refuses to render an empty rules file', async () => {
     expect((await render([])).filter((o) => o.kind === 'PrometheusRule')).toEqual([]);
-    const r = await helm.run(['template', 'hu', OWN_CHART, '--set', 'prometheusRule.enabled=true']);
+    const shipped = parseAllDocuments(await helm.ok(['template', 'hu', OWN_CHART, '--set', 'prometheusRule.enabled=true'])).map((d) => d.toJSON() as Obj).find((o) => o?.kind === 'PrometheusRule');
+    const plain = parseAllDocuments(readFileSync(join(OWN_CHART, '..', '..', 'prometheus', 'helm-unstuck.prometheusrule.yaml'), 'utf8'))[0]!.toJSON() as { spec: unknown };
+    expect(shipped).toMatchObject({ spec: plain.spec });
+
+    const empty = join(tempDir('chart-empty'), 'helm-unstuck');
+    cpSync(OWN_CHART, empty, { recursive: true });
+    writeFileSync(join(empty, 'files', 'helm-unstuck.rules.yml'), 'groups: []\n');
+    const r = await helm.run(['template', 'hu', empty, '--set', 'prometheusRule.enabled=true']);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('files/helm-unstuck.rules.yml has no rule groups');
 

@@ -17,6 +17,8 @@ export interface ControlPlane {
   /** The version string the API server reports (/version gitVersion). */
   version: string;
   dir: string;
+  /** Stop kube-apiserver and start it again on the same port and etcd (its watch cache starts afresh). */
+  restartApiServer(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -118,44 +120,48 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     writeFileSync(tokens, `${adminToken},admin,1,"system:masters"\n`, { mode: 0o600 });
     const certDir = join(dir, 'certs');
 
-    const api = startServer(
-      'kube-apiserver',
-      opts.apiserverBin,
-      [
-        `--etcd-servers=${etcdUrl}`,
-        `--cert-dir=${certDir}`,
-        `--secure-port=${apiPort}`,
-        '--bind-address=127.0.0.1',
-        '--advertise-address=127.0.0.1',
-        '--service-cluster-ip-range=10.0.0.0/24',
-        '--allow-privileged=true',
-        '--disable-admission-plugins=ServiceAccount',
-        '--authorization-mode=RBAC',
-        `--token-auth-file=${tokens}`,
-        '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
-        `--service-account-key-file=${saPub}`,
-        `--service-account-signing-key-file=${saKey}`,
-        '--v=0',
-      ],
-      { logFile: join(dir, 'kube-apiserver.log') },
-    );
-    servers.push(api);
-
+    const apiArgs = [
+      `--etcd-servers=${etcdUrl}`,
+      `--cert-dir=${certDir}`,
+      `--secure-port=${apiPort}`,
+      '--bind-address=127.0.0.1',
+      '--advertise-address=127.0.0.1',
+      '--service-cluster-ip-range=10.0.0.0/24',
+      '--allow-privileged=true',
+      '--disable-admission-plugins=ServiceAccount',
+      '--authorization-mode=RBAC',
+      `--token-auth-file=${tokens}`,
+      '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+      `--service-account-key-file=${saPub}`,
+      `--service-account-signing-key-file=${saKey}`,
+      '--v=0',
+    ];
     const server = `https://127.0.0.1:${apiPort}`;
     // The API server writes a self-signed serving certificate (and its CA) into --cert-dir.
     const caFile = join(certDir, 'apiserver.crt');
-    await waitUntil(
-      'kube-apiserver /readyz',
-      async () => existsSync(caFile) && (await get(`${server}/readyz`, adminToken, readFileSync(caFile))).status === 200,
-      { timeoutMs: 60_000, server: api, intervalMs: 200 },
-    );
+    const startApi = async () => {
+      const api = startServer('kube-apiserver', opts.apiserverBin, apiArgs, { logFile: join(dir, 'kube-apiserver.log') });
+      servers.push(api);
+      await waitUntil(
+        'kube-apiserver /readyz',
+        async () => existsSync(caFile) && (await get(`${server}/readyz`, adminToken, readFileSync(caFile))).status === 200,
+        { timeoutMs: 60_000, server: api, intervalMs: 200 },
+      );
+      return api;
+    };
+    let api = await startApi();
+    const restartApiServer = async () => {
+      await api.stop();
+      servers.splice(servers.indexOf(api), 1);
+      api = await startApi();
+    };
     const version = (JSON.parse((await get(`${server}/version`, adminToken, readFileSync(caFile))).body) as {
       gitVersion: string;
     }).gitVersion;
 
     const kubeconfig = join(dir, 'kubeconfig');
     writeKubeconfig(kubeconfig, { server, caFile, token: adminToken, context: 'admin' });
-    return { server, kubeconfig, caFile, adminToken, version, dir, stop };
+    return { server, kubeconfig, caFile, adminToken, version, dir, restartApiServer, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -84,6 +84,10 @@ test('helm-unstuck demo --yes: a stuck release, a real alert, the runbook, a rep
   const code = await main(['demo', '--yes'], { out: (s) => (out += s), err: (s) => (out += s), env: { ...process.env, TEMPORAL_ADDRESS: env.address } });
   expect(code).toBe(EXIT.ok);
   expect(out).toMatch(/the next deploy now fails: Error: UPGRADE FAILED: another operation \(install\/upgrade\/rollback\) is in progress/);
+  // The alert comes from the chain: the detector's series, Prometheus' rule, Alertmanager.
+  expect(out).toMatch(/helm_unstuck_release_pending_since_seconds\{cluster="demo",namespace="demo-[0-9a-f]{6}",release="shop",revision="3",status="pending-upgrade"\} \d{10}/);
+  expect(out).toMatch(/firing: HelmReleaseStuck\{cluster="demo",label_name="shop",label_version="3",namespace="demo-[0-9a-f]{6}",severity="warning",status="pending-upgrade"\}/);
+  expect(out).toMatch(/✓ \[trigger\] started by alertmanager|started by alertmanager \(alert [0-9a-f]+\): Helm release demo-[0-9a-f]{6}\/shop is stuck pending-upgrade/);
   expect(out).toMatch(/✓ \[unlock\] demo-[0-9a-f]{6}\/shop unlocked \(delete\): revision 3: deleted/);
   expect(out).toMatch(/\| Outcome \| unstuck-and-verified: /);
   expect(out).toMatch(/helm status: revision 2 deployed\nhelm upgrade: succeeds again/);

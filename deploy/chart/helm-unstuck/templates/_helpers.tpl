@@ -45,11 +45,12 @@ system:serviceaccount:{{ .Release.Namespace }}:{{ include "helm-unstuck.serviceA
 {{/* The permissions the activities use, and nothing else (activities/kubernetes.ts). */}}
 {{- define "helm-unstuck.rules" -}}
 # Helm's release records and helm-unstuck's backups: read history (get, list), back up (create),
-# unlock (delete with preconditions, or update to mark failed), restore (create, update).
+# unlock (delete with preconditions, or update to mark failed), restore (create, update);
+# the detector lists and watches the pending ones (metadata only, cluster-wide: cluster mode).
 # The admission policy narrows create/update/delete to those objects only.
 - apiGroups: [""]
   resources: [secrets, configmaps]
-  verbs: [get, list, create, update, delete]
+  verbs: [get, list, watch, create, update, delete]
 # Runbook step 2: every Deployment healthy, allowing for the HPAs that scale them.
 - apiGroups: [apps]
   resources: [deployments]

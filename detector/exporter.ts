@@ -1,0 +1,52 @@
+// `helm-unstuck exporter`: the detector alone, serving /metrics and /healthz (for a Prometheus
+// that scrapes it without running the receiver and worker in the same process).
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ConfigError, loadConfig } from '../lib/config';
+import { Detector } from './detector';
+import { detectorRegistry } from './metrics';
+
+export interface Exporter {
+  url: string;
+  detector: Detector;
+  close(): Promise<void>;
+}
+
+export async function startExporter(o: { env: NodeJS.ProcessEnv; listen?: string; log: (l: string) => void }): Promise<Exporter> {
+  const config = loadConfig(o.env);
+  if (Object.keys(config.clusters).length === 0) throw new ConfigError(['no clusters configured (HELM_UNSTUCK_CONFIG: clusters)']);
+  const listen = o.listen ?? config.server.listen;
+  const m = /^(.+):(\d{1,5})$/.exec(listen);
+  if (!m) throw new ConfigError([`listen address "${listen}" must be host:port`]);
+  const contexts = Object.fromEntries(Object.entries(config.clusters).map(([name, c]) => [name, c.context ?? name]));
+  const detector = Detector.forClusters(config.kubeconfig, contexts, { log: o.log });
+  const registry = detectorRegistry(detector);
+  const server = createServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://exporter').pathname;
+    if (req.method === 'GET' && path === '/metrics') {
+      registry.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
+        () => res.writeHead(500).end(),
+      );
+    } else if (req.method === 'GET' && path === '/healthz') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: true, detector: detector.status() }));
+    } else res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found"}');
+  });
+  await new Promise<void>((ok, fail) => {
+    server.once('error', fail);
+    server.listen(Number(m[2]), m[1], ok);
+  });
+  detector.start();
+  const addr = server.address() as AddressInfo;
+  const url = `http://${addr.address}:${addr.port}`;
+  o.log(`exporting stuck Helm releases of ${Object.keys(contexts).join(', ')} at ${url}/metrics`);
+  return {
+    url,
+    detector,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+      await detector.stop();
+    },
+  };
+}
