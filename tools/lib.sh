@@ -7,11 +7,18 @@ tool_version() {
   case $1 in
     temporal) echo "$TEMPORAL_CLI_VERSION" ;; kubernetes) echo "$KUBERNETES_VERSION" ;;
     etcd) echo "$ETCD_VERSION" ;; helm3) echo "$HELM3_VERSION" ;; helm4) echo "$HELM4_VERSION" ;;
+    oauth2-proxy) echo "$OAUTH2_PROXY_VERSION" ;; oidc-provider) echo "$ZITADEL_OIDC_VERSION" ;;
     *) die "unknown tool '$1'" ;;
   esac
 }
 
-tool_dir() { echo "$(tools_root)/$1-$(tool_version "$1")"; }
+# The oidc-provider is our own main: its cache key also covers that source, so an edit rebuilds it.
+tool_dir() {
+  local d
+  d="$(tools_root)/$1-$(tool_version "$1")"
+  [[ $1 != oidc-provider ]] || d+="-$(cat "$(dirname "${BASH_SOURCE[0]}")"/go/oidc-provider/*.go | sha256sum | cut -c1-12)"
+  echo "$d"
+}
 
 # The major version a helm binary reports ("3" or "4"), or nothing.
 helm_major() { "$1" version --template '{{.Version}}' 2>/dev/null | sed -n 's/^v\([0-9]*\)\..*/\1/p'; }
@@ -39,6 +46,11 @@ tool_override() {
       # HELM_BIN serves whichever major version it reports; the other one is built.
       [[ $(helm_major "$HELM_BIN") == "$want" ]] || return $NO_OVERRIDE
       echo "$HELM_BIN" ;;
+    oauth2-proxy|oidc-provider) local var=OAUTH2_PROXY_BIN
+      [[ $1 == oauth2-proxy ]] || var=OIDC_PROVIDER_BIN
+      [[ -n ${!var:-} ]] || return $NO_OVERRIDE
+      [[ -x ${!var} ]] || die "$var=${!var} is not an executable"
+      echo "${!var}" ;;
     *) die "unknown tool '$1'" ;;
   esac
 }
@@ -54,5 +66,6 @@ tool_path() {
     kubernetes) echo "$(tool_dir kubernetes)/kube-apiserver" ;;
     etcd) echo "$(tool_dir etcd)/etcd" ;;
     helm3|helm4) echo "$(tool_dir "$1")/helm" ;;
+    oauth2-proxy|oidc-provider) echo "$(tool_dir "$1")/$1" ;;
   esac
 }

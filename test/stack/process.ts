@@ -116,6 +116,8 @@ export interface Binaries {
   etcd: string;
   helm3: string;
   helm4: string;
+  oauth2Proxy: string;
+  oidcProvider: string;
 }
 
 export async function binaries(): Promise<Binaries> {
@@ -141,5 +143,7 @@ export async function binaries(): Promise<Binaries> {
     etcd: need('ETCD_BIN'),
     helm3: need('HELM3_BIN'),
     helm4: need('HELM4_BIN'),
+    oauth2Proxy: need('OAUTH2_PROXY_BIN'),
+    oidcProvider: need('OIDC_PROVIDER_BIN'),
   };
 }

@@ -32,7 +32,9 @@ test('every override is used instead of the tools cache', async () => {
   fake('assets/etcd');
   const helm3 = fake('helm3', 'v3.99.0');
   const helm4 = fake('helm4', 'v4.99.0');
-  const r = await run(['--env'], { TEMPORAL_CLI_PATH: temporal, KUBEBUILDER_ASSETS: join(dir, 'assets'), HELM_BIN: helm3, HELM4_BIN: helm4, HELM_UNSTUCK_TOOLS_DIR: join(dir, 'empty-cache') });
+  const proxy = fake('oauth2-proxy');
+  const provider = fake('oidc-provider');
+  const r = await run(['--env'], { TEMPORAL_CLI_PATH: temporal, KUBEBUILDER_ASSETS: join(dir, 'assets'), HELM_BIN: helm3, HELM4_BIN: helm4, OAUTH2_PROXY_BIN: proxy, OIDC_PROVIDER_BIN: provider, HELM_UNSTUCK_TOOLS_DIR: join(dir, 'empty-cache') });
   expect(r.code).toBe(0);
   expect(r.out).toBe(
     [
@@ -41,6 +43,8 @@ test('every override is used instead of the tools cache', async () => {
       `ETCD_BIN=${join(dir, 'assets', 'etcd')}`,
       `HELM3_BIN=${helm3}`,
       `HELM4_BIN=${helm4}`,
+      `OAUTH2_PROXY_BIN=${proxy}`,
+      `OIDC_PROVIDER_BIN=${provider}`,
       '',
     ].join('\n'),
   );
@@ -59,4 +63,8 @@ test('an override that is not what it claims is refused', async () => {
   expect(r2).toMatchObject({ code: 1, err: expect.stringMatching(/KUBEBUILDER_ASSETS=.* has no executable etcd/) });
   const r3 = await run(['--path', 'temporal'], { TEMPORAL_CLI_PATH: join(dir, 'nope') });
   expect(r3).toMatchObject({ code: 1, err: expect.stringMatching(/TEMPORAL_CLI_PATH=.* is not an executable/) });
+  const r4 = await run(['--path', 'oauth2-proxy'], { OAUTH2_PROXY_BIN: join(dir, 'nope') });
+  expect(r4).toMatchObject({ code: 1, err: expect.stringMatching(/OAUTH2_PROXY_BIN=.* is not an executable/) });
+  const r5 = await run(['--path', 'oidc-provider'], { OIDC_PROVIDER_BIN: join(dir, 'nope') });
+  expect(r5).toMatchObject({ code: 1, err: expect.stringMatching(/OIDC_PROVIDER_BIN=.* is not an executable/) });
 });
