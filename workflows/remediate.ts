@@ -210,7 +210,7 @@ async function unlock(s: Incident, plan: Plan): Promise<End | Unlocked> {
     return { plan, driver, unlock: done };
   } catch (err) {
     if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'ReleaseChanged') {
-      return { outcome: 'needs-investigation', reason: `the release changed at the last moment; nothing was deleted: ${err.cause.message}` };
+      return { outcome: 'needs-investigation', reason: `the unlock was refused at the last moment: ${err.cause.message}` };
     }
     throw err;
   }
