@@ -61,12 +61,7 @@ deploy/prometheus/helm-unstuck.rules.yml.`)
     .action(async (o: { worker: boolean; detector: boolean }) => {
       const { serve } = await import('../server/serve.js');
       const s = await serve({ env: io.env, withWorker: o.worker, withDetector: o.detector, log: (l) => io.err(`helm-unstuck: ${l}\n`) });
-      await new Promise<void>((ok) => {
-        process.once('SIGINT', ok);
-        process.once('SIGTERM', ok);
-      });
-      await s.close();
-      exit(EXIT.ok);
+      exit(await runUntilSignalled(s));
     });
 
   cli
@@ -80,12 +75,7 @@ Watches each configured cluster's pending Helm records (metadata only) and serve
     .action(async (o: { listen?: string }) => {
       const { startExporter } = await import('../detector/exporter.js');
       const e = await startExporter({ env: io.env, ...(o.listen ? { listen: o.listen } : {}), log: (l) => io.err(`helm-unstuck: ${l}\n`) });
-      await new Promise<void>((ok) => {
-        process.once('SIGINT', ok);
-        process.once('SIGTERM', ok);
-      });
-      await e.close();
-      exit(EXIT.ok);
+      exit(await runUntilSignalled(e));
     });
 
   cli
@@ -240,6 +230,16 @@ verification, and the re-run CI job's dry-run verdict. No cluster needed.`)
       });
   }
   return cli;
+}
+
+/** A long-running service (serve, exporter) runs until SIGINT or SIGTERM, then closes cleanly. */
+async function runUntilSignalled(service: { close(): Promise<void> }): Promise<number> {
+  await new Promise<void>((ok) => {
+    process.once('SIGINT', ok);
+    process.once('SIGTERM', ok);
+  });
+  await service.close();
+  return EXIT.ok;
 }
 
 /** The demo, with Ctrl-C (or SIGTERM) cancelling its incident; a second one quits at once. */
