@@ -112,7 +112,10 @@ test('the installed serve starts its worker on a dev server from TEMPORAL_CLI_PA
     const early = exited.then((code) => Promise.reject(new Error(`serve exited with ${code}: ${log}`)));
     early.catch(() => undefined); // read by the race only
     await Promise.race([waitUntil('installed serve /healthz', async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).ok, { timeoutMs: 120_000 }), early]);
-    expect(await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()).toEqual({ ok: true });
+    // serve runs the detector too: /healthz reports it for the one configured cluster.
+    const health = (await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()) as { ok: boolean; detector?: Record<string, unknown> };
+    expect(health).toMatchObject({ ok: true });
+    expect(Object.keys(health.detector ?? {})).toEqual(['local']);
     // The worker bundled the workflows from the installed package and serves the task queue.
     expect(log).toMatch(/started a local Temporal dev server on 127\.0\.0\.1:\d+/);
     expect(log).toMatch(/worker serving task queue "helm-unstuck"/);
