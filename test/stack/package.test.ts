@@ -58,10 +58,10 @@ async function installed(...argv: string[]): Promise<{ code: number; out: string
   );
 }
 
-test('the package holds the runtime and no test code, demo harness or benchmarks', async () => {
+test('the package holds the runtime and no test code, demo harness, benchmarks or rule generator', async () => {
   const files = (await run('tar', ['tzf', tarball])).stdout.trim().split('\n');
-  expect(files).toEqual(expect.arrayContaining(['package/bin/helm-unstuck', 'package/dist/client/cli.js', 'package/dist/workflows/index.js', 'package/tools/leash']));
-  expect(files.filter((f) => /(^|\/)(test|demo|bench|fake-gitlab)(\/|$)|\.test\.js$/.test(f))).toEqual([]);
+  expect(files).toEqual(expect.arrayContaining(['package/bin/helm-unstuck', 'package/dist/client/cli.js', 'package/dist/workflows/index.js', 'package/dist/detector/detector.js', 'package/tools/leash']));
+  expect(files.filter((f) => /(^|\/)(test|demo|bench|deploy|fake-gitlab)(\/|$)|\.test\.js$/.test(f))).toEqual([]);
 });
 
 test('the installed command answers --version and --help, and says the demo runs from a clone', async () => {
