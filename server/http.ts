@@ -3,7 +3,7 @@
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ApprovalPage } from './approval-page';
-import type { Registry } from 'prom-client';
+import { Registry } from 'prom-client';
 import type { Metrics } from './metrics';
 import { sendJson, webhook, type WebhookDeps } from './webhook';
 
@@ -20,10 +20,9 @@ export interface ServerDeps extends WebhookDeps {
 export function createApp(deps: ServerDeps): Hono {
   const app = new Hono();
   app.route('/', webhook(deps));
-  app.get('/metrics', async (c) => {
-    const text = (await deps.metrics.registry.metrics()) + (deps.detector ? await deps.detector.registry.metrics() : '');
-    return c.body(text, 200, { 'content-type': deps.metrics.registry.contentType });
-  });
+  // One exposition of both registries; prom-client refuses a metric name registered in both.
+  const exposed = deps.detector ? Registry.merge([deps.metrics.registry, deps.detector.registry]) : deps.metrics.registry;
+  app.get('/metrics', async (c) => c.body(await exposed.metrics(), 200, { 'content-type': exposed.contentType }));
   app.all('/healthz', (c) => sendJson(c, 200, { ok: true, ...(deps.detector ? { detector: deps.detector.status() } : {}) }));
   if (deps.approvalPage) app.route('/', deps.approvalPage);
   app.notFound((c) => sendJson(c, 404, { error: 'not found' }));
