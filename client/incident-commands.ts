@@ -40,6 +40,7 @@ export async function startCommand(o: { cluster: string; namespace: string; rele
     policy: config.policy,
     trigger: { source: 'cli', by: who(o.by, io.env) },
   };
+  // Checked before connecting (startRemediation checks again): bad input must not start a dev server.
   const problems = validateRemediationInput(input);
   if (problems.length) throw new InvalidRemediationInput(problems);
   return withClient(io, async (client) => {
