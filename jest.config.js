@@ -11,7 +11,7 @@ const common = {
   transform: { '^.+\\.[cm]?[tj]s$': ['ts-jest', tsJest] },
   // @kubernetes/client-node 1.x and some of its dependencies are ESM-only; Node 20.19 can
   // require() them natively, jest's module loader cannot, so transpile them to CommonJS.
-  transformIgnorePatterns: ['/node_modules/(?!(@kubernetes/client-node|openid-client|oauth4webapi|jose|p-limit|yocto-queue)/)'],
+  transformIgnorePatterns: ['/node_modules/(?!(@kubernetes/client-node|openid-client|oauth4webapi|jose|p-limit|yocto-queue|@noble/curves|@noble/hashes)/)'],
   moduleFileExtensions: ['ts', 'js', 'mjs', 'cjs', 'json'],
   // The CLI imports its commands on demand, as `import('./x.js')` (Node's ESM rule); here x is x.ts.
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },

@@ -1,0 +1,109 @@
+// A decision's proof of identity. `serve` verifies who a person is (single sign-on through
+// oauth2-proxy, or a login token) and signs the decision with its Ed25519 key; the workflow checks
+// the signature against the public keys in the operator's configuration, in the update's
+// validator, before anything is written to history. Whoever can reach Temporal but not serve's key
+// can still send a decision, but only as `unverified`, which the operator's policy refuses unless
+// it says otherwise. Pure (noble's audited Ed25519, no node:crypto): it runs in the workflow
+// sandbox, in serve and in tests alike.
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
+
+/** How the identity of the person deciding was verified. */
+export const VERIFIED_BY = ['sso', 'token', 'unverified'] as const;
+export type VerifiedBy = (typeof VERIFIED_BY)[number];
+
+/** Through which path the decision arrived. */
+export const DECISION_PATHS = ['page', 'api', 'temporal'] as const;
+export type DecisionPath = (typeof DECISION_PATHS)[number];
+
+/** Who decided, as vouched for by serve. Absent on a raw Temporal update or signal. */
+export interface DecisionProof {
+  verifiedBy: Exclude<VerifiedBy, 'unverified'>;
+  via: Exclude<DecisionPath, 'temporal'>;
+  /** The person's groups as the identity provider stated them (SSO only). */
+  groups?: string[];
+  /** When serve signed it (ISO 8601). */
+  at: string;
+  /** Ed25519 signature over `proofPayload`, base64url. */
+  signature: string;
+}
+
+/** What a proof is about: one decision, by one person, on one incident, on one plan. */
+export interface ProvenDecision {
+  action: string;
+  by: string;
+  reason: string;
+  /** The plan digest the person saw (approval holds); absent on other holds. */
+  plan?: string;
+}
+
+/** The exact bytes serve signs and the workflow verifies: a fixed-order JSON array. */
+export function proofPayload(incident: string, d: ProvenDecision, p: Omit<DecisionProof, 'signature'>): Uint8Array {
+  return utf8ToBytes(
+    JSON.stringify(['helm-unstuck/decision/v1', incident, d.action, d.by, d.reason, d.plan ?? '', p.verifiedBy, p.via, [...(p.groups ?? [])].sort(), p.at]),
+  );
+}
+
+/** A proof older than this is refused: a signed decision cannot be kept and replayed later. */
+export const PROOF_MAX_AGE_MS = 10 * 60_000;
+
+export type ProofCheck = { ok: true; verifiedBy: DecisionProof['verifiedBy']; via: DecisionProof['via']; groups: string[] } | { ok: false; why: string };
+
+const b64url = {
+  decode(s: string): Uint8Array | undefined {
+    if (!/^[A-Za-z0-9_-]*$/.test(s) || s.length > 200) return undefined;
+    const bin = atob(s.replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - (s.length % 4)) % 4));
+    return Uint8Array.from(bin, (c) => c.charCodeAt(0));
+  },
+  encode(b: Uint8Array): string {
+    return btoa(String.fromCharCode(...b)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  },
+};
+
+/**
+ * Whether `proof` is serve's signature over this decision on this incident, made within
+ * PROOF_MAX_AGE_MS of `nowMs` by one of `publicKeys` (base64url, 32 bytes raw Ed25519).
+ */
+export function checkProof(incident: string, d: ProvenDecision, proof: unknown, publicKeys: readonly string[], nowMs: number): ProofCheck {
+  if (!proof || typeof proof !== 'object') return { ok: false, why: 'the decision carries no proof of who made it' };
+  const p = proof as Partial<DecisionProof>;
+  if (p.verifiedBy !== 'sso' && p.verifiedBy !== 'token') return { ok: false, why: 'the proof does not say how the identity was verified' };
+  if (p.via !== 'page' && p.via !== 'api') return { ok: false, why: 'the proof does not say through which path the decision came' };
+  if (p.groups !== undefined && !(Array.isArray(p.groups) && p.groups.length <= 256 && p.groups.every((g) => typeof g === 'string' && g.length <= 256))) {
+    return { ok: false, why: 'the proof lists malformed groups' };
+  }
+  if (typeof p.at !== 'string' || !Number.isFinite(Date.parse(p.at))) return { ok: false, why: 'the proof has no signing time' };
+  const age = nowMs - Date.parse(p.at);
+  if (age > PROOF_MAX_AGE_MS || age < -PROOF_MAX_AGE_MS) return { ok: false, why: `the proof was signed at ${p.at}, too far from now to be trusted` };
+  const sig = typeof p.signature === 'string' ? b64url.decode(p.signature) : undefined;
+  if (!sig || sig.length !== 64) return { ok: false, why: 'the proof has no valid signature' };
+  const msg = proofPayload(incident, d, { verifiedBy: p.verifiedBy, via: p.via, ...(p.groups ? { groups: p.groups } : {}), at: p.at });
+  for (const key of publicKeys) {
+    const pub = b64url.decode(key);
+    if (!pub || pub.length !== 32) continue;
+    try {
+      if (ed25519.verify(sig, msg, pub)) return { ok: true, verifiedBy: p.verifiedBy, via: p.via, groups: p.groups ?? [] };
+    } catch {
+      // A malformed key or signature is simply not a match.
+    }
+  }
+  return { ok: false, why: 'the proof is not signed by a key the operator configured' };
+}
+
+/** Sign a decision (serve's side; tests too). `secretKey` is the 32-byte Ed25519 seed. */
+export function signProof(incident: string, d: ProvenDecision, p: Omit<DecisionProof, 'signature'>, secretKey: Uint8Array): DecisionProof {
+  return { ...p, signature: b64url.encode(ed25519.sign(proofPayload(incident, d, p), secretKey)) };
+}
+
+/** The public key for a 32-byte seed, base64url: what the operator's configuration lists. */
+export const publicKeyOf = (secretKey: Uint8Array): string => b64url.encode(ed25519.getPublicKey(secretKey));
+
+/** A new random seed (serve's key; `helm-unstuck keygen`). */
+export const newSecretKey = (): Uint8Array => ed25519.utils.randomSecretKey();
+
+export const encodeKey = b64url.encode;
+export const decodeKey = b64url.decode;
+
+/** A short digest of text (plan digests): the first 12 hex digits of its SHA-256. */
+export const shortDigest = (text: string): string => bytesToHex(sha256(utf8ToBytes(text))).slice(0, 12);
