@@ -30,14 +30,12 @@ function who(by: string | undefined, env: NodeJS.ProcessEnv): string {
 
 export async function startCommand(o: { cluster: string; namespace: string; release: string; by?: string; output: string }, io: CommandIo): Promise<number> {
   const config = loadConfig(io.env);
-  const cluster = config.clusters[o.cluster];
-  if (!cluster) throw new CommandError(`cluster "${o.cluster}" is not configured (known: ${Object.keys(config.clusters).join(', ') || 'none'}; HELM_UNSTUCK_CONFIG)`);
+  if (!Object.hasOwn(config.clusters, o.cluster)) throw new CommandError(`cluster "${o.cluster}" is not configured (known: ${Object.keys(config.clusters).join(', ') || 'none'}; HELM_UNSTUCK_CONFIG)`);
+  // Only what the incident is about: the worker applies its own configuration's policy.
   const input: RemediationInput = {
     cluster: o.cluster,
     namespace: o.namespace,
     release: o.release,
-    gitlab: cluster.gitlab,
-    policy: config.policy,
     trigger: { source: 'cli', by: who(o.by, io.env) },
   };
   // Checked before connecting (startRemediation checks again): bad input must not start a dev server.
@@ -58,7 +56,7 @@ async function status(client: Client, id: string): Promise<RemediationStatus> {
     const d = await handle.describe();
     if (d.status.name === 'COMPLETED') {
       const r = await handle.result();
-      return { incident: id, step: 'done', evidence: r.evidence, escalations: r.escalations, outcome: r.outcome, reason: r.reason, view: {} };
+      return { incident: id, step: 'done', evidence: r.evidence, escalations: r.escalations, outcome: r.outcome, reason: r.reason, ...(r.approvals ? { approvals: r.approvals } : {}), view: {} };
     }
     if (d.status.name !== 'RUNNING') {
       const outcome = d.status.name === 'CANCELLED' || d.status.name === 'TERMINATED' ? 'aborted' : 'failed';
@@ -71,16 +69,21 @@ async function status(client: Client, id: string): Promise<RemediationStatus> {
   }
 }
 
-/** approve: go ahead (approve at the gate, continue on a hold); reject: stop (reject, or abort). */
-export async function decideCommand(kind: 'approve' | 'reject', o: { id: string; by?: string; reason?: string }, io: CommandIo): Promise<number> {
+/**
+ * approve: go ahead (approve at the gate, continue on a hold); reject: stop (reject, or abort).
+ * At the gate the decision names the plan: the one given with --plan (the digest `status` showed
+ * you), else the one asked for at this moment, which the answer names.
+ */
+export async function decideCommand(kind: 'approve' | 'reject', o: { id: string; by?: string; reason?: string; plan?: string }, io: CommandIo): Promise<number> {
   if (!o.reason) throw new CommandError('say why with --reason: it is recorded with your decision');
   return withClient(io, async (client) => {
     const s = await status(client, o.id);
     if (!s.hold) throw new CommandError(`incident ${o.id} is not waiting for a decision (step: ${s.step}${s.outcome ? `, outcome: ${s.outcome}` : ''})`);
     const action = HOLD_ANSWERS[s.hold][kind === 'approve' ? 'go' : 'stop'];
+    const plan = s.hold === 'approval' ? (o.plan ?? s.view.plan?.digest) : undefined;
     try {
-      const r = await decide(client, o.id, { action, by: who(o.by, io.env), reason: o.reason! });
-      io.out(`${action} accepted by incident ${o.id} (at step ${r.step})\n`);
+      const r = await decide(client, o.id, { action, by: who(o.by, io.env), reason: o.reason!, ...(plan ? { plan } : {}) });
+      io.out(`${action} accepted by incident ${o.id} (at step ${r.step}${plan ? `, plan ${plan}` : ''})\n`);
       return 0;
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError) throw new CommandError(`refused: ${err.cause?.message ?? err.message}`);
