@@ -166,7 +166,7 @@ describe('branches', () => {
       await decideVerified(rig.env.client, h.workflowId, { action: 'reject', by: 'bob', reason: 'not during the freeze' });
     }, 'rejected');
     expect(r).toMatchObject({ outcome: 'rejected', reason: 'bob rejected: not during the freeze', approval: { action: 'reject', by: 'bob' } });
-    expect(evidenceText(r)).toMatch(/alice: continue, because test cluster has no controllers/);
+    expect(evidenceText(r)).toMatch(/alice \(unverified, allowed by the operator's policy\) via temporal: continue, because test cluster has no controllers/);
     expect(await helm.status(o.release, o.namespace)).toMatchObject({ status: 'pending-upgrade' });
   });
 
