@@ -5,6 +5,7 @@ import type { Activities } from '../activities';
 import type { ReleaseRef } from '../activities/release';
 import { approvalAsk, approvalProgress, describeDecider, judgeDecision, type Asking, type Judged } from '../decisions/approval';
 import { formatDuration } from '../decisions/duration';
+import { describeGaveUp } from '../decisions/outage';
 import { describePolicy } from '../decisions/policy';
 import {
   parseRemediationInput,
@@ -254,6 +255,23 @@ export async function askHuman(s: Incident, hold: Hold, waitingFor: string): Pro
   } finally {
     closeHold(s);
   }
+}
+
+/**
+ * Why the incident ends when an activity failed for good (past the retry budget, or refused):
+ * what happened, what was and was not done, and how to resume.
+ */
+export function gaveUp(s: Opened, err: ActivityFailure): string {
+  const acted = (step: Step) => s.status.evidence.some((e) => e.kind === 'action' && e.step === step);
+  return describeGaveUp({
+    step: s.status.step,
+    activityType: err.activityType,
+    cause: err.cause instanceof Error ? err.cause.message : err.message,
+    outOfBudget: err.retryState === 'TIMEOUT',
+    budget: RETRY_BUDGET,
+    unlocked: acted('unlock'),
+    ciRetried: acted('roll-forward'),
+  });
 }
 
 export async function finish(s: Opened, end: End): Promise<RemediationResult> {

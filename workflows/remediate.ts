@@ -46,6 +46,7 @@ import {
   closeHold,
   enter,
   finish,
+  gaveUp,
   isEnd,
   nextOnHold,
   note,
@@ -348,7 +349,7 @@ async function endOnError(s: Opened, err: unknown): Promise<RemediationResult> {
   if (err instanceof ActivityFailure) {
     const cause = err.cause instanceof Error ? err.cause.message : err.message;
     note(s, 'error', `${err.activityType} failed: ${cause}`, false);
-    return finish(s, { outcome: 'failed', reason: `${s.status.step}: ${err.activityType} failed: ${cause}` });
+    return finish(s, { outcome: 'failed', reason: gaveUp(s, err) });
   }
   throw err;
 }
