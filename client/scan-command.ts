@@ -2,7 +2,7 @@
 // straight from a kubeconfig (no Temporal).
 import pLimit from 'p-limit';
 import { scan } from '../activities/release';
-import { Kube, kubeconfigContexts } from '../activities/kubernetes';
+import { Kube, KubeUnavailableError, kubeconfigContexts } from '../activities/kubernetes';
 import { validateNamespace, type StorageDriver } from '../decisions/helm';
 import { loadConfig } from '../lib/config';
 import { CommandError, type CommandIo } from './errors';
@@ -58,6 +58,12 @@ function fleetOf(o: ScanOptions, io: CommandIo): { kubeconfig?: string; contexts
   return { ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}), contexts };
 }
 
+/** Why a cluster could not be scanned: a connection failure by its errno, anything else as said. */
+function whyNot(err: Error, server: string): { error: string; detail?: string } {
+  if (err instanceof KubeUnavailableError && err.status === 0 && err.reason) return { error: `cannot reach ${server}: ${err.reason}`, detail: err.message };
+  return { error: err.message };
+}
+
 /**
  * Scans every cluster at once (four at a time), each on its own deadline: a cluster that is
  * unreachable, refuses us or does not answer in time becomes a row saying why, never a failed table.
@@ -71,14 +77,16 @@ async function fleetScanCommand(o: ScanOptions, io: CommandIo): Promise<ScanOutc
   const now = Date.now();
   const entries = await pLimit(4).map(contexts, async ([cluster, context]): Promise<FleetEntry> => {
     let timer: NodeJS.Timeout | undefined;
+    let server = '';
     try {
       const kube = Kube.fromKubeconfig({ ...(kubeconfig ? { file: kubeconfig } : {}), context });
+      server = kube.server;
       const late = new Promise<never>((_, fail) => {
         timer = setTimeout(() => fail(new Error(`no answer from ${kube.server} in ${timeoutMs / 1000} s`)), timeoutMs);
       });
       return { cluster, result: await Promise.race([scan(kube, scanInput(cluster, o), now), late]) };
     } catch (err) {
-      return { cluster, error: (err as Error).message };
+      return { cluster, ...whyNot(err as Error, server) };
     } finally {
       clearTimeout(timer);
     }

@@ -33,7 +33,7 @@ export function scanTable(r: ScanResult): string {
 }
 
 /** One cluster of a fleet scan: what it found, or why it could not be scanned. */
-export type FleetEntry = { cluster: string; result: ScanResult } | { cluster: string; error: string };
+export type FleetEntry = { cluster: string; result: ScanResult } | { cluster: string; error: string; detail?: string };
 
 /** The longest error text a fleet table shows; -o json has it whole. */
 const ERROR_CHARS = 160;
