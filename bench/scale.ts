@@ -110,8 +110,8 @@ function memoryOf(pid: number): { peakMb: number; rssMb: number } {
 }
 
 async function concurrentSection(stack: BenchStack, temporal: TestWorkflowEnvironment) {
-  // The worker is the shipped command, built from this tree.
-  execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.build.json')], { stdio: 'inherit' });
+  // The worker is the shipped command, built from this tree (with its prebuilt workflow bundle).
+  execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
   const seeded = await seedReleases(stack.kc, { namespaces: INCIDENTS / 10 + 1, releasesPerNamespace: 10, revisions: 3, payloadChars: 24_000, stuck: INCIDENTS + 1 });
   const gitlab = new FakeGitlab({ token: GITLAB_TOKEN });
   await gitlab.start();
