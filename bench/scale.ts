@@ -11,7 +11,8 @@
 // - storm: the alert storm at 16 senders against `serve` and against a bare node:http JSON
 //   receiver, same generator, rounds alternating: storm_ratio (ours ÷ bare alerts/s), ours' p99.
 // - replay: 1,000 histories (the golden ones, repeated under new ids) replayed on one worker.
-// BENCH_SCALE_ONLY=scan,storm runs only those; BENCH_SCALE_SMALL=1 a tenth of the sizes, to try it.
+// BENCH_SCALE_ONLY=scan,storm runs only those; BENCH_SCALE_SMALL=1 a tenth of the sizes, to try it
+// (either writes to a temp folder, not bench/results); BENCH_SCALE_BUILT=1 skips `npm run build`.
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -111,7 +112,7 @@ function memoryOf(pid: number): { peakMb: number; rssMb: number } {
 
 async function concurrentSection(stack: BenchStack, temporal: TestWorkflowEnvironment) {
   // The worker is the shipped command, built from this tree (with its prebuilt workflow bundle).
-  execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
+  if (!process.env.BENCH_SCALE_BUILT) execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
   const seeded = await seedReleases(stack.kc, { namespaces: INCIDENTS / 10 + 1, releasesPerNamespace: 10, revisions: 3, payloadChars: 24_000, stuck: INCIDENTS + 1 });
   const gitlab = new FakeGitlab({ token: GITLAB_TOKEN });
   await gitlab.start();
