@@ -33,7 +33,7 @@ import { binaries, removeDir, tempDir } from '../test/stack/process';
 import { startTemporal } from '../test/stack/temporal';
 import type { RemediationResult } from '../workflows/definitions';
 import { seedReleases } from './lib/seed';
-import { median, startBenchStack, writeResult, type BenchStack } from './lib/stack';
+import { median, startBenchStack, type BenchStack } from './lib/stack';
 import { pct, storm, stormPayload } from './lib/storm';
 
 const SMALL = process.env.BENCH_SCALE_SMALL === '1';
@@ -289,45 +289,62 @@ async function replaySection() {
 
 // ---- all ---------------------------------------------------------------------------------------
 
+const RESULT = join(__dirname, 'results', 'scale.json');
+const GOALS = { scan_speedup: '>= 100', scan_flatness: '<= 1.5', concurrent_all_verified: true, worker_peak_rss_mb: '<= 250', replay_1000_s: '< 60', storm_ratio: '>= 0.5', storm_p99_ms: '<= 50' };
+
 async function main() {
-  const load = { start: loadavg().map((x) => round(x, 2)) };
-  const result: Record<string, unknown> = { benchmark: 'scale' };
-  const details: Record<string, unknown> = {};
-  const take = (section: string, r: { detail: unknown } & Record<string, unknown>) => {
+  // A section run alone (BENCH_SCALE_ONLY) replaces only its own figures in the results file.
+  const partial = ONLY.length < 4;
+  const previous = partial && !SMALL ? (JSON.parse(readFileSync(RESULT, 'utf8')) as { detail?: Record<string, unknown> }) : {};
+  const result: Record<string, unknown> = { ...previous, benchmark: 'scale' };
+  const details: Record<string, unknown> = { ...(previous.detail ?? {}) };
+  const take = (section: string, r: { detail: unknown } & Record<string, unknown>, startLoad: number[]) => {
     const { detail, ...figures } = r;
     Object.assign(result, figures);
-    details[section] = detail;
+    details[section] = { ...(detail as object), at: new Date().toISOString(), loadavg_1m: { start: startLoad[0], end: round(loadavg()[0]!, 2) } };
     console.error(`bench: ${section}: ${JSON.stringify(figures)}`);
   };
   const want = (s: string) => ONLY.includes(s);
+  const load = () => loadavg().map((x) => round(x, 2));
   let base: BenchStack | undefined;
   let big: BenchStack | undefined;
   let temporal: TestWorkflowEnvironment | undefined;
   try {
     if (want('scan') || want('concurrent')) base = await startBenchStack();
     if (want('scan')) {
+      const l = load();
       big = await startBenchStack();
-      take('scan', await scanSection(base!, big));
+      take('scan', await scanSection(base!, big), l);
       await big.stop();
       big = undefined;
     }
     if (want('concurrent') || want('storm')) temporal = await startTemporal((await binaries()).temporal);
-    if (want('concurrent')) take('concurrent', await concurrentSection(base!, temporal!));
-    if (want('storm')) take('storm', await stormSection(temporal!));
-    if (want('replay')) take('replay', await replaySection());
+    if (want('concurrent')) {
+      const l = load();
+      take('concurrent', await concurrentSection(base!, temporal!), l);
+    }
+    if (want('storm')) {
+      const l = load();
+      take('storm', await stormSection(temporal!), l);
+    }
+    if (want('replay')) {
+      const l = load();
+      take('replay', await replaySection(), l);
+    }
   } finally {
     await temporal?.teardown();
     await big?.stop();
     await base?.stop();
   }
   Object.assign(result, {
-    goals: { scan_speedup: '>= 100', scan_flatness: '<= 1.5', concurrent_all_verified: true, worker_peak_rss_mb: '<= 250', replay_1000_s: '< 60', storm_ratio: '>= 0.5', storm_p99_ms: '<= 50' },
+    goals: GOALS,
     detail: details,
-    machine: { cpus: cpus().length, node: process.version, loadavg: { ...load, end: loadavg().map((x) => round(x, 2)) } },
+    machine: { cpus: cpus().length, node: process.version, note: 'shared by other jobs: each section records its 1-minute load average at start and end' },
     at: new Date().toISOString(),
   });
-  if (!SMALL && ONLY.length === 4) writeResult('scale', result);
-  else writeFileSync(join(tempDir('scale-result'), 'scale.json'), JSON.stringify(result, null, 2));
+  const file = SMALL ? join(tempDir('scale-result'), 'scale.json') : RESULT;
+  writeFileSync(file, JSON.stringify(result, null, 2) + '\n');
+  console.error(`bench: wrote ${file}`);
   console.log(JSON.stringify(Object.fromEntries(Object.entries(result).filter(([k]) => !['detail', 'goals', 'machine'].includes(k)))));
 }
 
