@@ -118,8 +118,21 @@ async function concurrentSection(stack: BenchStack, temporal: TestWorkflowEnviro
   await gitlab.start();
   gitlab.onRetry = (p, job) => gitlab.setJob(p, job.id, 'success', NOOP);
   const taskQueue = `scale-${Date.now()}`;
-  const worker = spawn(process.execPath, [join(ROOT, 'dist', 'client', 'cli.js'), 'worker', '--kubeconfig', stack.kubeconfig], {
-    env: { ...process.env, TEMPORAL_ADDRESS: temporal.address, HELM_UNSTUCK_TASK_QUEUE: taskQueue, HELM_UNSTUCK_GITLAB_URL: gitlab.url, HELM_UNSTUCK_GITLAB_TOKEN: GITLAB_TOKEN },
+  // The operator's configuration: one cluster, deployed by one GitLab project whose last deploy
+  // failed (so the incidents share one job to re-run: the first re-runs it, the rest follow that
+  // retry), and a policy that approves stuck releases in advance.
+  gitlab.addProject(1000, 'ops/k8s-workloads');
+  const failed = gitlab.addJob(1000, { name: 'gprd:upgrade', stage: 'deploy', status: 'failed' });
+  gitlab.addDeployment(1000, { environment: 'gprd', status: 'failed', job: failed });
+  const dir = tempDir('scale-worker');
+  const config = join(dir, 'config.yaml');
+  writeFileSync(config, JSON.stringify({
+    kubeconfig: stack.kubeconfig,
+    clusters: { bench: { context: 'bench', gitlab: [{ project: 1000, environment: 'gprd' }] } },
+    policy: { approvers: ['alice'], minPendingAge: '0s', ciPollInterval: '200ms', ciJobTimeout: '5m', autoApprove: { configuredBy: 'bench/scale.ts', reason: 'benchmark: the operator approves stuck releases in advance' } },
+  }));
+  const worker = spawn(process.execPath, [join(ROOT, 'dist', 'client', 'cli.js'), 'worker'], {
+    env: { ...process.env, HELM_UNSTUCK_CONFIG: config, TEMPORAL_ADDRESS: temporal.address, HELM_UNSTUCK_TASK_QUEUE: taskQueue, HELM_UNSTUCK_GITLAB_URL: gitlab.url, HELM_UNSTUCK_GITLAB_TOKEN: GITLAB_TOKEN },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let log = '';
@@ -128,20 +141,7 @@ async function concurrentSection(stack: BenchStack, temporal: TestWorkflowEnviro
     await waitFor(() => log.includes('worker serving task queue') || worker.exitCode !== null, 120_000);
     if (worker.exitCode !== null) throw new Error(`the worker exited: ${log}`);
     const atReady = memoryOf(worker.pid!);
-    const input = (i: number): RemediationInput => {
-      const s = seeded.stuck[i]!;
-      gitlab.addProject(1000 + i, `ops/k8s-workloads-${i}`);
-      const failed = gitlab.addJob(1000 + i, { name: 'gprd:upgrade', stage: 'deploy', status: 'failed' });
-      gitlab.addDeployment(1000 + i, { environment: 'gprd', status: 'failed', job: failed });
-      return {
-        cluster: 'bench',
-        namespace: s.namespace,
-        release: s.release,
-        gitlab: [{ project: 1000 + i, environment: 'gprd' }],
-        policy: { approvers: ['alice'], minPendingAge: '0s', ciPollInterval: '200ms', ciJobTimeout: '5m', autoApprove: { configuredBy: 'bench/scale.ts', reason: 'benchmark: the operator approves stuck releases in advance' } },
-        trigger: { source: 'api', by: 'bench' },
-      };
-    };
+    const input = (i: number): RemediationInput => ({ cluster: 'bench', namespace: seeded.stuck[i]!.namespace, release: seeded.stuck[i]!.release, trigger: { source: 'api', by: 'bench' } });
     /** Starts incidents at once; times from the first start to each one's verifyRelease, from history. */
     const wave = async (indexes: number[]) => {
       const started = Date.now();
@@ -154,7 +154,7 @@ async function concurrentSection(stack: BenchStack, temporal: TestWorkflowEnviro
         return done ? eventTimeMs(done) : NaN;
       }));
       return {
-        all_verified: results.every((r) => r.outcome === 'unstuck-and-verified'),
+        all_verified: results.every((r) => r.verification?.verified === true),
         outcomes: results.reduce<Record<string, number>>((n, r) => ({ ...n, [r.outcome]: (n[r.outcome] ?? 0) + 1 }), {}),
         last_verified_s: round((Math.max(...verifiedAt) - started) / 1000, 2),
         completed_s: round((Date.now() - started) / 1000, 2),
@@ -174,6 +174,7 @@ async function concurrentSection(stack: BenchStack, temporal: TestWorkflowEnviro
     worker.kill('SIGTERM');
     await waitFor(() => worker.exitCode !== null || worker.signalCode !== null, 30_000).catch(() => worker.kill('SIGKILL'));
     await gitlab.stop();
+    await removeDir(dir);
   }
 }
 

@@ -83,7 +83,8 @@ beforeAll(async () => {
   writeFileSync(configFile, JSON.stringify({
     kubeconfig,
     clusters: Object.fromEntries(CLUSTERS.map((c, i) => [c, { context: c, gitlab: [{ project: 11 + i, environment: c }] }])),
-    policy: { approvers: ['alice'], minPendingAge: '0s', escalateAfter: '1h', ciPollInterval: '200ms', ciJobTimeout: '1m' },
+    // Decisions go straight through Temporal here (no sign-in), which the operator must allow.
+    policy: { approvers: ['alice'], minPendingAge: '0s', escalateAfter: '1h', ciPollInterval: '200ms', ciJobTimeout: '1m', allowUnverifiedDecisions: true },
     server: { listen: '127.0.0.1:0' },
   }));
   svc = await serve({
@@ -124,12 +125,14 @@ test('alerts from two clusters start incidents on the right cluster; an unlock t
   })));
   const handle = (c: Cluster) => svc.client.workflow.getHandle(workflowIdFor(c, o.namespace, o.release));
   // Each incident read its own cluster: the plan a human approves names that cluster's record.
+  const plan = {} as Record<Cluster, string>;
   for (const c of CLUSTERS) {
     const s = await waitForStatus(handle(c) as never, (st) => st.hold === 'approval', 90_000);
     expect(s.view.plan?.records.map((r) => [r.objectName, r.uid])).toEqual([[records[c].name, records[c].uid]]);
+    plan[c] = s.view.plan!.digest;
   }
 
-  await decide(svc.client, workflowIdFor('east', o.namespace, o.release), { action: 'approve', by: 'alice', reason: 'east only' });
+  await decide(svc.client, workflowIdFor('east', o.namespace, o.release), { action: 'approve', by: 'alice', reason: 'east only', plan: plan.east });
   const eastResult = (await handle('east').result()) as RemediationResult;
   expect(eastResult).toMatchObject({ outcome: 'unstuck-and-verified', cluster: 'east' });
   expect(eastResult.unlock?.actions.map((a) => [a.outcome, a.uid])).toEqual([['deleted', records.east.uid]]);
@@ -139,7 +142,7 @@ test('alerts from two clusters start incidents on the right cluster; an unlock t
   expect((await kube.west.listRecords('Secret', o.namespace, 'app.kubernetes.io/managed-by=helm-unstuck')).length).toBe(0);
   expect((await handle('west').query('status')) as { hold?: string }).toMatchObject({ hold: 'approval' });
 
-  await decide(svc.client, workflowIdFor('west', o.namespace, o.release), { action: 'approve', by: 'alice', reason: 'now west' });
+  await decide(svc.client, workflowIdFor('west', o.namespace, o.release), { action: 'approve', by: 'alice', reason: 'now west', plan: plan.west });
   const westResult = (await handle('west').result()) as RemediationResult;
   expect(westResult).toMatchObject({ outcome: 'unstuck-and-verified', cluster: 'west' });
   expect(westResult.unlock?.actions.map((a) => [a.outcome, a.uid])).toEqual([['deleted', records.west.uid]]);
