@@ -12,9 +12,10 @@
 //   receiver, same generator, rounds alternating: storm_ratio (ours ÷ bare alerts/s), ours' p99.
 // - replay: 1,000 histories (the golden ones, repeated under new ids) replayed on one worker.
 // BENCH_SCALE_ONLY=scan,storm runs only those; BENCH_SCALE_SMALL=1 a tenth of the sizes, to try it
-// (either writes to a temp folder, not bench/results); BENCH_SCALE_BUILT=1 skips `npm run build`.
+// (either writes to a temp folder, not bench/results); BENCH_SCALE_BUILT=1 skips `npm run build`;
+// BENCH_SCALE_RESULT=FILE writes there instead of bench/results/scale.json.
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -290,13 +291,13 @@ async function replaySection() {
 
 // ---- all ---------------------------------------------------------------------------------------
 
-const RESULT = join(__dirname, 'results', 'scale.json');
+const RESULT = process.env.BENCH_SCALE_RESULT ?? join(__dirname, 'results', 'scale.json');
 const GOALS = { scan_speedup: '>= 100', scan_flatness: '<= 1.5', concurrent_all_verified: true, worker_peak_rss_mb: '<= 250', replay_1000_s: '< 60', storm_ratio: '>= 0.5', storm_p99_ms: '<= 50' };
 
 async function main() {
   // A section run alone (BENCH_SCALE_ONLY) replaces only its own figures in the results file.
   const partial = ONLY.length < 4;
-  const previous = partial && !SMALL ? (JSON.parse(readFileSync(RESULT, 'utf8')) as { detail?: Record<string, unknown> }) : {};
+  const previous = partial && !SMALL && existsSync(RESULT) ? (JSON.parse(readFileSync(RESULT, 'utf8')) as { detail?: Record<string, unknown> }) : {};
   const result: Record<string, unknown> = { ...previous, benchmark: 'scale' };
   const details: Record<string, unknown> = { ...(previous.detail ?? {}) };
   const take = (section: string, r: { detail: unknown } & Record<string, unknown>, startLoad: number[]) => {
