@@ -175,9 +175,12 @@ helm-unstuck); KUBECONFIG; HELM_UNSTUCK_GITLAB_URL, HELM_UNSTUCK_GITLAB_TOKEN[_F
 
   cli
     .command('scan')
-    .description("List stuck Helm releases in a cluster (reads only pending records' metadata).")
+    .description("List stuck Helm releases in a cluster, or in every cluster (reads only pending records' metadata).")
     .option('-n, --namespace <namespace>', 'one namespace (default: all)')
-    .option('--context <name>', 'the kubeconfig context (default: the current one)')
+    .addOption(new Option('--context <name>', 'the kubeconfig context (default: the current one)').conflicts(['allContexts', 'allClusters']))
+    .addOption(new Option('--all-contexts', 'every context of the kubeconfig: one table, a CLUSTER column').conflicts('allClusters'))
+    .option('--all-clusters', 'every cluster configured in HELM_UNSTUCK_CONFIG (its kubeconfig and contexts)')
+    .option('--cluster-timeout <duration>', 'with --all-*: how long one cluster may take before its row says so', '30s')
     .option('--kubeconfig <file>', 'the kubeconfig (default: $KUBECONFIG, then ~/.kube/config)')
     .addOption(new Option('--driver <driver>', "Helm's storage driver").choices(['secret', 'configmap', 'all']).default('all'))
     .addOption(outputOption(['table', 'json'], 'table'))
@@ -185,11 +188,17 @@ helm-unstuck); KUBECONFIG; HELM_UNSTUCK_GITLAB_URL, HELM_UNSTUCK_GITLAB_TOKEN[_F
     .addHelpText('after', `
 Lists Helm releases whose newest revision is pending (pending-install, pending-upgrade,
 pending-rollback): Helm refuses every operation on them. All namespaces unless -n is given.
-Exit status: 0, or 3 with --fail-if-stuck when a stuck release was found; 1 on errors; 2 on bad usage.`)
-    .action(async (o: { namespace?: string; context?: string; kubeconfig?: string; driver: 'secret' | 'configmap' | 'all'; output: 'table' | 'json'; failIfStuck?: boolean }) => {
+With --all-contexts or --all-clusters, every cluster is scanned at once: a cluster that cannot be
+scanned gets a row saying why, and the rest of the table is still printed.
+Exit status: 0, or 3 with --fail-if-stuck when a stuck release was found; 1 on errors, including
+a cluster of the fleet that could not be scanned (when nothing stuck was found); 2 on bad usage.`)
+    .action(async (o: { namespace?: string; context?: string; allContexts?: boolean; allClusters?: boolean; clusterTimeout: string; kubeconfig?: string; driver: 'secret' | 'configmap' | 'all'; output: 'table' | 'json'; failIfStuck?: boolean }) => {
+      const { parseDuration } = await import('../decisions/duration.js');
+      const clusterTimeoutMs = parseDuration(o.clusterTimeout);
+      if (!clusterTimeoutMs) throw new UsageError(`--cluster-timeout "${o.clusterTimeout}" is not a duration (e.g. 10s, 1m)`);
       const { scanCommand } = await import('./scan-command.js');
-      const { stuckFound } = await scanCommand(o, io);
-      exit(o.failIfStuck && stuckFound ? EXIT.stuckFound : EXIT.ok);
+      const { stuckFound, failedClusters } = await scanCommand({ ...o, clusterTimeoutMs }, io);
+      exit(o.failIfStuck && stuckFound ? EXIT.stuckFound : failedClusters > 0 ? EXIT.error : EXIT.ok);
     });
 
   cli

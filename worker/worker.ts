@@ -1,12 +1,14 @@
 // The worker: connects to Temporal (configured, or the embedded dev server) and serves the
 // activities on the helm-unstuck task queue, with the operator's configuration: its clusters (and
 // no others) and the policy loadPolicy hands each incident.
+import { existsSync } from 'node:fs';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { clusterRegistry } from '../activities/clusters';
 import { GitlabClient } from '../activities/gitlab';
 import type { OutcomeSink } from '../activities/notify';
 import { ConfigError, loadConfig, type Config } from '../lib/config';
+import { PREBUILT_BUNDLE } from './bundle';
 import { resolveTemporal, type TemporalTarget } from './temporal';
 
 /** The ops GitLab instance, from HELM_UNSTUCK_GITLAB_URL and HELM_UNSTUCK_GITLAB_TOKEN. */
@@ -69,7 +71,8 @@ export async function startWorker(opts: WorkerOptions = {}): Promise<RunningWork
     connection,
     namespace: target.namespace,
     taskQueue: target.taskQueue,
-    workflowsPath: require.resolve('../workflows'),
+    // Built with dist/ (worker/bundle.ts); from the sources, bundled here.
+    ...(existsSync(PREBUILT_BUNDLE) ? { workflowBundle: { codePath: PREBUILT_BUNDLE } } : { workflowsPath: require.resolve('../workflows') }),
     activities: createActivities({
       kubeFor: clusterRegistry(clustersOf(config, opts.kubeconfig)),
       operator: config,
