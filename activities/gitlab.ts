@@ -41,26 +41,28 @@ export class GitlabUnavailableError extends GitlabError {
   override name = 'GitlabUnavailableError';
 }
 
-async function translate(err: unknown, what: string): Promise<Error> {
-  if (err instanceof GitbeakerRequestError) {
-    const res = err.cause?.response;
-    const status = res?.status ?? 0;
-    let detail = err.message;
-    try {
-      const body = (await res?.clone().json()) as { message?: unknown; error?: unknown } | undefined;
-      const m = body?.message ?? body?.error;
-      if (m) detail = typeof m === 'string' ? m : JSON.stringify(m);
-    } catch {
-      // body not JSON, or already read
-    }
-    const message = `${what}: GitLab answered ${status}: ${detail}`;
-    if (status === 401) return new GitlabAuthError(message, status);
-    if (status === 403 && /not retryable/i.test(detail)) return new GitlabJobNotRetryableError(message, status);
-    if (status === 403) return new GitlabAuthError(message, status);
-    if (status === 404) return new GitlabNotFoundError(message, status);
-    if (status === 429 || status >= 500) return new GitlabUnavailableError(message, status);
-    return new GitlabError(message, status);
+/** GitLab's error answer, as our error: the status says whether retrying can help. */
+async function answeredWith(res: Response | undefined, fallback: string, what: string): Promise<GitlabError> {
+  const status = res?.status ?? 0;
+  let detail = fallback;
+  try {
+    const body = (await res?.clone().json()) as { message?: unknown; error?: unknown } | undefined;
+    const m = body?.message ?? body?.error;
+    if (m) detail = typeof m === 'string' ? m : JSON.stringify(m);
+  } catch {
+    // body not JSON, or already read
   }
+  const message = `${what}: GitLab answered ${status}: ${detail.slice(0, 1024)}`;
+  if (status === 401) return new GitlabAuthError(message, status);
+  if (status === 403 && /not retryable/i.test(detail)) return new GitlabJobNotRetryableError(message, status);
+  if (status === 403) return new GitlabAuthError(message, status);
+  if (status === 404) return new GitlabNotFoundError(message, status);
+  if (status === 429 || status >= 500) return new GitlabUnavailableError(message, status);
+  return new GitlabError(message, status);
+}
+
+async function translate(err: unknown, what: string): Promise<Error> {
+  if (err instanceof GitbeakerRequestError) return answeredWith(err.cause?.response, err.message, what);
   if (err instanceof GitbeakerTimeoutError || err instanceof GitbeakerRetryError) {
     return new GitlabUnavailableError(`${what}: ${err.message}`, 0);
   }
@@ -158,11 +160,24 @@ declare module '@gitbeaker/core' {
   }
 }
 
+/** A job's log, read at most up to a cap: `overCap` when there was more (its text is then empty). */
+export interface JobTrace {
+  text: string;
+  bytes: number;
+  overCap: boolean;
+}
+
 export class GitlabClient {
   private readonly api: InstanceType<typeof Gitlab>;
+  private readonly queryTimeout: number;
 
-  constructor(readonly host: string, token: string, opts: { queryTimeout?: number } = {}) {
-    this.api = new Gitlab({ host, token, queryTimeout: opts.queryTimeout ?? 30_000 });
+  constructor(
+    readonly host: string,
+    private readonly token: string,
+    opts: { queryTimeout?: number } = {},
+  ) {
+    this.queryTimeout = opts.queryTimeout ?? 30_000;
+    this.api = new Gitlab({ host, token, queryTimeout: this.queryTimeout });
   }
 
   /** Running and pending jobs of a project, newest first. */
@@ -202,8 +217,37 @@ export class GitlabClient {
     return job(await call(what, () => this.api.Jobs.retry(project, jobId)), what);
   }
 
-  async trace(project: string | number, jobId: number): Promise<string> {
-    const t = await call(`read the trace of job ${jobId} of project ${project}`, () => this.api.Jobs.showLog(project, jobId));
-    return typeof t === 'string' ? t : String(t ?? '');
+  /**
+   * The job's log, streamed: whoever can push to the project writes it, so reading stops at
+   * `maxBytes` and the rest is never held (gitbeaker's showLog would buffer it all).
+   */
+  async trace(project: string | number, jobId: number, maxBytes: number): Promise<JobTrace> {
+    const what = `read the trace of job ${jobId} of project ${project}`;
+    const url = `${this.host.replace(/\/+$/, '')}/api/v4/projects/${encodeURIComponent(String(project))}/jobs/${jobId}/trace`;
+    let res: Response;
+    try {
+      res = await fetch(url, { headers: { 'private-token': this.token }, signal: AbortSignal.timeout(this.queryTimeout) });
+    } catch (err) {
+      throw new GitlabUnavailableError(`${what}: ${(err as Error).message}`, 0);
+    }
+    if (!res.ok) throw await answeredWith(res, res.statusText, what);
+    const chunks: Uint8Array[] = [];
+    let bytes = 0;
+    const reader = res.body!.getReader();
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        bytes += value.length;
+        if (bytes > maxBytes) {
+          await reader.cancel();
+          return { text: '', bytes, overCap: true };
+        }
+        chunks.push(value);
+      }
+    } catch (err) {
+      throw new GitlabUnavailableError(`${what}: ${(err as Error).message}`, 0);
+    }
+    return { text: Buffer.concat(chunks).toString('utf8'), bytes, overCap: false };
   }
 }

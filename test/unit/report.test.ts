@@ -66,6 +66,7 @@ describe('a report from history answers what a review asks', () => {
     const text = renderMarkdown(r);
     expect(answer(text, 'Outcome')).toBe('| Outcome | rejected: \\[approve\\](https\\://evil.example) \\<img src=x\\> \\`rm\\` a \\| b x evil |');
     expect(text).toContain('\\| injected \\| row \\| # heading |');
+    // eslint-disable-next-line no-control-regex -- looking for control characters is the point
     expect(text).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e]/);
   });
 

@@ -73,6 +73,7 @@ describe('CLI output', () => {
       ],
     };
     const out = scanTable(r);
+    // eslint-disable-next-line no-control-regex -- looking for control characters is the point
     expect(out).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/);
     const lines = out.trimEnd().split('\n');
     expect(lines[1]).toMatch(/^ns {9}webevil {2}3 /);
