@@ -144,9 +144,7 @@ export class AlertForwarder {
           }
         }
         this.track(t, true);
-        const { handle, started } = await startRemediation(this.client, this.input(t), this.config.taskQueue);
-        if (!started && t.fingerprint) await notifyAlert(this.client, handle.workflowId, { status: 'firing', fingerprint: t.fingerprint, startsAt: t.startsAt, ...(t.summary ? { summary: t.summary } : {}) });
-        return { fingerprint: t.fingerprint, workflowId, result: started ? 'started' : 'joined' };
+        return { fingerprint: t.fingerprint, workflowId, result: await this.startOrJoin(t) };
       } catch (err) {
         if (this.recent.get(workflowId) === t.status) this.recent.delete(workflowId);
         throw err;
@@ -155,6 +153,24 @@ export class AlertForwarder {
       if (err instanceof InvalidRemediationInput) return { fingerprint: t.fingerprint, result: 'rejected', reason: err.message };
       if (isConnectionFailure(err)) throw new UnavailableError(`could not reach Temporal for ${workflowId}: ${(err as Error).message}`);
       throw new ForwardError(`forwarding the alert to ${workflowId} failed: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /**
+   * Start the release's incident, or tell the running one. An incident that finishes between the
+   * two (its signal answers "already completed") is gone: the alert still fires, so start again.
+   */
+  private async startOrJoin(t: AlertTarget): Promise<'started' | 'joined'> {
+    for (let attempt = 1; ; attempt++) {
+      const { handle, started } = await startRemediation(this.client, this.input(t), this.config.taskQueue);
+      if (started) return 'started';
+      if (!t.fingerprint) return 'joined';
+      try {
+        await notifyAlert(this.client, handle.workflowId, { status: 'firing', fingerprint: t.fingerprint, startsAt: t.startsAt, ...(t.summary ? { summary: t.summary } : {}) });
+        return 'joined';
+      } catch (err) {
+        if (!(err instanceof WorkflowNotFoundError) || attempt >= 3) throw err;
+      }
     }
   }
 
