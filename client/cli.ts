@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { PACKAGE_ROOT } from '../lib/repo';
+import { forTerminal } from '../lib/terminal';
 import { loadDemo } from './demo-load';
 import { UsageError, type CommandIo } from './errors';
 
@@ -292,7 +293,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
       return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
     const command = cli.commands.find((c) => c.name() === argv[0]) ?? cli;
-    said.err += `${command === cli ? 'helm-unstuck' : `helm-unstuck ${command.name()}`}: ${(err as Error).message}\n`;
+    // Messages quote what came from outside (a refusal naming a job, a cluster's answer).
+    said.err += `${command === cli ? 'helm-unstuck' : `helm-unstuck ${command.name()}`}: ${forTerminal((err as Error).message)}\n`;
     if (err instanceof UsageError) {
       said.err += '\n';
       command.outputHelp({ error: true });

@@ -5,6 +5,7 @@ import { clusterRegistry } from '../activities/clusters';
 import { formatDuration } from '../decisions/duration';
 import { HOLD_ANSWERS, validateRemediationInput, workflowIdFor, type RemediationInput } from '../decisions/remediation';
 import { mark } from '../lib/glyphs';
+import { forTerminalLine } from '../lib/terminal';
 import { loadConfig } from '../lib/config';
 import { statusQuery, type RemediationStatus } from '../workflows/definitions';
 import type { remediateStuckRelease } from '../workflows/remediate';
@@ -95,8 +96,9 @@ export async function decideCommand(kind: 'approve' | 'reject', o: { id: string;
   });
 }
 
-function renderStatus(s: RemediationStatus, from = 0): string {
-  const lines = s.evidence.slice(from).map((e) => `${e.at.slice(11, 19)}  ${mark(e.ok)} [${e.step}] ${e.summary}`);
+/** An incident's evidence for a terminal: summaries quote job names, reasons and log lines. */
+export function renderStatus(s: RemediationStatus, from = 0): string {
+  const lines = s.evidence.slice(from).map((e) => forTerminalLine(`${e.at.slice(11, 19)}  ${mark(e.ok)} [${e.step}] ${e.summary}`));
   return lines.join('\n') + (lines.length ? '\n' : '');
 }
 
@@ -109,13 +111,13 @@ export async function statusCommand(o: { id: string; watch: boolean; output: str
       io.out(JSON.stringify(s, null, 2) + '\n');
       return 0;
     }
-    io.out(`incident ${s.incident}: step ${s.step}${s.outcome ? `, outcome ${s.outcome}` : ''}\n`);
+    io.out(`${forTerminalLine(`incident ${s.incident}: step ${s.step}${s.outcome ? `, outcome ${s.outcome}` : ''}`)}\n`);
     io.out(renderStatus(s));
     let shown = s.evidence.length;
     let waiting = s.waitingFor;
-    if (waiting) io.out(`… waiting for ${waiting}\n`);
+    if (waiting) io.out(`… waiting for ${forTerminalLine(waiting)}\n`);
     let retrying = s.retrying;
-    if (retrying) io.out(`… ${retrying}\n`);
+    if (retrying) io.out(`… ${forTerminalLine(retrying)}\n`);
     while (o.watch && !s.outcome) {
       await new Promise((r) => setTimeout(r, 1000));
       try {
@@ -126,7 +128,7 @@ export async function statusCommand(o: { id: string; watch: boolean; output: str
       }
       io.out(renderStatus(s, shown));
       shown = s.evidence.length;
-      if (s.waitingFor && s.waitingFor !== waiting) io.out(`… waiting for ${s.waitingFor}\n`);
+      if (s.waitingFor && s.waitingFor !== waiting) io.out(`… waiting for ${forTerminalLine(s.waitingFor)}\n`);
       waiting = s.waitingFor;
       // Said again when the attempts change, not every second as "next in" counts down.
       if (s.retrying && attempts(s.retrying) !== attempts(retrying)) io.out(`… ${s.retrying}\n`);
@@ -146,7 +148,7 @@ export async function listCommand(o: { all: boolean; output: string }, io: Comma
     }
     if (o.output === 'json') io.out(JSON.stringify(rows, null, 2) + '\n');
     else if (rows.length === 0) io.out(o.all ? 'No incidents.\n' : 'No running incidents.\n');
-    else io.out(rows.map((r) => `${r.workflowId}  ${r.status}  started ${r.age} ago`).join('\n') + '\n');
+    else io.out(rows.map((r) => forTerminalLine(`${r.workflowId}  ${r.status}  started ${r.age} ago`)).join('\n') + '\n');
     return 0;
   });
 }
@@ -155,7 +157,7 @@ export async function restoreCommand(o: { cluster: string; namespace: string; ba
   if (o.driver !== 'secret' && o.driver !== 'configmap') throw new CommandError(`--driver must be secret or configmap, not "${o.driver}"`);
   const acts = createActivities({ kubeFor: clusterRegistry({ ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}), contexts: { [o.cluster]: o.context ?? o.cluster } }) });
   const r = await acts.restoreRelease({ cluster: o.cluster, namespace: o.namespace, driver: o.driver, backupName: o.backup });
-  io.out(`${r.summary}\n`);
+  io.out(`${forTerminalLine(r.summary)}\n`);
   return 0;
 }
 

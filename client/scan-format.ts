@@ -1,6 +1,7 @@
 // How `helm-unstuck scan` prints: a table for people, JSON for scripts.
 import { formatDuration } from '../decisions/duration';
 import type { ScanResult, StuckReleaseSummary } from '../activities/release';
+import { forTerminal, forTerminalLine } from '../lib/terminal';
 
 const HEADER = ['NAMESPACE', 'RELEASE', 'REVISION', 'STATUS', 'PENDING FOR', 'DEPLOYED', 'DRIVER', 'NOTE'];
 
@@ -18,7 +19,9 @@ function stuckRow(s: StuckReleaseSummary): string[] {
 }
 
 /** Columns padded to their widest cell, two spaces apart. */
-function columns(rows: string[][]): string {
+function columns(cells: string[][]): string {
+  // Cells come from the cluster (names, labels): nothing in them may act on the terminal.
+  const rows = cells.map((row) => row.map(forTerminalLine));
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
   return rows.map((row) => row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
 }
@@ -27,7 +30,7 @@ export function scanTable(r: ScanResult): string {
   if (r.stuck.length === 0) {
     const where = r.namespace ? `namespace ${r.namespace}` : 'any namespace';
     const extra = r.unreadable.length ? ` (${r.unreadable.length} unreadable records, see -o json)` : '';
-    return `No stuck Helm releases in ${where} of ${r.cluster}${extra}.\n`;
+    return forTerminal(`No stuck Helm releases in ${where} of ${r.cluster}${extra}.\n`);
   }
   return columns([HEADER, ...r.stuck.map(stuckRow)]);
 }

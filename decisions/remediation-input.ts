@@ -1,6 +1,7 @@
 // What a remediation needs, as schemas: the workflow checks its input with one, the client checks
 // before starting anything, and the config loader composes the others (a cluster's GitLab
 // projects, the operator's policy), so all of them accept and refuse exactly the same things.
+import { RE2JS } from 're2js';
 import { decodeKey } from './decision-proof';
 import { Duration, DurationMs } from './duration';
 import { ClusterName, NamespaceName, ReleaseName } from './helm';
@@ -23,14 +24,22 @@ export const DEFAULT_POLICY: Omit<Policy, 'approvers'> = {
 /** A non-empty string of bounded length (names, reasons, environments). */
 const text = (max = 256) => z.string().min(1).max(max);
 
-function isRegExp(pattern: string): boolean {
+/**
+ * A jobPattern runs on job names anyone who can push a branch chooses, so it is compiled with
+ * RE2 (re2js: linear time, no backtracking). A pattern RE2 refuses (a backreference, a
+ * lookaround) is a configuration error, said with RE2's reason.
+ */
+export function jobPatternProblem(pattern: string): string | undefined {
   try {
-    new RegExp(pattern);
-    return true;
-  } catch {
-    return false;
+    RE2JS.compile(pattern);
+    return undefined;
+  } catch (err) {
+    return `${quote(pattern)} is not an RE2 regular expression (${(err as Error).message.replace(/^error parsing regexp: /, '')})`;
   }
 }
+
+/** A validated jobPattern, compiled; `test` finds it anywhere in the name, as RegExp#test does. */
+export const compileJobPattern = (pattern: string): { test(name: string): boolean } => RE2JS.compile(pattern);
 
 const ATLEAST_ONE_WATCH = 'must list at least one GitLab project and environment to watch (runbook step 1)';
 
@@ -45,7 +54,10 @@ export const CiWatchSchema = z.object({
   jobPattern: z
     .string()
     .max(1024)
-    .refine(isRegExp, { error: (iss) => `${quote(iss.input)} is not a regular expression` })
+    .check((ctx) => {
+      const problem = jobPatternProblem(ctx.value);
+      if (problem) ctx.issues.push({ code: 'custom', message: problem, input: ctx.value });
+    })
     .optional(),
 });
 

@@ -3,6 +3,7 @@ import { html } from 'hono/html';
 import type { HtmlEscapedString } from 'hono/utils/html';
 import { isGoodOutcome } from '../decisions/remediation';
 import { mark } from '../lib/glyphs';
+import { forTerminalLine } from '../lib/terminal';
 import type { IncidentReport, TimelineEntry } from './incident';
 
 const hhmmss = (iso: string) => iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
@@ -31,26 +32,40 @@ function whoDecided(d: IncidentReport['decisions'][number]): string {
   return `${d.by} ${d.action === 'approve' ? 'approved' : 'rejected'} at ${hhmmss(d.at)} (${how}${d.plan ? `; plan ${d.plan}` : ''}), because ${d.reason}`;
 }
 
-const mdCell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+
+/**
+ * Quoted text (names, reasons, job names, log lines) as literal Markdown: one line, no control
+ * characters, and what Markdown (GitHub's and GitLab's) would act on backslash-escaped, so a
+ * release note cannot become a link, an autolink, an image, HTML, a code span, emphasis, a list or
+ * heading, or a new table column.
+ */
+export function md(s: string): string {
+  return forTerminalLine(s)
+    .replace(/[\\`*_[\]<>|~!&]/g, '\\$&')
+    .replace(/:\/\//g, '\\://')
+    .replace(/\b(www)\./gi, '$1\\.')
+    .replace(/^(\d+)([.)])/, '$1\\$2')
+    .replace(/^[#+=-]/, '\\$&');
+}
 
 export function renderMarkdown(r: IncidentReport): string {
-  const lines = [`# Incident ${r.incident}`, '', '| | |', '|---|---|'];
-  for (const [k, v] of answers(r)) lines.push(`| ${k} | ${mdCell(v)} |`);
+  const lines = [`# Incident ${md(r.incident)}`, '', '| | |', '|---|---|'];
+  for (const [k, v] of answers(r)) lines.push(`| ${k} | ${md(v)} |`);
   lines.push('', '## What was checked', '');
-  for (const c of r.checks) lines.push(`- ${hhmmss(c.at)} ${mark(c.ok)} ${c.what}`);
+  for (const c of r.checks) lines.push(`- ${hhmmss(c.at)} ${mark(c.ok)} ${md(c.what)}`);
   lines.push('', '## Evidence shown at approval', '');
   if (r.shownAtApproval.length === 0) lines.push('- (no approval was asked for)');
-  for (const s of r.shownAtApproval) lines.push(`- ${s}`);
+  for (const s of r.shownAtApproval) lines.push(`- ${md(s)}`);
   if (r.escalations.length) {
     lines.push('', '## Escalations', '');
-    for (const e of r.escalations) lines.push(`- ${hhmmss(e.at)} ${e.what}`);
+    for (const e of r.escalations) lines.push(`- ${hhmmss(e.at)} ${md(e.what)}`);
   }
   if (r.rerun?.diff.releases.some((x) => x.changes.length)) {
     lines.push('', '## Objects the dry run would change', '');
-    for (const rel of r.rerun.diff.releases) for (const c of rel.changes) lines.push(`- ${rel.release ?? ''} ${c.kind} ${c.namespace}/${c.name}: ${c.change}`);
+    for (const rel of r.rerun.diff.releases) for (const c of rel.changes) lines.push(`- ${md(`${rel.release ?? ''} ${c.kind} ${c.namespace}/${c.name}: ${c.change}`)}`);
   }
   lines.push('', '## Timeline', '', '| time | | event |', '|---|---|---|');
-  for (const t of r.timeline) lines.push(`| ${hhmmss(t.at)} | ${mark(t.ok)} | ${mdCell(t.what)} |`);
+  for (const t of r.timeline) lines.push(`| ${hhmmss(t.at)} | ${mark(t.ok)} | ${md(t.what)} |`);
   return lines.join('\n') + '\n';
 }
 

@@ -154,6 +154,15 @@ decisionKeys: [${key}]
     expect(problems(env)).toEqual(expected);
   });
 
+  test.each([
+    ['a backreference', '^(deploy):\\1', 'invalid escape sequence: `\\1`'],
+    ['a lookahead', '^(?!gstg)', 'invalid or unsupported Perl syntax: `(?!`'],
+    ['an unclosed group', '(', 'missing closing ): `(`'],
+  ])('a jobPattern RE2 refuses (%s) is a clear configuration error', (_w, pattern, why) => {
+    const path = file(`clusters:\n  gprd:\n    gitlab: [{project: 1, environment: gprd, jobPattern: '${pattern}'}]\npolicy: {approvers: [alice]}\n`);
+    expect(problems({ HELM_UNSTUCK_CONFIG: path })).toEqual([`${path}: clusters.gprd.gitlab[0].jobPattern ${JSON.stringify(pattern)} is not an RE2 regular expression (${why})`]);
+  });
+
   test('lists every problem at once, file and environment', () => {
     const path = file('server: {listen: nope}\nusers: {bob: {tokenSha256: x}}\nwat: 1');
     expect(problems({ HELM_UNSTUCK_CONFIG: path, HELM_UNSTUCK_LISTEN: 'x', HELM_UNSTUCK_WEBHOOK_TOKEN: 'short' })).toHaveLength(5);

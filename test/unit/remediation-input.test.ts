@@ -98,7 +98,8 @@ describe("checkPolicy: the operator's policy, defaults and a cluster's overrides
     expect(watchProblems(undefined)).toEqual(['gitlab must list at least one GitLab project and environment to watch (runbook step 1)']);
     expect(watchProblems([{ project: '', environment: '' }])).toEqual(['gitlab[0].project must be a project path (group/name) or a numeric id', 'gitlab[0].environment is empty']);
     expect(watchProblems([{ project: 1.5, environment: 'e' }])).toEqual(['gitlab[0].project must be a project path (group/name) or a numeric id']);
-    expect(watchProblems([{ project: 1, environment: 'e', jobPattern: '(' }])).toEqual(['gitlab[0].jobPattern "(" is not a regular expression']);
+    expect(watchProblems([{ project: 1, environment: 'e', jobPattern: '(' }])).toEqual(['gitlab[0].jobPattern "(" is not an RE2 regular expression (missing closing ): `(`)']);
+    expect(watchProblems([{ project: 1, environment: 'e', jobPattern: '(a)\\1' }])).toEqual(['gitlab[0].jobPattern "(a)\\\\1" is not an RE2 regular expression (invalid escape sequence: `\\1`)']);
   });
   test('the same rules answer for one GitLab list and for one name (activities use them)', () => {
     expect(watchProblems([{ project: 1, environment: '' }])).toEqual(['gitlab[0].environment is empty']);

@@ -59,6 +59,17 @@ describe('a report from history answers what a review asks', () => {
     expect(renderMarkdown(nothing)).toMatch(/\| What was stuck \| nothing was found stuck \|/);
   });
 
+  test('the Markdown report escapes what it quotes: no link, HTML, code span, new column or escape sequence', () => {
+    const r = load('rejected');
+    r.reason = '[approve](https://evil.example) <img src=x> `rm` a | b \x1b]8;;https://e\x1b\\x\x1b]8;;\x1b\\ \u202eevil';
+    r.timeline[0]!.what = '| injected | row |\n# heading';
+    const text = renderMarkdown(r);
+    expect(answer(text, 'Outcome')).toBe('| Outcome | rejected: \\[approve\\](https\\://evil.example) \\<img src=x\\> \\`rm\\` a \\| b x evil |');
+    expect(text).toContain('\\| injected \\| row \\| # heading |');
+    // eslint-disable-next-line no-control-regex -- looking for control characters is the point
+    expect(text).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e]/);
+  });
+
   test('the HTML page escapes what it shows', () => {
     const r = load('rejected');
     r.reason = '<script>alert(1)</script>';
