@@ -7,6 +7,7 @@ import type { Activities } from '../activities';
 import { isGoodOutcome, type Decision, type RecordedDecision, type RemediationInput } from '../decisions/remediation';
 import type { RemediationResult } from '../workflows/remediate';
 import { formatDuration } from '../decisions/duration';
+import { describePolicy } from '../decisions/policy';
 import { mark } from '../lib/glyphs';
 
 type History = temporal.api.history.v1.IHistory;
@@ -134,6 +135,7 @@ const READERS: { [N in ActivityName]?: Reader<N> } = {
     fill: (report, _, entry) => report.escalations.push(entry),
   },
   reportOutcome: { read: (r) => ({ what: `outcome reported (${r.reported})` }) },
+  loadPolicy: { read: (r) => ({ what: describePolicy(r) }), unnamed: true },
 };
 
 const isKnown = (name: string): name is ActivityName => Object.hasOwn(READERS, name);
