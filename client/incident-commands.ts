@@ -6,11 +6,10 @@ import { formatDuration } from '../decisions/duration';
 import { HOLD_ANSWERS, validateRemediationInput, workflowIdFor, type RemediationInput } from '../decisions/remediation';
 import { mark } from '../lib/glyphs';
 import { loadConfig } from '../lib/config';
-import { statusQuery, type RemediationStatus } from '../workflows/definitions';
-import type { remediateStuckRelease } from '../workflows/remediate';
+import type { RemediationStatus } from '../workflows/definitions';
 import { connectClient } from './connect';
 import { CommandError, type CommandIo } from './errors';
-import { decide, InvalidRemediationInput, startRemediation, WORKFLOW_TYPE } from './remediation';
+import { decide, incidentStatus, InvalidRemediationInput, startRemediation, WORKFLOW_TYPE } from './remediation';
 
 /** One Temporal connection for the whole command, closed at its end. */
 async function withClient<T>(io: CommandIo, fn: (client: Client) => Promise<T>): Promise<T> {
@@ -51,20 +50,9 @@ export async function startCommand(o: { cluster: string; namespace: string; rele
   });
 }
 
-async function status(client: Client, id: string): Promise<RemediationStatus> {
+async function statusOf(client: Client, id: string): Promise<RemediationStatus> {
   try {
-    const handle = client.workflow.getHandle<typeof remediateStuckRelease>(id);
-    // A finished incident is answered from its result: a query would need a worker to replay it.
-    const d = await handle.describe();
-    if (d.status.name === 'COMPLETED') {
-      const r = await handle.result();
-      return { incident: id, step: 'done', evidence: r.evidence, escalations: r.escalations, outcome: r.outcome, reason: r.reason, view: {} };
-    }
-    if (d.status.name !== 'RUNNING') {
-      const outcome = d.status.name === 'CANCELLED' || d.status.name === 'TERMINATED' ? 'aborted' : 'failed';
-      return { incident: id, step: 'done', evidence: [], escalations: 0, outcome, reason: `the workflow is ${d.status.name.toLowerCase().replace('_', ' ')}`, view: {} };
-    }
-    return await handle.query(statusQuery);
+    return await incidentStatus(client, id);
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) throw new CommandError(`no incident ${id}`);
     throw err;
@@ -75,7 +63,7 @@ async function status(client: Client, id: string): Promise<RemediationStatus> {
 export async function decideCommand(kind: 'approve' | 'reject', o: { id: string; by?: string; reason?: string }, io: CommandIo): Promise<number> {
   if (!o.reason) throw new CommandError('say why with --reason: it is recorded with your decision');
   return withClient(io, async (client) => {
-    const s = await status(client, o.id);
+    const s = await statusOf(client, o.id);
     if (!s.hold) throw new CommandError(`incident ${o.id} is not waiting for a decision (step: ${s.step}${s.outcome ? `, outcome: ${s.outcome}` : ''})`);
     const action = HOLD_ANSWERS[s.hold][kind === 'approve' ? 'go' : 'stop'];
     try {
@@ -96,7 +84,7 @@ function renderStatus(s: RemediationStatus, from = 0): string {
 
 export async function statusCommand(o: { id: string; watch: boolean; output: string }, io: CommandIo): Promise<number> {
   return withClient(io, async (client) => {
-    let s = await status(client, o.id);
+    let s = await statusOf(client, o.id);
     if (o.output === 'json') {
       io.out(JSON.stringify(s, null, 2) + '\n');
       return 0;
@@ -109,7 +97,7 @@ export async function statusCommand(o: { id: string; watch: boolean; output: str
     while (o.watch && !s.outcome) {
       await new Promise((r) => setTimeout(r, 1000));
       try {
-        s = await status(client, o.id);
+        s = await statusOf(client, o.id);
       } catch (err) {
         if (err instanceof CommandError) break;
         throw err;

@@ -4,7 +4,7 @@ import { html, raw } from 'hono/html';
 import { formatDuration } from '../decisions/duration';
 import { HOLD_ANSWERS, isGoodOutcome, type Hold } from '../decisions/remediation';
 import type { RemediationStatus } from '../workflows/definitions';
-import type { Session } from './session';
+import type { Viewer } from './session';
 
 export type Html = ReturnType<typeof html>;
 
@@ -18,15 +18,16 @@ textarea{width:100%;min-height:4rem}button{font:inherit;padding:.35rem 1rem;marg
 .error{background:#fde8e8;color:#a4161a;padding:.6rem;border-radius:.4rem}.logout{display:inline}
 ul{padding-left:1.2rem}code{font-size:.9em}`;
 
-export function layout(title: string, body: Html, s?: Session, refresh?: { seconds: number; url: string }): Html {
-  const logout = s && html`<form method="post" action="/logout" class="logout"><input type="hidden" name="csrf" value="${s.csrf}">${s.user} <button>Log out</button></form>`;
+export function layout(title: string, body: Html, s?: Viewer, refresh?: { seconds: number; url: string }): Html {
+  const who = s && html`<span id="viewer">${s.user}${s.verifiedBy === 'sso' ? html` (single sign-on${s.groups.length ? `: ${s.groups.join(', ')}` : ''})` : ''}</span>`;
+  const logout = s && html`<form method="post" action="/logout" class="logout"><input type="hidden" name="csrf" value="${s.csrf}">${who} <button>${s.verifiedBy === 'sso' ? 'Sign out' : 'Log out'}</button></form>`;
   return html`<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 ${refresh && html`<meta http-equiv="refresh" content="${refresh.seconds}; url=${refresh.url}">`}<title>${title} · helm-unstuck</title>
 <style>${raw(STYLE)}</style></head><body><header><h1>helm-unstuck</h1>${logout}</header>${body}</body></html>`;
 }
 
 /** A page that only says what went wrong. */
-export const errorView = (title: string, message: string, s?: Session) => layout(title, html`<p class="error">${message}</p>`, s);
+export const errorView = (title: string, message: string, s?: Viewer) => layout(title, html`<p class="error">${message}</p>`, s);
 
 export const loginView = (next: string, error?: string) =>
   layout('Log in', html`
@@ -35,7 +36,7 @@ export const loginView = (next: string, error?: string) =>
 <label>Your helm-unstuck token <input type="password" name="token" autocomplete="current-password" required autofocus></label>
 <button type="submit">Log in</button></form>`);
 
-export function incidentsView(s: Session, incidents: { workflowId: string; age: number }[]): Html {
+export function incidentsView(s: Viewer, incidents: { workflowId: string; age: number }[]): Html {
   const rows = incidents.map((w) => html`<tr><td><a href="/incidents/${w.workflowId}">${w.workflowId}</a></td><td>started ${formatDuration(w.age)} ago</td></tr>`);
   return layout('Incidents', html`<h2>Running incidents</h2>${rows.length ? html`<table id="incidents">${rows}</table>` : html`<p>No running incidents.</p>`}`, s);
 }
@@ -51,7 +52,7 @@ const buttons = (hold: Hold) =>
 
 const verdict = (ok: boolean | undefined) => (ok === undefined ? '' : ok ? 'good' : 'bad');
 
-function decisionForm(id: string, st: RemediationStatus, s: Session): Html | undefined {
+function decisionForm(id: string, st: RemediationStatus, s: Viewer): Html | undefined {
   if (st.hold) {
     return html`<div class="wait" id="decision"><p><strong>Waiting for:</strong> ${st.waitingFor ?? ''}</p>
 <form method="post" action="/incidents/${id}/decide"><input type="hidden" name="csrf" value="${s.csrf}">
@@ -63,7 +64,7 @@ ${buttons(st.hold)}
 }
 
 /** One incident: what a human needs to decide, and the form to decide with. */
-export function incidentView(id: string, st: RemediationStatus, s: Session, now: number, o: { error?: string; refresh?: { seconds: number; url: string } } = {}): Html {
+export function incidentView(id: string, st: RemediationStatus, s: Viewer, now: number, o: { error?: string; refresh?: { seconds: number; url: string } } = {}): Html {
   const v = st.view;
   const row = (k: string, val: string | undefined, ok?: boolean) => val && html`<tr><th>${k}</th><td class="${verdict(ok)}">${val}</td></tr>`;
   const age = v.release?.pendingSince ? ` (pending for ${formatDuration(now - Date.parse(v.release.pendingSince))})` : '';
