@@ -97,7 +97,8 @@ GitLab projects and the policy come from HELM_UNSTUCK_CONFIG.`)
   for (const [kind, description, more] of [
     ['approve', 'Approve at the gate (or continue past a busy-CI/unhealthy hold), saying why.', `
 At the approval gate: approve. On a busy-CI or unhealthy hold: continue anyway. The incident
-answers at once; a decision from someone not among the approvers is refused.`],
+answers at once; a decision from someone not among the approvers is refused, and so is an
+approval of a plan other than the one the incident shows now ("the plan changed since you looked").`],
     ['reject', 'Reject at the gate (or abort on a hold), saying why.', `
 At the approval gate: reject. On a busy-CI or unhealthy hold: abort.`],
   ] as const) {
@@ -106,13 +107,33 @@ At the approval gate: reject. On a busy-CI or unhealthy hold: abort.`],
       .description(description)
       .argument('<workflow-id>', 'the incident (helm-unstuck/<cluster>/<namespace>/<release>)')
       .option('--reason <text>', 'why: recorded with your decision (required)')
+      .option('--plan <digest>', 'the plan digest you reviewed (default: the one the incident shows now, printed)')
       .addOption(byOption())
-      .addHelpText('after', more)
-      .action(async (id: string, o: { by?: string; reason?: string }) => {
+      .addHelpText('after', `${more}
+
+With HELM_UNSTUCK_SERVER_URL and HELM_UNSTUCK_USER_TOKEN[_FILE] set, the decision goes through
+helm-unstuck serve, which knows you by your token and signs it (--by is ignored). Without them it
+goes straight to Temporal as an unverified --by, which the operator's policy refuses unless it
+allows unverified decisions.`)
+      .action(async (id: string, o: { by?: string; reason?: string; plan?: string }) => {
         const { decideCommand } = await import('./incident-commands.js');
         exit(await decideCommand(kind, { id, ...o }, io));
       });
   }
+
+  cli
+    .command('keygen')
+    .description("Make serve's decision key: a new Ed25519 seed, and its public key for decisionKeys.")
+    .option('-o, --output <file>', 'write the seed to this new file (mode 600) instead of standard output')
+    .addHelpText('after', `
+serve signs every decision it verified with this key (HELM_UNSTUCK_DECISION_KEY or
+HELM_UNSTUCK_DECISION_KEY_FILE); the workflow trusts the public keys in the configuration's
+decisionKeys. With -o, the public key is printed on standard output; without, the seed is, and the
+public key goes to standard error.`)
+    .action(async (o: { output?: string }) => {
+      const { keygenCommand } = await import('./keygen.js');
+      exit(keygenCommand(o, io));
+    });
 
   cli
     .command('status')

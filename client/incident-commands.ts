@@ -3,13 +3,14 @@ import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@
 import { createActivities } from '../activities';
 import { clusterRegistry } from '../activities/clusters';
 import { formatDuration } from '../decisions/duration';
-import { HOLD_ANSWERS, validateRemediationInput, workflowIdFor, type RemediationInput } from '../decisions/remediation';
+import { HOLD_ANSWERS, validateRemediationInput, workflowIdFor, type DecisionAction, type RemediationInput } from '../decisions/remediation';
 import { mark } from '../lib/glyphs';
 import { loadConfig } from '../lib/config';
 import type { RemediationStatus } from '../workflows/definitions';
 import { connectClient } from './connect';
 import { CommandError, type CommandIo } from './errors';
-import { decide, incidentStatus, InvalidRemediationInput, startRemediation, WORKFLOW_TYPE } from './remediation';
+import { decide, incidentStatus, InvalidRemediationInput, planDigest, startRemediation, WORKFLOW_TYPE } from './remediation';
+import { apiDecide, apiStatus, serveApiFrom, type ServeApi } from './serve-api';
 
 /** One Temporal connection for the whole command, closed at its end. */
 async function withClient<T>(io: CommandIo, fn: (client: Client) => Promise<T>): Promise<T> {
@@ -59,15 +60,23 @@ async function statusOf(client: Client, id: string): Promise<RemediationStatus> 
   }
 }
 
-/** approve: go ahead (approve at the gate, continue on a hold); reject: stop (reject, or abort). */
-export async function decideCommand(kind: 'approve' | 'reject', o: { id: string; by?: string; reason?: string }, io: CommandIo): Promise<number> {
+/**
+ * approve: go ahead (approve at the gate, continue on a hold); reject: stop (reject, or abort).
+ * Through serve's API when HELM_UNSTUCK_SERVER_URL is set (serve verifies you and signs the
+ * decision); else straight to Temporal, where the decision is unverified and the operator's policy
+ * refuses it unless it allows unverified decisions.
+ */
+export async function decideCommand(kind: 'approve' | 'reject', o: { id: string; by?: string; reason?: string; plan?: string }, io: CommandIo): Promise<number> {
   if (!o.reason) throw new CommandError('say why with --reason: it is recorded with your decision');
+  const api = serveApiFrom(io.env);
+  if (api) return decideThroughServe(api, kind, { ...o, reason: o.reason }, io);
+  io.err(`helm-unstuck ${kind}: deciding straight through Temporal, as an unverified "${who(o.by, io.env)}": the operator's policy refuses this unless it allows unverified decisions (set HELM_UNSTUCK_SERVER_URL and HELM_UNSTUCK_USER_TOKEN to decide through serve)\n`);
   return withClient(io, async (client) => {
     const s = await statusOf(client, o.id);
-    if (!s.hold) throw new CommandError(`incident ${o.id} is not waiting for a decision (step: ${s.step}${s.outcome ? `, outcome: ${s.outcome}` : ''})`);
-    const action = HOLD_ANSWERS[s.hold][kind === 'approve' ? 'go' : 'stop'];
+    const action = actionFor(kind, s, o.id);
+    const plan = planToSend(s, o.plan, kind, io);
     try {
-      const r = await decide(client, o.id, { action, by: who(o.by, io.env), reason: o.reason! });
+      const r = await decide(client, o.id, { action, by: who(o.by, io.env), reason: o.reason!, ...(plan ? { plan } : {}) });
       io.out(`${action} accepted by incident ${o.id} (at step ${r.step})\n`);
       return 0;
     } catch (err) {
@@ -75,6 +84,41 @@ export async function decideCommand(kind: 'approve' | 'reject', o: { id: string;
       throw err;
     }
   });
+}
+
+function actionFor(kind: 'approve' | 'reject', s: RemediationStatus, id: string): DecisionAction {
+  if (!s.hold) throw new CommandError(`incident ${id} is not waiting for a decision (step: ${s.step}${s.outcome ? `, outcome: ${s.outcome}` : ''})`);
+  return HOLD_ANSWERS[s.hold][kind === 'approve' ? 'go' : 'stop'];
+}
+
+/** The plan's digest as the status shows it, with what it covers, in words. */
+function planLine(s: RemediationStatus): string | undefined {
+  const digest = planDigest(s);
+  if (!digest) return undefined;
+  const records = s.view.plan?.records.map((r) => `${r.objectName} (uid ${r.uid}, resourceVersion ${r.resourceVersion})`).join(', ');
+  return `plan ${digest}: ${s.view.plan?.strategy ?? '?'} ${records ?? ''}`;
+}
+
+/** The plan digest to decide on: --plan, else the one the incident shows now, echoed so the human sees it. */
+function planToSend(s: RemediationStatus, given: string | undefined, kind: string, io: CommandIo): string | undefined {
+  if (given) return given;
+  const line = planLine(s);
+  if (line) io.err(`helm-unstuck ${kind}: deciding on ${line}\n`);
+  return planDigest(s);
+}
+
+async function decideThroughServe(api: ServeApi, kind: 'approve' | 'reject', o: { id: string; by?: string; reason: string; plan?: string }, io: CommandIo): Promise<number> {
+  if (o.by) io.err(`helm-unstuck ${kind}: --by is ignored: serve knows who you are from your user token\n`);
+  const s = await apiStatus(api, o.id);
+  const action = actionFor(kind, s, o.id);
+  const plan = planToSend(s, o.plan, kind, io);
+  const r = await apiDecide(api, o.id, { action, reason: o.reason, ...(plan ? { plan } : {}) });
+  if (!r.accepted) {
+    const now = r.status && planLine(r.status);
+    throw new CommandError(`refused: ${r.refused}${now ? `\nthe incident now shows ${now}` : ''}`);
+  }
+  io.out(`${action} accepted by incident ${o.id} (at step ${r.step}), as ${r.by} (verified by ${r.verifiedBy}, through serve)\n`);
+  return 0;
 }
 
 function renderStatus(s: RemediationStatus, from = 0): string {

@@ -69,3 +69,6 @@ export async function incidentStatus(client: Client, id: string): Promise<Remedi
   }
   return handle.query(statusQuery);
 }
+
+/** The digest of the plan an approval would act on, as the incident shows it. */
+export const planDigest = (s: RemediationStatus): string | undefined => (s.view.plan as { digest?: string } | undefined)?.digest;

@@ -52,7 +52,8 @@ export type ProofCheck = { ok: true; verifiedBy: DecisionProof['verifiedBy']; vi
 
 const b64url = {
   decode(s: string): Uint8Array | undefined {
-    if (!/^[A-Za-z0-9_-]*$/.test(s) || s.length > 200) return undefined;
+    // A length of 4n+1 is no base64 at all (atob would throw).
+    if (!/^[A-Za-z0-9_-]*$/.test(s) || s.length > 200 || s.length % 4 === 1) return undefined;
     const bin = atob(s.replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - (s.length % 4)) % 4));
     return Uint8Array.from(bin, (c) => c.charCodeAt(0));
   },

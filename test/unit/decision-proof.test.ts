@@ -25,6 +25,8 @@ describe('checkProof', () => {
     ['no proof', () => checkProof(INCIDENT, D, undefined, [pub], NOW)],
     ['a claimed verification without signature', () => checkProof(INCIDENT, D, { verifiedBy: 'sso', via: 'page', at: proof.at }, [pub], NOW)],
     ['garbage signature', () => checkProof(INCIDENT, D, { ...proof, signature: '!!' }, [pub], NOW)],
+    ['a signature of impossible base64 length', () => checkProof(INCIDENT, D, { ...proof, signature: 'A'.repeat(85) }, [pub], NOW)],
+    ['a key of impossible base64 length', () => checkProof(INCIDENT, D, proof, ['A'.repeat(41)], NOW)],
     ['unverified', () => checkProof(INCIDENT, D, { ...proof, verifiedBy: 'unverified' }, [pub], NOW)],
   ])('refuses %s', (_, run) => {
     expect(run()).toMatchObject({ ok: false });

@@ -9,7 +9,11 @@ import { createAdaptorServer } from '@hono/node-server';
 import { Client, Connection } from '@temporalio/client';
 import { Metadata } from '@grpc/grpc-js';
 import { DEFAULT_ALERT_MAPPING } from '../../decisions/alerts';
+import { newSecretKey } from '../../decisions/decision-proof';
+import { loadConfig } from '../../lib/config';
 import { approvalPage } from '../../server/approval-page';
+import { decisionSender } from '../../server/decide';
+import { LoginLimiter } from '../../server/rate-limit';
 import { ForwardError, UnavailableError, isConnectionFailure, type AlertResult } from '../../server/forwarder';
 import { WEBHOOK_PATH, createApp } from '../../server/http';
 import { counted, createMetrics } from '../../server/metrics';
@@ -27,11 +31,16 @@ const metrics = createMetrics();
 // A real client that nothing answers: the approval page's routes tested here never call it.
 const client = new Client({ connection: Connection.lazy({ address: '127.0.0.1:1' }) });
 const app = createApp({
-  config: { server: { listen: '127.0.0.1:0', maxBodyBytes: LIMIT, webhookToken: TOKEN }, alerts: DEFAULT_ALERT_MAPPING },
+  config: { server: { ...loadConfig({}).server, maxBodyBytes: LIMIT, webhookToken: TOKEN }, alerts: DEFAULT_ALERT_MAPPING },
   forwarder: { forward: () => forward() },
   metrics,
   log: (l) => logs.push(l),
-  approvalPage: approvalPage({ client, users: { alice: createHash('sha256').update(ALICE).digest('hex') } }),
+  approvalPage: approvalPage({
+    client,
+    send: decisionSender(client, newSecretKey()),
+    limiter: new LoginLimiter({ perClient: 1000, overall: 1000, windowMs: 60_000 }),
+    users: { alice: createHash('sha256').update(ALICE).digest('hex') },
+  }),
 });
 let server: Server;
 let url: string;
@@ -221,7 +230,7 @@ describe('the approval page, before Temporal is asked anything', () => {
 describe('incidentView', () => {
   const status = (o: Partial<RemediationStatus> = {}): RemediationStatus =>
     ({ step: 'approval', hold: 'approval', waitingFor: 'a human', escalations: 0, evidence: [{ at: '2026-01-01T00:00:00Z', step: 'ci', summary: '<script>alert(1)</script>', ok: false }], view: { health: { summary: 'ok', healthy: true, deployments: [] } }, ...o }) as unknown as RemediationStatus;
-  const render = (id: string, st: RemediationStatus) => String(incidentView(id, st, { user: 'al"ice', csrf: 'tok"en', exp: 0 }, Date.now()));
+  const render = (id: string, st: RemediationStatus) => String(incidentView(id, st, { user: 'al"ice', csrf: 'tok"en', verifiedBy: 'token', groups: [] }, Date.now()));
 
   test('escapes everything it interpolates, in text and in attributes', () => {
     const out = render('x" onmouseover="y', status());
