@@ -65,7 +65,7 @@ export function api(o: ApiOptions): Hono<ApiEnv> {
   };
   app.use(`${API_PREFIX}/*`, authenticate);
 
-  const status = async (c: Context, id: string) => {
+  const status = async (id: string) => {
     try {
       return await incidentStatus(o.client, id);
     } catch (err) {
@@ -96,12 +96,14 @@ export function api(o: ApiOptions): Hono<ApiEnv> {
       const r = await o.send(id, parsed.data, who, 'api');
       if (r.ok) return sendJson(c, 200, { accepted: true, step: r.step, by: who.user, verifiedBy: who.verifiedBy });
       if (r.notFound) return notFound(c, id);
-      return sendJson(c, 409, { error: `refused: ${r.refused}`, refused: r.refused, status: await status(c, id) });
+      // The status as it is now (the new plan, the approvals so far), if it can still be read.
+      const now = await status(id).catch(() => undefined);
+      return sendJson(c, 409, { error: `refused: ${r.refused}`, refused: r.refused, ...(now ? { status: now } : {}) });
     },
   );
   app.get(`${API_PREFIX}/incidents/:id{.+}`, async (c) => {
     const id = c.req.param('id');
-    const s = await status(c, id);
+    const s = await status(id);
     return s ? sendJson(c, 200, s) : notFound(c, id);
   });
   return app;
