@@ -71,7 +71,7 @@ const decision = (url: string, headers: Record<string, string>, body: unknown = 
 
 describe('the API', () => {
   test('a wrong, missing or forged-header identity is 401 and nothing is sent', async () => {
-    for (const headers of [{}, { authorization: 'Bearer not-alice' }, { authorization: `Basic ${ALICE}` }, FORGED]) {
+    for (const headers of [{} as Record<string, string>, { authorization: 'Bearer not-alice' }, { authorization: `Basic ${ALICE}` }, FORGED]) {
       const r = await decision(sso, headers);
       expect([r.status, r.headers.get('www-authenticate')]).toEqual([401, 'Bearer']);
     }
