@@ -6,7 +6,7 @@ import { createAdaptorServer } from '@hono/node-server';
 import { Client, Connection } from '@temporalio/client';
 import { connectClient } from '../client/connect';
 import { publicKeyOf } from '../decisions/decision-proof';
-import { ConfigError, loadConfig, type Config } from '../lib/config';
+import { ConfigError, loadConfig, type Config, type ServerSettings } from '../lib/config';
 import { startWorker, type RunningWorker } from '../worker/worker';
 import { Detector } from '../detector/detector';
 import { detectorRegistry } from '../detector/metrics';
@@ -35,6 +35,26 @@ export interface ServeOptions {
   /** Watch the configured clusters for stuck releases and export them in /metrics (default on). */
   withDetector?: boolean;
   log?: (line: string) => void;
+}
+
+/**
+ * serve's HTTP server, listening: the app behind Node's limits. A slow or idle client cannot hold
+ * a connection for ever (slowloris): headers, the whole request and an idle keep-alive each have a
+ * timeout, checked every connectionsCheckingInterval (often enough for the shortest), and past
+ * maxConnections new connections are closed at once.
+ */
+export async function listenHttp(fetch: (req: Request) => Response | Promise<Response>, o: ServerSettings): Promise<Server> {
+  const server = createAdaptorServer({
+    fetch,
+    serverOptions: { headersTimeout: o.headersTimeoutMs, requestTimeout: o.requestTimeoutMs, keepAliveTimeout: o.keepAliveTimeoutMs, connectionsCheckingInterval: Math.min(1000, o.headersTimeoutMs) },
+  }) as Server;
+  server.maxConnections = o.maxConnections;
+  const [host, port] = [o.listen.slice(0, o.listen.lastIndexOf(':')), Number(o.listen.split(':').pop())];
+  await new Promise<void>((ok, fail) => {
+    server.once('error', fail);
+    server.listen(port, host, ok);
+  });
+  return server;
 }
 
 /**
@@ -100,20 +120,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Serving> {
     ...(config.server.metricsToken ? { metricsToken: config.server.metricsToken } : {}),
     ...(detector ? { detector: { registry: detectorRegistry(detector), status: () => detector.status() } } : {}),
   });
-  const { headersTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs, maxConnections } = config.server;
-  const server = createAdaptorServer({
-    fetch: app.fetch,
-    // A slow or idle client cannot hold a connection for ever (slowloris): Node checks these
-    // every connectionsCheckingInterval, so check often enough for the shortest of them.
-    serverOptions: { headersTimeout: headersTimeoutMs, requestTimeout: requestTimeoutMs, keepAliveTimeout: keepAliveTimeoutMs, connectionsCheckingInterval: Math.min(1000, headersTimeoutMs) },
-  }) as Server;
-  // Past this many open connections, new ones are closed at once.
-  server.maxConnections = maxConnections;
-  const [host, port] = [config.server.listen.slice(0, config.server.listen.lastIndexOf(':')), Number(config.server.listen.split(':').pop())];
-  await new Promise<void>((ok, fail) => {
-    server.once('error', fail);
-    server.listen(port, host, ok);
-  });
+  const server = await listenHttp(app.fetch, config.server);
   detector?.start();
   const addr = server.address() as AddressInfo;
   const url = `http://${addr.address}:${addr.port}`;
