@@ -96,9 +96,10 @@ GitLab projects and the policy come from HELM_UNSTUCK_CONFIG.`)
 
   for (const [kind, description, more] of [
     ['approve', 'Approve at the gate (or continue past a busy-CI/unhealthy hold), saying why.', `
-At the approval gate: approve. On a busy-CI or unhealthy hold: continue anyway. The incident
-answers at once; a decision from someone not among the approvers is refused, and so is an
-approval of a plan other than the one the incident shows now ("the plan changed since you looked").`],
+At the approval gate: approve the plan (its digest with --plan, as status showed it: a decision on
+a plan that has changed since is refused). On a busy-CI or unhealthy hold: continue anyway. The
+incident answers at once; a decision from someone not among the approvers is refused, and so is
+one whose identity nobody verified unless the operator's policy allows it.`],
     ['reject', 'Reject at the gate (or abort on a hold), saying why.', `
 At the approval gate: reject. On a busy-CI or unhealthy hold: abort.`],
   ] as const) {
@@ -179,13 +180,14 @@ exactly as it was; 'helm history' is then what it was before the unlock.`)
     .description('Run the Temporal worker. Uses TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE / TEMPORAL_API_KEY / TEMPORAL_TLS_* / TEMPORAL_CONFIG_FILE when set; otherwise starts (or joins) a local Temporal dev server on 127.0.0.1:7233 with its UI on :8233.')
     .option('--kubeconfig <file>', 'the kubeconfig (default: $KUBECONFIG, then ~/.kube/config)')
     .addHelpText('after', `
-Runs until SIGINT or SIGTERM. Cluster names map to kubeconfig contexts of the same name.
+Runs until SIGINT or SIGTERM. Clusters, their kubeconfig contexts and the policy come from
+HELM_UNSTUCK_CONFIG; an incident for a cluster not configured there is refused.
 Environment: the Temporal SDK's (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY,
 TEMPORAL_TLS_*, TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE); HELM_UNSTUCK_TASK_QUEUE (default
-helm-unstuck); KUBECONFIG.`)
+helm-unstuck); KUBECONFIG; HELM_UNSTUCK_GITLAB_URL, HELM_UNSTUCK_GITLAB_TOKEN[_FILE].`)
     .action(async (o: { kubeconfig?: string }) => {
       const { startWorker } = await import('../worker/worker.js');
-      const w = await startWorker({ env: io.env, clusters: o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}, log: (l) => io.err(`helm-unstuck: ${l}\n`) });
+      const w = await startWorker({ env: io.env, ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}), log: (l) => io.err(`helm-unstuck: ${l}\n`) });
       await w.done;
       exit(EXIT.ok);
     });

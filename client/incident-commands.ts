@@ -30,14 +30,12 @@ function who(by: string | undefined, env: NodeJS.ProcessEnv): string {
 
 export async function startCommand(o: { cluster: string; namespace: string; release: string; by?: string; output: string }, io: CommandIo): Promise<number> {
   const config = loadConfig(io.env);
-  const cluster = config.clusters[o.cluster];
-  if (!cluster) throw new CommandError(`cluster "${o.cluster}" is not configured (known: ${Object.keys(config.clusters).join(', ') || 'none'}; HELM_UNSTUCK_CONFIG)`);
+  if (!Object.hasOwn(config.clusters, o.cluster)) throw new CommandError(`cluster "${o.cluster}" is not configured (known: ${Object.keys(config.clusters).join(', ') || 'none'}; HELM_UNSTUCK_CONFIG)`);
+  // Only what the incident is about: the worker applies its own configuration's policy.
   const input: RemediationInput = {
     cluster: o.cluster,
     namespace: o.namespace,
     release: o.release,
-    gitlab: cluster.gitlab,
-    policy: config.policy,
     trigger: { source: 'cli', by: who(o.by, io.env) },
   };
   // Checked before connecting (startRemediation checks again): bad input must not start a dev server.
@@ -77,7 +75,7 @@ export async function decideCommand(kind: 'approve' | 'reject', o: { id: string;
     const plan = planToSend(s, o.plan, kind, io);
     try {
       const r = await decide(client, o.id, { action, by: who(o.by, io.env), reason: o.reason!, ...(plan ? { plan } : {}) });
-      io.out(`${action} accepted by incident ${o.id} (at step ${r.step})\n`);
+      io.out(`${action} accepted by incident ${o.id} (at step ${r.step}${plan ? `, plan ${plan}` : ''})\n`);
       return 0;
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError) throw new CommandError(`refused: ${err.cause?.message ?? err.message}`);

@@ -61,7 +61,7 @@ export async function incidentStatus(client: Client, id: string): Promise<Remedi
   const d = await handle.describe();
   if (d.status.name === 'COMPLETED') {
     const r = await handle.result();
-    return { incident: id, step: 'done', evidence: r.evidence, escalations: r.escalations, outcome: r.outcome, reason: r.reason, view: {} };
+    return { incident: id, step: 'done', evidence: r.evidence, escalations: r.escalations, outcome: r.outcome, reason: r.reason, ...(r.approvals ? { approvals: r.approvals } : {}), view: {} };
   }
   if (d.status.name !== 'RUNNING') {
     const outcome = d.status.name === 'CANCELLED' || d.status.name === 'TERMINATED' ? 'aborted' : 'failed';
@@ -70,5 +70,5 @@ export async function incidentStatus(client: Client, id: string): Promise<Remedi
   return handle.query(statusQuery);
 }
 
-/** The digest of the plan an approval would act on, as the incident shows it. */
-export const planDigest = (s: RemediationStatus): string | undefined => (s.view.plan as { digest?: string } | undefined)?.digest;
+/** The digest of the plan an approval would act on, as the incident shows it (approval gate only). */
+export const planDigest = (s: RemediationStatus): string | undefined => (s.hold === 'approval' ? s.view.plan?.digest : undefined);

@@ -9,8 +9,8 @@ import { AlertMappingSchema, type AlertMapping } from '../decisions/alerts';
 import { decodeKey } from '../decisions/decision-proof';
 import { DurationMs } from '../decisions/duration';
 import { ClusterName } from '../decisions/helm';
-import type { CiWatch, RemediationInput } from '../decisions/remediation';
-import { CiWatchesSchema, PolicySchema } from '../decisions/remediation-input';
+import type { CiWatch, PolicyConfig } from '../decisions/remediation';
+import { checkPolicy, CiWatchesSchema, DecisionKeys, PolicySchema } from '../decisions/remediation-input';
 import { check, ownRecordOf, quote, z } from '../decisions/validation';
 
 export interface ClusterSettings {
@@ -18,13 +18,18 @@ export interface ClusterSettings {
   context?: string;
   /** GitLab projects whose deploy jobs target this cluster (runbook step 1 and 6). */
   gitlab: CiWatch[];
+  /** This cluster's overrides of the default policy, key by key (production: `approvals: 2`). */
+  policy?: PolicyConfig;
 }
 
 export interface Config {
   kubeconfig?: string;
   /** Cluster name → settings; only its own keys are clusters (`constructor` is not one). */
   clusters: Record<string, ClusterSettings>;
-  policy: RemediationInput['policy'];
+  /** The default policy; each cluster's `policy` overrides it key by key. Only the operator's. */
+  policy: PolicyConfig;
+  /** Base64url Ed25519 public keys whose signatures on decisions the workflow trusts (serve's). */
+  decisionKeys: string[];
   alerts: AlertMapping;
   server: ServerSettings;
   gitlab?: { url: string; token: string };
@@ -35,8 +40,6 @@ export interface Config {
   sessionSecret?: string;
   /** Single sign-on: serve verifies the OpenID Connect ID token oauth2-proxy passes. */
   sso?: SsoSettings;
-  /** Public keys (base64url Ed25519) whose signatures on decisions the workflow trusts. */
-  decisionKeys: string[];
   /** serve's Ed25519 seed (32 bytes) that signs the decisions it verified. */
   decisionKey?: Uint8Array;
 }
@@ -78,16 +81,16 @@ export class ConfigError extends Error {
 
 const Listen = z.string().regex(/^[^:]+:\d{1,5}$/, { error: (iss) => `${quote(iss.input)} must be host:port` });
 const Url = z.string().refine((u) => URL.canParse(u), { error: (iss) => `${quote(iss.input)} is not a URL` });
-const SETTINGS = ['kubeconfig', 'clusters', 'policy', 'alerts', 'server', 'gitlab', 'taskQueue', 'users', 'sso', 'decisionKeys'] as const;
-const PublicKey = z.string().refine((k) => decodeKey(k)?.length === 32, { error: (iss) => `${quote(iss.input)} is not an Ed25519 public key (base64url, 32 bytes; helm-unstuck keygen prints one)` });
+const SETTINGS = ['kubeconfig', 'clusters', 'policy', 'decisionKeys', 'alerts', 'server', 'gitlab', 'taskQueue', 'users', 'sso'] as const;
 const ClaimName = z.string().min(1).max(256);
 
 const FileSchema = z
   .strictObject(
     {
       kubeconfig: z.string().min(1).optional(),
-      clusters: ownRecordOf(ClusterName, z.strictObject({ context: z.string().min(1).max(253).optional(), gitlab: CiWatchesSchema })).prefault({}),
-      policy: PolicySchema.strict().optional(),
+      clusters: ownRecordOf(ClusterName, z.strictObject({ context: z.string().min(1).max(253).optional(), gitlab: CiWatchesSchema, policy: PolicySchema.optional() })).prefault({}),
+      policy: PolicySchema.optional(),
+      decisionKeys: DecisionKeys.optional(),
       alerts: AlertMappingSchema.prefault({}),
       server: z
         .strictObject({
@@ -121,7 +124,6 @@ const FileSchema = z
           algorithms: z.array(z.enum(SSO_ALGORITHMS)).min(1).prefault([...SSO_ALGORITHMS]),
         })
         .optional(),
-      decisionKeys: z.array(PublicKey).max(64).prefault([]),
     },
     {
       error: (iss) =>
@@ -133,8 +135,20 @@ const FileSchema = z
     },
   )
   .check((ctx) => {
-    if (Object.keys(ctx.value.clusters).length > 0 && !ctx.value.policy) {
-      ctx.issues.push({ code: 'custom', path: ['policy'], message: 'is required once clusters are configured (approvers at least)', input: undefined });
+    // Each cluster's policy is whole: the defaults with its overrides give it approvers, and a
+    // two-person rule it can meet.
+    for (const [name, c] of Object.entries(ctx.value.clusters)) {
+      const r = checkPolicy(ctx.value.policy ?? {}, c.policy);
+      if ('problems' in r) {
+        // A part's own problems are listed already; what only the merge shows is no approvers at all.
+        if (ctx.value.policy?.approvers !== undefined || c.policy?.approvers !== undefined) continue;
+        ctx.issues.push({ code: 'custom', path: ['clusters', name, 'policy'], message: 'has no approvers: set policy.approvers (the defaults) or this cluster\'s policy.approvers', input: c.policy });
+        continue;
+      }
+      const { approvers, approvals } = r.data;
+      if (approvers.every((a) => !a.startsWith('group:')) && new Set(approvers).size < approvals) {
+        ctx.issues.push({ code: 'custom', path: ['clusters', name, 'policy', 'approvals'], message: `is ${approvals}, but only ${new Set(approvers).size} approver${approvers.length === 1 ? ' is' : 's are'} listed (and no group)`, input: approvals });
+      }
     }
     // Node refuses a server whose headers may take longer than the whole request.
     if (ctx.value.server.headersTimeout > ctx.value.server.requestTimeout) {
@@ -203,7 +217,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     ...(kubeconfig ? { kubeconfig } : {}),
     clusters: file.clusters,
-    policy: file.policy ?? { approvers: [] },
+    policy: file.policy ?? {},
+    decisionKeys: file.decisionKeys ?? [],
     alerts: file.alerts,
     server: {
       listen: e.HELM_UNSTUCK_LISTEN ?? file.server.listen ?? '127.0.0.1:8080',
@@ -222,7 +237,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     users: Object.assign(Object.create(null) as Record<string, string>, Object.fromEntries(Object.entries(file.users).map(([name, u]) => [name, u.tokenSha256]))),
     ...(sessionSecret ? { sessionSecret } : {}),
     ...(file.sso ? { sso: file.sso } : {}),
-    decisionKeys: file.decisionKeys,
     ...(decisionKey ? { decisionKey } : {}),
   };
 }

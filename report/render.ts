@@ -10,19 +10,25 @@ const hhmmss = (iso: string) => iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
 /** The six questions every post-incident review asks, answered from history. */
 export function answers(r: IncidentReport): [string, string][] {
   const i = r.input;
-  const approval = r.decisions.find((d) => d.action === 'approve' || d.action === 'reject');
+  const gate = r.decisions.filter((d) => d.action === 'approve' || d.action === 'reject');
   const deleted = r.unlock?.actions.map((a) => `${a.objectName} (revision ${a.revision}, uid ${a.uid}): ${a.outcome}; backup ${a.backupName}`).join('; ');
   return [
     ['Release', i ? `${i.namespace}/${i.release} on cluster ${i.cluster}` : '(unknown)'],
     ['What was stuck', r.stuck ?? 'nothing was found stuck'],
     ['Outcome', `${r.outcome ?? r.status}${r.reason ? `: ${r.reason}` : ''}`],
-    ['Who decided', approval ? `${approval.by} ${approval.action === 'approve' ? 'approved' : 'rejected'} at ${hhmmss(approval.at)} (${approval.via}), because ${approval.reason}` : 'no approval decision'],
+    ['Who decided', gate.length ? gate.map(whoDecided).join('; ') : 'no approval decision'],
     ['What was backed up and deleted', deleted ?? 'nothing'],
     ['Verified', r.verification ? `${r.verification.verified ? 'yes' : 'NO'}: ${r.verification.summary}` : 'not reached'],
     ['Dry run of the re-run job', r.rerun ? `${r.rerun.diff.verdict} (job ${r.rerun.job.id}, ${r.rerun.job.status}): ${r.rerun.diff.reason}` : 'not run'],
     ['Started', `${hhmmss(r.startedAt)} by ${i?.trigger.source ?? '?'} (${i?.trigger.by ?? '?'})`],
     ['Ended', r.endedAt ? `${hhmmss(r.endedAt)} (${r.status})` : 'still running'],
   ];
+}
+
+/** "alice approved at … (sso via page, groups sre; plan 1a2b…), because …". */
+function whoDecided(d: IncidentReport['decisions'][number]): string {
+  const how = d.verifiedBy ? `${d.verifiedBy}${d.via ? ` via ${d.via}` : ''}${d.groups?.length ? `, groups ${d.groups.join(', ')}` : ''}` : d.channel;
+  return `${d.by} ${d.action === 'approve' ? 'approved' : 'rejected'} at ${hhmmss(d.at)} (${how}${d.plan ? `; plan ${d.plan}` : ''}), because ${d.reason}`;
 }
 
 const mdCell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');

@@ -7,7 +7,7 @@
 import { WorkflowNotFoundError, isGrpcServiceError, type Client } from '@temporalio/client';
 import type { AlertTarget } from '../decisions/alerts';
 import { workflowIdFor, type RemediationInput } from '../decisions/remediation';
-import type { ClusterSettings, Config } from '../lib/config';
+import type { Config } from '../lib/config';
 import { InvalidRemediationInput, notifyAlert, startRemediation } from '../client/remediation';
 import type { Metrics } from './metrics';
 
@@ -43,7 +43,7 @@ export class AlertForwarder {
 
   constructor(
     private readonly client: Client,
-    private readonly config: Pick<Config, 'clusters' | 'policy' | 'taskQueue'>,
+    private readonly config: Pick<Config, 'clusters' | 'taskQueue'>,
     private readonly metrics: Metrics,
     private readonly ttlMs = 60_000,
     private readonly now: () => number = Date.now,
@@ -58,13 +58,13 @@ export class AlertForwarder {
     this.metrics.stuckReleases.set({ cluster: t.cluster }, set.size);
   }
 
-  input(t: AlertTarget, cluster: ClusterSettings): RemediationInput {
+  /** What the incident is about; its policy and GitLab projects are the worker's configuration. */
+  input(t: AlertTarget): RemediationInput {
     return {
       cluster: t.cluster,
       namespace: t.namespace,
       release: t.release,
-      gitlab: cluster.gitlab,
-      policy: this.config.policy,
+      ...(t.revision !== undefined ? { revision: t.revision } : {}),
       trigger: { source: 'alertmanager', by: `alert ${t.fingerprint}`, fingerprint: t.fingerprint, startsAt: t.startsAt, ...(t.summary ? { summary: t.summary } : {}) },
     };
   }
@@ -93,7 +93,7 @@ export class AlertForwarder {
         return { fingerprint: t.fingerprint, workflowId, result: 'duplicate' };
       }
       const result = (async () => {
-        const { handle, started } = await startRemediation(this.client, this.input(t, cluster), this.config.taskQueue);
+        const { handle, started } = await startRemediation(this.client, this.input(t), this.config.taskQueue);
         if (!started) await notifyAlert(this.client, handle.workflowId, { status: 'firing', fingerprint: t.fingerprint, startsAt: t.startsAt, ...(t.summary ? { summary: t.summary } : {}) });
         return started ? ('started' as const) : ('joined' as const);
       })();

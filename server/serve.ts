@@ -88,8 +88,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Serving> {
   if (opts.withWorker ?? true) {
     worker = await startWorker({
       env: { ...env, HELM_UNSTUCK_TASK_QUEUE: config.taskQueue },
-      clusters: { ...(config.kubeconfig ? { kubeconfig: config.kubeconfig } : {}), contexts },
-      ...(config.gitlab ? { gitlab: config.gitlab } : {}),
+      config,
       outcomes: {
         incident: (outcome) => metrics.incidents.inc({ outcome }),
         step: (step, seconds) => metrics.stepSeconds.observe({ step }, seconds),

@@ -1,10 +1,12 @@
 // A worker in a process of its own, so a test can SIGKILL it mid-incident. Configured by env:
-// TEMPORAL_ADDRESS, TASK_QUEUE, GITLAB_URL, KUBECONFIG_FILE, WORKFLOW_BUNDLE (path to bundle code).
+// TEMPORAL_ADDRESS, TASK_QUEUE, GITLAB_URL, KUBECONFIG_FILE, WORKFLOW_BUNDLE (path to bundle code),
+// OPERATOR_CONFIG (the operator's configuration as JSON: clusters, policy, decisionKeys).
 import { readFileSync } from 'node:fs';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities';
 import { clusterRegistry } from '../../activities/clusters';
 import { GitlabClient } from '../../activities/gitlab';
+import type { OperatorConfig } from '../../activities/policy';
 import { CLUSTER } from './fixtures';
 import { GITLAB_TOKEN } from './incident-rig';
 
@@ -23,6 +25,7 @@ async function main() {
     activities: createActivities({
       kubeFor: clusterRegistry({ kubeconfig: env('KUBECONFIG_FILE'), contexts: { [CLUSTER]: 'admin' } }),
       gitlab: () => gitlab,
+      operator: JSON.parse(env('OPERATOR_CONFIG')) as OperatorConfig,
     }),
   });
   process.stdout.write('worker ready\n');
