@@ -1,6 +1,7 @@
 // The approval page's HTML. hono/html's `html` template escapes every interpolated value (text
 // and attribute alike); only nested `html` fragments pass through unescaped.
 import { html, raw } from 'hono/html';
+import { describeDecider } from '../decisions/approval';
 import { formatDuration } from '../decisions/duration';
 import { HOLD_ANSWERS, isGoodOutcome, type Hold } from '../decisions/remediation';
 import type { RemediationStatus } from '../workflows/definitions';
@@ -80,6 +81,7 @@ ${row('Escalations', st.escalations ? String(st.escalations) : undefined)}
 </table>
 ${v.health?.deployments.length ? html`<h2>Each Deployment</h2><ul id="deployments">${v.health.deployments.map((d) => html`<li>${d}</li>`)}</ul>` : undefined}
 ${plan?.length ? html`<h2>On approval, helm-unstuck will ${v.plan?.strategy === 'delete' ? 'back up, then delete' : 'back up, then mark failed'} (plan <code id="plan-digest">${v.plan?.digest}</code>)</h2><ul id="plan">${plan}</ul>` : undefined}
+${st.approvals?.length ? html`<h2>Decisions at the approval gate</h2><ul id="approvals">${st.approvals.map((d) => html`<li>${describeDecider(d)} ${d.action === 'approve' ? 'approved' : 'rejected'}${d.plan ? html` plan <code>${d.plan}</code>` : ''} via ${d.via} at ${d.at.slice(11, 19)}: ${d.reason}</li>`)}</ul>` : undefined}
 ${decisionForm(id, st, s)}
 <h2>Evidence</h2><ul id="evidence">${st.evidence.map((e) => html`<li class="${verdict(e.ok)}">${e.at.slice(11, 19)} [${e.step}] ${e.summary}</li>`)}</ul>`;
   return layout(id, body, s, o.refresh);
