@@ -137,6 +137,7 @@ test('through oauth2-proxy in Chromium: a non-approver is refused, a group appro
   mkdirSync(ARTIFACTS, { recursive: true });
   await alice.screenshot({ path: join(ARTIFACTS, 'approval-page-sso.png'), fullPage: true });
   await decideOnPage(alice, 'approve', 'CI quiet, Deployments healthy');
+  expect(await alice.locator('.error').count()).toBe(0);
   const result = await handle.result();
   expect(result.outcome).toBe('unstuck-and-verified');
   expect(result.approval).toMatchObject({ action: 'approve', by: 'alice', plan: digest, verifiedBy: 'sso', via: 'page', groups: ['sre', 'helm-approvers'] });
