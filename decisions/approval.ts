@@ -38,9 +38,12 @@ const isText = (v: unknown): v is string => typeof v === 'string' && v.trim() !=
 
 /**
  * Whether this decision may be taken now, and as what it is recorded. `incident` is the workflow
- * id the proof must be bound to; `nowMs` the workflow's clock (a proof expires).
+ * id the proof must be bound to; `nowMs` the workflow's clock (a proof expires). `proofChecked`:
+ * the update's validator already verified the proof before the update entered history, so its
+ * handler (which replay runs, the validator not) reads the proof's claims without verifying the
+ * signature again: what was accepted stays accepted, whatever replays it.
  */
-export function judgeDecision(incident: string, raw: unknown, asking: Asking, policy: DecisionPolicy, nowMs: number): Judged {
+export function judgeDecision(incident: string, raw: unknown, asking: Asking, policy: DecisionPolicy, nowMs: number, o: { proofChecked?: boolean } = {}): Judged {
   const refuse = (why: string): Judged => ({ ok: false, why });
   if (!raw || typeof raw !== 'object') return refuse('a decision needs action, by and reason');
   const d = raw as Partial<Decision>;
@@ -54,7 +57,10 @@ export function judgeDecision(incident: string, raw: unknown, asking: Asking, po
   const { by, reason, plan } = d;
 
   let identity: Pick<RecordedDecision, 'verifiedBy' | 'via' | 'groups'>;
-  if (d.proof !== undefined) {
+  if (d.proof !== undefined && o.proofChecked) {
+    const { verifiedBy, via, groups = [] } = d.proof;
+    identity = { verifiedBy, via, groups };
+  } else if (d.proof !== undefined) {
     const proof = checkProof(incident, { action, by, reason, ...(plan !== undefined ? { plan } : {}) }, d.proof, policy.decisionKeys, nowMs);
     if (!proof.ok) return refuse(`${by}'s identity not verified: ${proof.why}`);
     identity = { verifiedBy: proof.verifiedBy, via: proof.via, groups: proof.groups };

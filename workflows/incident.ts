@@ -133,11 +133,12 @@ export function approvalRequest(s: Incident): string {
 
 function listen(s: Incident): void {
   // The workflow's clock: a proof too old (or from the future) is refused, the same on replay.
-  const judge = (d: unknown): Judged => judgeDecision(s.id, d, asking(s), s.policy, Date.now());
+  const judge = (d: unknown, proofChecked = false): Judged => judgeDecision(s.id, d, asking(s), s.policy, Date.now(), { proofChecked });
   setHandler(
     decideUpdate,
     (d) => {
-      const j = judge(d);
+      // The validator ran before this update entered history; replay runs only this handler.
+      const j = judge(d, true);
       if (!j.ok) throw new Error(j.why);
       take(s, j.recorded);
       return { accepted: true as const, step: s.status.step };

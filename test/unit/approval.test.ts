@@ -77,6 +77,13 @@ describe('judgeDecision', () => {
     else expect(j).toEqual({ ok: true, recorded: expect.objectContaining(want) });
   });
 
+  test("the update's handler (replayed, unlike its validator) takes the proof its validator checked as it is", () => {
+    // Replay may run under another workflow id or with another clock: the accepted stays accepted.
+    const d = signed(approve('carol'), { groups: ['sre'] }, SERVE, 'another-workflow-id');
+    expect(judgeDecision(INCIDENT, d, atGate(), policy(), NOW)).toMatchObject({ ok: false });
+    expect(judgeDecision(INCIDENT, d, atGate(), policy(), NOW, { proofChecked: true })).toEqual({ ok: true, recorded: expect.objectContaining({ by: 'carol', verifiedBy: 'sso', groups: ['sre'] }) });
+  });
+
   test('the recorded decision keeps no signature', () => {
     const j = judgeDecision(INCIDENT, signed(approve('alice')), atGate(), policy(), NOW);
     expect(JSON.stringify(j)).not.toMatch(/signature/);
