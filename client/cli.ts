@@ -109,14 +109,33 @@ At the approval gate: reject. On a busy-CI or unhealthy hold: abort.`],
       .description(description)
       .argument('<workflow-id>', 'the incident (helm-unstuck/<cluster>/<namespace>/<release>)')
       .option('--reason <text>', 'why: recorded with your decision (required)')
-      .option('--plan <digest>', "the approval's plan digest you reviewed (status shows it; default: the current plan)")
+      .option('--plan <digest>', 'the plan digest you reviewed (default: the one the incident shows now, printed)')
       .addOption(byOption())
-      .addHelpText('after', more)
+      .addHelpText('after', `${more}
+
+With HELM_UNSTUCK_SERVER_URL and HELM_UNSTUCK_USER_TOKEN[_FILE] set, the decision goes through
+helm-unstuck serve, which knows you by your token and signs it (--by is ignored). Without them it
+goes straight to Temporal as an unverified --by, which the operator's policy refuses unless it
+allows unverified decisions.`)
       .action(async (id: string, o: { by?: string; reason?: string; plan?: string }) => {
         const { decideCommand } = await import('./incident-commands.js');
         exit(await decideCommand(kind, { id, ...o }, io));
       });
   }
+
+  cli
+    .command('keygen')
+    .description("Make serve's decision key: a new Ed25519 seed, and its public key for decisionKeys.")
+    .option('-o, --output <file>', 'write the seed to this new file (mode 600) instead of standard output')
+    .addHelpText('after', `
+serve signs every decision it verified with this key (HELM_UNSTUCK_DECISION_KEY or
+HELM_UNSTUCK_DECISION_KEY_FILE); the workflow trusts the public keys in the configuration's
+decisionKeys. With -o, the public key is printed on standard output; without, the seed is, and the
+public key goes to standard error.`)
+    .action(async (o: { output?: string }) => {
+      const { keygenCommand } = await import('./keygen.js');
+      exit(keygenCommand(o, io));
+    });
 
   cli
     .command('status')

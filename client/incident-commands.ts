@@ -3,16 +3,15 @@ import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@
 import { createActivities } from '../activities';
 import { clusterRegistry } from '../activities/clusters';
 import { formatDuration } from '../decisions/duration';
-import { HOLD_ANSWERS, validateRemediationInput, workflowIdFor, type RemediationInput } from '../decisions/remediation';
+import { HOLD_ANSWERS, validateRemediationInput, workflowIdFor, type DecisionAction, type RemediationInput } from '../decisions/remediation';
 import { mark } from '../lib/glyphs';
 import { forTerminalLine } from '../lib/terminal';
 import { loadConfig } from '../lib/config';
-import { statusQuery, type RemediationStatus } from '../workflows/definitions';
-import type { remediateStuckRelease } from '../workflows/remediate';
+import type { RemediationStatus } from '../workflows/definitions';
 import { connectClient } from './connect';
 import { CommandError, type CommandIo } from './errors';
-import { decide, InvalidRemediationInput, startRemediation, WORKFLOW_TYPE } from './remediation';
-import { retriesOf } from './retries';
+import { decide, incidentStatus, InvalidRemediationInput, planDigest, startRemediation, WORKFLOW_TYPE } from './remediation';
+import { apiDecide, apiStatus, serveApiFrom, type ServeApi } from './serve-api';
 
 /** One Temporal connection for the whole command, closed at its end. */
 async function withClient<T>(io: CommandIo, fn: (client: Client) => Promise<T>): Promise<T> {
@@ -51,22 +50,9 @@ export async function startCommand(o: { cluster: string; namespace: string; rele
   });
 }
 
-async function status(client: Client, id: string): Promise<RemediationStatus> {
+async function statusOf(client: Client, id: string): Promise<RemediationStatus> {
   try {
-    const handle = client.workflow.getHandle<typeof remediateStuckRelease>(id);
-    // A finished incident is answered from its result: a query would need a worker to replay it.
-    const d = await handle.describe();
-    if (d.status.name === 'COMPLETED') {
-      const r = await handle.result();
-      return { incident: id, step: 'done', evidence: r.evidence, escalations: r.escalations, outcome: r.outcome, reason: r.reason, ...(r.approvals ? { approvals: r.approvals } : {}), view: {} };
-    }
-    if (d.status.name !== 'RUNNING') {
-      const outcome = d.status.name === 'CANCELLED' || d.status.name === 'TERMINATED' ? 'aborted' : 'failed';
-      return { incident: id, step: 'done', evidence: [], escalations: 0, outcome, reason: `the workflow is ${d.status.name.toLowerCase().replace('_', ' ')}`, view: {} };
-    }
-    const s = await handle.query(statusQuery);
-    const retrying = retriesOf(d, Date.now());
-    return retrying ? { ...s, retrying } : s;
+    return await incidentStatus(client, id);
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) throw new CommandError(`no incident ${id}`);
     throw err;
@@ -75,16 +61,19 @@ async function status(client: Client, id: string): Promise<RemediationStatus> {
 
 /**
  * approve: go ahead (approve at the gate, continue on a hold); reject: stop (reject, or abort).
- * At the gate the decision names the plan: the one given with --plan (the digest `status` showed
- * you), else the one asked for at this moment, which the answer names.
+ * Through serve's API when HELM_UNSTUCK_SERVER_URL is set (serve verifies you and signs the
+ * decision); else straight to Temporal, where the decision is unverified and the operator's policy
+ * refuses it unless it allows unverified decisions.
  */
 export async function decideCommand(kind: 'approve' | 'reject', o: { id: string; by?: string; reason?: string; plan?: string }, io: CommandIo): Promise<number> {
   if (!o.reason) throw new CommandError('say why with --reason: it is recorded with your decision');
+  const api = serveApiFrom(io.env);
+  if (api) return decideThroughServe(api, kind, { ...o, reason: o.reason }, io);
+  io.err(`helm-unstuck ${kind}: deciding straight through Temporal, as an unverified "${who(o.by, io.env)}": the operator's policy refuses this unless it allows unverified decisions (set HELM_UNSTUCK_SERVER_URL and HELM_UNSTUCK_USER_TOKEN to decide through serve)\n`);
   return withClient(io, async (client) => {
-    const s = await status(client, o.id);
-    if (!s.hold) throw new CommandError(`incident ${o.id} is not waiting for a decision (step: ${s.step}${s.outcome ? `, outcome: ${s.outcome}` : ''})`);
-    const action = HOLD_ANSWERS[s.hold][kind === 'approve' ? 'go' : 'stop'];
-    const plan = s.hold === 'approval' ? (o.plan ?? s.view.plan?.digest) : undefined;
+    const s = await statusOf(client, o.id);
+    const action = actionFor(kind, s, o.id);
+    const plan = planToSend(s, o.plan, kind, io);
     try {
       const r = await decide(client, o.id, { action, by: who(o.by, io.env), reason: o.reason!, ...(plan ? { plan } : {}) });
       io.out(`${action} accepted by incident ${o.id} (at step ${r.step}${plan ? `, plan ${plan}` : ''})\n`);
@@ -94,6 +83,41 @@ export async function decideCommand(kind: 'approve' | 'reject', o: { id: string;
       throw err;
     }
   });
+}
+
+function actionFor(kind: 'approve' | 'reject', s: RemediationStatus, id: string): DecisionAction {
+  if (!s.hold) throw new CommandError(`incident ${id} is not waiting for a decision (step: ${s.step}${s.outcome ? `, outcome: ${s.outcome}` : ''})`);
+  return HOLD_ANSWERS[s.hold][kind === 'approve' ? 'go' : 'stop'];
+}
+
+/** The plan's digest as the status shows it, with what it covers, in words. */
+function planLine(s: RemediationStatus): string | undefined {
+  const digest = planDigest(s);
+  if (!digest) return undefined;
+  const records = s.view.plan?.records.map((r) => `${r.objectName} (uid ${r.uid}, resourceVersion ${r.resourceVersion})`).join(', ');
+  return `plan ${digest}: ${s.view.plan?.strategy ?? '?'} ${records ?? ''}`;
+}
+
+/** The plan digest to decide on: --plan, else the one the incident shows now, echoed so the human sees it. */
+function planToSend(s: RemediationStatus, given: string | undefined, kind: string, io: CommandIo): string | undefined {
+  if (given) return given;
+  const line = planLine(s);
+  if (line) io.err(`helm-unstuck ${kind}: deciding on ${line}\n`);
+  return planDigest(s);
+}
+
+async function decideThroughServe(api: ServeApi, kind: 'approve' | 'reject', o: { id: string; by?: string; reason: string; plan?: string }, io: CommandIo): Promise<number> {
+  if (o.by) io.err(`helm-unstuck ${kind}: --by is ignored: serve knows who you are from your user token\n`);
+  const s = await apiStatus(api, o.id);
+  const action = actionFor(kind, s, o.id);
+  const plan = planToSend(s, o.plan, kind, io);
+  const r = await apiDecide(api, o.id, { action, reason: o.reason, ...(plan ? { plan } : {}) });
+  if (!r.accepted) {
+    const now = r.status && planLine(r.status);
+    throw new CommandError(`refused: ${r.refused}${now ? `\nthe incident now shows ${now}` : ''}`);
+  }
+  io.out(`${action} accepted by incident ${o.id} (at step ${r.step}), as ${r.by} (verified by ${r.verifiedBy}, through serve)\n`);
+  return 0;
 }
 
 /** An incident's evidence for a terminal: summaries quote job names, reasons and log lines. */
@@ -106,7 +130,7 @@ const attempts = (retrying: string | undefined) => retrying?.replace(/, (next in
 
 export async function statusCommand(o: { id: string; watch: boolean; output: string }, io: CommandIo): Promise<number> {
   return withClient(io, async (client) => {
-    let s = await status(client, o.id);
+    let s = await statusOf(client, o.id);
     if (o.output === 'json') {
       io.out(JSON.stringify(s, null, 2) + '\n');
       return 0;
@@ -121,7 +145,7 @@ export async function statusCommand(o: { id: string; watch: boolean; output: str
     while (o.watch && !s.outcome) {
       await new Promise((r) => setTimeout(r, 1000));
       try {
-        s = await status(client, o.id);
+        s = await statusOf(client, o.id);
       } catch (err) {
         if (err instanceof CommandError) break;
         throw err;

@@ -1,8 +1,9 @@
 // Starting and steering incidents from outside: the CLI, the webhook receiver, tests.
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdConflictPolicy, type Client, type WorkflowHandle } from '@temporalio/client';
 import { validateRemediationInput, workflowIdFor, type Decision, type RemediationInput } from '../decisions/remediation';
-import { alertSignal, decideUpdate, type AlertNotice } from '../workflows/definitions';
+import { alertSignal, decideUpdate, statusQuery, type AlertNotice, type RemediationStatus } from '../workflows/definitions';
 import type { remediateStuckRelease } from '../workflows/remediate';
+import { retriesOf } from './retries';
 
 export const WORKFLOW_TYPE = 'remediateStuckRelease';
 
@@ -51,3 +52,26 @@ export async function decide(client: Client, workflowId: string, d: Decision): P
 export async function notifyAlert(client: Client, workflowId: string, notice: AlertNotice): Promise<void> {
   await client.workflow.getHandle(workflowId).signal(alertSignal, notice);
 }
+
+/**
+ * An incident's status: the workflow's own answer while it runs; once it has finished, from its
+ * result (a query would need a worker to replay it). WorkflowNotFoundError if there is none.
+ */
+export async function incidentStatus(client: Client, id: string): Promise<RemediationStatus> {
+  const handle = client.workflow.getHandle<typeof remediateStuckRelease>(id);
+  const d = await handle.describe();
+  if (d.status.name === 'COMPLETED') {
+    const r = await handle.result();
+    return { incident: id, step: 'done', evidence: r.evidence, escalations: r.escalations, outcome: r.outcome, reason: r.reason, ...(r.approvals ? { approvals: r.approvals } : {}), view: {} };
+  }
+  if (d.status.name !== 'RUNNING') {
+    const outcome = d.status.name === 'CANCELLED' || d.status.name === 'TERMINATED' ? 'aborted' : 'failed';
+    return { incident: id, step: 'done', evidence: [], escalations: 0, outcome, reason: `the workflow is ${d.status.name.toLowerCase().replace('_', ' ')}`, view: {} };
+  }
+  const s = await handle.query(statusQuery);
+  const retrying = retriesOf(d, Date.now());
+  return retrying ? { ...s, retrying } : s;
+}
+
+/** The digest of the plan an approval would act on, as the incident shows it (approval gate only). */
+export const planDigest = (s: RemediationStatus): string | undefined => (s.hold === 'approval' ? s.view.plan?.digest : undefined);

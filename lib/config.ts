@@ -6,6 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { AlertMappingSchema, type AlertMapping } from '../decisions/alerts';
+import { decodeKey } from '../decisions/decision-proof';
+import { DurationMs } from '../decisions/duration';
 import { ClusterName } from '../decisions/helm';
 import type { CiWatch, PolicyConfig } from '../decisions/remediation';
 import { checkPolicy, CiWatchesSchema, DecisionKeys, PolicySchema } from '../decisions/remediation-input';
@@ -29,14 +31,46 @@ export interface Config {
   /** Base64url Ed25519 public keys whose signatures on decisions the workflow trusts (serve's). */
   decisionKeys: string[];
   alerts: AlertMapping;
-  server: { listen: string; maxBodyBytes: number; webhookToken?: string };
+  server: ServerSettings;
   gitlab?: { url: string; token: string };
   taskQueue: string;
   /** Approval page users: name → SHA-256 (hex) of their login token. */
   users: Record<string, string>;
   /** Signs approval page sessions; random per process when unset (sessions end on restart). */
   sessionSecret?: string;
+  /** Single sign-on: serve verifies the OpenID Connect ID token oauth2-proxy passes. */
+  sso?: SsoSettings;
+  /** serve's Ed25519 seed (32 bytes) that signs the decisions it verified. */
+  decisionKey?: Uint8Array;
 }
+
+export interface ServerSettings {
+  listen: string;
+  maxBodyBytes: number;
+  webhookToken?: string;
+  /** Bearer token /metrics requires, when set. */
+  metricsToken?: string;
+  /** Node's http.Server limits: a slow or idle client cannot hold a connection for ever. */
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  maxConnections: number;
+  /** Failed logins (page and API) allowed per window, per client address and overall. */
+  loginLimit: { perClient: number; overall: number; windowMs: number };
+}
+
+export interface SsoSettings {
+  issuer: string;
+  /** The OAuth client id oauth2-proxy uses: the ID token's audience. */
+  clientId: string;
+  /** The claim naming the person; unset: preferred_username, then email. */
+  userClaim?: string;
+  groupsClaim: string;
+  algorithms: string[];
+}
+
+/** Asymmetric signatures only: a shared-secret (HS*) or unsigned token proves nothing here. */
+export const SSO_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -47,7 +81,8 @@ export class ConfigError extends Error {
 
 const Listen = z.string().regex(/^[^:]+:\d{1,5}$/, { error: (iss) => `${quote(iss.input)} must be host:port` });
 const Url = z.string().refine((u) => URL.canParse(u), { error: (iss) => `${quote(iss.input)} is not a URL` });
-const SETTINGS = ['kubeconfig', 'clusters', 'policy', 'decisionKeys', 'alerts', 'server', 'gitlab', 'taskQueue', 'users'] as const;
+const SETTINGS = ['kubeconfig', 'clusters', 'policy', 'decisionKeys', 'alerts', 'server', 'gitlab', 'taskQueue', 'users', 'sso'] as const;
+const ClaimName = z.string().min(1).max(256);
 
 const FileSchema = z
   .strictObject(
@@ -57,13 +92,38 @@ const FileSchema = z
       policy: PolicySchema.optional(),
       decisionKeys: DecisionKeys.optional(),
       alerts: AlertMappingSchema.prefault({}),
-      server: z.strictObject({ listen: Listen.optional(), maxBodyBytes: z.number().int().min(1024).max(1 << 30).optional() }).prefault({}),
+      server: z
+        .strictObject({
+          listen: Listen.optional(),
+          maxBodyBytes: z.number().int().min(1024).max(1 << 30).optional(),
+          headersTimeout: DurationMs.refine((ms) => ms >= 1000 && ms <= 600_000, { error: 'must be between 1s and 10m' }).prefault('10s'),
+          requestTimeout: DurationMs.refine((ms) => ms >= 1000 && ms <= 3_600_000, { error: 'must be between 1s and 1h' }).prefault('30s'),
+          keepAliveTimeout: DurationMs.refine((ms) => ms >= 0 && ms <= 600_000, { error: 'must be at most 10m' }).prefault('5s'),
+          maxConnections: z.number().int().min(1).max(1_000_000).prefault(1024),
+          loginLimit: z
+            .strictObject({
+              perClient: z.number().int().min(1).max(1_000_000).prefault(10),
+              overall: z.number().int().min(1).max(1_000_000).prefault(100),
+              window: DurationMs.refine((ms) => ms >= 1000 && ms <= 86_400_000, { error: 'must be between 1s and 1d' }).prefault('1m'),
+            })
+            .prefault({}),
+        })
+        .prefault({}),
       gitlab: z.strictObject({ url: Url.optional() }).optional(),
       taskQueue: z.string().min(1).max(256).optional(),
       users: ownRecordOf(
         z.string().min(1).max(256),
         z.strictObject({ tokenSha256: z.string().regex(/^[0-9a-f]{64}$/, { error: "must be 64 hex characters (sha256 of the user's token)" }) }),
       ).prefault({}),
+      sso: z
+        .strictObject({
+          issuer: Url,
+          clientId: z.string().min(1).max(256),
+          userClaim: ClaimName.optional(),
+          groupsClaim: ClaimName.prefault('groups'),
+          algorithms: z.array(z.enum(SSO_ALGORITHMS)).min(1).prefault([...SSO_ALGORITHMS]),
+        })
+        .optional(),
     },
     {
       error: (iss) =>
@@ -89,6 +149,10 @@ const FileSchema = z
       if (approvers.every((a) => !a.startsWith('group:')) && new Set(approvers).size < approvals) {
         ctx.issues.push({ code: 'custom', path: ['clusters', name, 'policy', 'approvals'], message: `is ${approvals}, but only ${new Set(approvers).size} approver${approvers.length === 1 ? ' is' : 's are'} listed (and no group)`, input: approvals });
       }
+    }
+    // Node refuses a server whose headers may take longer than the whole request.
+    if (ctx.value.server.headersTimeout > ctx.value.server.requestTimeout) {
+      ctx.issues.push({ code: 'custom', path: ['server', 'headersTimeout'], message: 'must not be longer than server.requestTimeout', input: undefined });
     }
   });
 
@@ -134,6 +198,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (webhookToken !== undefined && webhookToken.length < 16) problems.push('HELM_UNSTUCK_WEBHOOK_TOKEN must be at least 16 characters');
   const gitlabToken = secret(env, 'HELM_UNSTUCK_GITLAB_TOKEN', problems);
   const sessionSecret = secret(env, 'HELM_UNSTUCK_SESSION_SECRET', problems);
+  if (sessionSecret !== undefined && sessionSecret.length < 32) problems.push('HELM_UNSTUCK_SESSION_SECRET must be at least 32 characters (openssl rand -hex 32)');
+  const metricsToken = secret(env, 'HELM_UNSTUCK_METRICS_TOKEN', problems);
+  if (metricsToken !== undefined && metricsToken.length < 16) problems.push('HELM_UNSTUCK_METRICS_TOKEN must be at least 16 characters');
+  const seed = secret(env, 'HELM_UNSTUCK_DECISION_KEY', problems);
+  const decisionKey = seed === undefined ? undefined : decodeKey(seed);
+  if (seed !== undefined && decisionKey?.length !== 32) problems.push('HELM_UNSTUCK_DECISION_KEY must be an Ed25519 seed: 32 bytes, base64url (helm-unstuck keygen makes one)');
   if ('problems' in fromFile || 'problems' in fromEnv) throw new ConfigError(problems);
   const file = fromFile.data;
   const e = fromEnv.data;
@@ -154,11 +224,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       listen: e.HELM_UNSTUCK_LISTEN ?? file.server.listen ?? '127.0.0.1:8080',
       maxBodyBytes: file.server.maxBodyBytes ?? 1 << 20,
       ...(webhookToken ? { webhookToken } : {}),
+      ...(metricsToken ? { metricsToken } : {}),
+      headersTimeoutMs: file.server.headersTimeout,
+      requestTimeoutMs: file.server.requestTimeout,
+      keepAliveTimeoutMs: file.server.keepAliveTimeout,
+      maxConnections: file.server.maxConnections,
+      loginLimit: { perClient: file.server.loginLimit.perClient, overall: file.server.loginLimit.overall, windowMs: file.server.loginLimit.window },
     },
     ...(gitlabUrl && gitlabToken ? { gitlab: { url: gitlabUrl, token: gitlabToken } } : {}),
     taskQueue: e.HELM_UNSTUCK_TASK_QUEUE ?? file.taskQueue ?? 'helm-unstuck',
     // Null prototype, like the records it comes from: only configured names are users.
     users: Object.assign(Object.create(null) as Record<string, string>, Object.fromEntries(Object.entries(file.users).map(([name, u]) => [name, u.tokenSha256]))),
     ...(sessionSecret ? { sessionSecret } : {}),
+    ...(file.sso ? { sso: file.sso } : {}),
+    ...(decisionKey ? { decisionKey } : {}),
   };
 }

@@ -1,27 +1,47 @@
 // The approval page's routes: a list of incidents, and for one incident the evidence a human
 // needs with approve and reject buttons. Every POST behind the login must come from our own
-// pages: a same-origin Origin or Sec-Fetch-Site (hono/csrf), and the session's CSRF token.
-// The decision is recorded under the logged-in user's name; the workflow itself still checks
-// that name against its approvers.
-import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+// pages: a same-origin Origin or Sec-Fetch-Site (hono/csrf), and the viewer's CSRF token.
+// Who is looking is proven either by single sign-on (the ID token oauth2-proxy passes, verified on
+// every request; no login form) or by a token login's signed session cookie. The decision is sent
+// under that verified name, signed by serve; the workflow checks the signature and the approvers.
+import { getConnInfo } from '@hono/node-server/conninfo';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { every } from 'hono/combine';
 import { csrf } from 'hono/csrf';
 import { HTTPException } from 'hono/http-exception';
 import { secureHeaders } from 'hono/secure-headers';
-import { WORKFLOW_TYPE, decide } from '../client/remediation';
+import { WORKFLOW_TYPE } from '../client/remediation';
 import { retriesOf } from '../client/retries';
 import type { DecisionAction } from '../decisions/remediation';
 import { statusQuery, type RemediationStatus } from '../workflows/definitions';
-import { csrfTokenMatches, sessions, type Session, type SessionOptions } from './session';
+import type { DecisionSender } from './decide';
+import type { LoginLimiter } from './rate-limit';
+import { csrfTokenMatches, sessions, tokenViewer, type SessionOptions, type Viewer } from './session';
+import type { SsoVerifier } from './sso';
 import { errorView, incidentView, incidentsView, loginView } from './views';
 
 export interface ApprovalPageOptions extends SessionOptions {
   client: Client;
+  /** Signs and sends a decision. */
+  send: DecisionSender;
+  /** Single sign-on: when set, the only way in (no login form). */
+  sso?: SsoVerifier;
+  /** Failed token logins, per client address and overall. */
+  limiter: LoginLimiter;
 }
 
-type PageEnv = { Variables: { session: Session; form: URLSearchParams } };
+type PageEnv = { Variables: { session: Viewer; form: URLSearchParams } };
+
+/** The connecting address (behind a proxy: the proxy's). */
+export const clientAddress = (c: Context): string => {
+  try {
+    return getConnInfo(c).remote.address ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+};
 
 /** While an incident works on its own (not waiting for a human), its page reloads itself this often. */
 const REFRESH_SECONDS = 3;
@@ -72,25 +92,41 @@ export function approvalPage(o: ApprovalPageOptions): Hono<PageEnv> {
   for (const path of ['/', '/login', '/logout', '/incidents', '/incidents/*']) app.use(path, headers);
 
   app.get('/', (c) => c.redirect('/incidents', 303));
-  app.get('/login', (c) => c.html(loginView(c.req.query('next') ?? '/incidents')));
+  const noLoginForm = (c: Context<PageEnv>) => c.html(errorView('Single sign-on', 'This page signs you in through single sign-on; there is no login form.'), 404);
+  app.get('/login', (c) => (o.sso ? noLoginForm(c) : c.html(loginView(c.req.query('next') ?? '/incidents'))));
   app.post(
     '/login',
+    async (c, next) => {
+      if (o.sso) return noLoginForm(c);
+      const wait = o.limiter.retryAfter(clientAddress(c));
+      if (wait > 0) return c.html(loginView('/incidents', `too many failed logins: try again in ${wait}s`), 429, { 'retry-after': String(wait) });
+      await next();
+    },
     form((c, status) => c.html(loginView('/incidents', status === 413 ? 'the login form is too large' : 'send the login form'), status === 413 ? 413 : 401)),
     async (c) => {
       const f = c.var.form;
       const user = login.userFor(f.get('token') ?? '');
-      if (!user) return c.html(loginView(f.get('next') ?? '/incidents', 'unknown token'), 401);
+      if (!user) {
+        o.limiter.failed(clientAddress(c));
+        return c.html(loginView(f.get('next') ?? '/incidents', 'unknown token'), 401);
+      }
       await login.start(c, user);
       const next = f.get('next') ?? '/incidents';
       return c.redirect(next.startsWith('/incidents') ? next : '/incidents', 303);
     },
   );
 
-  // Everything below needs a session.
+  // Everything below needs a verified viewer: single sign-on's ID token, else a token login's session.
   const requireSession: MiddlewareHandler<PageEnv> = async (c, next) => {
+    if (o.sso) {
+      const r = await o.sso.verify(c.req.header('authorization'));
+      if (!r.ok) return c.html(errorView('Sign in', `Sign in through single sign-on: ${r.why}.`), 401);
+      c.set('session', login.ssoViewer(r.identity));
+      return next();
+    }
     const s = await login.read(c);
     if (!s) return c.req.method === 'GET' ? c.redirect(`/login?next=${encodeURIComponent(c.req.path)}`, 303) : c.html(errorView('Log in', 'Log in first.'), 401);
-    c.set('session', s);
+    c.set('session', tokenViewer(s));
     await next();
   };
   const forbidden = (c: Context<PageEnv>) => c.html(errorView('Forbidden', 'This form did not come from this page (CSRF check failed). Reload and try again.', c.var.session), 403);
@@ -111,7 +147,8 @@ export function approvalPage(o: ApprovalPageOptions): Hono<PageEnv> {
 
   app.post('/logout', fromOurPage, (c) => {
     login.end(c);
-    return c.redirect('/login', 303);
+    // Single sign-on's session is the proxy's to end.
+    return c.redirect(o.sso ? '/oauth2/sign_out' : '/login', 303);
   });
 
   const list = async (c: Context<PageEnv>) => {
@@ -147,14 +184,9 @@ export function approvalPage(o: ApprovalPageOptions): Hono<PageEnv> {
   app.post('/incidents/:id{.+}/decide', fromOurPage, async (c) => {
     const id = c.req.param('id');
     const f = c.var.form;
-    try {
-      const plan = f.get('plan');
-      await decide(o.client, id, { action: f.get('action') as DecisionAction, by: c.var.session.user, reason: f.get('reason') ?? '', ...(plan ? { plan } : {}) });
-    } catch (err) {
-      if (err instanceof WorkflowUpdateFailedError) return incident(c, id, `Not accepted: ${err.cause?.message ?? err.message}`);
-      if (err instanceof WorkflowNotFoundError) return incident(c, id);
-      throw err;
-    }
+    const plan = f.get('plan');
+    const r = await o.send(id, { action: f.get('action') as DecisionAction, reason: f.get('reason') ?? '', ...(plan ? { plan } : {}) }, c.var.session, 'page');
+    if (!r.ok) return r.notFound ? incident(c, id) : incident(c, id, `Not accepted: ${r.refused}`);
     return c.redirect(`/incidents/${id}`, 303);
   });
   return app;

@@ -5,14 +5,19 @@ import type { AddressInfo } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
 import { Client, Connection } from '@temporalio/client';
 import { connectClient } from '../client/connect';
-import { ConfigError, loadConfig, type Config } from '../lib/config';
+import { publicKeyOf } from '../decisions/decision-proof';
+import { ConfigError, loadConfig, type Config, type ServerSettings } from '../lib/config';
 import { startWorker, type RunningWorker } from '../worker/worker';
 import { Detector } from '../detector/detector';
 import { detectorRegistry } from '../detector/metrics';
+import { api } from './api';
 import { approvalPage } from './approval-page';
+import { decisionSender } from './decide';
 import { AlertForwarder, clusterScanner } from './forwarder';
 import { createApp } from './http';
 import { createMetrics, type Metrics } from './metrics';
+import { LoginLimiter } from './rate-limit';
+import { ssoVerifier } from './sso';
 
 export interface Serving {
   url: string;
@@ -32,12 +37,47 @@ export interface ServeOptions {
   log?: (line: string) => void;
 }
 
+/**
+ * serve's HTTP server, listening: the app behind Node's limits. A slow or idle client cannot hold
+ * a connection for ever (slowloris): headers, the whole request and an idle keep-alive each have a
+ * timeout, checked every connectionsCheckingInterval (often enough for the shortest), and past
+ * maxConnections new connections are closed at once.
+ */
+export async function listenHttp(fetch: (req: Request) => Response | Promise<Response>, o: ServerSettings): Promise<Server> {
+  const server = createAdaptorServer({
+    fetch,
+    serverOptions: { headersTimeout: o.headersTimeoutMs, requestTimeout: o.requestTimeoutMs, keepAliveTimeout: o.keepAliveTimeoutMs, connectionsCheckingInterval: Math.min(1000, o.headersTimeoutMs) },
+  }) as Server;
+  server.maxConnections = o.maxConnections;
+  const [host, port] = [o.listen.slice(0, o.listen.lastIndexOf(':')), Number(o.listen.split(':').pop())];
+  await new Promise<void>((ok, fail) => {
+    server.once('error', fail);
+    server.listen(port, host, ok);
+  });
+  return server;
+}
+
+/**
+ * What serve cannot start with: people deciding (users or single sign-on) need serve's decision
+ * key, and the workflow must trust that key, or every decision serve signs would be refused.
+ */
+export function decisionKeyProblems(config: Pick<Config, 'users' | 'sso' | 'decisionKey' | 'decisionKeys'>): string[] {
+  const deciding = Object.keys(config.users).length > 0 || config.sso !== undefined;
+  if (!config.decisionKey) {
+    return deciding ? ['HELM_UNSTUCK_DECISION_KEY (or _FILE) is required with users or sso: serve signs every decision it sends (helm-unstuck keygen makes one)'] : [];
+  }
+  const pub = publicKeyOf(config.decisionKey);
+  return config.decisionKeys.includes(pub) ? [] : [`decisionKeys does not list ${pub}, the public key of HELM_UNSTUCK_DECISION_KEY: the workflow would refuse every decision serve signs`];
+}
+
 export async function serve(opts: ServeOptions = {}): Promise<Serving> {
   const env = opts.env ?? process.env;
   const log = opts.log ?? ((l: string) => console.error(`helm-unstuck: ${l}`));
   const config = loadConfig(env);
-  if (!config.server.webhookToken) throw new ConfigError(['HELM_UNSTUCK_WEBHOOK_TOKEN (or _FILE) is required: the webhook is never served unauthenticated']);
-  if (Object.keys(config.clusters).length === 0) throw new ConfigError(['no clusters configured (HELM_UNSTUCK_CONFIG: clusters)']);
+  const problems = decisionKeyProblems(config);
+  if (!config.server.webhookToken) problems.push('HELM_UNSTUCK_WEBHOOK_TOKEN (or _FILE) is required: the webhook is never served unauthenticated');
+  if (Object.keys(config.clusters).length === 0) problems.push('no clusters configured (HELM_UNSTUCK_CONFIG: clusters)');
+  if (problems.length > 0) throw new ConfigError(problems);
   const metrics = createMetrics();
   const contexts = Object.fromEntries(Object.entries(config.clusters).map(([name, c]) => [name, c.context ?? name]));
   const detector = (opts.withDetector ?? true) ? Detector.forClusters(config.kubeconfig, contexts, { log }) : undefined;
@@ -62,24 +102,24 @@ export async function serve(opts: ServeOptions = {}): Promise<Serving> {
     ({ client, close: closeClient } = await connectClient(env));
   }
   const forwarder = new AlertForwarder(client, config, metrics, { scan: clusterScanner(config), log });
-  // The approval page is served when users are configured to log in to it.
-  const page = Object.keys(config.users).length > 0
-    ? approvalPage({ client, users: config.users, ...(config.sessionSecret ? { secret: config.sessionSecret } : {}), secureCookie: env.HELM_UNSTUCK_SECURE_COOKIE === '1' })
+  // The approval page and the API are served when people can sign in: users (tokens) or SSO.
+  const limiter = new LoginLimiter(config.server.loginLimit);
+  const sso = config.sso ? ssoVerifier(config.sso, log) : undefined;
+  const send = config.decisionKey ? decisionSender(client, config.decisionKey) : undefined;
+  const people = send ? { client, send, users: config.users, limiter, ...(sso ? { sso } : {}) } : undefined;
+  const page = people
+    ? approvalPage({ ...people, ...(config.sessionSecret ? { secret: config.sessionSecret } : {}), secureCookie: env.HELM_UNSTUCK_SECURE_COOKIE === '1' })
     : undefined;
   const app = createApp({
     config,
     forwarder,
     metrics,
     log,
-    ...(page ? { approvalPage: page } : {}),
+    ...(page && people ? { approvalPage: page, api: api(people) } : {}),
+    ...(config.server.metricsToken ? { metricsToken: config.server.metricsToken } : {}),
     ...(detector ? { detector: { registry: detectorRegistry(detector), status: () => detector.status() } } : {}),
   });
-  const server = createAdaptorServer({ fetch: app.fetch }) as Server;
-  const [host, port] = [config.server.listen.slice(0, config.server.listen.lastIndexOf(':')), Number(config.server.listen.split(':').pop())];
-  await new Promise<void>((ok, fail) => {
-    server.once('error', fail);
-    server.listen(port, host, ok);
-  });
+  const server = await listenHttp(app.fetch, config.server);
   detector?.start();
   const addr = server.address() as AddressInfo;
   const url = `http://${addr.address}:${addr.port}`;

@@ -1,10 +1,11 @@
 // The approval page's HTML. hono/html's `html` template escapes every interpolated value (text
 // and attribute alike); only nested `html` fragments pass through unescaped.
 import { html, raw } from 'hono/html';
+import { describeDecider } from '../decisions/approval';
 import { formatDuration } from '../decisions/duration';
 import { HOLD_ANSWERS, isGoodOutcome, type Hold } from '../decisions/remediation';
 import type { RemediationStatus } from '../workflows/definitions';
-import type { Session } from './session';
+import type { Viewer } from './session';
 
 export type Html = ReturnType<typeof html>;
 
@@ -18,15 +19,16 @@ textarea{width:100%;min-height:4rem}button{font:inherit;padding:.35rem 1rem;marg
 .error{background:#fde8e8;color:#a4161a;padding:.6rem;border-radius:.4rem}.logout{display:inline}
 ul{padding-left:1.2rem}code{font-size:.9em}`;
 
-export function layout(title: string, body: Html, s?: Session, refresh?: { seconds: number; url: string }): Html {
-  const logout = s && html`<form method="post" action="/logout" class="logout"><input type="hidden" name="csrf" value="${s.csrf}">${s.user} <button>Log out</button></form>`;
+export function layout(title: string, body: Html, s?: Viewer, refresh?: { seconds: number; url: string }): Html {
+  const who = s && html`<span id="viewer">${s.user}${s.verifiedBy === 'sso' ? html` (single sign-on${s.groups.length ? `: ${s.groups.join(', ')}` : ''})` : ''}</span>`;
+  const logout = s && html`<form method="post" action="/logout" class="logout"><input type="hidden" name="csrf" value="${s.csrf}">${who} <button>${s.verifiedBy === 'sso' ? 'Sign out' : 'Log out'}</button></form>`;
   return html`<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 ${refresh && html`<meta http-equiv="refresh" content="${refresh.seconds}; url=${refresh.url}">`}<title>${title} · helm-unstuck</title>
 <style>${raw(STYLE)}</style></head><body><header><h1>helm-unstuck</h1>${logout}</header>${body}</body></html>`;
 }
 
 /** A page that only says what went wrong. */
-export const errorView = (title: string, message: string, s?: Session) => layout(title, html`<p class="error">${message}</p>`, s);
+export const errorView = (title: string, message: string, s?: Viewer) => layout(title, html`<p class="error">${message}</p>`, s);
 
 export const loginView = (next: string, error?: string) =>
   layout('Log in', html`
@@ -35,7 +37,7 @@ export const loginView = (next: string, error?: string) =>
 <label>Your helm-unstuck token <input type="password" name="token" autocomplete="current-password" required autofocus></label>
 <button type="submit">Log in</button></form>`);
 
-export function incidentsView(s: Session, incidents: { workflowId: string; age: number }[]): Html {
+export function incidentsView(s: Viewer, incidents: { workflowId: string; age: number }[]): Html {
   const rows = incidents.map((w) => html`<tr><td><a href="/incidents/${w.workflowId}">${w.workflowId}</a></td><td>started ${formatDuration(w.age)} ago</td></tr>`);
   return layout('Incidents', html`<h2>Running incidents</h2>${rows.length ? html`<table id="incidents">${rows}</table>` : html`<p>No running incidents.</p>`}`, s);
 }
@@ -51,7 +53,7 @@ const buttons = (hold: Hold) =>
 
 const verdict = (ok: boolean | undefined) => (ok === undefined ? '' : ok ? 'good' : 'bad');
 
-function decisionForm(id: string, st: RemediationStatus, s: Session): Html | undefined {
+function decisionForm(id: string, st: RemediationStatus, s: Viewer): Html | undefined {
   if (st.hold) {
     return html`<div class="wait" id="decision"><p><strong>Waiting for:</strong> ${st.waitingFor ?? ''}</p>
 <form method="post" action="/incidents/${id}/decide"><input type="hidden" name="csrf" value="${s.csrf}">${st.hold === 'approval' && st.view.plan ? html`<input type="hidden" name="plan" value="${st.view.plan.digest}">` : undefined}
@@ -64,7 +66,7 @@ ${buttons(st.hold)}
 }
 
 /** One incident: what a human needs to decide, and the form to decide with. */
-export function incidentView(id: string, st: RemediationStatus, s: Session, now: number, o: { error?: string; refresh?: { seconds: number; url: string } } = {}): Html {
+export function incidentView(id: string, st: RemediationStatus, s: Viewer, now: number, o: { error?: string; refresh?: { seconds: number; url: string } } = {}): Html {
   const v = st.view;
   const row = (k: string, val: string | undefined, ok?: boolean) => val && html`<tr><th>${k}</th><td class="${verdict(ok)}">${val}</td></tr>`;
   const age = v.release?.pendingSince ? ` (pending for ${formatDuration(now - Date.parse(v.release.pendingSince))})` : '';
@@ -80,6 +82,7 @@ ${row('Escalations', st.escalations ? String(st.escalations) : undefined)}
 </table>
 ${v.health?.deployments.length ? html`<h2>Each Deployment</h2><ul id="deployments">${v.health.deployments.map((d) => html`<li>${d}</li>`)}</ul>` : undefined}
 ${plan?.length ? html`<h2>On approval, helm-unstuck will ${v.plan?.strategy === 'delete' ? 'back up, then delete' : 'back up, then mark failed'} (plan <code id="plan-digest">${v.plan?.digest}</code>)</h2><ul id="plan">${plan}</ul>` : undefined}
+${st.approvals?.length ? html`<h2>Decisions at the approval gate</h2><ul id="approvals">${st.approvals.map((d) => html`<li>${describeDecider(d)} ${d.action === 'approve' ? 'approved' : 'rejected'}${d.plan ? html` plan <code>${d.plan}</code>` : ''} via ${d.via} at ${d.at.slice(11, 19)}: ${d.reason}</li>`)}</ul>` : undefined}
 ${decisionForm(id, st, s)}
 <h2>Evidence</h2><ul id="evidence">${st.evidence.map((e) => html`<li class="${verdict(e.ok)}">${e.at.slice(11, 19)} [${e.step}] ${e.summary}</li>`)}</ul>`;
   return layout(id, body, s, o.refresh);

@@ -7,7 +7,8 @@ import { startRemediation } from '../../client/remediation';
 import { serve, type Serving } from '../../server/serve';
 import { markHealthy } from './deployments';
 import { helmFor, unique } from './fixtures';
-import { GITLAB_TOKEN, gitlabProject, remediationInput, RIG_POLICY, startRig, trace, type Rig } from './incident-rig';
+import { encodeKey, publicKeyOf } from '../../decisions/decision-proof';
+import { GITLAB_TOKEN, gitlabProject, remediationInput, RIG_POLICY, SERVE_KEY, startRig, trace, type Rig } from './incident-rig';
 import { removeDir, tempDir } from './process';
 import { CHROMIUM, CHROMIUM_ARGS } from './browser';
 import { sharedStack } from './shared';
@@ -32,15 +33,15 @@ beforeAll(async () => {
   const config = join(dir, 'config.yaml');
   writeFileSync(config, JSON.stringify({
     clusters: { local: { context: 'admin', gitlab: [{ project, environment: 'gprd' }] } },
-    // serve does not sign the page's decisions yet (issue 15, serve's side): until it does, this
-    // operator accepts them unverified, and says so.
-    policy: { ...RIG_POLICY, approvers: ['alice'], allowUnverifiedDecisions: true },
+    // serve signs the page's decisions: nothing unverified is accepted.
+    policy: { ...RIG_POLICY, approvers: ['alice'], allowUnverifiedDecisions: false },
+    decisionKeys: [publicKeyOf(SERVE_KEY)],
     users: { alice: { tokenSha256: sha(ALICE) }, mallory: { tokenSha256: sha(MALLORY) } },
     server: { listen: '127.0.0.1:0' },
     kubeconfig: sharedStack().kubeconfig,
   }));
   svc = await serve({
-    env: { ...process.env, KUBECONFIG: sharedStack().kubeconfig, HELM_UNSTUCK_CONFIG: config, HELM_UNSTUCK_WEBHOOK_TOKEN: 'page-test-webhook-token', TEMPORAL_ADDRESS: rig.env.address, HELM_UNSTUCK_TASK_QUEUE: tq, HELM_UNSTUCK_GITLAB_URL: rig.gitlab.url, HELM_UNSTUCK_GITLAB_TOKEN: GITLAB_TOKEN },
+    env: { ...process.env, KUBECONFIG: sharedStack().kubeconfig, HELM_UNSTUCK_CONFIG: config, HELM_UNSTUCK_WEBHOOK_TOKEN: 'page-test-webhook-token', TEMPORAL_ADDRESS: rig.env.address, HELM_UNSTUCK_TASK_QUEUE: tq, HELM_UNSTUCK_GITLAB_URL: rig.gitlab.url, HELM_UNSTUCK_GITLAB_TOKEN: GITLAB_TOKEN, HELM_UNSTUCK_DECISION_KEY: encodeKey(SERVE_KEY) },
     log: () => undefined,
   });
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
@@ -105,7 +106,7 @@ test('an approver reviews the evidence and approves in the browser; the incident
   expect(await page.locator('meta[http-equiv=refresh]').getAttribute('content')).toBe(`3; url=/incidents/${handle.workflowId}`);
   rig.gitlab.setJob(rerun!.project, rerun!.id, 'success', trace('helmfile-noop.txt'));
   const result = await handle.result();
-  expect(result).toMatchObject({ outcome: 'unstuck-and-verified', approval: { by: 'alice', action: 'approve', reason: 'CI quiet, Deployments healthy, revision 2 is what runs' } });
+  expect(result).toMatchObject({ outcome: 'unstuck-and-verified', approval: { by: 'alice', action: 'approve', reason: 'CI quiet, Deployments healthy, revision 2 is what runs', verifiedBy: 'token', via: 'page' } });
   await page.locator('#summary', { hasText: 'unstuck-and-verified' }).waitFor({ timeout: 30_000 });
   expect(await page.locator('meta[http-equiv=refresh]').count()).toBe(0);
   await ctx.close();

@@ -4,10 +4,13 @@
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
+import { encodeKey } from '../../decisions/decision-proof';
 import { loadConfig } from '../../lib/config';
 import { helmFor } from './fixtures';
 import { OWN_CHART, type HelmMajor } from './helm';
 import { tempDir } from './process';
+
+const SEED = Uint8Array.from({ length: 32 }, (_, i) => 200 - i);
 
 type Obj = { kind: string; metadata: { name: string; namespace?: string }; [k: string]: unknown };
 
@@ -18,6 +21,10 @@ const OPTIONAL_ON = [
   'serviceMonitor.enabled=true',
   'secrets.gitlabToken.name=ops-gitlab',
   'secrets.sessionSecret.name=approval-sessions',
+  'secrets.decisionKey.name=decision-key',
+  'secrets.metricsToken.name=metrics-token',
+  'config.sso.issuer=https://sso.example/',
+  'config.sso.clientId=helm-unstuck',
   'kubeconfigSecret.name=remote-clusters',
   'temporal.apiKeySecret.name=temporal-cloud',
   'temporal.tls=true',
@@ -101,11 +108,15 @@ describe.each([3, 4] as HelmMajor[])('helm v%i', (major) => {
     }
     const env: NodeJS.ProcessEnv = {};
     for (const e of c.env) if (e.value !== undefined) env[e.name] = e.value.startsWith('/etc/') ? join(root, e.value) : e.value;
+    // The decision key must be a real seed; the other secrets are any text.
+    writeFileSync(env.HELM_UNSTUCK_DECISION_KEY_FILE!, `${encodeKey(SEED)}\n`);
     const cfg = loadConfig(env);
+    expect(cfg.decisionKey).toEqual(SEED);
     expect(cfg).toMatchObject({
-      server: { listen: '0.0.0.0:9090', maxBodyBytes: 1048576, webhookToken: 'helm-unstuck-webhook-0123456789abcdef' },
+      server: { listen: '0.0.0.0:9090', maxBodyBytes: 1048576, webhookToken: 'helm-unstuck-webhook-0123456789abcdef', metricsToken: 'metrics-token-0123456789abcdef' },
       gitlab: { url: 'https://ops.gitlab.net', token: 'ops-gitlab-0123456789abcdef' },
       sessionSecret: 'approval-sessions-0123456789abcdef',
+      sso: { issuer: 'https://sso.example/', clientId: 'helm-unstuck' },
       clusters: { gprd: { context: 'inClusterContext', gitlab: [{ project: 'gitlab-com/gl-infra/k8s-workloads/gitlab-com', environment: 'gprd' }] } },
       policy: { approvers: ['alice', 'bob'] },
       taskQueue: 'helm-unstuck',

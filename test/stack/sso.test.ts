@@ -76,6 +76,8 @@ test('a user signs in at the provider in Chromium; the upstream sees their ident
     'x-forwarded-preferred-username': 'alice',
     'x-forwarded-groups': 'sre,helm-approvers',
   });
+  // --pass-authorization-header: the ID token itself, for the upstream to verify.
+  expect(headers?.authorization).toMatch(/^Bearer [\w-]+\.[\w-]+\.[\w-]+$/);
   await ctx.close();
 });
 

@@ -1,7 +1,8 @@
 // Single sign-on for the local stack: a real OpenID provider (tools/go/oidc-provider) and
 // oauth2-proxy in front of an upstream the caller names, both on free loopback ports under leash.
 // oauth2-proxy passes the signed-in user upstream as X-Forwarded-User, -Email, -Groups and
-// -Preferred-Username, and strips those headers when a client sends them.
+// -Preferred-Username, and strips those headers when a client sends them; and the provider's ID
+// token as Authorization: Bearer, which is what serve verifies.
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -47,6 +48,8 @@ export function oauth2ProxyArgs(o: { proxyUrl: string; issuer: string; upstream:
     '--code-challenge-method=S256',
     '--email-domain=*',
     '--pass-user-headers=true',
+    // The ID token, as Authorization: Bearer: what serve verifies (the identity headers prove nothing).
+    '--pass-authorization-header=true',
     '--set-xauthrequest=true',
     '--skip-provider-button=true',
     // Plain HTTP is for loopback only: the cookie must be sent without TLS here.

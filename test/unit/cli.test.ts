@@ -1,8 +1,10 @@
 // The command line's help, usage errors and exit statuses, and that its start-up stays light.
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXIT, main } from '../../client/cli';
+import { decodeKey, publicKeyOf } from '../../decisions/decision-proof';
 
 async function cli(...argv: string[]) {
   let out = '';
@@ -11,7 +13,7 @@ async function cli(...argv: string[]) {
   return { code, out, err };
 }
 
-const COMMANDS = ['demo', 'serve', 'start', 'approve', 'reject', 'status', 'list', 'restore', 'worker', 'scan', 'history', 'report'];
+const COMMANDS = ['demo', 'serve', 'start', 'approve', 'reject', 'status', 'list', 'restore', 'worker', 'scan', 'history', 'report', 'keygen'];
 
 test('--help lists every command; no command at all is bad usage', async () => {
   const help = await cli('--help');
@@ -87,4 +89,30 @@ test('--help and --version load neither Temporal, the Kubernetes client nor the 
     expect(loaded.some((m) => m.includes('node_modules/commander/'))).toBe(true);
     expect(loaded.filter((m) => /node_modules\/(@temporalio|@kubernetes|@gitbeaker)\/|\/(worker|server|demo|activities)\//.test(m))).toEqual([]);
   }
+});
+
+describe('keygen', () => {
+  test('prints a seed whose public key it names; -o writes a new file (600) and never overwrites one', async () => {
+    const printed = await cli('keygen');
+    expect(printed.code).toBe(EXIT.ok);
+    const seed = decodeKey(printed.out.trim())!;
+    expect(seed).toHaveLength(32);
+    expect(printed.err).toBe(`public key (for decisionKeys): ${publicKeyOf(seed)}\n`);
+    const file = join(mkdtempSync(join(tmpdir(), 'keygen-')), 'decision-key');
+    const written = await cli('keygen', '-o', file);
+    expect(written.out).toBe(`${publicKeyOf(decodeKey(readFileSync(file, 'utf8').trim())!)}\n`);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(await cli('keygen', '-o', file)).toMatchObject({ code: EXIT.error, err: expect.stringMatching(/cannot write .*EEXIST/) });
+  });
+});
+
+test('approve through serve needs a URL that is one and a user token', async () => {
+  const run = async (env: NodeJS.ProcessEnv) => {
+    let err = '';
+    const code = await main(['approve', 'helm-unstuck/a/b/c', '--reason', 'x'], { out: () => undefined, err: (s) => (err += s), env });
+    return { code, err };
+  };
+  expect(await run({ HELM_UNSTUCK_SERVER_URL: 'http://127.0.0.1:1' })).toEqual({ code: EXIT.error, err: 'helm-unstuck approve: HELM_UNSTUCK_SERVER_URL is set: your user token is needed too (HELM_UNSTUCK_USER_TOKEN or HELM_UNSTUCK_USER_TOKEN_FILE)\n' });
+  expect(await run({ HELM_UNSTUCK_SERVER_URL: 'not a url', HELM_UNSTUCK_USER_TOKEN: 't' })).toMatchObject({ code: EXIT.error, err: expect.stringMatching(/is not a URL/) });
+  expect(await run({ HELM_UNSTUCK_SERVER_URL: 'http://127.0.0.1:1', HELM_UNSTUCK_USER_TOKEN: 't' })).toMatchObject({ code: EXIT.error, err: expect.stringMatching(/^helm-unstuck approve: cannot reach helm-unstuck serve at http:\/\/127\.0\.0\.1:1 \(/) });
 });

@@ -1,7 +1,8 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfig } from '../../lib/config';
+import { encodeKey, newSecretKey, publicKeyOf } from '../../decisions/decision-proof';
+import { ConfigError, loadConfig, SSO_ALGORITHMS } from '../../lib/config';
 
 // loadConfig over real files: the file's settings, the environment's, and what wins.
 const dir = mkdtempSync(join(tmpdir(), 'helm-unstuck-config-'));
@@ -37,7 +38,15 @@ describe('loadConfig', () => {
       policy: {},
       decisionKeys: [],
       alerts: { alertnames: ['HelmReleaseStuck'], labels: { cluster: 'cluster', namespace: 'namespace', release: 'label_name', revision: 'label_version' } },
-      server: { listen: '127.0.0.1:8080', maxBodyBytes: 1 << 20 },
+      server: {
+        listen: '127.0.0.1:8080',
+        maxBodyBytes: 1 << 20,
+        headersTimeoutMs: 10_000,
+        requestTimeoutMs: 30_000,
+        keepAliveTimeoutMs: 5000,
+        maxConnections: 1024,
+        loginLimit: { perClient: 10, overall: 100, windowMs: 60_000 },
+      },
       taskQueue: 'helm-unstuck',
       users: {},
     });
@@ -116,7 +125,7 @@ decisionKeys: [${key}]
 
   const invalid: [string, string, NodeJS.ProcessEnv, string[]][] = [
     ['a list at the top level', '[1, 2]', {}, ['the file must be a mapping of settings']],
-    ['an unknown setting', 'polcy: {}', {}, ['the file has unknown setting "polcy" (known: kubeconfig, clusters, policy, decisionKeys, alerts, server, gitlab, taskQueue, users)']],
+    ['an unknown setting', 'polcy: {}', {}, ['the file has unknown setting "polcy" (known: kubeconfig, clusters, policy, decisionKeys, alerts, server, gitlab, taskQueue, users, sso)']],
     ['a misspelt policy key', `${CLUSTER.replace('escalateAfter', 'escalateAter')}`, {}, ['policy has unknown key "escalateAter"']],
     ['clusters as a list', 'clusters: [gprd]', {}, ['clusters must be a mapping']],
     ['a cluster without GitLab projects', 'clusters: {gprd: {}}\npolicy: {approvers: [a]}', {}, ['clusters.gprd.gitlab must list at least one GitLab project and environment to watch (runbook step 1)']],
@@ -137,6 +146,11 @@ decisionKeys: [${key}]
     ['a body limit as a string', 'server: {maxBodyBytes: "1MiB"}', {}, ['server.maxBodyBytes must be a number']],
     ['a user without a sha256', 'users: {bob: {tokenSha256: hunter2}}', {}, ["users.bob.tokenSha256 must be 64 hex characters (sha256 of the user's token)"]],
     ['a token in the file', 'users: {bob: {token: hunter2}}', {}, ['users.bob.tokenSha256 must be a string (it is missing)', 'users.bob has unknown key "token"']],
+    ['headers allowed longer than the request', 'server: {headersTimeout: 1m, requestTimeout: 30s}', {}, ['server.headersTimeout must not be longer than server.requestTimeout']],
+    ['a zero connection limit and a 0s login window', 'server: {maxConnections: 0, loginLimit: {window: 0s}}', {}, ['server.maxConnections must be at least 1', 'server.loginLimit.window must be between 1s and 1d']],
+    ['sso without a client id', 'sso: {issuer: "https://sso.example"}', {}, ['sso.clientId must be a string (it is missing)']],
+    ['sso allowing a shared-secret algorithm', 'sso: {issuer: "https://sso.example", clientId: c, algorithms: [HS256]}', {}, ['sso.algorithms[0] must be "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512" or "EdDSA", not "HS256"']],
+    ['a decision key that is not one', 'decisionKeys: [not-a-key]', {}, ['decisionKeys[0] "not-a-key" is not a base64url Ed25519 public key (32 bytes)']],
     ['a huge cluster name', `clusters: {${'c'.repeat(300)}: {gitlab: [{project: 1, environment: e}]}}\npolicy: {approvers: [a]}`, {}, [`clusters.${'c'.repeat(64)}… is not a valid name: is longer than 253 characters`]],
   ];
   test.each(invalid)('refuses %s, saying where', (_w, text, env, expected) => {
@@ -149,6 +163,9 @@ decisionKeys: [${key}]
     ['a GitLab URL that is not one', { HELM_UNSTUCK_GITLAB_URL: 'ops gitlab', HELM_UNSTUCK_GITLAB_TOKEN: 't' }, ['HELM_UNSTUCK_GITLAB_URL "ops gitlab" is not a URL']],
     ['a GitLab token without a URL', { HELM_UNSTUCK_GITLAB_TOKEN: 't' }, ['GitLab needs both a URL (HELM_UNSTUCK_GITLAB_URL or gitlab.url) and HELM_UNSTUCK_GITLAB_TOKEN']],
     ['a short webhook token', { HELM_UNSTUCK_WEBHOOK_TOKEN: 'short' }, ['HELM_UNSTUCK_WEBHOOK_TOKEN must be at least 16 characters']],
+    ['a short session secret', { HELM_UNSTUCK_SESSION_SECRET: 'x'.repeat(31) }, ['HELM_UNSTUCK_SESSION_SECRET must be at least 32 characters (openssl rand -hex 32)']],
+    ['a short metrics token', { HELM_UNSTUCK_METRICS_TOKEN: 'short' }, ['HELM_UNSTUCK_METRICS_TOKEN must be at least 16 characters']],
+    ['a decision key of 31 bytes', { HELM_UNSTUCK_DECISION_KEY: encodeKey(new Uint8Array(31)) }, ['HELM_UNSTUCK_DECISION_KEY must be an Ed25519 seed: 32 bytes, base64url (helm-unstuck keygen makes one)']],
     ['a secret file that is not there', { HELM_UNSTUCK_SESSION_SECRET_FILE: '/nonexistent/secret' }, [expect.stringMatching(/^HELM_UNSTUCK_SESSION_SECRET_FILE=\/nonexistent\/secret: ENOENT/) as unknown as string]],
   ])('refuses %s in the environment', (_w, env, expected) => {
     expect(problems(env)).toEqual(expected);
@@ -161,6 +178,19 @@ decisionKeys: [${key}]
   ])('a jobPattern RE2 refuses (%s) is a clear configuration error', (_w, pattern, why) => {
     const path = file(`clusters:\n  gprd:\n    gitlab: [{project: 1, environment: gprd, jobPattern: '${pattern}'}]\npolicy: {approvers: [alice]}\n`);
     expect(problems({ HELM_UNSTUCK_CONFIG: path })).toEqual([`${path}: clusters.gprd.gitlab[0].jobPattern ${JSON.stringify(pattern)} is not an RE2 regular expression (${why})`]);
+  });
+
+  test('sso, decision keys and server limits load with their defaults; secrets from *_FILE', () => {
+    const seed = newSecretKey();
+    const keyFile = join(dir, 'decision-key');
+    writeFileSync(keyFile, `${encodeKey(seed)}\n`);
+    const path = file(`sso: {issuer: "https://sso.example/", clientId: helm-unstuck}\ndecisionKeys: [${publicKeyOf(seed)}]\nserver: {headersTimeout: 5s, maxConnections: 64, loginLimit: {perClient: 3}}`);
+    const c = loadConfig({ HELM_UNSTUCK_CONFIG: path, HELM_UNSTUCK_DECISION_KEY_FILE: keyFile, HELM_UNSTUCK_METRICS_TOKEN: 'metrics-token-16chars', HELM_UNSTUCK_SESSION_SECRET: 's'.repeat(32) });
+    expect(c.sso).toEqual({ issuer: 'https://sso.example/', clientId: 'helm-unstuck', groupsClaim: 'groups', algorithms: [...SSO_ALGORITHMS] });
+    expect(c.decisionKeys).toEqual([publicKeyOf(seed)]);
+    expect(c.decisionKey).toEqual(seed);
+    expect(c.server).toMatchObject({ headersTimeoutMs: 5000, maxConnections: 64, metricsToken: 'metrics-token-16chars', loginLimit: { perClient: 3, overall: 100, windowMs: 60_000 } });
+    expect(c.sessionSecret).toBe('s'.repeat(32));
   });
 
   test('lists every problem at once, file and environment', () => {

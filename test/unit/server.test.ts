@@ -9,8 +9,12 @@ import { createAdaptorServer } from '@hono/node-server';
 import { Client, Connection } from '@temporalio/client';
 import { Metadata } from '@grpc/grpc-js';
 import { DEFAULT_ALERT_MAPPING, type AlertTarget } from '../../decisions/alerts';
+import { newSecretKey } from '../../decisions/decision-proof';
+import { loadConfig } from '../../lib/config';
 import { approvalPage } from '../../server/approval-page';
 import { BoundedMemory } from '../../server/bounded-memory';
+import { decisionSender } from '../../server/decide';
+import { LoginLimiter } from '../../server/rate-limit';
 import { AlertForwarder, ForwardError, UnavailableError, isConnectionFailure, type AlertResult } from '../../server/forwarder';
 import { WEBHOOK_PATH, createApp } from '../../server/http';
 import { RejectionLog } from '../../server/webhook';
@@ -30,11 +34,16 @@ const metrics = createMetrics();
 // A real client that nothing answers: the approval page's routes tested here never call it.
 const client = new Client({ connection: Connection.lazy({ address: '127.0.0.1:1' }) });
 const app = createApp({
-  config: { server: { listen: '127.0.0.1:0', maxBodyBytes: LIMIT, webhookToken: TOKEN }, alerts: DEFAULT_ALERT_MAPPING },
+  config: { server: { ...loadConfig({}).server, maxBodyBytes: LIMIT, webhookToken: TOKEN }, alerts: DEFAULT_ALERT_MAPPING },
   forwarder: { forward: (t) => forward(t), truncated: (cluster, n) => void truncatedCalls.push([cluster, n]) },
   metrics,
   log: (l) => logs.push(l),
-  approvalPage: approvalPage({ client, users: { alice: createHash('sha256').update(ALICE).digest('hex') } }),
+  approvalPage: approvalPage({
+    client,
+    send: decisionSender(client, newSecretKey()),
+    limiter: new LoginLimiter({ perClient: 1000, overall: 1000, windowMs: 60_000 }),
+    users: { alice: createHash('sha256').update(ALICE).digest('hex') },
+  }),
 });
 let server: Server;
 let url: string;
@@ -225,7 +234,7 @@ describe('the approval page, before Temporal is asked anything', () => {
 describe('incidentView', () => {
   const status = (o: Partial<RemediationStatus> = {}): RemediationStatus =>
     ({ step: 'approval', hold: 'approval', waitingFor: 'a human', escalations: 0, evidence: [{ at: '2026-01-01T00:00:00Z', step: 'ci', summary: '<script>alert(1)</script>', ok: false }], view: { health: { summary: 'ok', healthy: true, deployments: [] } }, ...o }) as unknown as RemediationStatus;
-  const render = (id: string, st: RemediationStatus) => String(incidentView(id, st, { user: 'al"ice', csrf: 'tok"en', exp: 0 }, Date.now()));
+  const render = (id: string, st: RemediationStatus) => String(incidentView(id, st, { user: 'al"ice', csrf: 'tok"en', verifiedBy: 'token', groups: [] }, Date.now()));
 
   test('escapes everything it interpolates, in text and in attributes', () => {
     const out = render('x" onmouseover="y', status());
@@ -253,7 +262,7 @@ describe('hostile webhooks: bounded, logged once, nothing unvalidated in a label
   };
 
   test('a group of 3,000 alerts is answered per alert, never more than 16 forwarded at once', async () => {
-    const big = createApp({ config: { server: { listen: '127.0.0.1:0', maxBodyBytes: 8 << 20, webhookToken: TOKEN }, alerts: DEFAULT_ALERT_MAPPING }, forwarder: { forward: (t) => forward(t) }, metrics: createMetrics(), log: (l) => logs.push(l) });
+    const big = createApp({ config: { server: { ...loadConfig({}).server, maxBodyBytes: 8 << 20, webhookToken: TOKEN }, alerts: DEFAULT_ALERT_MAPPING }, forwarder: { forward: (t) => forward(t) }, metrics: createMetrics(), log: (l) => logs.push(l) });
     let inFlight = 0;
     let most = 0;
     forward = async (t) => {
@@ -289,7 +298,7 @@ describe('hostile webhooks: bounded, logged once, nothing unvalidated in a label
   test.each(['__proto__', 'constructor', 'toString', 'hasOwnProperty'])('cluster %s is not a cluster: rejected, and no metric series names it', async (cluster) => {
     const m = createMetrics();
     const fwd = new AlertForwarder(client, { clusters: Object.assign(Object.create(null) as Record<string, never>, { gstg: { gitlab: [] } }), taskQueue: 'q' }, m);
-    const a = createApp({ config: { server: { listen: '127.0.0.1:0', maxBodyBytes: LIMIT, webhookToken: TOKEN }, alerts: DEFAULT_ALERT_MAPPING }, forwarder: fwd, metrics: m, log: (l) => logs.push(l) });
+    const a = createApp({ config: { server: { ...loadConfig({}).server, maxBodyBytes: LIMIT, webhookToken: TOKEN }, alerts: DEFAULT_ALERT_MAPPING }, forwarder: fwd, metrics: m, log: (l) => logs.push(l) });
     const r = await a.request(WEBHOOK_PATH, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: payload([alert(1, { cluster })], { truncatedAlerts: 3, commonLabels: { cluster } }) });
     expect(r.status).toBe(422);
     expect(((await r.json()) as { rejected: { reason: string }[] }).rejected[0]!.reason).toBe(`cluster "${cluster}" is not configured`);

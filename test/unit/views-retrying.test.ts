@@ -3,7 +3,7 @@ import { incidentView } from '../../server/views';
 import type { RemediationStatus } from '../../workflows/definitions';
 
 const status = (o: Partial<RemediationStatus>): RemediationStatus => ({ incident: 'i', step: 'unlock', escalations: 0, evidence: [], view: {}, ...o });
-const render = (st: RemediationStatus) => String(incidentView('i', st, { user: 'alice', csrf: 't', exp: 0 }, Date.now()));
+const render = (st: RemediationStatus) => String(incidentView('i', st, { user: 'alice', verifiedBy: 'token', groups: [], csrf: 't' }, Date.now()));
 const WAIT = 'waiting for the API server: 4 attempts, next in 30 s (unlockRelease; last: <no answer>)';
 
 test.each([

@@ -1,0 +1,110 @@
+// serve's HTTP API for the CLI (and scripts): an incident's status, and decisions, for a person
+// serve verified: `Authorization: Bearer <user token>` (the page's users, compared in constant
+// time) or, with single sign-on, an ID token. Every decision is signed by serve (./decide.ts).
+//   GET  /api/v1/incidents/<workflow id>             → the status
+//   POST /api/v1/incidents/<workflow id>/decisions   {action, reason, plan} → accepted, or refused
+// A refusal (409) carries the incident's status as it is now, so the caller sees the new plan.
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { incidentStatus } from '../client/remediation';
+import { check, z } from '../decisions/validation';
+import { clientAddress } from './approval-page';
+import type { DecisionSender } from './decide';
+import type { LoginLimiter } from './rate-limit';
+import { userForToken } from './session';
+import type { Identity, SsoVerifier } from './sso';
+import { sendJson } from './webhook';
+
+export const API_PREFIX = '/api/v1';
+const MAX_BODY_BYTES = 16 * 1024;
+
+export interface ApiOptions {
+  client: Client;
+  send: DecisionSender;
+  /** user name → SHA-256 hex of the user's token */
+  users: Record<string, string>;
+  sso?: SsoVerifier;
+  limiter: LoginLimiter;
+}
+
+const DecisionBody = z.strictObject({
+  action: z.enum(['approve', 'reject', 'continue', 'abort']),
+  reason: z.string().trim().min(1).max(4096),
+  plan: z
+    .string()
+    .regex(/^[0-9a-f]{6,64}$/, { error: 'must be the plan digest the status shows (hex)' })
+    .optional(),
+});
+
+type ApiEnv = { Variables: { who: Identity } };
+export type Api = ReturnType<typeof api>;
+
+export function api(o: ApiOptions): Hono<ApiEnv> {
+  const app = new Hono<ApiEnv>();
+  const unauthorized = (c: Context) => sendJson(c, 401, { error: 'a valid bearer token is required (your helm-unstuck user token, or an ID token)' }, { 'www-authenticate': 'Bearer' });
+
+  const authenticate: MiddlewareHandler<ApiEnv> = async (c, next) => {
+    const address = clientAddress(c);
+    const wait = o.limiter.retryAfter(address);
+    if (wait > 0) return sendJson(c, 429, { error: `too many failed attempts: try again in ${wait}s` }, { 'retry-after': String(wait) });
+    const header = c.req.header('authorization');
+    const token = /^Bearer (.+)$/.exec(header ?? '')?.[1] ?? '';
+    const user = token ? userForToken(o.users, token) : undefined;
+    let who: Identity | undefined = user ? { user, verifiedBy: 'token', groups: [] } : undefined;
+    if (!who && o.sso && token.split('.').length === 3) {
+      const r = await o.sso.verify(header);
+      if (r.ok) who = r.identity;
+    }
+    if (!who) {
+      o.limiter.failed(address);
+      return unauthorized(c);
+    }
+    c.set('who', who);
+    await next();
+  };
+  app.use(`${API_PREFIX}/*`, authenticate);
+
+  const status = async (id: string) => {
+    try {
+      return await incidentStatus(o.client, id);
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return undefined;
+      throw err;
+    }
+  };
+  const notFound = (c: Context, id: string) => sendJson(c, 404, { error: `no incident ${id}` });
+
+  app.post(
+    `${API_PREFIX}/incidents/:id{.+}/decisions`,
+    async (c, next) => {
+      if (!/^application\/json\b/i.test(c.req.header('content-type') ?? '')) return sendJson(c, 415, { error: 'content-type must be application/json' });
+      await next();
+    },
+    bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => sendJson(c, 413, { error: `body larger than ${MAX_BODY_BYTES} bytes` }) }),
+    async (c) => {
+      const id = c.req.param('id');
+      let body: unknown;
+      try {
+        body = JSON.parse(await c.req.text());
+      } catch (err) {
+        return sendJson(c, 400, { error: `body is not JSON: ${(err as Error).message}` });
+      }
+      const parsed = check(DecisionBody, body, 'the decision');
+      if ('problems' in parsed) return sendJson(c, 400, { error: 'not a decision', problems: parsed.problems });
+      const who = c.var.who;
+      const r = await o.send(id, parsed.data, who, 'api');
+      if (r.ok) return sendJson(c, 200, { accepted: true, step: r.step, by: who.user, verifiedBy: who.verifiedBy });
+      if (r.notFound) return notFound(c, id);
+      // The status as it is now (the new plan, the approvals so far), if it can still be read.
+      const now = await status(id).catch(() => undefined);
+      return sendJson(c, 409, { error: `refused: ${r.refused}`, refused: r.refused, ...(now ? { status: now } : {}) });
+    },
+  );
+  app.get(`${API_PREFIX}/incidents/:id{.+}`, async (c) => {
+    const id = c.req.param('id');
+    const s = await status(id);
+    return s ? sendJson(c, 200, s) : notFound(c, id);
+  });
+  return app;
+}

@@ -1,0 +1,161 @@
+// serve's people-facing HTTP over real HTTP, before Temporal is asked anything: the API's bearer
+// tokens, single sign-on on the page (ID tokens from a loopback issuer), failed-login limits and
+// the /metrics token. What reaches the workflow is in test/stack/sso-serve.test.ts.
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createHash } from 'node:crypto';
+import { createAdaptorServer } from '@hono/node-server';
+import { Client, Connection } from '@temporalio/client';
+import { DEFAULT_ALERT_MAPPING } from '../../decisions/alerts';
+import { checkProof, newSecretKey, publicKeyOf } from '../../decisions/decision-proof';
+import { loadConfig, SSO_ALGORITHMS } from '../../lib/config';
+import { api } from '../../server/api';
+import { approvalPage } from '../../server/approval-page';
+import { signedDecision, type DecisionSender } from '../../server/decide';
+import { createApp } from '../../server/http';
+import { createMetrics } from '../../server/metrics';
+import { LoginLimiter } from '../../server/rate-limit';
+import { ssoVerifier } from '../../server/sso';
+import { startLocalIssuer, type LocalIssuer } from './local-issuer';
+
+const ALICE = 'alice-unit-test-token-0123456789';
+const METRICS = 'metrics-unit-test-token';
+const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+const client = new Client({ connection: Connection.lazy({ address: '127.0.0.1:1' }) });
+const sent: Parameters<DecisionSender>[] = [];
+const send: DecisionSender = async (...args) => {
+  sent.push(args);
+  return { ok: true, step: 'approval' };
+};
+
+let op: LocalIssuer;
+const servers: Server[] = [];
+async function listen(o: { sso: boolean; metricsToken?: string; perClient?: number }): Promise<string> {
+  const limiter = new LoginLimiter({ perClient: o.perClient ?? 1000, overall: 10_000, windowMs: 60_000 });
+  const sso = o.sso ? ssoVerifier({ issuer: op.issuer, clientId: 'helm-unstuck', groupsClaim: 'groups', algorithms: [...SSO_ALGORITHMS] }) : undefined;
+  const people = { client, send, users: { alice: sha(ALICE) }, limiter, ...(sso ? { sso } : {}) };
+  const app = createApp({
+    config: { server: loadConfig({}).server, alerts: DEFAULT_ALERT_MAPPING },
+    forwarder: { forward: () => Promise.reject(new Error('no alerts here')) },
+    metrics: createMetrics(),
+    log: () => undefined,
+    approvalPage: approvalPage(people),
+    api: api(people),
+    ...(o.metricsToken ? { metricsToken: o.metricsToken } : {}),
+  });
+  const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+  servers.push(server);
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+let tokens: string;
+let sso: string;
+beforeAll(async () => {
+  op = await startLocalIssuer();
+  tokens = await listen({ sso: false, metricsToken: METRICS, perClient: 3 });
+  sso = await listen({ sso: true });
+});
+afterAll(async () => {
+  for (const s of servers) {
+    s.closeAllConnections();
+    await new Promise((ok) => s.close(ok));
+  }
+  await op.close();
+  await client.connection.close();
+});
+beforeEach(() => (sent.length = 0));
+
+const FORGED = { 'x-forwarded-user': 'alice', 'x-forwarded-email': 'alice@example.test', 'x-forwarded-groups': 'helm-approvers', 'x-forwarded-preferred-username': 'alice' };
+const decision = (url: string, headers: Record<string, string>, body: unknown = { action: 'approve', reason: 'CI quiet', plan: 'a1b2c3d4e5f6' }) =>
+  fetch(`${url}/api/v1/incidents/helm-unstuck/local/ns/rel/decisions`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+
+describe('the API', () => {
+  test('a wrong, missing or forged-header identity is 401 and nothing is sent', async () => {
+    for (const headers of [{} as Record<string, string>, { authorization: 'Bearer not-alice' }, { authorization: `Basic ${ALICE}` }, FORGED]) {
+      const r = await decision(sso, headers);
+      expect([r.status, r.headers.get('www-authenticate')]).toEqual([401, 'Bearer']);
+    }
+    expect(sent).toEqual([]);
+  });
+
+  test('a user token decides as that user, verified by token, via the API, with the plan it names', async () => {
+    const r = await decision(sso, { authorization: `Bearer ${ALICE}` });
+    expect(r.status).toBe(200);
+    expect(await r.json()).toEqual({ accepted: true, step: 'approval', by: 'alice', verifiedBy: 'token' });
+    expect(sent).toEqual([['helm-unstuck/local/ns/rel', { action: 'approve', reason: 'CI quiet', plan: 'a1b2c3d4e5f6' }, { user: 'alice', verifiedBy: 'token', groups: [] }, 'api']]);
+  });
+
+  test('an ID token decides as the SSO identity with its groups', async () => {
+    await decision(sso, { authorization: `Bearer ${await op.token({ preferred_username: 'carol', groups: ['helm-approvers'] })}` });
+    expect(sent[0]?.[2]).toEqual({ user: 'carol', verifiedBy: 'sso', groups: ['helm-approvers'] });
+  });
+
+  test.each<[string, unknown, number, RegExp]>([
+    ['an unknown action', { action: 'delete', reason: 'x' }, 400, /action must be/],
+    ['no reason', { action: 'approve', reason: '  ' }, 400, /reason is empty/],
+    ['a plan that is not a digest', { action: 'approve', reason: 'x', plan: '<b>' }, 400, /plan must be the plan digest/],
+    ['an unknown key', { action: 'approve', reason: 'x', by: 'mallory' }, 400, /the decision has unknown key \\"by\\"/],
+  ])('%s is refused before anything is sent', async (_w, body, status, problem) => {
+    const r = await decision(sso, { authorization: `Bearer ${ALICE}` }, body);
+    expect(r.status).toBe(status);
+    expect(JSON.stringify(await r.json())).toMatch(problem);
+    expect(sent).toEqual([]);
+  });
+
+  test('failed attempts are limited per client: 429 with Retry-After, even for the right token then', async () => {
+    for (let i = 0; i < 3; i++) expect((await decision(tokens, { authorization: 'Bearer guess' })).status).toBe(401);
+    const r = await decision(tokens, { authorization: `Bearer ${ALICE}` });
+    expect([r.status, r.headers.get('retry-after')]).toEqual([429, '60']);
+    const login = await fetch(`${tokens}/login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `token=${ALICE}`, redirect: 'manual' });
+    expect(login.status).toBe(429);
+    expect(sent).toEqual([]);
+  });
+});
+
+describe('the page behind single sign-on', () => {
+  test('forged identity headers without an ID token get nothing', async () => {
+    for (const path of ['/incidents', '/incidents/helm-unstuck/local/ns/rel']) {
+      const r = await fetch(`${sso}${path}`, { headers: FORGED, redirect: 'manual' });
+      expect(r.status).toBe(401);
+      expect(await r.text()).toMatch(/Sign in through single sign-on: no ID token/);
+    }
+    const post = await fetch(`${sso}/incidents/helm-unstuck/local/ns/rel/decide`, { method: 'POST', headers: { ...FORGED, 'content-type': 'application/x-www-form-urlencoded', origin: sso }, body: 'action=approve&reason=x' });
+    expect(post.status).toBe(401);
+    expect(sent).toEqual([]);
+  });
+
+  test('there is no login form; a token login is refused', async () => {
+    expect((await fetch(`${sso}/login`)).status).toBe(404);
+    const r = await fetch(`${sso}/login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `token=${ALICE}`, redirect: 'manual' });
+    expect([r.status, r.headers.get('set-cookie')]).toEqual([404, null]);
+  });
+
+  test("a form needs the viewer's CSRF token; with it, the decision is sent as the SSO identity via the page", async () => {
+    const authorization = `Bearer ${await op.token({ preferred_username: 'carol', groups: ['helm-approvers'] })}`;
+    const form = (body: string) => fetch(`${sso}/incidents/helm-unstuck/local/ns/rel/decide`, { method: 'POST', redirect: 'manual', headers: { authorization, origin: sso, 'content-type': 'application/x-www-form-urlencoded' }, body });
+    expect((await form('action=approve&reason=x&csrf=forged')).status).toBe(403);
+    // The logout form on any page carries the token; the 403 page is one (no Temporal needed).
+    const csrf = /name="csrf" value="([^"]+)"/.exec(await (await form('csrf=x')).text())![1]!;
+    await form(`action=approve&reason=looks+right&plan=a1b2c3d4e5f6&csrf=${csrf}`);
+    expect(sent).toEqual([['helm-unstuck/local/ns/rel', { action: 'approve', reason: 'looks right', plan: 'a1b2c3d4e5f6' }, expect.objectContaining({ user: 'carol', verifiedBy: 'sso', groups: ['helm-approvers'] }), 'page']]);
+  });
+});
+
+test('/metrics needs its bearer token when one is configured', async () => {
+  expect((await fetch(`${tokens}/metrics`)).status).toBe(401);
+  expect((await fetch(`${tokens}/metrics`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
+  const ok = await fetch(`${tokens}/metrics`, { headers: { authorization: `Bearer ${METRICS}` } });
+  expect([ok.status, (await ok.text()).includes('helm_unstuck_webhook_requests_total')]).toEqual([200, true]);
+  expect((await fetch(`${sso}/metrics`)).status).toBe(200);
+});
+
+test('signedDecision: the proof verifies for exactly this decision; groups only for SSO', () => {
+  const key = newSecretKey();
+  const now = Date.parse('2026-11-25T12:00:00Z');
+  const d = signedDecision('helm-unstuck/a/b/c', { action: 'approve', reason: 'ok', plan: 'a1b2c3d4e5f6' }, { user: 'carol', verifiedBy: 'sso', groups: ['g'] }, 'page', key, now);
+  expect(d).toMatchObject({ action: 'approve', by: 'carol', reason: 'ok', plan: 'a1b2c3d4e5f6', proof: { verifiedBy: 'sso', via: 'page', groups: ['g'], at: '2026-11-25T12:00:00.000Z' } });
+  expect(checkProof('helm-unstuck/a/b/c', d, d.proof, [publicKeyOf(key)], now)).toEqual({ ok: true, verifiedBy: 'sso', via: 'page', groups: ['g'] });
+  const t = signedDecision('helm-unstuck/a/b/c', { action: 'reject', reason: 'no' }, { user: 'alice', verifiedBy: 'token', groups: ['ignored'] }, 'api', key, now);
+  expect(t.proof.groups).toBeUndefined();
+  expect(checkProof('helm-unstuck/a/b/c', t, t.proof, [publicKeyOf(key)], now)).toMatchObject({ ok: true, verifiedBy: 'token', via: 'api' });
+});
