@@ -3,6 +3,7 @@ import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@
 import { createActivities } from '../activities';
 import { clusterRegistry } from '../activities/clusters';
 import { formatDuration } from '../decisions/duration';
+import { VERDICT_WORDS } from '../decisions/live-objects';
 import { HOLD_ANSWERS, validateRemediationInput, workflowIdFor, type RemediationInput } from '../decisions/remediation';
 import { mark } from '../lib/glyphs';
 import { loadConfig } from '../lib/config';
@@ -95,6 +96,13 @@ export async function decideCommand(kind: 'approve' | 'reject', o: { id: string;
   });
 }
 
+/** What the interrupted upgrade already applied, object by object (the approval page says the same). */
+function renderApplied(s: RemediationStatus): string {
+  const a = s.view.applied;
+  if (!a) return '';
+  return [`applied: ${a.summary}`, ...a.objects.map((o) => `  ${o.kind} ${o.namespace}/${o.name}: ${VERDICT_WORDS[o.verdict]}`)].join('\n') + '\n';
+}
+
 function renderStatus(s: RemediationStatus, from = 0): string {
   const lines = s.evidence.slice(from).map((e) => `${e.at.slice(11, 19)}  ${mark(e.ok)} [${e.step}] ${e.summary}`);
   return lines.join('\n') + (lines.length ? '\n' : '');
@@ -110,6 +118,7 @@ export async function statusCommand(o: { id: string; watch: boolean; output: str
       return 0;
     }
     io.out(`incident ${s.incident}: step ${s.step}${s.outcome ? `, outcome ${s.outcome}` : ''}\n`);
+    io.out(renderApplied(s));
     io.out(renderStatus(s));
     let shown = s.evidence.length;
     let waiting = s.waitingFor;

@@ -17,6 +17,16 @@ export type KubeObject = Record<string, unknown>;
  */
 export type LiveVerdict = 'applied' | 'not-applied' | 'unchanged' | 'drift' | 'missing' | 'unreadable';
 
+/** What each live-object verdict means, for the person deciding. */
+export const VERDICT_WORDS: Record<LiveVerdict, string> = {
+  applied: 'already as the stuck revision wants it',
+  'not-applied': 'still as the last deployed revision left it (the next deploy changes it)',
+  unchanged: 'the same in both revisions, and so live',
+  drift: 'as neither revision wants it (changed by hand?)',
+  missing: 'missing from the cluster',
+  unreadable: 'could not be read',
+};
+
 /** One object of the release, as evidence: identity and verdict, never content. */
 export interface LiveObject {
   apiVersion: string;
