@@ -73,8 +73,8 @@ test.concurrent.each(cases)('helm v%i, %s: stuck with %s', async (major, strateg
   if (scenario === 'none applied') {
     expect(applied?.summary).toBe(`the interrupted upgrade applied 0 of 1 objects: the next deploy will change these 1 (${deployment})`);
     expect(applied?.objects).toEqual([
-      { kind: 'Deployment', namespace: o.namespace, name: web, verdict: 'not-applied' },
       { kind: 'Secret', namespace: o.namespace, name: `${o.release}-token`, verdict: 'unchanged' },
+      { kind: 'Deployment', namespace: o.namespace, name: web, verdict: 'not-applied' },
     ]);
   } else {
     expect(applied?.summary).toBe(
