@@ -10,7 +10,8 @@ import type { RemediationResult } from '../../workflows/remediate';
 import type { RemediationStatus } from '../../workflows/definitions';
 import { runDeployJob } from './deploy-job';
 import { markHealthy } from './deployments';
-import { CHART_SECRETS, CLUSTER, helmFor, stackKubeFor, unique } from './fixtures';
+import { KubeForbiddenError } from '../../activities/kubernetes';
+import { CHART_SECRETS, CLUSTER, failingStackActivities, helmFor, stackKubeFor, unique } from './fixtures';
 import type { Helm, HelmMajor } from './helm';
 import { gitlabProject, newWorker, remediationInput, startRig, taskQueue, waitForStatus, type Rig } from './incident-rig';
 import { makeStackedPending, makeStuckAfterApply, makeStuckBeforeApply, makeStuckInstall } from './stuck';
@@ -142,4 +143,29 @@ test.concurrent.each(OTHER)('helm v3, %s: %s', async (strategy, kind) => {
   expect(r.outcome).toBe('unstuck-and-verified');
   expect(r.rerun?.cluster?.change).toMatch(/^(nothing|completed)$/);
   expect(await helm.status(o.release, o.namespace)).toMatchObject({ status: 'deployed' });
+});
+
+test('a read our identity may not make is evidence ("could not read … (forbidden)"), never a failure', async () => {
+  const helm = helmFor(3);
+  const o = { release: unique('rf'), namespace: unique('rf') };
+  await makeStuckAfterApply(helm, { ...o, upgradesBefore: 1 }, async () => (await image(o.namespace, `${o.release}-web`)) === pendingImage);
+  const { acts, kube: failing } = failingStackActivities();
+  const h = await acts.readReleaseHistory({ cluster: CLUSTER, ...o });
+  // What the adapter throws for the API server's 403 (translate() in activities/kubernetes.ts).
+  failing.on('readObject', async (real, obj) => {
+    if (obj.kind === 'Deployment') throw new KubeForbiddenError(`read Deployment ${obj.namespace}/${obj.name}: deployments.apps is forbidden`, 403, 'Forbidden');
+    return real.readObject(obj);
+  }, 2);
+  const live = await acts.readLiveObjects({
+    cluster: CLUSTER,
+    ...o,
+    driver: h.driver!,
+    pending: { revision: 3, objectName: h.state.pending[0]!.objectName },
+    deployed: { revision: 2, objectName: h.state.lastDeployed!.objectName },
+  });
+  expect(live.objects.map((x) => [x.kind, x.verdict])).toEqual([
+    ['Secret', 'unchanged'],
+    ['Deployment', 'unreadable'],
+  ]);
+  expect(live.summary).toMatch(new RegExp(`could not read Deployment ${o.namespace}/${o.release}-web \\(forbidden\\)$`));
 });
