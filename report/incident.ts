@@ -129,7 +129,8 @@ const READERS: { [N in ActivityName]?: Reader<N> } = {
         ? { what: `read the release's ${r.objects.length} live objects (identity and digest of what the chart sets) around the re-run` }
         : { what: r.summary, ok: r.changing === 0 || r.applied === r.changing },
     fill: (report, r, { what }) => {
-      report.applied ??= what === r.summary ? what : undefined;
+      // The first reading, before approval; the snapshots around the re-run say something else.
+      if (what === r.summary) report.applied ??= r.summary;
     },
   },
   findJobToRerun: { read: (r) => ({ what: r ? `failed deploy job to re-run: ${jobLink(r)}` : 'no failed deploy job to re-run' }) },
