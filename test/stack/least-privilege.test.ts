@@ -135,8 +135,8 @@ async function wholeIncident(sa: Installed, helm: Helm, o: { release: string; na
     deployed: { revision: deployed.revision, objectName: deployed.objectName },
   });
   expect(live.objects.map((x) => [x.kind, x.verdict === 'unreadable' ? x.error : 'read'])).toEqual([
-    ['Deployment', 'read'],
     ['Secret', 'read'],
+    ['Deployment', 'read'],
   ]);
 
   const deleted = await sa.acts.unlockRelease(unlockInput('delete'));
