@@ -4,7 +4,7 @@
 // before approval; what the re-run changed is read from the cluster before and after it, and the
 // cluster decides where the log disagrees. Incidents run concurrently: each has its own release,
 // namespace, GitLab project and task queue.
-import { decide, startRemediation } from '../../client/remediation';
+import { startRemediation } from '../../client/remediation';
 import type { UnlockStrategy } from '../../decisions/remediation';
 import type { RemediationResult } from '../../workflows/remediate';
 import type { RemediationStatus } from '../../workflows/definitions';
@@ -13,7 +13,7 @@ import { markHealthy } from './deployments';
 import { KubeForbiddenError } from '../../activities/kubernetes';
 import { CHART_SECRETS, CLUSTER, failingStackActivities, helmFor, stackKubeFor, unique } from './fixtures';
 import type { Helm, HelmMajor } from './helm';
-import { gitlabProject, newWorker, remediationInput, startRig, taskQueue, waitForStatus, type Rig } from './incident-rig';
+import { decideVerified, gitlabProject, newWorker, remediationInput, startRig, taskQueue, waitForStatus, type Rig } from './incident-rig';
 import { makeStackedPending, makeStuckAfterApply, makeStuckBeforeApply, makeStuckInstall } from './stuck';
 
 let rig: Rig;
@@ -37,11 +37,11 @@ async function incident(helm: Helm, o: Release, strategy: UnlockStrategy, set: s
   const { project } = gitlabProject(rig.gitlab);
   rig.gitlab.runOnRetry(project, () => runDeployJob(helm, o, set));
   const tq = taskQueue();
-  const worker = await newWorker(rig, tq);
+  const worker = await newWorker(rig, tq, { project, policy: { strategy } });
   return worker.runUntil(async () => {
-    const { handle } = await startRemediation(rig.env.client, remediationInput({ ...o, project }, { strategy }), tq);
+    const { handle } = await startRemediation(rig.env.client, remediationInput(o), tq);
     const atApproval = await waitForStatus(handle, (s) => s.hold === 'approval');
-    await decide(rig.env.client, handle.workflowId, { action: 'approve', by: 'alice', reason: 'checked the applied objects' });
+    await decideVerified(rig.env.client, handle.workflowId, { action: 'approve', by: 'alice', reason: 'checked the applied objects' });
     return { r: await handle.result(), atApproval };
   });
 }
