@@ -7,6 +7,7 @@ import { InvalidInputError } from './failures';
 import type { GitlabClient } from './gitlab';
 import { withFailures } from './failures';
 import { createHealthActivities } from './health';
+import { createLiveObjectActivities } from './live-objects';
 import { createNotifyActivities, type OutcomeSink } from './notify';
 import { createPolicyActivities, type OperatorConfig } from './policy';
 import { createReleaseActivities } from './release';
@@ -36,6 +37,7 @@ export function createActivities(deps: ActivityDeps) {
   const all = {
     ...createHealthActivities(deps.kubeFor, now),
     ...createReleaseActivities(deps.kubeFor, now),
+    ...createLiveObjectActivities(deps.kubeFor, now),
     ...createUnlockActivities(deps.kubeFor, now),
     ...createCiActivities(deps.gitlab ?? noGitlab, now),
     ...createNotifyActivities(now, deps.outcomes),

@@ -31,6 +31,10 @@ export class KubeAlreadyExistsError extends KubeError {
 export class KubeForbiddenError extends KubeError {
   override name = 'KubeForbiddenError';
 }
+/** The API server does not serve this kind (its CRD is not installed). */
+export class KubeNotServedError extends KubeError {
+  override name = 'KubeNotServedError';
+}
 /** The API server could not be reached or failed (5xx, 429, network): worth retrying. */
 export class KubeUnavailableError extends KubeError {
   override name = 'KubeUnavailableError';
@@ -85,7 +89,7 @@ async function call<T>(what: string, fn: (options: CallOptions) => Promise<T>, b
   try {
     return await fn(withSignal(signal, base));
   } catch (err) {
-    throw translate(err, what, signal);
+    throw err instanceof KubeError ? err : translate(err, what, signal);
   }
 }
 
@@ -148,8 +152,29 @@ export interface ListOptions {
  */
 export type KubeApi = { [M in keyof Kube as Kube[M] extends (...args: never[]) => unknown ? M : never]: Kube[M] };
 
+/**
+ * Any kind, read as the API server sends it (plain JSON, every field kept): client-node's
+ * KubernetesObjectApi finds the resource by discovery, but would turn known kinds into its typed
+ * models, dropping fields its version does not know.
+ */
+class AnyObjectApi extends k8s.KubernetesObjectApi {
+  async readJson(spec: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } }): Promise<Record<string, unknown>> {
+    const path = await this.specUriPath({ ...spec, metadata: { ...spec.metadata } }, 'read');
+    const ctx = this.configuration.baseServer.makeRequestContext(path, k8s.HttpMethod.GET);
+    ctx.setHeaderParam('Accept', 'application/json');
+    // 'any' is a primitive to client-node's serializer: the JSON comes back as it was sent.
+    return (await this.requestPromise(ctx, 'any')) as unknown as Record<string, unknown>;
+  }
+}
+
+/** A revision's manifest (several YAML documents) as objects; empty documents are skipped. */
+export function parseManifest(manifest: string): Record<string, unknown>[] {
+  return (k8s.loadAllYaml(manifest) as unknown[]).filter((d): d is Record<string, unknown> => typeof d === 'object' && d !== null && !Array.isArray(d));
+}
+
 export class Kube {
   private readonly core: k8s.CoreV1Api;
+  private anyObjects: AnyObjectApi | undefined;
   private readonly apps: k8s.AppsV1Api;
   private readonly autoscaling: k8s.AutoscalingV2Api;
 
@@ -260,6 +285,32 @@ export class Kube {
     await call(`delete ${kind} ${namespace}/${name}`, (o) =>
       kind === 'Secret' ? this.core.deleteNamespacedSecret(req, o) : this.core.deleteNamespacedConfigMap(req, o),
     );
+  }
+
+  /**
+   * Any object by apiVersion, kind, namespace and name, as plain JSON; undefined if it does not
+   * exist. A kind the API server does not serve is a KubeNotServedError.
+   */
+  async readObject(o: { apiVersion: string; kind: string; namespace: string; name: string }): Promise<Record<string, unknown> | undefined> {
+    this.anyObjects ??= this.kc.makeApiClient(AnyObjectApi);
+    const api = this.anyObjects;
+    const what = `read ${o.kind} ${o.namespace}/${o.name}`;
+    try {
+      return await call(what, async () => {
+        try {
+          return await api.readJson({ apiVersion: o.apiVersion, kind: o.kind, metadata: { name: o.name, namespace: o.namespace } });
+        } catch (err) {
+          // Discovery's own words when the kind is not served (a CRD not installed).
+          if (err instanceof Error && !(err instanceof k8s.ApiException) && err.message.startsWith('Unrecognized API version and kind')) {
+            throw new KubeNotServedError(`${what}: ${err.message}`, 404);
+          }
+          throw err;
+        }
+      });
+    } catch (err) {
+      if (err instanceof KubeNotFoundError) return undefined;
+      throw err;
+    }
   }
 
   async listDeployments(namespace: string): Promise<DeploymentFacts[]> {

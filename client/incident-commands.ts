@@ -3,9 +3,10 @@ import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@
 import { createActivities } from '../activities';
 import { clusterRegistry } from '../activities/clusters';
 import { formatDuration } from '../decisions/duration';
+import { VERDICT_WORDS } from '../decisions/live-objects';
 import { HOLD_ANSWERS, validateRemediationInput, workflowIdFor, type DecisionAction, type RemediationInput } from '../decisions/remediation';
 import { mark } from '../lib/glyphs';
-import { forTerminalLine } from '../lib/terminal';
+import { forTerminal, forTerminalLine } from '../lib/terminal';
 import { loadConfig } from '../lib/config';
 import type { RemediationStatus } from '../workflows/definitions';
 import { connectClient } from './connect';
@@ -120,6 +121,13 @@ async function decideThroughServe(api: ServeApi, kind: 'approve' | 'reject', o: 
   return 0;
 }
 
+/** What the interrupted upgrade already applied, object by object (the approval page says the same). */
+function renderApplied(s: RemediationStatus): string {
+  const a = s.view.applied;
+  if (!a) return '';
+  return forTerminal([`applied: ${a.summary}`, ...a.objects.map((o) => `  ${o.kind} ${o.namespace}/${o.name}: ${VERDICT_WORDS[o.verdict]}`)].join('\n') + '\n');
+}
+
 /** An incident's evidence for a terminal: summaries quote job names, reasons and log lines. */
 export function renderStatus(s: RemediationStatus, from = 0): string {
   const lines = s.evidence.slice(from).map((e) => forTerminalLine(`${e.at.slice(11, 19)}  ${mark(e.ok)} [${e.step}] ${e.summary}`));
@@ -136,6 +144,7 @@ export async function statusCommand(o: { id: string; watch: boolean; output: str
       return 0;
     }
     io.out(`${forTerminalLine(`incident ${s.incident}: step ${s.step}${s.outcome ? `, outcome ${s.outcome}` : ''}`)}\n`);
+    io.out(renderApplied(s));
     io.out(renderStatus(s));
     let shown = s.evidence.length;
     let waiting = s.waitingFor;

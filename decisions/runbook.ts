@@ -3,7 +3,8 @@
 // test/unit/runbook.test.ts rather than a path through a running workflow.
 import { formatDuration } from './duration';
 import type { RevisionRecord, StorageDriver } from './helm';
-import type { DiffVerdict } from './dry-run-diff';
+import type { DiffMode, DiffVerdict } from './dry-run-diff';
+import type { ClusterChange } from './live-objects';
 import type { ReleaseState } from './release-state';
 import type { VerifyExpectation } from './verification';
 import { HOLD_ANSWERS, type Decision, type Hold, type Outcome, type ResolvedPolicy } from './remediation';
@@ -164,7 +165,7 @@ export function decideRerunWait(jobStatus: string, nowMs: number, deadlineMs: nu
 export type Rerun =
   | { job: 'none' }
   | { job: 'timed-out'; id: number; timeoutMs: number }
-  | { job: 'finished'; status: string; verdict: DiffVerdict; reason: string };
+  | { job: 'finished'; status: string; verdict: DiffVerdict; reason: string; mode?: DiffMode; cluster?: ClusterChange };
 
 /** Step 7: the outcome. `verified` is step 6's summary, which leads the reason of a finished roll-forward. */
 export function decideRollForward(verified: string, rerun: Rerun): Ending {
@@ -174,15 +175,40 @@ export function decideRollForward(verified: string, rerun: Rerun): Ending {
     case 'timed-out':
       return { outcome: 'needs-investigation', reason: `the re-run job ${rerun.id} did not finish within ${formatDuration(rerun.timeoutMs)}` };
     case 'finished': {
-      const end = judgeDryRun(rerun.status, rerun.verdict, rerun.reason);
+      const end = rerun.cluster ? judgeByCluster(rerun, rerun.cluster) : judgeDryRun(rerun.status, rerun.verdict, rerun.reason, rerun.mode);
       return { outcome: end.outcome, reason: `${verified} ${end.reason}` };
     }
   }
 }
 
-function judgeDryRun(jobStatus: string, verdict: DiffVerdict, reason: string): Ending {
+/**
+ * The cluster decides; the log is quoted. A job that failed without deploying is looked at by a
+ * human (needs-review when its diff listed changes, as before); one that deployed more than the
+ * interrupted upgrade intended is reviewed, object by object.
+ */
+function judgeByCluster(r: { status: string; verdict: DiffVerdict; reason: string; mode?: DiffMode }, cluster: ClusterChange): Ending {
+  const log = `the job's log: ${r.verdict}: ${r.reason}`;
+  if (cluster.change === 'unexpected') return { outcome: 'needs-review', reason: `${cluster.summary}. (${log})` };
+  if (r.status !== 'success') {
+    if (r.verdict === 'changes') return { outcome: 'needs-review', reason: `the re-run job ended ${r.status} after its dry run listed changes: ${r.reason}; the cluster: ${cluster.summary}` };
+    return { outcome: 'needs-investigation', reason: `the re-run job ended ${r.status}: ${r.reason}; the cluster: ${cluster.summary}` };
+  }
+  if (cluster.change === 'unknown') return { outcome: 'needs-review', reason: `${cluster.summary}; ${log}` };
+  const disagree =
+    cluster.change === 'nothing' && r.verdict === 'changes'
+      ? ' The log lists changes but the cluster shows none: the cluster decides (after an unlock a two-way diff compares with a revision the cluster no longer runs).'
+      : cluster.change === 'completed' && r.verdict === 'no-op'
+        ? ` The log shows no change but the cluster changed: the cluster decides${r.mode === 'two-way' ? ' (a two-way diff after an unlock is no proof of no change)' : ''}.`
+        : '';
+  return { outcome: 'unstuck-and-verified', reason: `${cluster.summary}.${disagree} (${log})` };
+}
+
+function judgeDryRun(jobStatus: string, verdict: DiffVerdict, reason: string, mode?: DiffMode): Ending {
   if (verdict === 'changes') return { outcome: 'needs-review', reason: `the dry run would change things: ${reason}` };
   if (jobStatus !== 'success') return { outcome: 'needs-investigation', reason: `the re-run job ended ${jobStatus}: ${reason}` };
+  if (verdict === 'no-op' && mode === 'two-way') {
+    return { outcome: 'needs-review', reason: `the re-run job's two-way dry run shows no change, but after an unlock that is no proof of no change: ${reason}` };
+  }
   if (verdict === 'no-op') return { outcome: 'unstuck-and-verified', reason: `the re-run job's dry run changes nothing: ${reason}` };
   return { outcome: 'needs-review', reason: `could not tell whether the dry run changes anything: ${reason}` };
 }

@@ -45,7 +45,11 @@ export interface IncidentReport {
   escalations: TimelineEntry[];
   unlock?: ResultOf<'unlockRelease'>;
   verification?: ResultOf<'verifyRelease'>;
+  /** What the interrupted upgrade had already applied, as shown at approval. */
+  applied?: string;
   rerun?: Pick<ResultOf<'readDryRunDiff'>, 'job' | 'diff'>;
+  /** What the roll-forward changed on the cluster (the outcome's judge). */
+  clusterChange?: string;
   timeline: TimelineEntry[];
 }
 
@@ -116,6 +120,18 @@ const READERS: { [N in ActivityName]?: Reader<N> } = {
     read: (r) => ({ what: r.summary, ok: r.verified }),
     fill: (report, r) => {
       report.verification = r;
+    },
+  },
+  readLiveObjects: {
+    check: true,
+    // Before approval it reads the pending record; around the re-run, the backup (same objects).
+    read: (r, input) =>
+      input?.pending.backupName
+        ? { what: `read the release's ${r.objects.length} live objects (identity and digest of what the chart sets) around the re-run` }
+        : { what: r.summary, ok: r.changing === 0 || r.applied === r.changing },
+    fill: (report, r, { what }) => {
+      // The first reading, before approval; the snapshots around the re-run say something else.
+      if (what === r.summary) report.applied ??= r.summary;
     },
   },
   findJobToRerun: { read: (r) => ({ what: r ? `failed deploy job to re-run: ${jobLink(r)}` : 'no failed deploy job to re-run' }) },
@@ -212,6 +228,7 @@ export function buildIncidentReport(history: History): IncidentReport {
       if (r) {
         report.outcome = r.outcome;
         report.reason = r.reason;
+        if (r.rerun?.cluster) report.clusterChange = `${r.rerun.cluster.change}: ${r.rerun.cluster.summary}`;
         // The gate's decisions as the workflow recorded them replace what was merely sent.
         const recorded = r.approvals ?? (r.approval ? [r.approval] : []);
         if (recorded.length) {

@@ -8,7 +8,7 @@ import type { IncidentReport, TimelineEntry } from './incident';
 
 const hhmmss = (iso: string) => iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
 
-/** The six questions every post-incident review asks, answered from history. */
+/** The questions every post-incident review asks, answered from history. */
 export function answers(r: IncidentReport): [string, string][] {
   const i = r.input;
   const gate = r.decisions.filter((d) => d.action === 'approve' || d.action === 'reject');
@@ -18,9 +18,11 @@ export function answers(r: IncidentReport): [string, string][] {
     ['What was stuck', r.stuck ?? 'nothing was found stuck'],
     ['Outcome', `${r.outcome ?? r.status}${r.reason ? `: ${r.reason}` : ''}`],
     ['Who decided', gate.length ? gate.map(whoDecided).join('; ') : 'no approval decision'],
+    ['Already applied when approved', r.applied ?? 'not read'],
     ['What was backed up and deleted', deleted ?? 'nothing'],
     ['Verified', r.verification ? `${r.verification.verified ? 'yes' : 'NO'}: ${r.verification.summary}` : 'not reached'],
     ['Dry run of the re-run job', r.rerun ? `${r.rerun.diff.verdict} (job ${r.rerun.job.id}, ${r.rerun.job.status}): ${r.rerun.diff.reason}` : 'not run'],
+    ['What the re-run changed on the cluster', r.clusterChange ?? 'not compared'],
     ['Started', `${hhmmss(r.startedAt)} by ${i?.trigger.source ?? '?'} (${i?.trigger.by ?? '?'})`],
     ['Ended', r.endedAt ? `${hhmmss(r.endedAt)} (${r.status})` : 'still running'],
   ];

@@ -4,6 +4,7 @@ import { html, raw } from 'hono/html';
 import { describeDecider } from '../decisions/approval';
 import { formatDuration } from '../decisions/duration';
 import { HOLD_ANSWERS, isGoodOutcome, type Hold } from '../decisions/remediation';
+import { VERDICT_WORDS } from '../decisions/live-objects';
 import type { RemediationStatus } from '../workflows/definitions';
 import type { Viewer } from './session';
 
@@ -77,10 +78,13 @@ ${o.error && html`<p class="error" role="alert">${o.error}</p>`}
 ${row('Step', st.step)}${row('Outcome', st.outcome ? `${st.outcome}: ${st.reason ?? ''}` : undefined, isGoodOutcome(st.outcome))}
 ${row('CI', v.ci?.summary, v.ci?.quiet)}${row('Deployments', v.health?.summary, v.health?.healthy)}
 ${row('Stuck release', v.release ? `${v.release.summary}${age}` : undefined)}
+${row('Already applied', v.applied?.summary, v.applied ? !v.applied.objects.some((o) => o.verdict === 'drift' || o.verdict === 'missing' || o.verdict === 'unreadable') : undefined)}
 ${row('Verified', v.verification?.summary, v.verification?.verified)}${row('Dry run', v.dryRun ? `${v.dryRun.verdict} (job ${v.dryRun.jobId}): ${v.dryRun.reason}` : undefined, v.dryRun ? v.dryRun.verdict === 'no-op' : undefined)}
+${row('Cluster after the re-run', v.clusterChange?.summary, v.clusterChange ? v.clusterChange.change === 'nothing' || v.clusterChange.change === 'completed' : undefined)}
 ${row('Escalations', st.escalations ? String(st.escalations) : undefined)}
 </table>
 ${v.health?.deployments.length ? html`<h2>Each Deployment</h2><ul id="deployments">${v.health.deployments.map((d) => html`<li>${d}</li>`)}</ul>` : undefined}
+${v.applied?.objects.length ? html`<h2>Each object of the release, live</h2><ul id="applied">${v.applied.objects.map((o) => html`<li>${o.kind} <code>${o.namespace}/${o.name}</code>: ${VERDICT_WORDS[o.verdict]}</li>`)}</ul>` : undefined}
 ${plan?.length ? html`<h2>On approval, helm-unstuck will ${v.plan?.strategy === 'delete' ? 'back up, then delete' : 'back up, then mark failed'} (plan <code id="plan-digest">${v.plan?.digest}</code>)</h2><ul id="plan">${plan}</ul>` : undefined}
 ${st.approvals?.length ? html`<h2>Decisions at the approval gate</h2><ul id="approvals">${st.approvals.map((d) => html`<li>${describeDecider(d)} ${d.action === 'approve' ? 'approved' : 'rejected'}${d.plan ? html` plan <code>${d.plan}</code>` : ''} via ${d.via} at ${d.at.slice(11, 19)}: ${d.reason}</li>`)}</ul>` : undefined}
 ${decisionForm(id, st, s)}

@@ -5,6 +5,7 @@ import type { CiJob } from '../activities/gitlab';
 import type { VerifyResult } from '../activities/release';
 import type { UnlockResult } from '../activities/unlock';
 import type { DiffReport } from '../decisions/dry-run-diff';
+import type { ClusterChange, LiveVerdict } from '../decisions/live-objects';
 import type { Decision, Hold, Outcome, RecordedDecision, Step } from '../decisions/remediation';
 import type { ApprovedRecord } from '../decisions/runbook';
 
@@ -22,7 +23,7 @@ export interface RemediationResult {
   approvals?: RecordedDecision[];
   unlock?: UnlockResult;
   verification?: VerifyResult;
-  rerun?: { job: CiJob; diff: DiffReport };
+  rerun?: { job: CiJob; diff: DiffReport; cluster?: ClusterChange };
   escalations: number;
   evidence: EvidenceEntry[];
 }
@@ -63,6 +64,10 @@ export interface RemediationStatus {
     plan?: { strategy: string; digest: string; records: (ApprovedRecord & { backupName: string })[] };
     verification?: { verified: boolean; summary: string };
     dryRun?: { jobId: number; verdict: string; reason: string };
+    /** What the interrupted upgrade already applied, object by object (kinds, names, verdicts). */
+    applied?: { summary: string; objects: { kind: string; namespace: string; name: string; verdict: LiveVerdict }[] };
+    /** What the roll-forward changed on the cluster. */
+    clusterChange?: { change: ClusterChange['change']; summary: string };
   };
 }
 

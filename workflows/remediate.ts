@@ -2,12 +2,14 @@
 //
 //   1 ci-quiet   checkCiQuiet          no deploy job or deployment running; else wait, then ask a human
 //   2 health     checkDeploymentHealth every Deployment healthy; else ask a human (override needs a reason)
-//   3 identify   readReleaseHistory    decideIdentify: nothing to do, too young (wait), or ask approval
+//   3 identify   readReleaseHistory    decideIdentify: nothing to do, too young (wait), or ask approval;
+//                readLiveObjects       what the interrupted upgrade already applied (evidence)
 //   4 approval   (signal / update)     a named approver approves or rejects; escalate, never auto-approve
 //                                      unless an operator configured it explicitly
 //   5 unlock     unlockRelease         after re-checking 1-3 against what was approved
 //   6 verify     verifyRelease         Helm shows the release deployed again
-//   7 roll-fwd   retryCiJob, getCiJob, readDryRunDiff → decideRollForward
+//   7 roll-fwd   readLiveObjects, retryCiJob, getCiJob, readDryRunDiff, readLiveObjects → decideRollForward
+//                (the cluster decides what the re-run changed; the log is quoted)
 //
 // One function per step, below in that order. Each observes (an activity), asks its decision in
 // decisions/runbook.ts, and either ends the incident or hands the next step what it needs. The
@@ -15,10 +17,12 @@
 // exceptions. Every check is an activity result in history.
 import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation, sleep } from '@temporalio/workflow';
 import type { CiJob } from '../activities/gitlab';
+import type { LiveObjectsInput, LiveObjectsResult } from '../activities/live-objects';
 import type { VerifyResult } from '../activities/release';
 import type { UnlockResult } from '../activities/unlock';
 import { describeHealth } from '../decisions/deployment-health';
 import { formatDuration } from '../decisions/duration';
+import { intendedRevision, judgeRollForwardChange } from '../decisions/live-objects';
 import { backupName, type StorageDriver } from '../decisions/helm';
 import { planDigest } from '../decisions/approval';
 import type { CiWatch, RecordedDecision, RemediationInput } from '../decisions/remediation';
@@ -145,7 +149,42 @@ async function identify(s: Incident): Promise<End | Plan> {
   if (next.action === 'investigate') return { outcome: 'needs-investigation', reason: next.reason };
   const plan: Plan = { state: history.state, approved: approvedRecords(history.state), expect: next.expect };
   showPlan(s, plan);
+  const applied = await lookAtLiveObjects(s, liveObjectsInput(s, plan, history.driver));
+  if (applied) {
+    s.status.view.applied = {
+      summary: applied.summary,
+      objects: applied.objects.map((o) => ({ kind: o.kind, namespace: o.namespace, name: o.name, verdict: o.verdict })),
+    };
+  }
   return plan;
+}
+
+/** What the pending and the last deployed revision's manifests name, read live; from the backups once unlocked. */
+function liveObjectsInput(s: Incident, plan: Plan, driver: StorageDriver | undefined, unlocked?: UnlockResult): LiveObjectsInput | undefined {
+  const pending = intendedRevision(plan.state);
+  if (!pending || !driver) return undefined;
+  const backup = unlocked?.actions.find((a) => a.revision === pending.revision)?.backupName;
+  const below = plan.state.lastDeployed;
+  return {
+    ...s.ref,
+    driver,
+    pending: { revision: pending.revision, objectName: pending.objectName, ...(backup ? { backupName: backup } : {}) },
+    ...(below ? { deployed: { revision: below.revision, objectName: below.objectName } } : {}),
+  };
+}
+
+/** Evidence, not a gate: when the objects cannot be compared the incident goes on, saying so. */
+async function lookAtLiveObjects(s: Incident, input: LiveObjectsInput | undefined, when = ''): Promise<LiveObjectsResult | undefined> {
+  if (!input) return undefined;
+  try {
+    const live = await reads.readLiveObjects(input);
+    if (!when) note(s, 'check', live.summary, live.changing === 0 || live.applied === live.changing);
+    return live;
+  } catch (err) {
+    if (!(err instanceof ActivityFailure)) throw err;
+    note(s, 'check', `could not compare the release's live objects${when}: ${err.cause instanceof Error ? err.cause.message : err.message}`, false);
+    return undefined;
+  }
 }
 
 async function lookAtRelease(s: Incident) {
@@ -276,40 +315,55 @@ async function recheck(s: Incident, plan: Plan): Promise<End | { driver: Storage
 interface Verified {
   unlock: UnlockResult;
   verification: VerifyResult;
+  /** Where to read the release's objects from, for the roll-forward's before and after. */
+  live?: LiveObjectsInput;
 }
 
 /** 6. Helm shows the release deployed again. */
 async function verify(s: Incident, u: Unlocked): Promise<End | Verified> {
   enter(s, 'verify');
-  const verification = await reads.verifyRelease({ ...s.ref, driver: u.driver, expect: u.plan.expect });
+  const expect = { ...u.plan.expect, strategy: s.policy.strategy, unlocked: u.unlock.actions.map((a) => a.revision) };
+  const verification = await reads.verifyRelease({ ...s.ref, driver: u.driver, expect });
   note(s, 'check', verification.summary, verification.verified);
   s.status.view.verification = { verified: verification.verified, summary: verification.summary };
   const done = { unlock: u.unlock, verification };
   const notVerified = decideVerified(verification);
-  return notVerified ? { ...notVerified, done } : done;
+  return notVerified ? { ...notVerified, done } : { ...done, live: liveObjectsInput(s, u.plan, u.driver, u.unlock) };
 }
 
-/** 7. Roll forward: re-run the failed deploy job and judge its dry-run diff. */
+/**
+ * 7. Roll forward: re-run the failed deploy job. The release's live objects, read just before and
+ * after it, say what it changed; its log's dry-run diff is quoted, and where they disagree the
+ * cluster decides.
+ */
 async function rollForward(s: Incident, done: Verified): Promise<End> {
   enter(s, 'roll-forward');
   const verified = done.verification.summary;
   const found = await findJobToRerun(s);
+  const { unlock, verification } = done;
   if (!found) {
     note(s, 'check', 'no failed deploy job to re-run');
-    return { ...decideRollForward(verified, { job: 'none' }), done };
+    return { ...decideRollForward(verified, { job: 'none' }), done: { unlock, verification } };
   }
   const { watch, job } = found;
+  const before = await lookAtLiveObjects(s, done.live, ' before the re-run');
   const rerun = await actions.retryCiJob({ project: watch.project, jobId: job.id });
   note(s, 'action', `retried job ${job.id} as job ${rerun.id}${rerun.alreadyRetried ? ' (found the earlier retry)' : ''}: ${rerun.webUrl}`);
   if (!(await waitForJob(s, watch, rerun))) {
-    return { ...decideRollForward(verified, { job: 'timed-out', id: rerun.id, timeoutMs: s.policy.ciJobTimeoutMs }), done };
+    return { ...decideRollForward(verified, { job: 'timed-out', id: rerun.id, timeoutMs: s.policy.ciJobTimeoutMs }), done: { unlock, verification } };
   }
   const result = await reads.readDryRunDiff({ project: watch.project, jobId: rerun.id });
-  const { verdict, reason } = result.diff;
+  const { verdict, reason, mode } = result.diff;
   note(s, 'check', `job ${rerun.id} ${result.job.status}; dry run: ${verdict}: ${reason}`, verdict === 'no-op');
   s.status.view.dryRun = { jobId: rerun.id, verdict, reason };
-  const end = decideRollForward(verified, { job: 'finished', status: result.job.status, verdict, reason });
-  return { ...end, done: { ...done, rerun: { job: result.job, diff: result.diff } } };
+  const after = before && (await lookAtLiveObjects(s, done.live, ' after the re-run'));
+  const cluster = before && after ? judgeRollForwardChange(before.objects, after.objects) : undefined;
+  if (cluster) {
+    note(s, 'check', `the cluster: ${cluster.summary}`, cluster.change === 'nothing' || cluster.change === 'completed');
+    s.status.view.clusterChange = { change: cluster.change, summary: cluster.summary };
+  }
+  const end = decideRollForward(verified, { job: 'finished', status: result.job.status, verdict, reason, mode, ...(cluster ? { cluster } : {}) });
+  return { ...end, done: { unlock, verification, rerun: { job: result.job, diff: result.diff, ...(cluster ? { cluster } : {}) } } };
 }
 
 /** The newest failed deploy job, in the first watched project that has one. */

@@ -97,6 +97,8 @@ export class FakeGitlab {
   outage: { from: RegExp; status: number; forMs: number; since?: number } | undefined;
   /** Called when a job is retried, with the new job: tests decide how it finishes. */
   onRetry: ((project: number, newJob: Job) => void) | undefined;
+  /** Per project, what a retried job runs (before onRetry): see runOnRetry. */
+  private readonly retryRunners = new Map<number, (job: Job) => Promise<{ status: JobStatus; trace: string }>>();
   url = '';
 
   constructor(private readonly opts: FakeGitlabOptions) {}
@@ -183,6 +185,23 @@ export class FakeGitlab {
     else delete job.failure_reason;
     if (trace !== undefined) p.traces.set(jobId, trace);
     return job;
+  }
+
+  /**
+   * A retried job of this project runs `run` (a real deploy, say): the job is `running` while it
+   * runs, then ends with the status and trace it returns (`failed` with the error if it throws).
+   */
+  runOnRetry(projectId: number, run: (job: Job) => Promise<{ status: JobStatus; trace: string }>): void {
+    this.project(projectId);
+    this.retryRunners.set(projectId, run);
+  }
+
+  private runJob(projectId: number, job: Job, run: (job: Job) => Promise<{ status: JobStatus; trace: string }>): void {
+    this.setJob(projectId, job.id, 'running');
+    run(job).then(
+      (r) => this.setJob(projectId, job.id, r.status, r.trace),
+      (err: unknown) => this.setJob(projectId, job.id, 'failed', `ERROR: ${err instanceof Error ? err.message : String(err)}\n`),
+    );
   }
 
   addDeployment(projectId: number, o: { environment: string; status: DeploymentStatus; job: Job }): Deployment {
@@ -296,7 +315,9 @@ export class FakeGitlab {
         const fresh = this.addJob(p.id, { name: job.name, stage: job.stage, status: 'pending', ref: job.ref });
         fresh.pipeline = { ...job.pipeline, status: 'pending' };
         this.send(req, res, 201, fresh);
-        this.onRetry?.(p.id, fresh);
+        const run = this.retryRunners.get(p.id);
+        if (run) this.runJob(p.id, fresh, run);
+        else this.onRetry?.(p.id, fresh);
         return;
       }
     }

@@ -132,6 +132,13 @@ describe.each([3, 4] as HelmMajor[])('helm v%i', (major) => {
       { apiGroups: [''], resources: ['secrets', 'configmaps'], verbs: ['get', 'list', 'watch', 'create', 'update', 'delete'] },
       { apiGroups: ['apps'], resources: ['deployments'], verbs: ['list'] },
       { apiGroups: ['autoscaling'], resources: ['horizontalpodautoscalers'], verbs: ['list'] },
+      // Runbook step 6 reads each object of a chart: `get` only, on rbac.readObjects' kinds.
+      { apiGroups: [''], resources: ['services', 'serviceaccounts', 'persistentvolumeclaims'], verbs: ['get'] },
+      { apiGroups: ['apps'], resources: ['deployments', 'statefulsets', 'daemonsets'], verbs: ['get'] },
+      { apiGroups: ['batch'], resources: ['jobs', 'cronjobs'], verbs: ['get'] },
+      { apiGroups: ['autoscaling'], resources: ['horizontalpodautoscalers'], verbs: ['get'] },
+      { apiGroups: ['policy'], resources: ['poddisruptionbudgets'], verbs: ['get'] },
+      { apiGroups: ['networking.k8s.io'], resources: ['ingresses', 'networkpolicies'], verbs: ['get'] },
     ];
     const subject = { kind: 'ServiceAccount', name: 'hu-helm-unstuck', namespace: 'ops' };
     const rbacOf = (objs: Obj[]) => objs.filter((o) => /Role/.test(o.kind));
@@ -149,6 +156,11 @@ describe.each([3, 4] as HelmMajor[])('helm v%i', (major) => {
       'RoleBinding registry',
     ]);
     for (const o of namespaced) expect(o).toMatchObject(o.kind === 'Role' ? { rules } : { subjects: [subject] });
+
+    // Narrowed to the kinds a team's charts render; never pods.
+    const narrowed = rbacOf(await render(['rbac.readObjects[0].apiGroups={apps}', 'rbac.readObjects[0].resources={deployments}']));
+    expect(narrowed[0]).toMatchObject({ rules: [...rules.slice(0, 3), { apiGroups: ['apps'], resources: ['deployments'], verbs: ['get'] }] });
+    expect((await helm.run(['template', 'hu', OWN_CHART, '-n', 'ops', ...sets(['rbac.readObjects[0].apiGroups={}', 'rbac.readObjects[0].resources={pods}'])])).code).not.toBe(0);
 
     const policy = (await render([])).filter((o) => /ValidatingAdmissionPolicy/.test(o.kind));
     expect(policy.map((o) => o.kind)).toEqual(['ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']);

@@ -68,6 +68,10 @@ test('start, status, a refused and an accepted approval, list, report, restore',
     expect(s.out).toMatch(/✓ \[identify\] .* is stuck: revision 2 has been pending-upgrade/);
     expect(s.out).toMatch(/… waiting for 2 approvals by distinct people among alice or bob to back up and delete sh\.helm\.release\.v1\..*; plan [0-9a-f]{12}; 0 of 2 approvals\n/);
     const plan = /; plan ([0-9a-f]{12});/.exec(s.out)![1]!;
+    // What the interrupted upgrade already applied, in words, object by object.
+    expect(s.out).toMatch(/^applied: the interrupted upgrade (already )?applied [01] of 1 objects/m);
+    expect(s.out).toMatch(new RegExp(`^  Deployment ${o.namespace}/${o.release}-web: (already as the stuck revision wants it|still as the last deployed revision left it \\(the next deploy changes it\\))$`, 'm'));
+    expect(s.out).toMatch(new RegExp(`^  Secret ${o.namespace}/${o.release}-token: the same in both revisions, and so live$`, 'm'));
 
     expect(await run('approve', workflowId, '--by', 'alice')).toMatchObject({ code: EXIT.error, err: expect.stringMatching(/say why with --reason/) });
     expect(await run('approve', workflowId, '--by', 'mallory', '--reason', 'x')).toMatchObject({ code: EXIT.error, err: expect.stringMatching(/refused: mallory is not an allowed approver/) });

@@ -125,6 +125,20 @@ async function wholeIncident(sa: Installed, helm: Helm, o: { release: string; na
     incident: `test-${o.release}`,
   });
 
+  // Runbook step 6's evidence: every object of the chart, read live with the chart's `get` rules.
+  const pending = h.state.pending[0]!;
+  const deployed = h.state.lastDeployed!;
+  const live = await sa.acts.readLiveObjects({
+    ...ref,
+    driver: h.driver!,
+    pending: { revision: pending.revision, objectName: pending.objectName },
+    deployed: { revision: deployed.revision, objectName: deployed.objectName },
+  });
+  expect(live.objects.map((x) => [x.kind, x.verdict === 'unreadable' ? x.error : 'read'])).toEqual([
+    ['Secret', 'read'],
+    ['Deployment', 'read'],
+  ]);
+
   const deleted = await sa.acts.unlockRelease(unlockInput('delete'));
   expect(deleted.actions).toEqual([expect.objectContaining({ revision: 3, outcome: 'deleted' })]);
   expect(await helm.status(o.release, o.namespace)).toEqual({ status: 'deployed', revision: 2 });

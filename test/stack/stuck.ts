@@ -39,6 +39,8 @@ export async function hangAndKill(
   namespace: string,
   want: { revision: number; status: string },
   timeoutMs = 90_000,
+  /** Also wait for this before the kill (e.g. until helm has applied the objects). */
+  until: () => Promise<boolean> = async () => true,
 ): Promise<HistoryRow[]> {
   const child = helm.spawn([...args, '--timeout', '10m']);
   let output = '';
@@ -56,7 +58,7 @@ export async function hangAndKill(
       if (Date.now() > deadline) throw new Error(`helm never stored revision ${want.revision} as ${want.status}`);
       const rows = await helm.history(release, namespace);
       const row = rows.find((r) => r.revision === want.revision);
-      if (row && row.status === want.status) break;
+      if (row && row.status === want.status && (await until())) break;
       await new Promise((r) => setTimeout(r, 150));
     }
   } finally {
@@ -96,6 +98,30 @@ export async function makeStuckUpgrade(helm: Helm, o: StuckOptions): Promise<Stu
   const next = 2 + (o.upgradesBefore ?? 0);
   const args = ['upgrade', o.release, o.chart ?? TINY_CHART, '-n', o.namespace, helm.waitFlag, '--set', 'tag=2.0.0'];
   const history = await hangAndKill(helm, args, o.release, o.namespace, { revision: next, status: 'pending-upgrade' });
+  return stuck('pending-upgrade', o, history);
+}
+
+/**
+ * Revision N deployed, N+1 pending-upgrade with all of it applied: helm was killed while it waited
+ * (`--wait`), after the live Deployment had taken the new image.
+ */
+export async function makeStuckAfterApply(helm: Helm, o: StuckOptions, applied: () => Promise<boolean>): Promise<StuckRelease> {
+  await install(helm, o);
+  const next = 2 + (o.upgradesBefore ?? 0);
+  const args = ['upgrade', o.release, o.chart ?? TINY_CHART, '-n', o.namespace, helm.waitFlag, '--set', 'tag=2.0.0'];
+  const history = await hangAndKill(helm, args, o.release, o.namespace, { revision: next, status: 'pending-upgrade' }, 90_000, applied);
+  return stuck('pending-upgrade', o, history);
+}
+
+/**
+ * Revision N deployed, N+1 pending-upgrade with nothing applied: helm was killed while a
+ * pre-upgrade hook that never finishes held it, before it applied any object.
+ */
+export async function makeStuckBeforeApply(helm: Helm, o: StuckOptions, hookStarted: () => Promise<boolean>): Promise<StuckRelease> {
+  await install(helm, o);
+  const next = 2 + (o.upgradesBefore ?? 0);
+  const args = ['upgrade', o.release, o.chart ?? TINY_CHART, '-n', o.namespace, '--set', 'tag=2.0.0', '--set', 'hangPreUpgradeHook=true'];
+  const history = await hangAndKill(helm, args, o.release, o.namespace, { revision: next, status: 'pending-upgrade' }, 90_000, hookStarted);
   return stuck('pending-upgrade', o, history);
 }
 

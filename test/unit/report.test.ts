@@ -20,6 +20,10 @@ describe('a report from history answers what a review asks', () => {
     expect(answer(md, 'What was backed up and deleted')).toMatch(/sh\.helm\.release\.v1\.web-\w+\.v3 \(revision 3, uid [0-9a-f-]{36}\): deleted; backup helm-unstuck\.backup\.web-\w+\.v3\.[0-9a-f]{8}/);
     expect(answer(md, 'Verified')).toMatch(/yes: .*revision 2 \(tiny-0\.1\.0\) is deployed/);
     expect(answer(md, 'Dry run of the re-run job')).toMatch(/no-op \(job \d+, success\)/);
+    // Step 6 from the cluster: what was applied (shown at approval) and what the re-run changed.
+    expect(answer(md, 'Already applied when approved')).toMatch(/the interrupted upgrade (already )?applied [01] of 1 objects/);
+    expect(answer(md, 'What the re-run changed on the cluster')).toMatch(/^\| What the re-run changed on the cluster \| (nothing|completed): /);
+    expect(r.shownAtApproval.join('\n')).toMatch(/the interrupted upgrade (already )?applied [01] of 1 objects/);
     // The checks, and what the approver had seen before deciding.
     expect(r.checks.map((c) => c.what).join('\n')).toMatch(/CI quiet[\s\S]*all 1 Deployments healthy[\s\S]*is stuck/);
     expect(r.shownAtApproval.join('\n')).toMatch(/✓ CI quiet[\s\S]*✓ .*all 1 Deployments healthy[\s\S]*✓ .*is stuck/);

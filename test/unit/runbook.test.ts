@@ -217,8 +217,33 @@ describe('step 7: decideRollForward', () => {
       rerun: { job: 'finished', status: 'success', verdict: 'unknown', reason: 'no diff section' },
       want: { outcome: 'needs-review', reason: `${V} could not tell whether the dry run changes anything: no diff section` },
     },
+    {
+      name: 'no cluster evidence, a two-way diff says no change: after an unlock that is no proof, review',
+      rerun: { job: 'finished', status: 'success', verdict: 'no-op', reason: 'ran and printed no changes', mode: 'two-way' },
+      want: { outcome: 'needs-review', reason: `${V} the re-run job's two-way dry run shows no change, but after an unlock that is no proof of no change: ran and printed no changes` },
+    },
   ])('$name', ({ rerun, want }) => {
     expect(decideRollForward(V, rerun)).toEqual(want);
+  });
+
+  // The cluster decides; the log is quoted, and a disagreement is said.
+  const nothing = { change: 'nothing' as const, summary: 'the deploy changed no object of the release (2 compared)' };
+  const completed = { change: 'completed' as const, objects: [], summary: 'the deploy completed the interrupted upgrade: it changed exactly Deployment app/web, as the pending revision intended' };
+  const unexpected = { change: 'unexpected' as const, objects: [], summary: "the deploy changed 1 object(s) beyond the interrupted upgrade's intent: Deployment app/web (now as neither revision wants it)" };
+  const unknown = { change: 'unknown' as const, summary: 'the cluster could not tell what the deploy changed: could not read Deployment app/web before or after the deploy' };
+  test.each<{ name: string; rerun: Rerun; outcome: string; says: RegExp }>([
+    { name: 'log lists changes, cluster changed nothing (two-way after a delete): verified, saying both', rerun: { job: 'finished', status: 'success', verdict: 'changes', mode: 'two-way', reason: 'Deployment app/web changed', cluster: nothing }, outcome: 'unstuck-and-verified', says: /changed no object of the release \(2 compared\)\. The log lists changes but the cluster shows none: the cluster decides .*\(the job's log: changes: Deployment app\/web changed\)$/ },
+    { name: 'log silent, cluster completed the upgrade (two-way after a mark-failed): verified, saying both', rerun: { job: 'finished', status: 'success', verdict: 'no-op', mode: 'two-way', reason: 'ran and printed no changes', cluster: completed }, outcome: 'unstuck-and-verified', says: /completed the interrupted upgrade.*The log shows no change but the cluster changed: the cluster decides \(a two-way diff after an unlock is no proof of no change\)/ },
+    { name: 'log and cluster agree on completing: verified', rerun: { job: 'finished', status: 'success', verdict: 'changes', reason: 'Deployment app/web changed', cluster: completed }, outcome: 'unstuck-and-verified', says: /completed the interrupted upgrade: it changed exactly Deployment app\/web.*\(the job's log: changes/ },
+    { name: 'deployed beyond the pending revision: review, listing objects', rerun: { job: 'finished', status: 'success', verdict: 'changes', reason: 'x', cluster: unexpected }, outcome: 'needs-review', says: /beyond the interrupted upgrade's intent: Deployment app\/web/ },
+    { name: 'unexpected changes even from a failed job: review', rerun: { job: 'finished', status: 'failed', verdict: 'unknown', reason: 'x', cluster: unexpected }, outcome: 'needs-review', says: /beyond the interrupted upgrade's intent/ },
+    { name: 'a failed job whose diff listed changes: review', rerun: { job: 'finished', status: 'failed', verdict: 'changes', reason: '2 objects', cluster: nothing }, outcome: 'needs-review', says: /ended failed after its dry run listed changes: 2 objects; the cluster: the deploy changed no object/ },
+    { name: 'a failed job without a diff: a human looks', rerun: { job: 'finished', status: 'failed', verdict: 'unknown', reason: 'cluster unreachable', cluster: nothing }, outcome: 'needs-investigation', says: /the re-run job ended failed: cluster unreachable; the cluster:/ },
+    { name: 'the cluster cannot tell: review', rerun: { job: 'finished', status: 'success', verdict: 'no-op', reason: 'x', cluster: unknown }, outcome: 'needs-review', says: /could not tell what the deploy changed/ },
+  ])('$name', ({ rerun, outcome, says }) => {
+    const end = decideRollForward(V, rerun);
+    expect(end.outcome).toBe(outcome);
+    expect(end.reason).toMatch(says);
   });
 });
 

@@ -244,6 +244,20 @@ describe('incidentView', () => {
     expect(out).toContain('value="tok&quot;en"');
   });
 
+  test('what the interrupted upgrade already applied: the sentence, and each object in words', () => {
+    const applied = {
+      summary: 'the interrupted upgrade applied 0 of 1 objects: the next deploy will change these 1 (Deployment app/web)',
+      objects: [
+        { kind: 'Deployment', namespace: 'app', name: 'web', verdict: 'not-applied' as const },
+        { kind: 'Secret', namespace: 'app', name: 'token', verdict: 'unreadable' as const },
+      ],
+    };
+    const out = render('w', status({ view: { applied } }));
+    expect(out).toMatch(/<th>Already applied<\/th><td class="bad">the interrupted upgrade applied 0 of 1 objects: the next deploy will change these 1 \(Deployment app\/web\)<\/td>/);
+    expect(out).toContain('<li>Deployment <code>app/web</code>: still as the last deployed revision left it (the next deploy changes it)</li>');
+    expect(out).toContain('<li>Secret <code>app/token</code>: could not be read</li>');
+  });
+
   test('no Deployments, no plan: no sections, and no stray 0', () => {
     const out = render('w', status());
     expect(out).not.toContain('id="deployments"');

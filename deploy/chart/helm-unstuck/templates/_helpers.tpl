@@ -58,6 +58,14 @@ system:serviceaccount:{{ .Release.Namespace }}:{{ include "helm-unstuck.serviceA
 - apiGroups: [autoscaling]
   resources: [horizontalpodautoscalers]
   verbs: [list]
+# Runbook step 6: read each object of the stuck release's chart (what the interrupted upgrade
+# already applied; what the roll-forward changed). `get` only, on the kinds in rbac.readObjects;
+# a kind left out is reported as "could not read (forbidden)", never a failure.
+{{- range .Values.rbac.readObjects }}
+- apiGroups: {{ toJson .apiGroups }}
+  resources: {{ toJson .resources }}
+  verbs: [get]
+{{- end }}
 {{- end }}
 
 {{/* A secret mounted as a file: the volume name and the path. */}}
