@@ -84,10 +84,10 @@ function withSignal(signal: AbortSignal, base?: CallOptions): CallOptions {
  * One request to the API server, aborted after KUBE_REQUEST_TIMEOUT_MS or when the activity
  * attempt making it ends: a frozen API server costs an attempt seconds, not its whole timeout.
  */
-async function call<T>(what: string, fn: (options: CallOptions) => Promise<T>, base?: CallOptions): Promise<T> {
+async function call<T>(what: string, fn: (options: CallOptions, signal: AbortSignal) => Promise<T>, base?: CallOptions): Promise<T> {
   const signal = requestSignal(KUBE_REQUEST_TIMEOUT_MS);
   try {
-    return await fn(withSignal(signal, base));
+    return await fn(withSignal(signal, base), signal);
   } catch (err) {
     throw err instanceof KubeError ? err : translate(err, what, signal);
   }
@@ -158,10 +158,12 @@ export type KubeApi = { [M in keyof Kube as Kube[M] extends (...args: never[]) =
  * models, dropping fields its version does not know.
  */
 class AnyObjectApi extends k8s.KubernetesObjectApi {
-  async readJson(spec: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } }): Promise<Record<string, unknown>> {
+  async readJson(spec: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } }, signal: AbortSignal): Promise<Record<string, unknown>> {
     const path = await this.specUriPath({ ...spec, metadata: { ...spec.metadata } }, 'read');
     const ctx = this.configuration.baseServer.makeRequestContext(path, k8s.HttpMethod.GET);
     ctx.setHeaderParam('Accept', 'application/json');
+    // Like every other request: ends at its timeout or with the activity attempt making it.
+    ctx.setSignal(signal);
     // 'any' is a primitive to client-node's serializer: the JSON comes back as it was sent.
     return (await this.requestPromise(ctx, 'any')) as unknown as Record<string, unknown>;
   }
@@ -296,9 +298,9 @@ export class Kube {
     const api = this.anyObjects;
     const what = `read ${o.kind} ${o.namespace}/${o.name}`;
     try {
-      return await call(what, async () => {
+      return await call(what, async (_options, signal) => {
         try {
-          return await api.readJson({ apiVersion: o.apiVersion, kind: o.kind, metadata: { name: o.name, namespace: o.namespace } });
+          return await api.readJson({ apiVersion: o.apiVersion, kind: o.kind, metadata: { name: o.name, namespace: o.namespace } }, signal);
         } catch (err) {
           // Discovery's own words when the kind is not served (a CRD not installed).
           if (err instanceof Error && !(err instanceof k8s.ApiException) && err.message.startsWith('Unrecognized API version and kind')) {
