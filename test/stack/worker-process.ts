@@ -1,5 +1,7 @@
 // A worker in a process of its own, so a test can SIGKILL it mid-incident. Configured by env:
-// TEMPORAL_ADDRESS, TASK_QUEUE, GITLAB_URL, KUBECONFIG_FILE, WORKFLOW_BUNDLE (path to bundle code).
+// TEMPORAL_ADDRESS, TASK_QUEUE, GITLAB_URL, KUBECONFIG_FILE, WORKFLOW_BUNDLE (path to bundle code),
+// and optionally CHAOS_PAUSE (see pauseAt): the chaos matrix's way to stop at an exact activity
+// boundary and let the harness kill this process (or anything else) there.
 import { readFileSync } from 'node:fs';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities';
@@ -20,14 +22,47 @@ async function main() {
     connection,
     taskQueue: env('TASK_QUEUE'),
     workflowBundle: { code: readFileSync(env('WORKFLOW_BUNDLE'), 'utf8') },
-    activities: createActivities({
-      kubeFor: clusterRegistry({ kubeconfig: env('KUBECONFIG_FILE'), contexts: { [CLUSTER]: 'admin' } }),
-      gitlab: () => gitlab,
-    }),
+    activities: pauseAt(
+      process.env.CHAOS_PAUSE ?? '',
+      createActivities({
+        kubeFor: clusterRegistry({ kubeconfig: env('KUBECONFIG_FILE'), contexts: { [CLUSTER]: 'admin' } }),
+        gitlab: () => gitlab,
+      }),
+    ),
   });
   process.stdout.write('worker ready\n');
   await worker.run();
 }
+/**
+ * CHAOS_PAUSE=<activity>:<before|after>[:<nth call>] (comma-separated for several): at that
+ * boundary (before the activity does anything, or after it did its work but before its result
+ * goes back to Temporal) print `chaos-paused <point>` and wait for SIGUSR2 to go on. The harness
+ * SIGKILLs the process there, or faults another component and then lets it go on.
+ */
+function pauseAt<T extends Record<string, unknown>>(spec: string, activities: T): T {
+  const points = new Set(spec.split(',').filter(Boolean).map((p) => (p.split(':').length === 2 ? `${p}:1` : p)));
+  if (points.size === 0) return activities;
+  const calls = new Map<string, number>();
+  const pause = async (point: string) => {
+    if (!points.has(point)) return;
+    const resumed = new Promise((ok) => process.once('SIGUSR2', ok));
+    process.stdout.write(`chaos-paused ${point}\n`);
+    await resumed;
+  };
+  const wrapped: Record<string, unknown> = {};
+  for (const [name, fn] of Object.entries(activities)) {
+    wrapped[name] = async (...args: unknown[]) => {
+      const n = (calls.get(name) ?? 0) + 1;
+      calls.set(name, n);
+      await pause(`${name}:before:${n}`);
+      const result: unknown = await (fn as (...a: unknown[]) => Promise<unknown>)(...args);
+      await pause(`${name}:after:${n}`);
+      return result;
+    };
+  }
+  return wrapped as T;
+}
+
 main().catch((err: unknown) => {
   console.error(err);
   process.exit(1);
