@@ -38,7 +38,8 @@ const rows: RunRow[] = [];
 const helmSlots = pLimit(3);
 const record = (r: RunRow) => {
   rows.push(r);
-  log(`${r.correct ? 'ok  ' : 'FAIL'} ${r.scenario}: ${r.name}: ${r.outcome}, deletes ${JSON.stringify(r.deletes)}, backups ${JSON.stringify(r.backup_creates)}, CI retries ${r.ci_retries}, ${r.wall_s}s${r.error ? `, ${r.error}` : ''}`);
+  const mark = r.scenario === 'self-check-double-delete' ? (r.double_actions === 1 ? 'counted' : 'MISSED') : r.correct ? 'ok  ' : 'FAIL';
+  log(`${mark} ${r.scenario}: ${r.name}: ${r.outcome}, deletes ${JSON.stringify(r.deletes)}, backups ${JSON.stringify(r.backup_creates)}, CI retries ${r.ci_retries}, ${r.wall_s}s${r.error ? `, ${r.error}` : ''}`);
   return r;
 };
 const run = (stack: ChaosStack, spec: RunSpec) => runIncident(stack, spec, { helmSlots: (fn) => helmSlots(fn) }).then(record);

@@ -166,8 +166,9 @@ export class WorkerProcess {
         WORKFLOW_BUNDLE: stack.bundleFile,
         CHAOS_PAUSE: pause,
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe'],
     });
+    this.child.stdin!.on('error', () => undefined); // a killed worker's stdin
     this.child.stdout!.on('data', (d: Buffer) => (this.out += d.toString()));
     this.child.stderr!.on('data', (d: Buffer) => (this.out += d.toString()));
     this.exit = once(this.child, 'exit');
@@ -190,7 +191,7 @@ export class WorkerProcess {
   }
 
   resume(): void {
-    this.child.kill('SIGUSR2');
+    this.child.stdin!.write('resume\n');
   }
 
   async kill(): Promise<void> {

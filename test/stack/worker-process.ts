@@ -3,6 +3,7 @@
 // and optionally CHAOS_PAUSE (see pauseAt): the chaos matrix's way to stop at an exact activity
 // boundary and let the harness kill this process (or anything else) there.
 import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities';
 import { clusterRegistry } from '../../activities/clusters';
@@ -36,16 +37,21 @@ async function main() {
 /**
  * CHAOS_PAUSE=<activity>:<before|after>[:<nth call>] (comma-separated for several): at that
  * boundary (before the activity does anything, or after it did its work but before its result
- * goes back to Temporal) print `chaos-paused <point>` and wait for SIGUSR2 to go on. The harness
- * SIGKILLs the process there, or faults another component and then lets it go on.
+ * goes back to Temporal) print `chaos-paused <point>` and wait for the line `resume` on stdin.
+ * The harness SIGKILLs the process there, or faults another component and then lets it go on.
+ * (Not a signal: the SDK's worker shuts down on SIGUSR2.)
  */
 function pauseAt<T extends Record<string, unknown>>(spec: string, activities: T): T {
   const points = new Set(spec.split(',').filter(Boolean).map((p) => (p.split(':').length === 2 ? `${p}:1` : p)));
   if (points.size === 0) return activities;
+  const waiting: (() => void)[] = [];
+  createInterface({ input: process.stdin }).on('line', (line) => {
+    if (line.trim() === 'resume') waiting.shift()?.();
+  });
   const calls = new Map<string, number>();
   const pause = async (point: string) => {
     if (!points.has(point)) return;
-    const resumed = new Promise((ok) => process.once('SIGUSR2', ok));
+    const resumed = new Promise<void>((ok) => waiting.push(ok));
     process.stdout.write(`chaos-paused ${point}\n`);
     await resumed;
   };
