@@ -1,9 +1,10 @@
 // One incident's state, in one object, and what every runbook step does with it: enter a step,
 // note evidence, wait for a human on a hold, finish. The steps themselves are in remediate.ts.
-import { ApplicationFailure, condition, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, condition, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { ReleaseRef } from '../activities/release';
 import { formatDuration } from '../decisions/duration';
+import { describeGaveUp } from '../decisions/outage';
 import {
   checkDecision,
   resolvePolicy,
@@ -175,6 +176,23 @@ export async function askHuman(s: Incident, hold: Hold, waitingFor: string): Pro
   } finally {
     closeHold(s);
   }
+}
+
+/**
+ * Why the incident ends when an activity failed for good (past the retry budget, or refused):
+ * what happened, what was and was not done, and how to resume.
+ */
+export function gaveUp(s: Incident, err: ActivityFailure): string {
+  const acted = (step: Step) => s.status.evidence.some((e) => e.kind === 'action' && e.step === step);
+  return describeGaveUp({
+    step: s.status.step,
+    activityType: err.activityType,
+    cause: err.cause instanceof Error ? err.cause.message : err.message,
+    outOfBudget: err.retryState === 'TIMEOUT',
+    budget: RETRY_BUDGET,
+    unlocked: acted('unlock'),
+    ciRetried: acted('roll-forward'),
+  });
 }
 
 export async function finish(s: Incident, end: End): Promise<RemediationResult> {

@@ -19,6 +19,8 @@ export interface ControlPlane {
   dir: string;
   /** Stop kube-apiserver and start it again on the same port and etcd (its watch cache starts afresh). */
   restartApiServer(): Promise<void>;
+  /** The running kube-apiserver's pid, to freeze it (SIGSTOP) and thaw it (SIGCONT). */
+  apiServerPid(): number;
   stop(): Promise<void>;
 }
 
@@ -161,7 +163,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
 
     const kubeconfig = join(dir, 'kubeconfig');
     writeKubeconfig(kubeconfig, { server, caFile, token: adminToken, context: 'admin' });
-    return { server, kubeconfig, caFile, adminToken, version, dir, restartApiServer, stop };
+    return { server, kubeconfig, caFile, adminToken, version, dir, restartApiServer, apiServerPid: () => api.pid, stop };
   } catch (err) {
     await stop();
     throw err;
