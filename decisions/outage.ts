@@ -1,7 +1,6 @@
 // Outages, in words: what an incident waiting on a retried activity is waiting for (the `status`
 // command and the approval page), and how an incident ends when an outage outlasts the retry
 // budget: what was done, what was not, and how to resume.
-import { formatDuration } from './duration';
 import type { Step } from './remediation';
 
 /** Which system each activity talks to, for the words. */

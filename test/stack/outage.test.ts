@@ -13,6 +13,7 @@ import { Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities';
 import { clusterRegistry } from '../../activities/clusters';
 import { GitlabClient } from '../../activities/gitlab';
+import { statusCommand } from '../../client/incident-commands';
 import { decide, startRemediation } from '../../client/remediation';
 import { startApiProxy, type ApiProxy } from './api-proxy';
 import { startControlPlane, type ControlPlane } from './control-plane';
@@ -80,6 +81,20 @@ async function backupsIn(namespace: string): Promise<string[]> {
   return list.items.map((s) => s.metadata!.name!);
 }
 
+/** `helm-unstuck status ID`, as an operator runs it, until its output matches `want`. */
+async function statusUntil(id: string, want: RegExp, timeoutMs: number): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  let out = '';
+  while (Date.now() < deadline) {
+    out = '';
+    const io = { out: (t: string) => void (out += t), err: () => {}, env: { TEMPORAL_ADDRESS: rig.env.address } };
+    await statusCommand({ id, watch: false, output: 'text' }, io);
+    if (want.test(out)) return out;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  throw new Error(`status never said ${want}; last:\n${out}`);
+}
+
 /** A genuinely stuck release on this file's API server, its GitLab project, and a started incident. */
 async function stuckIncident(tq: string) {
   const helm = new Helm(4, sharedStack().binaries.helm4, cp.kubeconfig, join(dir, 'helm4'));
@@ -87,10 +102,11 @@ async function stuckIncident(tq: string) {
   await makeStuck['pending-upgrade'](helm, o);
   await markHealthy(o.namespace, cp.kubeconfig);
   const { project } = gitlabProject(rig.gitlab);
+  const retries = () => rig.gitlab.retries().filter((c) => c.path.includes(`/projects/${project}/`));
   rig.gitlab.onRetry = (p, job) => rig.gitlab.setJob(p, job.id, 'success', trace('helmfile-noop.txt'));
   const { handle } = await startRemediation(rig.env.client, remediationInput({ ...o, project }), tq);
   await waitForStatus(handle, (s) => s.hold === 'approval', 120_000);
-  return { helm, o, handle };
+  return { helm, o, handle, retries };
 }
 
 test(
@@ -99,17 +115,21 @@ test(
     const tq = taskQueue();
     const w = await worker(tq);
     await w.runUntil(async () => {
-      const { helm, o, handle } = await stuckIncident(tq);
+      const { helm, o, handle, retries } = await stuckIncident(tq);
       proxy.reset();
       freezeAtBackup = true;
       await decide(rig.env.client, handle.workflowId, { action: 'approve', by: 'alice', reason: 'outage test' });
+      // While it is frozen, `status` says what the incident waits for, and how often it tried.
+      const said = await statusUntil(handle.workflowId, /… waiting for the API server: \d+ attempts?, (next in \d+ s|attempt \d+ under way) \(unlockRelease; last: .*no answer within 15 s\)/, OUTAGE_MS);
+      expect(frozen?.thawed).toBeUndefined();
       const result = await handle.result();
 
+      expect(said).toMatch(/step unlock/);
       expect(frozen?.thawed).toBeDefined(); // the freeze happened, and lasted its whole length
       expect(result.outcome).toBe('unstuck-and-verified');
       expect(proxy.counts().deletes).toBe(1);
       expect(await backupsIn(o.namespace)).toHaveLength(1);
-      expect(rig.gitlab.retries()).toHaveLength(1);
+      expect(retries()).toHaveLength(1);
       expect(await helm.status(o.release, o.namespace)).toEqual({ status: 'deployed', revision: 1 });
     });
   },
@@ -122,7 +142,7 @@ test(
     const tq = taskQueue();
     const w = await worker(tq);
     await w.runUntil(async () => {
-      const { helm, o, handle } = await stuckIncident(tq);
+      const { helm, o, handle, retries } = await stuckIncident(tq);
       rig.gitlab.outage = { from: /^GET .*\/jobs\/\d+$/, status: 503, forMs: OUTAGE_MS };
       proxy.reset();
       await decide(rig.env.client, handle.workflowId, { action: 'approve', by: 'alice', reason: 'outage test' });
@@ -133,7 +153,7 @@ test(
       expect(o503?.since).toBeDefined();
       expect(rig.gitlab.calls.filter((c) => c.status === 503).length).toBeGreaterThan(3);
       expect(result.outcome).toBe('unstuck-and-verified');
-      expect(rig.gitlab.retries()).toHaveLength(1);
+      expect(retries()).toHaveLength(1);
       expect(proxy.counts().deletes).toBe(1);
       expect(await backupsIn(o.namespace)).toHaveLength(1);
       expect(await helm.status(o.release, o.namespace)).toEqual({ status: 'deployed', revision: 1 });
