@@ -1,6 +1,8 @@
 // The GitLab adapter: the only file that imports @gitbeaker/rest. It returns plain data and
-// throws our own Gitlab*Error types. @gitbeaker/rest retries 429 and 502 with backoff by itself;
-// Temporal's retry policy stays the outer one.
+// throws our own Gitlab*Error types. @gitbeaker/rest retries a 429 or 502 read by itself, within
+// the request's timeout; Temporal's retry policy stays the outer one. Every request ends at its
+// timeout or when the activity attempt making it ends, whichever is first.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import {
   Gitlab,
   GitbeakerRequestError,
@@ -15,6 +17,10 @@ import {
   type PaginationTypes,
 } from '@gitbeaker/rest';
 import { z } from 'zod';
+import { abortedBecause, requestSignal } from './attempt';
+
+/** Each request's limit (pages included), well inside an activity's start-to-close timeout. */
+export const GITLAB_REQUEST_TIMEOUT_MS = 20_000;
 
 export class GitlabError extends Error {
   override name = 'GitlabError';
@@ -41,7 +47,7 @@ export class GitlabUnavailableError extends GitlabError {
   override name = 'GitlabUnavailableError';
 }
 
-async function translate(err: unknown, what: string): Promise<Error> {
+async function translate(err: unknown, what: string, signal?: AbortSignal): Promise<Error> {
   if (err instanceof GitbeakerRequestError) {
     const res = err.cause?.response;
     const status = res?.status ?? 0;
@@ -53,25 +59,49 @@ async function translate(err: unknown, what: string): Promise<Error> {
     } catch {
       // body not JSON, or already read
     }
-    const message = `${what}: GitLab answered ${status}: ${detail}`;
-    if (status === 401) return new GitlabAuthError(message, status);
-    if (status === 403 && /not retryable/i.test(detail)) return new GitlabJobNotRetryableError(message, status);
-    if (status === 403) return new GitlabAuthError(message, status);
-    if (status === 404) return new GitlabNotFoundError(message, status);
-    if (status === 429 || status >= 500) return new GitlabUnavailableError(message, status);
-    return new GitlabError(message, status);
+    return byStatus(`${what}: GitLab answered ${status}: ${detail}`, status, detail);
   }
+  if (signal?.aborted) return new GitlabUnavailableError(`${what}: ${abortedBecause(signal, GITLAB_REQUEST_TIMEOUT_MS)}`, 0);
   if (err instanceof GitbeakerTimeoutError || err instanceof GitbeakerRetryError) {
     return new GitlabUnavailableError(`${what}: ${err.message}`, 0);
   }
   return new GitlabUnavailableError(`${what}: ${(err as Error)?.message ?? String(err)}`, 0);
 }
 
+function byStatus(message: string, status: number, detail: string): GitlabError {
+  if (status === 401) return new GitlabAuthError(message, status);
+  if (status === 403 && /not retryable/i.test(detail)) return new GitlabJobNotRetryableError(message, status);
+  if (status === 403) return new GitlabAuthError(message, status);
+  if (status === 404) return new GitlabNotFoundError(message, status);
+  if (status === 429 || status >= 500) return new GitlabUnavailableError(message, status);
+  return new GitlabError(message, status);
+}
+
 async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  // gitbeaker takes no signal per call: its requesters (see abortable) pick this one up.
+  const signal = requestSignal(GITLAB_REQUEST_TIMEOUT_MS);
   try {
-    return await fn();
+    return await inflight.run(signal, fn);
   } catch (err) {
-    throw await translate(err, what);
+    throw await translate(err, what, signal);
+  }
+}
+
+/** The signal of the call under way, for the requesters gitbeaker calls. */
+const inflight = new AsyncLocalStorage<AbortSignal>();
+
+type Requester = Record<string, (endpoint: string, options?: { signal?: AbortSignal }) => Promise<unknown>>;
+
+/** Make a gitbeaker resource's requests end with the call under way (its own timeout is longer). */
+function abortable(resource: object): void {
+  const requester = (resource as { requester: Requester }).requester;
+  for (const method of Object.keys(requester)) {
+    const send = requester[method]!.bind(requester);
+    requester[method] = (endpoint, options) => {
+      const mine = inflight.getStore();
+      const signal = mine && options?.signal ? AbortSignal.any([mine, options.signal]) : (mine ?? options?.signal);
+      return send(endpoint, { ...options, ...(signal ? { signal } : {}) });
+    };
   }
 }
 
@@ -161,8 +191,14 @@ declare module '@gitbeaker/core' {
 export class GitlabClient {
   private readonly api: InstanceType<typeof Gitlab>;
 
-  constructor(readonly host: string, token: string, opts: { queryTimeout?: number } = {}) {
-    this.api = new Gitlab({ host, token, queryTimeout: opts.queryTimeout ?? 30_000 });
+  constructor(
+    readonly host: string,
+    private readonly token: string,
+    opts: { queryTimeout?: number } = {},
+  ) {
+    this.api = new Gitlab({ host, token, queryTimeout: opts.queryTimeout ?? GITLAB_REQUEST_TIMEOUT_MS });
+    abortable(this.api.Jobs);
+    abortable(this.api.Deployments);
   }
 
   /** Running and pending jobs of a project, newest first. */
@@ -196,10 +232,30 @@ export class GitlabClient {
     return job(await call(what, () => this.api.Jobs.show(project, jobId)), what);
   }
 
-  /** Retry a job; GitLab answers with a NEW job, whose id is the one to follow. */
+  /**
+   * Retry a job; GitLab answers with a NEW job, whose id is the one to follow. Sent once, not
+   * through gitbeaker, which would send it again on a 502 (a gateway's 502 may come after GitLab
+   * retried the job): a failed retry is Temporal's to repeat, and retryCiJob looks for the earlier
+   * retry first.
+   */
   async retry(project: string | number, jobId: number): Promise<CiJob> {
     const what = `retry job ${jobId} of project ${project}`;
-    return job(await call(what, () => this.api.Jobs.retry(project, jobId)), what);
+    const url = `${this.host.replace(/\/$/, '')}/api/v4/projects/${encodeURIComponent(String(project))}/jobs/${jobId}/retry`;
+    const signal = requestSignal(GITLAB_REQUEST_TIMEOUT_MS);
+    let res: Response;
+    let body: unknown;
+    try {
+      res = await fetch(url, { method: 'POST', headers: { 'private-token': this.token }, signal });
+      body = await res.json().catch(() => undefined);
+    } catch (err) {
+      throw await translate(err, what, signal);
+    }
+    if (!res.ok) {
+      const m = (body as { message?: unknown; error?: unknown } | undefined)?.message ?? (body as { error?: unknown } | undefined)?.error;
+      const detail = m === undefined ? res.statusText : typeof m === 'string' ? m : JSON.stringify(m);
+      throw byStatus(`${what}: GitLab answered ${res.status}: ${detail}`, res.status, detail);
+    }
+    return job(body, what);
   }
 
   async trace(project: string | number, jobId: number): Promise<string> {

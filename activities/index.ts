@@ -1,5 +1,6 @@
 // All activities, built from their dependencies (samples-typescript's createActivities pattern):
 // tests pass their own cluster registry and clock, the worker passes the real ones.
+import { withAttempt } from './attempt';
 import { createCiActivities } from './ci';
 import type { KubeFor } from './clusters';
 import { InvalidInputError } from './failures';
@@ -23,7 +24,10 @@ const noGitlab = (): GitlabClient => {
   throw new InvalidInputError('GitLab is not configured: set HELM_UNSTUCK_GITLAB_URL and HELM_UNSTUCK_GITLAB_TOKEN');
 };
 
-/** Every activity, with our typed errors turned into Temporal failures (see failures.ts). */
+/**
+ * Every activity, with our typed errors turned into Temporal failures (see failures.ts), each
+ * attempt heartbeating and its requests ending with it (attempt.ts).
+ */
 export function createActivities(deps: ActivityDeps) {
   const now = deps.now ?? Date.now;
   const all = {
@@ -34,7 +38,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createNotifyActivities(now, deps.outcomes),
   };
   const wrapped: Record<string, unknown> = {};
-  for (const [name, fn] of Object.entries(all)) wrapped[name] = withFailures(fn as (...a: unknown[]) => Promise<unknown>);
+  for (const [name, fn] of Object.entries(all)) wrapped[name] = withAttempt(withFailures(fn as (...a: unknown[]) => Promise<unknown>));
   return wrapped as typeof all;
 }
 

@@ -2,6 +2,7 @@
 // returns is plain data; everything it throws is one of the Kube*Error types below.
 import * as k8s from '@kubernetes/client-node';
 import type { DeploymentFacts, HpaFacts } from '../decisions/deployment-health';
+import { abortedBecause, requestSignal } from './attempt';
 import type { StoredObject } from './helm-storage';
 
 export type RecordKind = StoredObject['kind'];
@@ -35,7 +36,10 @@ export class KubeUnavailableError extends KubeError {
   override name = 'KubeUnavailableError';
 }
 
-function translate(err: unknown, what: string): Error {
+/** Each request's limit, well inside an activity's start-to-close timeout (2 minutes). */
+export const KUBE_REQUEST_TIMEOUT_MS = 15_000;
+
+function translate(err: unknown, what: string, signal?: AbortSignal): Error {
   if (err instanceof k8s.ApiException) {
     let reason: string | undefined;
     let message = `${what}: HTTP ${err.code}`;
@@ -53,15 +57,35 @@ function translate(err: unknown, what: string): Error {
     if (err.code === 429 || err.code >= 500) return new KubeUnavailableError(message, err.code, reason);
     return new KubeError(message, err.code, reason);
   }
+  if (signal?.aborted) return new KubeUnavailableError(`${what}: ${abortedBecause(signal, KUBE_REQUEST_TIMEOUT_MS)}`, 0, 'Timeout');
   const e = err as { code?: string; message?: string };
   return new KubeUnavailableError(`${what}: ${e?.message ?? String(err)}`, 0, e?.code);
 }
 
-async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+type CallOptions = k8s.ConfigurationOptions;
+
+/** Request options that abort the request on `signal`, on top of `base` (e.g. METADATA_ONLY). */
+function withSignal(signal: AbortSignal, base?: CallOptions): CallOptions {
+  const abortable = {
+    pre: (ctx: k8s.RequestContext) => {
+      ctx.setSignal(signal);
+      return new k8s.Observable(Promise.resolve(ctx));
+    },
+    post: (ctx: k8s.ResponseContext) => new k8s.Observable(Promise.resolve(ctx)),
+  };
+  return { ...base, middleware: [...(base?.middleware ?? []), abortable], middlewareMergeStrategy: 'append' };
+}
+
+/**
+ * One request to the API server, aborted after KUBE_REQUEST_TIMEOUT_MS or when the activity
+ * attempt making it ends: a frozen API server costs an attempt seconds, not its whole timeout.
+ */
+async function call<T>(what: string, fn: (options: CallOptions) => Promise<T>, base?: CallOptions): Promise<T> {
+  const signal = requestSignal(KUBE_REQUEST_TIMEOUT_MS);
   try {
-    return await fn();
+    return await fn(withSignal(signal, base));
   } catch (err) {
-    throw translate(err, what);
+    throw translate(err, what, signal);
   }
 }
 
@@ -174,14 +198,15 @@ export class Kube {
       const page = { labelSelector, limit: opts.pageSize ?? 500, _continue: cont };
       const list: { items: K8sRecord[]; metadata?: k8s.V1ListMeta } = await call(
         `list ${kind}s (${labelSelector}) in ${where}`,
-        () =>
+        (o) =>
           kind === 'Secret'
             ? namespace
-              ? this.core.listNamespacedSecret({ ...page, namespace }, options)
-              : this.core.listSecretForAllNamespaces(page, options)
+              ? this.core.listNamespacedSecret({ ...page, namespace }, o)
+              : this.core.listSecretForAllNamespaces(page, o)
             : namespace
-              ? this.core.listNamespacedConfigMap({ ...page, namespace }, options)
-              : this.core.listConfigMapForAllNamespaces(page, options),
+              ? this.core.listNamespacedConfigMap({ ...page, namespace }, o)
+              : this.core.listConfigMapForAllNamespaces(page, o),
+        options,
       );
       // An empty PartialObjectMetadataList has `items: null`.
       for (const item of list.items ?? []) out.push(toStored(kind, item, namespace));
@@ -193,12 +218,12 @@ export class Kube {
   /** One object, or undefined if it does not exist. */
   async getRecord(kind: RecordKind, namespace: string, name: string): Promise<StoredObject | undefined> {
     try {
-      const o = await call(`read ${kind} ${namespace}/${name}`, () =>
+      const got = await call(`read ${kind} ${namespace}/${name}`, (o) =>
         kind === 'Secret'
-          ? this.core.readNamespacedSecret({ name, namespace })
-          : this.core.readNamespacedConfigMap({ name, namespace }),
+          ? this.core.readNamespacedSecret({ name, namespace }, o)
+          : this.core.readNamespacedConfigMap({ name, namespace }, o),
       );
-      return toStored(kind, o, namespace);
+      return toStored(kind, got, namespace);
     } catch (err) {
       if (err instanceof KubeNotFoundError) return undefined;
       throw err;
@@ -206,26 +231,22 @@ export class Kube {
   }
 
   async createRecord(r: NewRecord): Promise<StoredObject> {
-    const o = await call(`create ${r.kind} ${r.namespace}/${r.name}`, () =>
+    const made = await call(`create ${r.kind} ${r.namespace}/${r.name}`, (o) =>
       r.kind === 'Secret'
-        ? this.core.createNamespacedSecret({ namespace: r.namespace, body: body(r) as k8s.V1Secret })
-        : this.core.createNamespacedConfigMap({ namespace: r.namespace, body: body(r) as k8s.V1ConfigMap }),
+        ? this.core.createNamespacedSecret({ namespace: r.namespace, body: body(r) as k8s.V1Secret }, o)
+        : this.core.createNamespacedConfigMap({ namespace: r.namespace, body: body(r) as k8s.V1ConfigMap }, o),
     );
-    return toStored(r.kind, o, r.namespace);
+    return toStored(r.kind, made, r.namespace);
   }
 
   /** Replace an object only if it is still at `resourceVersion` (409 otherwise). */
   async replaceRecord(r: NewRecord, resourceVersion: string): Promise<StoredObject> {
-    const o = await call(`replace ${r.kind} ${r.namespace}/${r.name}`, () =>
+    const replaced = await call(`replace ${r.kind} ${r.namespace}/${r.name}`, (o) =>
       r.kind === 'Secret'
-        ? this.core.replaceNamespacedSecret({ name: r.name, namespace: r.namespace, body: body(r, resourceVersion) as k8s.V1Secret })
-        : this.core.replaceNamespacedConfigMap({
-            name: r.name,
-            namespace: r.namespace,
-            body: body(r, resourceVersion) as k8s.V1ConfigMap,
-          }),
+        ? this.core.replaceNamespacedSecret({ name: r.name, namespace: r.namespace, body: body(r, resourceVersion) as k8s.V1Secret }, o)
+        : this.core.replaceNamespacedConfigMap({ name: r.name, namespace: r.namespace, body: body(r, resourceVersion) as k8s.V1ConfigMap }, o),
     );
-    return toStored(r.kind, o, r.namespace);
+    return toStored(r.kind, replaced, r.namespace);
   }
 
   /** Delete an object only if it still has this uid and resourceVersion (409 otherwise). */
@@ -236,13 +257,13 @@ export class Kube {
     preconditions: { uid: string; resourceVersion: string },
   ): Promise<void> {
     const req = { name, namespace, body: { preconditions } };
-    await call(`delete ${kind} ${namespace}/${name}`, () =>
-      kind === 'Secret' ? this.core.deleteNamespacedSecret(req) : this.core.deleteNamespacedConfigMap(req),
+    await call(`delete ${kind} ${namespace}/${name}`, (o) =>
+      kind === 'Secret' ? this.core.deleteNamespacedSecret(req, o) : this.core.deleteNamespacedConfigMap(req, o),
     );
   }
 
   async listDeployments(namespace: string): Promise<DeploymentFacts[]> {
-    const list = await call(`list Deployments in ${namespace}`, () => this.apps.listNamespacedDeployment({ namespace }));
+    const list = await call(`list Deployments in ${namespace}`, (o) => this.apps.listNamespacedDeployment({ namespace }, o));
     return list.items.map((d) => {
       const f: DeploymentFacts = {
         name: d.metadata?.name ?? '',
@@ -264,8 +285,8 @@ export class Kube {
   }
 
   async listHpas(namespace: string): Promise<HpaFacts[]> {
-    const list = await call(`list HorizontalPodAutoscalers in ${namespace}`, () =>
-      this.autoscaling.listNamespacedHorizontalPodAutoscaler({ namespace }),
+    const list = await call(`list HorizontalPodAutoscalers in ${namespace}`, (o) =>
+      this.autoscaling.listNamespacedHorizontalPodAutoscaler({ namespace }, o),
     );
     return list.items.map((h) => ({
       name: h.metadata?.name ?? '',
@@ -355,8 +376,10 @@ export class RecordWatcher {
     let resourceVersion = '';
     do {
       const page = { labelSelector, limit: 500, _continue: cont };
-      const list: { items: K8sRecord[]; metadata?: k8s.V1ListMeta } = await call(`list ${kind}s (${labelSelector})`, () =>
-        kind === 'Secret' ? core.listSecretForAllNamespaces(page, METADATA_ONLY) : core.listConfigMapForAllNamespaces(page, METADATA_ONLY),
+      const list: { items: K8sRecord[]; metadata?: k8s.V1ListMeta } = await call(
+        `list ${kind}s (${labelSelector})`,
+        (o) => (kind === 'Secret' ? core.listSecretForAllNamespaces(page, o) : core.listConfigMapForAllNamespaces(page, o)),
+        METADATA_ONLY,
       );
       for (const item of list.items ?? []) records.push(toMeta(kind, item));
       resourceVersion = list.metadata?.resourceVersion ?? resourceVersion;

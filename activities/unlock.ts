@@ -6,8 +6,10 @@
 // so a change between our read and the delete makes the API server refuse it. A backup that Helm
 // ignores (no owner=helm label) is written first. Running it again is harmless.
 import { backupName, isPending, recordName, type StorageDriver } from '../decisions/helm';
+import { judgeRecordGone, type RecordGone } from '../decisions/record-gone';
 import type { UnlockStrategy } from '../decisions/remediation';
 import type { ApprovedRecord } from '../decisions/runbook';
+import { attemptNumber } from './attempt';
 import type { KubeFor } from './clusters';
 import { BackupError, InvalidInputError, ReleaseChangedError } from './failures';
 import { decodePayload, encodePayload, NotAHelmReleaseError, toRevisionRecord, type StoredObject } from './helm-storage';
@@ -147,15 +149,7 @@ async function unlockOne(kube: KubeApi, input: UnlockInput, seen: ApprovedRecord
   const base = { revision: seen.revision, objectName: seen.objectName, uid: seen.uid, backupName: bname };
   const cur = await kube.getRecord(kind, input.namespace, seen.objectName);
 
-  if (!cur) {
-    const backup = await kube.getRecord(kind, input.namespace, bname);
-    if (backup?.annotations?.[BACKUP_ANNOTATIONS.originalUid] === seen.uid) {
-      return { ...base, outcome: 'already-unlocked', detail: `${seen.objectName} is already gone and backed up as ${bname}` };
-    }
-    throw new ReleaseChangedError(
-      `${input.namespace}/${seen.objectName} no longer exists and helm-unstuck holds no backup of it: someone else changed Helm's state; deleting nothing`,
-    );
-  }
+  if (!cur) return recordGone(kube, input, seen, base, 'look');
   if (input.strategy === 'mark-failed' && cur.uid === seen.uid && cur.annotations?.[MARKED_FROM] === seen.resourceVersion) {
     return { ...base, outcome: 'already-unlocked', detail: `${seen.objectName} was already marked failed by helm-unstuck` };
   }
@@ -211,11 +205,34 @@ async function unlockOne(kube: KubeApi, input: UnlockInput, seen: ApprovedRecord
         `${input.namespace}/${seen.objectName} changed at the last moment (${what}); the API server refused the change; ${kept}`,
       );
     }
-    if (err instanceof KubeNotFoundError) {
-      throw new ReleaseChangedError(`${input.namespace}/${seen.objectName} was deleted by someone else at the last moment; ${kept}`);
-    }
+    if (err instanceof KubeNotFoundError) return recordGone(kube, input, seen, base, 'delete');
     throw err;
   }
+}
+
+/** The approved record is not there (when first looked for, or at the delete): ours, or someone else's? */
+async function recordGone(
+  kube: KubeApi,
+  input: UnlockInput,
+  seen: ApprovedRecord,
+  base: Omit<UnlockAction, 'outcome' | 'detail'>,
+  when: RecordGone['when'],
+): Promise<UnlockAction> {
+  const backup = await kube.getRecord(kindOf(input.driver), input.namespace, base.backupName);
+  const ann = backup?.annotations ?? {};
+  const judged = judgeRecordGone(
+    {
+      incident: input.incident,
+      uid: seen.uid,
+      strategy: input.strategy,
+      ...(backup ? { backup: { originalUid: ann[BACKUP_ANNOTATIONS.originalUid], incident: ann[BACKUP_ANNOTATIONS.incident] } } : {}),
+      when,
+      earlierAttempt: attemptNumber() > 1,
+    },
+    { object: `${input.namespace}/${seen.objectName}`, backup: base.backupName },
+  );
+  if (judged.verdict === 'changed') throw new ReleaseChangedError(judged.reason);
+  return { ...base, outcome: judged.verdict === 'deleted-by-us' ? 'deleted' : 'already-unlocked', detail: judged.detail };
 }
 
 function validateUnlock(input: UnlockInput): ApprovedRecord[] {

@@ -11,6 +11,7 @@ import type { remediateStuckRelease } from '../workflows/remediate';
 import { connectClient } from './connect';
 import { CommandError, type CommandIo } from './errors';
 import { decide, InvalidRemediationInput, startRemediation, WORKFLOW_TYPE } from './remediation';
+import { retriesOf } from './retries';
 
 /** One Temporal connection for the whole command, closed at its end. */
 async function withClient<T>(io: CommandIo, fn: (client: Client) => Promise<T>): Promise<T> {
@@ -64,7 +65,9 @@ async function status(client: Client, id: string): Promise<RemediationStatus> {
       const outcome = d.status.name === 'CANCELLED' || d.status.name === 'TERMINATED' ? 'aborted' : 'failed';
       return { incident: id, step: 'done', evidence: [], escalations: 0, outcome, reason: `the workflow is ${d.status.name.toLowerCase().replace('_', ' ')}`, view: {} };
     }
-    return await handle.query(statusQuery);
+    const s = await handle.query(statusQuery);
+    const retrying = retriesOf(d, Date.now());
+    return retrying ? { ...s, retrying } : s;
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) throw new CommandError(`no incident ${id}`);
     throw err;
@@ -94,6 +97,8 @@ function renderStatus(s: RemediationStatus, from = 0): string {
   return lines.join('\n') + (lines.length ? '\n' : '');
 }
 
+const attempts = (retrying: string | undefined) => retrying?.replace(/, (next in \d+ s|attempt \d+ under way)/g, '');
+
 export async function statusCommand(o: { id: string; watch: boolean; output: string }, io: CommandIo): Promise<number> {
   return withClient(io, async (client) => {
     let s = await status(client, o.id);
@@ -106,6 +111,8 @@ export async function statusCommand(o: { id: string; watch: boolean; output: str
     let shown = s.evidence.length;
     let waiting = s.waitingFor;
     if (waiting) io.out(`… waiting for ${waiting}\n`);
+    let retrying = s.retrying;
+    if (retrying) io.out(`… ${retrying}\n`);
     while (o.watch && !s.outcome) {
       await new Promise((r) => setTimeout(r, 1000));
       try {
@@ -118,6 +125,9 @@ export async function statusCommand(o: { id: string; watch: boolean; output: str
       shown = s.evidence.length;
       if (s.waitingFor && s.waitingFor !== waiting) io.out(`… waiting for ${s.waitingFor}\n`);
       waiting = s.waitingFor;
+      // Said again when the attempts change, not every second as "next in" counts down.
+      if (s.retrying && attempts(s.retrying) !== attempts(retrying)) io.out(`… ${s.retrying}\n`);
+      retrying = s.retrying;
     }
     return 0;
   });

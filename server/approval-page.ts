@@ -11,6 +11,7 @@ import { csrf } from 'hono/csrf';
 import { HTTPException } from 'hono/http-exception';
 import { secureHeaders } from 'hono/secure-headers';
 import { WORKFLOW_TYPE, decide } from '../client/remediation';
+import { retriesOf } from '../client/retries';
 import type { DecisionAction } from '../decisions/remediation';
 import { statusQuery, type RemediationStatus } from '../workflows/definitions';
 import { csrfTokenMatches, sessions, type Session, type SessionOptions } from './session';
@@ -127,7 +128,10 @@ export function approvalPage(o: ApprovalPageOptions): Hono<PageEnv> {
   async function incident(c: Context<PageEnv>, id: string, error?: string): Promise<Response> {
     let st: RemediationStatus;
     try {
-      st = await o.client.workflow.getHandle(id).query(statusQuery);
+      const handle = o.client.workflow.getHandle(id);
+      st = await handle.query(statusQuery);
+      const retrying = retriesOf(await handle.describe(), now());
+      if (retrying) st = { ...st, retrying };
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) return c.html(errorView('Not found', `No incident ${id}.`, c.var.session), 404);
       throw err;

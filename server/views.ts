@@ -59,7 +59,8 @@ function decisionForm(id: string, st: RemediationStatus, s: Session): Html | und
 ${buttons(st.hold)}
 </form></div>`;
   }
-  return st.waitingFor ? html`<p class="wait">Working: waiting for ${st.waitingFor}</p>` : undefined;
+  const retrying = st.retrying ? html`<p class="wait" id="retrying">${st.retrying}</p>` : undefined;
+  return st.waitingFor ? html`<p class="wait">Working: waiting for ${st.waitingFor}</p>${retrying}` : retrying;
 }
 
 /** One incident: what a human needs to decide, and the form to decide with. */

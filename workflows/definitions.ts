@@ -37,6 +37,11 @@ export interface RemediationStatus {
   step: Step;
   /** What the workflow waits for right now, in words; undefined while it is working. */
   waitingFor?: string;
+  /**
+   * An activity Temporal is retrying, in words ("waiting for the API server: 4 attempts, next in
+   * 30 s"). Filled in by the client from Temporal's description, never by the workflow.
+   */
+  retrying?: string;
   hold?: Hold;
   evidence: EvidenceEntry[];
   approval?: Decision & { at: string };

@@ -1,9 +1,10 @@
 // One incident's state, in one object, and what every runbook step does with it: enter a step,
 // note evidence, wait for a human on a hold, finish. The steps themselves are in remediate.ts.
-import { ApplicationFailure, condition, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, condition, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { ReleaseRef } from '../activities/release';
 import { formatDuration } from '../decisions/duration';
+import { describeGaveUp } from '../decisions/outage';
 import {
   checkDecision,
   resolvePolicy,
@@ -17,15 +18,20 @@ import {
 import type { Ending } from '../decisions/runbook';
 import { alertSignal, decideSignal, decideUpdate, statusQuery, type EvidenceEntry, type RemediationResult, type RemediationStatus } from './definitions';
 
-// Reads are safe to retry for long; actions are idempotent but retried less.
-export const reads = proxyActivities<Activities>({
+// Reads and actions alike retry through an outage of the API server or GitLab of at least 10
+// minutes (the actions are idempotent and find their own earlier work): every 30 s at most, for
+// 15 minutes in all. Each attempt heartbeats every 2 s, so a lost worker is noticed in 10 s, and
+// ends its own requests (15-20 s each) before its start-to-close timeout (activities/attempt.ts),
+// so an attempt never overlaps its retry. Past the budget the incident ends saying what was done.
+export const RETRY_BUDGET = '15 minutes';
+const resilient = {
   startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 20 },
-});
-export const actions = proxyActivities<Activities>({
-  startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
-});
+  heartbeatTimeout: '10 seconds',
+  scheduleToCloseTimeout: RETRY_BUDGET,
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
+} as const;
+export const reads = proxyActivities<Activities>(resilient);
+export const actions = proxyActivities<Activities>(resilient);
 
 /** Everything the workflow knows about its incident. The handlers write only `inbox`. */
 export interface Incident {
@@ -170,6 +176,23 @@ export async function askHuman(s: Incident, hold: Hold, waitingFor: string): Pro
   } finally {
     closeHold(s);
   }
+}
+
+/**
+ * Why the incident ends when an activity failed for good (past the retry budget, or refused):
+ * what happened, what was and was not done, and how to resume.
+ */
+export function gaveUp(s: Incident, err: ActivityFailure): string {
+  const acted = (step: Step) => s.status.evidence.some((e) => e.kind === 'action' && e.step === step);
+  return describeGaveUp({
+    step: s.status.step,
+    activityType: err.activityType,
+    cause: err.cause instanceof Error ? err.cause.message : err.message,
+    outOfBudget: err.retryState === 'TIMEOUT',
+    budget: RETRY_BUDGET,
+    unlocked: acted('unlock'),
+    ciRetried: acted('roll-forward'),
+  });
 }
 
 export async function finish(s: Incident, end: End): Promise<RemediationResult> {

@@ -36,7 +36,7 @@ import {
 } from '../decisions/runbook';
 import type { Decision, Step } from '../decisions/remediation';
 import type { RemediationResult } from './definitions';
-import { actions, askHuman, begin, closeHold, enter, finish, isEnd, nextOnHold, note, openHold, reads, type End, type Incident } from './incident';
+import { actions, askHuman, begin, closeHold, enter, finish, gaveUp, isEnd, nextOnHold, note, openHold, reads, type End, type Incident } from './incident';
 
 export type { RemediationResult, Step };
 
@@ -309,7 +309,7 @@ async function endOnError(s: Incident, err: unknown): Promise<RemediationResult>
   if (err instanceof ActivityFailure) {
     const cause = err.cause instanceof Error ? err.cause.message : err.message;
     note(s, 'error', `${err.activityType} failed: ${cause}`, false);
-    return finish(s, { outcome: 'failed', reason: `${s.status.step}: ${err.activityType} failed: ${cause}` });
+    return finish(s, { outcome: 'failed', reason: gaveUp(s, err) });
   }
   throw err;
 }

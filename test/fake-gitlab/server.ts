@@ -90,6 +90,11 @@ export class FakeGitlab {
   readonly calls: Call[] = [];
   /** Answers to inject before normal handling, consumed in order: e.g. 429 with Retry-After. */
   readonly faults: { status: number; headers?: Record<string, string>; body?: unknown; match?: RegExp }[] = [];
+  /**
+   * An outage: from the first request matching `from`, every request is answered `status` for
+   * `forMs` (nothing is done for it).
+   */
+  outage: { from: RegExp; status: number; forMs: number; since?: number } | undefined;
   /** Called when a job is retried, with the new job: tests decide how it finishes. */
   onRetry: ((project: number, newJob: Job) => void) | undefined;
   url = '';
@@ -257,6 +262,9 @@ export class FakeGitlab {
     const url = new URL(req.url ?? '/', 'http://fake');
     const token = req.headers['private-token'] ?? (req.headers.authorization ?? '').replace(/^Bearer /, '');
     if (token !== this.opts.token) return this.send(req, res, 401, { message: '401 Unauthorized' });
+    const o = this.outage;
+    if (o && o.since === undefined && o.from.test(`${req.method} ${url.pathname}`)) o.since = Date.now();
+    if (o?.since !== undefined && Date.now() < o.since + o.forMs) return this.send(req, res, o.status, { message: `${o.status} (outage)` });
     const fault = this.faults.findIndex((f) => !f.match || f.match.test(url.pathname));
     if (fault >= 0) {
       const f = this.faults.splice(fault, 1)[0]!;

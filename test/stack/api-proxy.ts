@@ -7,8 +7,8 @@ import type { AddressInfo, Socket } from 'node:net';
 
 export interface ApiProxy {
   url: string;
-  /** Requests since the last reset: every one, and the watches among them. */
-  counts(): { requests: number; watches: number; lists: number };
+  /** Requests since the last reset: every one, the watches among them, and every DELETE (answered or not). */
+  counts(): { requests: number; watches: number; lists: number; deletes: number };
   reset(): void;
   /** Destroy every open connection (watches included); new ones are accepted as before. */
   cut(): void;
@@ -17,18 +17,27 @@ export interface ApiProxy {
   close(): Promise<void>;
 }
 
-export async function startApiProxy(o: { server: string; caFile: string; token: string }): Promise<ApiProxy> {
+export async function startApiProxy(o: {
+  server: string;
+  caFile: string;
+  token: string;
+  /** Sees each request before it is passed on (a fault test can freeze the API server here). */
+  onRequest?: (method: string, path: string) => void;
+}): Promise<ApiProxy> {
   const ca = readFileSync(o.caFile);
   const target = new URL(o.server);
   let requests = 0;
   let watches = 0;
   let lists = 0;
+  let deletes = 0;
   const sockets = new Set<Socket>();
   const proxy = createServer((req: IncomingMessage, res) => {
     requests++;
     const url = new URL(req.url ?? '/', 'http://proxy');
     if (url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1') watches++;
     else if (req.method === 'GET' && /\/(secrets|configmaps)$/.test(url.pathname)) lists++;
+    if (req.method === 'DELETE') deletes++;
+    o.onRequest?.(req.method ?? '', url.pathname);
     const up = request(
       { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: { ...req.headers, host: target.host }, ca },
       (r) => {
@@ -50,9 +59,9 @@ export async function startApiProxy(o: { server: string; caFile: string; token: 
   const url = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
   return {
     url,
-    counts: () => ({ requests, watches, lists }),
+    counts: () => ({ requests, watches, lists, deletes }),
     reset: () => {
-      requests = watches = lists = 0;
+      requests = watches = lists = deletes = 0;
     },
     cut: () => {
       for (const s of sockets) s.destroy();

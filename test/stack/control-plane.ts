@@ -19,7 +19,7 @@ export interface ControlPlane {
   dir: string;
   /** Stop kube-apiserver and start it again on the same port and etcd (its watch cache starts afresh). */
   restartApiServer(): Promise<void>;
-  /** The running kube-apiserver's pid (for SIGSTOP/SIGCONT). */
+  /** The running kube-apiserver's pid, to freeze it (SIGSTOP) and thaw it (SIGCONT). */
   apiServerPid(): number;
   /** SIGKILL kube-apiserver (no graceful shutdown); `startApiServer` brings it back on the same port and etcd. */
   killApiServer(): Promise<void>;

@@ -1,0 +1,68 @@
+// One activity attempt's lifetime, shared with the adapters: it heartbeats while it runs, and its
+// requests are aborted when Temporal cancels it, when it ends, or just before its start-to-close
+// timeout. So an attempt is over, requests included, before Temporal can start the next one:
+// two attempts never act at once (the issue's double DELETE).
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { Context } from '@temporalio/activity';
+
+/** How often a running attempt heartbeats; the workflow's heartbeatTimeout is a few of these. */
+export const HEARTBEAT_EVERY_MS = 2_000;
+/** The attempt aborts its requests this long before its start-to-close timeout. */
+export const DEADLINE_MARGIN_MS = 10_000;
+
+interface Attempt {
+  signal: AbortSignal;
+  number: number;
+}
+
+const current = new AsyncLocalStorage<Attempt>();
+
+/** The running attempt's signal (undefined outside an activity, e.g. in the CLI). */
+export const attemptSignal = (): AbortSignal | undefined => current.getStore()?.signal;
+
+/** 1 for a first attempt (and outside an activity); more when Temporal retried this activity. */
+export const attemptNumber = (): number => current.getStore()?.number ?? 1;
+
+/** A request's signal: the attempt's, and its own timeout. */
+export function requestSignal(timeoutMs: number): AbortSignal {
+  const attempt = attemptSignal();
+  const timeout = AbortSignal.timeout(timeoutMs);
+  return attempt ? AbortSignal.any([attempt, timeout]) : timeout;
+}
+
+/** Why a request was aborted, in words: its own timeout, or the attempt ending. */
+export function abortedBecause(signal: AbortSignal, timeoutMs: number): string {
+  const r = signal.reason as { name?: string } | undefined;
+  return r?.name === 'TimeoutError' ? `no answer within ${timeoutMs / 1000} s` : 'the activity attempt ended (cancelled or out of time)';
+}
+
+function activityContext(): Context | undefined {
+  try {
+    return Context.current();
+  } catch {
+    return undefined; // not in an activity: the CLI and tests call activities directly
+  }
+}
+
+/** Run `fn` as one attempt: heartbeating, with a signal that ends with it. */
+export function withAttempt<A extends unknown[], R>(fn: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+  const wrapped = async (...args: A) => {
+    const ctx = activityContext();
+    if (!ctx) return fn(...args);
+    const ended = new AbortController();
+    const signals = [ctx.cancellationSignal, ended.signal];
+    const budget = ctx.info.startToCloseTimeoutMs - DEADLINE_MARGIN_MS;
+    if (budget > 0) signals.push(AbortSignal.timeout(budget));
+    ctx.heartbeat();
+    const beat = setInterval(() => ctx.heartbeat(), HEARTBEAT_EVERY_MS);
+    try {
+      return await current.run({ signal: AbortSignal.any(signals), number: ctx.info.attempt }, () => fn(...args));
+    } finally {
+      clearInterval(beat);
+      // Requests still in flight (a Promise.all's losers) must not outlive the attempt.
+      ended.abort();
+    }
+  };
+  Object.defineProperty(wrapped, 'name', { value: fn.name });
+  return wrapped;
+}
