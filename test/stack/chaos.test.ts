@@ -37,4 +37,4 @@ test('a killed worker is replaced at three kill points: one backup, one DELETE, 
   expect(selfCheck!.deletes).toEqual([200, 404]);
   expect(selfCheck!.double_actions).toBe(1);
   expect(selfCheck!.correct).toBe(false);
-}, 240_000);
+}, 360_000);
