@@ -26,7 +26,8 @@ import { sharedStack } from './shared';
 import { makeStuck } from './stuck';
 
 const LONG = process.env.HELM_UNSTUCK_LONG_OUTAGES === '1';
-const OUTAGE_MS = LONG ? 10 * 60_000 : 50_000;
+// HELM_UNSTUCK_OUTAGE_SECONDS sets any other length (e.g. 150, past the 2-minute start-to-close timeout).
+const OUTAGE_MS = Number(process.env.HELM_UNSTUCK_OUTAGE_SECONDS ?? 0) * 1000 || (LONG ? 10 * 60_000 : 50_000);
 const TEST_MS = OUTAGE_MS + 6 * 60_000;
 const outage = `${OUTAGE_MS / 1000} s`;
 
