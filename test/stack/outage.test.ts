@@ -1,5 +1,6 @@
 // Outages the retry budget must outlast (issue 14): the API server frozen (SIGSTOP) just as the
-// unlock writes its backup, and GitLab answering 503 from the CI re-run on. Each incident must
+// unlock writes its backup, or unreachable from then on (the proxy drops every connection), and
+// GitLab answering 503 from the CI re-run on. Each incident must
 // end unstuck-and-verified with exactly one backup, one DELETE request (counted at a proxy in
 // front of the API server, answered or not) and one CI retry. The API server is this file's own
 // (freezing the shared one would stall every other test file).
@@ -35,9 +36,10 @@ let rig: Rig;
 let cp: ControlPlane;
 let proxy: ApiProxy;
 let dir: string;
-/** Armed by a test: the next backup write freezes the API server for OUTAGE_MS. */
-let freezeAtBackup = false;
+/** Armed by a test: the next backup write freezes the API server for OUTAGE_MS, or takes it down. */
+let atBackup: 'freeze' | 'down' | undefined;
 let frozen: { at: number; thawed?: number } | undefined;
+let down: { at: number; until: number; refused: number } | undefined;
 
 beforeAll(async () => {
   dir = tempDir('outage');
@@ -48,8 +50,17 @@ beforeAll(async () => {
     caFile: cp.caFile,
     token: cp.adminToken,
     onRequest: (method, path) => {
-      if (!freezeAtBackup || method !== 'POST' || !path.endsWith('/secrets')) return;
-      freezeAtBackup = false;
+      if (down && Date.now() < down.until) {
+        down.refused++;
+        return 'refuse';
+      }
+      if (!atBackup || method !== 'POST' || !path.endsWith('/secrets')) return;
+      if (atBackup === 'down') {
+        atBackup = undefined;
+        down = { at: Date.now(), until: Date.now() + OUTAGE_MS, refused: 1 };
+        return 'refuse';
+      }
+      atBackup = undefined;
       const pid = cp.apiServerPid();
       process.kill(pid, 'SIGSTOP');
       frozen = { at: Date.now() };
@@ -118,7 +129,7 @@ test(
     await w.runUntil(async () => {
       const { helm, o, handle, retries } = await stuckIncident(tq);
       proxy.reset();
-      freezeAtBackup = true;
+      atBackup = 'freeze';
       await decide(rig.env.client, handle.workflowId, { action: 'approve', by: 'alice', reason: 'outage test' });
       // While it is frozen, `status` says what the incident waits for, and how often it tried.
       const said = statusUntil(handle.workflowId, /… waiting for the API server: \d+ attempts?, (next in \d+ s|attempt \d+ under way) \(unlockRelease; last: .*no answer within 15 s\)/, OUTAGE_MS).then(
@@ -131,6 +142,30 @@ test(
       expect(proxy.counts().deletes).toBe(1);
       expect(result.outcome).toBe('unstuck-and-verified');
       expect(await said).toEqual({ out: expect.stringMatching(/step unlock/), whileFrozen: true });
+      expect(await backupsIn(o.namespace)).toHaveLength(1);
+      expect(retries()).toHaveLength(1);
+      expect(await helm.status(o.release, o.namespace)).toEqual({ status: 'deployed', revision: 1 });
+    });
+  },
+  TEST_MS,
+);
+
+test(
+  `the API server unreachable for ${outage} from the unlock's backup write on: unstuck and verified, one backup, one DELETE`,
+  async () => {
+    const tq = taskQueue();
+    const w = await worker(tq);
+    await w.runUntil(async () => {
+      const { helm, o, handle, retries } = await stuckIncident(tq);
+      proxy.reset();
+      atBackup = 'down';
+      await decide(rig.env.client, handle.workflowId, { action: 'approve', by: 'alice', reason: 'outage test' });
+      const result = await handle.result();
+
+      expect(down!.refused).toBeGreaterThan(5);
+      expect(Date.now()).toBeGreaterThan(down!.until);
+      expect(proxy.counts().deletes).toBe(1);
+      expect(result.outcome).toBe('unstuck-and-verified');
       expect(await backupsIn(o.namespace)).toHaveLength(1);
       expect(retries()).toHaveLength(1);
       expect(await helm.status(o.release, o.namespace)).toEqual({ status: 'deployed', revision: 1 });
