@@ -43,15 +43,16 @@ function activities() {
   return createActivities({ kubeFor: clusterRegistry({ kubeconfig, contexts: { frozen: 'frozen' } }), gitlab: () => gitlab });
 }
 
-/** Run `fn` as an activity attempt, cancel it after 300 ms; how it ended, and how long it took. */
+/** Run `fn` as an activity attempt, cancel it once its request hangs; how it ended, and how long that took. */
 async function cancelled(fn: () => Promise<unknown>): Promise<{ error: Error; ms: number }> {
   const env = new MockActivityEnvironment({ startToCloseTimeoutMs: 120_000 });
   const before = received;
+  const run = env.run(fn).catch((e: unknown) => e as Error);
+  for (let i = 0; i < 100 && received === before; i++) await new Promise((r) => setTimeout(r, 50));
+  expect(received).toBeGreaterThan(before); // the request really was sent, and hangs
   const start = Date.now();
-  const run = env.run(fn);
-  setTimeout(() => env.cancel(), 300);
-  const error = (await run.catch((e: unknown) => e)) as Error;
-  expect(received).toBeGreaterThan(before); // the request really was sent, and hung
+  env.cancel();
+  const error = await run;
   return { error, ms: Date.now() - start };
 }
 
@@ -59,7 +60,7 @@ test('a Kubernetes request of a cancelled attempt is aborted at once', async () 
   const acts = activities();
   const { error, ms } = await cancelled(() => acts.readReleaseHistory({ cluster: 'frozen', namespace: 'gitlab', release: 'gitlab' }));
   expect(error.message).toMatch(/list Secrets .*: the activity attempt ended/);
-  expect(ms).toBeLessThan(5_000);
+  expect(ms).toBeLessThan(2_000);
 });
 
 test('a GitLab request of a cancelled attempt is aborted at once', async () => {
@@ -67,7 +68,17 @@ test('a GitLab request of a cancelled attempt is aborted at once', async () => {
   const { error, ms } = await cancelled(() => acts.getCiJob({ project: 1, jobId: 2 }));
   expect(error).toBeInstanceOf(GitlabUnavailableError);
   expect(error.message).toMatch(/read job 2 of project 1: the activity attempt ended/);
-  expect(ms).toBeLessThan(5_000);
+  expect(ms).toBeLessThan(2_000);
+});
+
+test('an attempt ends its requests before its start-to-close timeout, so it is over before Temporal retries it', async () => {
+  const acts = activities();
+  // A 10.5 s start-to-close timeout: the attempt stops its requests 10 s before it, at 0.5 s.
+  const env = new MockActivityEnvironment({ startToCloseTimeoutMs: 10_500 });
+  const start = Date.now();
+  const error = (await env.run(acts.verifyRelease, { cluster: 'frozen', namespace: 'gitlab', release: 'gitlab', expect: { deployedRevision: 1 } }).catch((e: unknown) => e)) as Error;
+  expect(error.message).toMatch(/: the activity attempt ended/);
+  expect(Date.now() - start).toBeLessThan(5_000);
 });
 
 test('the retry POST answered 502 is sent once, and is worth retrying', async () => {
