@@ -47,7 +47,7 @@ function activities() {
 async function cancelled(fn: () => Promise<unknown>): Promise<{ error: Error; ms: number }> {
   const env = new MockActivityEnvironment({ startToCloseTimeoutMs: 120_000 });
   const before = received;
-  const run = env.run(fn).catch((e: unknown) => e as Error);
+  const run = env.run(fn).then(() => new Error('it finished'), (e: unknown) => e as Error);
   for (let i = 0; i < 100 && received === before; i++) await new Promise((r) => setTimeout(r, 50));
   expect(received).toBeGreaterThan(before); // the request really was sent, and hangs
   const start = Date.now();
