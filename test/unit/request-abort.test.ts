@@ -48,7 +48,7 @@ async function cancelled(fn: () => Promise<unknown>): Promise<{ error: Error; ms
   const env = new MockActivityEnvironment({ startToCloseTimeoutMs: 120_000 });
   const before = received;
   const run = env.run(fn).then(() => new Error('it finished'), (e: unknown) => e as Error);
-  for (let i = 0; i < 100 && received === before; i++) await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 400 && received === before; i++) await new Promise((r) => setTimeout(r, 50));
   expect(received).toBeGreaterThan(before); // the request really was sent, and hangs
   const start = Date.now();
   env.cancel();
