@@ -50,14 +50,15 @@ export function withAttempt<A extends unknown[], R>(fn: (...args: A) => Promise<
     const ctx = activityContext();
     if (!ctx) return fn(...args);
     const ended = new AbortController();
-    const signals = [ctx.cancellationSignal, ended.signal];
     const budget = ctx.info.startToCloseTimeoutMs - DEADLINE_MARGIN_MS;
-    if (budget > 0) signals.push(AbortSignal.timeout(budget));
+    // Not AbortSignal.timeout: its reason would read as a request's own timeout.
+    const deadline = budget > 0 ? setTimeout(() => ended.abort(new Error('out of time')), budget) : undefined;
     ctx.heartbeat();
     const beat = setInterval(() => ctx.heartbeat(), HEARTBEAT_EVERY_MS);
     try {
-      return await current.run({ signal: AbortSignal.any(signals), number: ctx.info.attempt }, () => fn(...args));
+      return await current.run({ signal: AbortSignal.any([ctx.cancellationSignal, ended.signal]), number: ctx.info.attempt }, () => fn(...args));
     } finally {
+      clearTimeout(deadline);
       clearInterval(beat);
       // Requests still in flight (a Promise.all's losers) must not outlive the attempt.
       ended.abort();

@@ -21,8 +21,11 @@ export async function startApiProxy(o: {
   server: string;
   caFile: string;
   token: string;
-  /** Sees each request before it is passed on (a fault test can freeze the API server here). */
-  onRequest?: (method: string, path: string) => void;
+  /**
+   * Sees each request before it is passed on (a fault test can freeze the API server here);
+   * 'refuse' drops its connection instead, as an API server that is down would.
+   */
+  onRequest?: (method: string, path: string) => 'refuse' | void;
 }): Promise<ApiProxy> {
   const ca = readFileSync(o.caFile);
   const target = new URL(o.server);
@@ -37,7 +40,7 @@ export async function startApiProxy(o: {
     if (url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1') watches++;
     else if (req.method === 'GET' && /\/(secrets|configmaps)$/.test(url.pathname)) lists++;
     if (req.method === 'DELETE') deletes++;
-    o.onRequest?.(req.method ?? '', url.pathname);
+    if (o.onRequest?.(req.method ?? '', url.pathname) === 'refuse') return void req.socket.destroy();
     const up = request(
       { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: { ...req.headers, host: target.host }, ca },
       (r) => {

@@ -1,5 +1,6 @@
 // Outages the retry budget must outlast (issue 14): the API server frozen (SIGSTOP) just as the
-// unlock writes its backup, and GitLab answering 503 from the CI re-run on. Each incident must
+// unlock writes its backup, or unreachable from then on (the proxy drops every connection), and
+// GitLab answering 503 from the CI re-run on. Each incident must
 // end unstuck-and-verified with exactly one backup, one DELETE request (counted at a proxy in
 // front of the API server, answered or not) and one CI retry. The API server is this file's own
 // (freezing the shared one would stall every other test file).
@@ -35,9 +36,10 @@ let rig: Rig;
 let cp: ControlPlane;
 let proxy: ApiProxy;
 let dir: string;
-/** Armed by a test: the next backup write freezes the API server for OUTAGE_MS. */
-let freezeAtBackup = false;
+/** Armed by a test: the next backup write freezes the API server for OUTAGE_MS, or takes it down. */
+let atBackup: 'freeze' | 'down' | undefined;
 let frozen: { at: number; thawed?: number } | undefined;
+let down: { at: number; until: number; refused: number } | undefined;
 
 beforeAll(async () => {
   dir = tempDir('outage');
@@ -48,8 +50,17 @@ beforeAll(async () => {
     caFile: cp.caFile,
     token: cp.adminToken,
     onRequest: (method, path) => {
-      if (!freezeAtBackup || method !== 'POST' || !path.endsWith('/secrets')) return;
-      freezeAtBackup = false;
+      if (down && Date.now() < down.until) {
+        down.refused++;
+        return 'refuse';
+      }
+      if (!atBackup || method !== 'POST' || !path.endsWith('/secrets')) return;
+      if (atBackup === 'down') {
+        atBackup = undefined;
+        down = { at: Date.now(), until: Date.now() + OUTAGE_MS, refused: 1 };
+        return 'refuse';
+      }
+      atBackup = undefined;
       const pid = cp.apiServerPid();
       process.kill(pid, 'SIGSTOP');
       frozen = { at: Date.now() };
@@ -96,45 +107,64 @@ async function statusUntil(id: string, want: RegExp, timeoutMs: number): Promise
   throw new Error(`status never said ${want}; last:\n${out}`);
 }
 
-/** A genuinely stuck release on this file's API server, its GitLab project, and a started incident. */
-async function stuckIncident(tq: string) {
-  const helm = new Helm(4, sharedStack().binaries.helm4, cp.kubeconfig, join(dir, 'helm4'));
-  const o = { release: unique('web'), namespace: unique('outage') };
-  await makeStuck['pending-upgrade'](helm, o);
-  await markHealthy(o.namespace, cp.kubeconfig);
-  const { project } = gitlabProject(rig.gitlab);
-  const retries = () => rig.gitlab.retries().filter((c) => c.path.includes(`/projects/${project}/`));
-  rig.gitlab.onRetry = (p, job) => rig.gitlab.setJob(p, job.id, 'success', trace('helmfile-noop.txt'));
-  const { handle } = await startRemediation(rig.env.client, remediationInput({ ...o, project }), tq);
-  await waitForStatus(handle, (s) => s.hold === 'approval', 120_000);
-  return { helm, o, handle, retries };
+/**
+ * A genuinely stuck release on this file's API server and its GitLab project; its incident is
+ * started, `arm`ed with the outage, approved, and run to its end on a worker of its own.
+ */
+async function incidentThrough(arm: (id: string) => Promise<unknown> | void) {
+  const tq = taskQueue();
+  const w = await worker(tq);
+  return w.runUntil(async () => {
+    const helm = new Helm(4, sharedStack().binaries.helm4, cp.kubeconfig, join(dir, 'helm4'));
+    const o = { release: unique('web'), namespace: unique('outage') };
+    await makeStuck['pending-upgrade'](helm, o);
+    await markHealthy(o.namespace, cp.kubeconfig);
+    const { project } = gitlabProject(rig.gitlab);
+    rig.gitlab.onRetry = (p, job) => rig.gitlab.setJob(p, job.id, 'success', trace('helmfile-noop.txt'));
+    const { handle } = await startRemediation(rig.env.client, remediationInput({ ...o, project }), tq);
+    await waitForStatus(handle, (s) => s.hold === 'approval', 120_000);
+    proxy.reset();
+    const watching = arm(handle.workflowId);
+    await decide(rig.env.client, handle.workflowId, { action: 'approve', by: 'alice', reason: 'outage test' });
+    const result = await handle.result();
+    return { result, watched: await watching, helm, o, project };
+  });
+}
+
+/** What every outage must end with: unstuck and verified, one backup, one DELETE request, one CI retry. */
+async function expectUnstuckOnce(r: Awaited<ReturnType<typeof incidentThrough>>): Promise<void> {
+  expect(proxy.counts().deletes).toBe(1);
+  expect(r.result.outcome).toBe('unstuck-and-verified');
+  expect(await backupsIn(r.o.namespace)).toHaveLength(1);
+  expect(rig.gitlab.retries().filter((c) => c.path.includes(`/projects/${r.project}/`))).toHaveLength(1);
+  expect(await r.helm.status(r.o.release, r.o.namespace)).toEqual({ status: 'deployed', revision: 1 });
 }
 
 test(
   `the API server frozen for ${outage} as the unlock writes its backup: unstuck and verified, one backup, one DELETE`,
   async () => {
-    const tq = taskQueue();
-    const w = await worker(tq);
-    await w.runUntil(async () => {
-      const { helm, o, handle, retries } = await stuckIncident(tq);
-      proxy.reset();
-      freezeAtBackup = true;
-      await decide(rig.env.client, handle.workflowId, { action: 'approve', by: 'alice', reason: 'outage test' });
+    const r = await incidentThrough((id) => {
+      atBackup = 'freeze';
       // While it is frozen, `status` says what the incident waits for, and how often it tried.
-      const said = statusUntil(handle.workflowId, /… waiting for the API server: \d+ attempts?, (next in \d+ s|attempt \d+ under way) \(unlockRelease; last: .*no answer within 15 s\)/, OUTAGE_MS).then(
+      return statusUntil(id, /… waiting for the API server: \d+ attempts?, (next in \d+ s|attempt \d+ under way) \(unlockRelease; last: .*no answer within 15 s\)/, OUTAGE_MS).then(
         (out) => ({ out, whileFrozen: !frozen?.thawed }),
         (err: Error) => ({ out: err.message, whileFrozen: false }),
       );
-      const result = await handle.result();
-
-      expect(frozen?.thawed).toBeDefined(); // the freeze happened, and lasted its whole length
-      expect(proxy.counts().deletes).toBe(1);
-      expect(result.outcome).toBe('unstuck-and-verified');
-      expect(await said).toEqual({ out: expect.stringMatching(/step unlock/), whileFrozen: true });
-      expect(await backupsIn(o.namespace)).toHaveLength(1);
-      expect(retries()).toHaveLength(1);
-      expect(await helm.status(o.release, o.namespace)).toEqual({ status: 'deployed', revision: 1 });
     });
+    expect(frozen?.thawed).toBeDefined(); // the freeze happened, and lasted its whole length
+    await expectUnstuckOnce(r);
+    expect(r.watched).toEqual({ out: expect.stringMatching(/step unlock/), whileFrozen: true });
+  },
+  TEST_MS,
+);
+
+test(
+  `the API server unreachable for ${outage} from the unlock's backup write on: unstuck and verified, one backup, one DELETE`,
+  async () => {
+    const r = await incidentThrough(() => void (atBackup = 'down'));
+    expect(down!.refused).toBeGreaterThan(5);
+    expect(Date.now()).toBeGreaterThan(down!.until);
+    await expectUnstuckOnce(r);
   },
   TEST_MS,
 );
@@ -142,25 +172,12 @@ test(
 test(
   `GitLab answering 503 for ${outage} from the CI re-run on: unstuck and verified, one CI retry`,
   async () => {
-    const tq = taskQueue();
-    const w = await worker(tq);
-    await w.runUntil(async () => {
-      const { helm, o, handle, retries } = await stuckIncident(tq);
-      rig.gitlab.outage = { from: /^GET .*\/jobs\/\d+$/, status: 503, forMs: OUTAGE_MS };
-      proxy.reset();
-      await decide(rig.env.client, handle.workflowId, { action: 'approve', by: 'alice', reason: 'outage test' });
-      const result = await handle.result();
-
-      const o503 = rig.gitlab.outage;
-      rig.gitlab.outage = undefined;
-      expect(o503?.since).toBeDefined();
-      expect(rig.gitlab.calls.filter((c) => c.status === 503).length).toBeGreaterThan(3);
-      expect(result.outcome).toBe('unstuck-and-verified');
-      expect(retries()).toHaveLength(1);
-      expect(proxy.counts().deletes).toBe(1);
-      expect(await backupsIn(o.namespace)).toHaveLength(1);
-      expect(await helm.status(o.release, o.namespace)).toEqual({ status: 'deployed', revision: 1 });
-    });
+    const gitlabDown = { from: /^GET .*\/jobs\/\d+$/, status: 503, forMs: OUTAGE_MS, since: undefined as number | undefined };
+    const r = await incidentThrough(() => void (rig.gitlab.outage = gitlabDown));
+    rig.gitlab.outage = undefined;
+    expect(gitlabDown.since).toBeDefined();
+    expect(rig.gitlab.calls.filter((c) => c.status === 503).length).toBeGreaterThan(3);
+    await expectUnstuckOnce(r);
   },
   TEST_MS,
 );
