@@ -1,7 +1,8 @@
 // Runbook steps 1 and 6 (observe, act): is CI deploying to this environment right now, and the
 // re-run of the failed deploy job whose dry-run diff should change nothing.
-import { parseDryRunTrace, type DiffReport } from '../decisions/dry-run-diff';
+import { parseDryRunTrace, TRACE_LIMITS, traceNotRead, type DiffReport } from '../decisions/dry-run-diff';
 import { watchProblems, type CiWatch } from '../decisions/remediation';
+import { compileJobPattern } from '../decisions/remediation-input';
 import { InvalidInputError } from './failures';
 import type { CiJob, GitlabClient } from './gitlab';
 
@@ -50,7 +51,8 @@ export function createCiActivities(gitlab: () => GitlabClient, now: () => number
       const gl = gitlab();
       const busy: CiBusyItem[] = [];
       for (const w of watches) {
-        const pattern = w.jobPattern === undefined ? undefined : new RegExp(w.jobPattern);
+        // RE2: the job names are untrusted, the pattern cannot backtrack on them.
+        const pattern = w.jobPattern === undefined ? undefined : compileJobPattern(w.jobPattern);
         const [jobs, running, created] = await Promise.all([
           gl.activeJobs(w.project),
           gl.deployments(w.project, w.environment, 'running'),
@@ -98,11 +100,14 @@ export function createCiActivities(gitlab: () => GitlabClient, now: () => number
       return gitlab().job(input.project, input.jobId);
     },
 
-    /** Read the finished job's trace and judge its dry-run diff; only the verdict goes to history. */
+    /**
+     * Read the finished job's trace and judge its dry-run diff; only the verdict goes to history.
+     * The trace is streamed and read at most up to the parser's cap: a longer one is `unknown`.
+     */
     async readDryRunDiff(input: RerunInput): Promise<DiffResult> {
       const gl = gitlab();
-      const [job, trace] = await Promise.all([gl.job(input.project, input.jobId), gl.trace(input.project, input.jobId)]);
-      return { job, diff: parseDryRunTrace(trace), traceBytes: Buffer.byteLength(trace) };
+      const [job, trace] = await Promise.all([gl.job(input.project, input.jobId), gl.trace(input.project, input.jobId, TRACE_LIMITS.maxChars)]);
+      return { job, diff: trace.overCap ? traceNotRead(trace.bytes) : parseDryRunTrace(trace.text), traceBytes: trace.bytes };
     },
   };
 }

@@ -47,20 +47,22 @@ export class GitlabUnavailableError extends GitlabError {
   override name = 'GitlabUnavailableError';
 }
 
-async function translate(err: unknown, what: string, signal?: AbortSignal): Promise<Error> {
-  if (err instanceof GitbeakerRequestError) {
-    const res = err.cause?.response;
-    const status = res?.status ?? 0;
-    let detail = err.message;
-    try {
-      const body = (await res?.clone().json()) as { message?: unknown; error?: unknown } | undefined;
-      const m = body?.message ?? body?.error;
-      if (m) detail = typeof m === 'string' ? m : JSON.stringify(m);
-    } catch {
-      // body not JSON, or already read
-    }
-    return byStatus(`${what}: GitLab answered ${status}: ${detail}`, status, detail);
+/** GitLab's error answer, as our error: the status says whether retrying can help. */
+async function answeredWith(res: Response | undefined, fallback: string, what: string): Promise<GitlabError> {
+  const status = res?.status ?? 0;
+  let detail = fallback;
+  try {
+    const body = (await res?.clone().json()) as { message?: unknown; error?: unknown } | undefined;
+    const m = body?.message ?? body?.error;
+    if (m) detail = typeof m === 'string' ? m : JSON.stringify(m);
+  } catch {
+    // body not JSON, or already read
   }
+  return byStatus(`${what}: GitLab answered ${status}: ${detail.slice(0, 1024)}`, status, detail);
+}
+
+async function translate(err: unknown, what: string, signal?: AbortSignal): Promise<Error> {
+  if (err instanceof GitbeakerRequestError) return answeredWith(err.cause?.response, err.message, what);
   if (signal?.aborted) return new GitlabUnavailableError(`${what}: ${abortedBecause(signal, GITLAB_REQUEST_TIMEOUT_MS)}`, 0);
   if (err instanceof GitbeakerTimeoutError || err instanceof GitbeakerRetryError) {
     return new GitlabUnavailableError(`${what}: ${err.message}`, 0);
@@ -188,6 +190,13 @@ declare module '@gitbeaker/core' {
   }
 }
 
+/** A job's log, read at most up to a cap: `overCap` when there was more (its text is then empty). */
+export interface JobTrace {
+  text: string;
+  bytes: number;
+  overCap: boolean;
+}
+
 export class GitlabClient {
   private readonly api: InstanceType<typeof Gitlab>;
 
@@ -258,8 +267,39 @@ export class GitlabClient {
     return job(body, what);
   }
 
-  async trace(project: string | number, jobId: number): Promise<string> {
-    const t = await call(`read the trace of job ${jobId} of project ${project}`, () => this.api.Jobs.showLog(project, jobId));
-    return typeof t === 'string' ? t : String(t ?? '');
+  /**
+   * The job's log, streamed: whoever can push to the project writes it, so reading stops at
+   * `maxBytes` and the rest is never held (gitbeaker's showLog would buffer it all).
+   */
+  async trace(project: string | number, jobId: number, maxBytes: number): Promise<JobTrace> {
+    const what = `read the trace of job ${jobId} of project ${project}`;
+    const url = `${this.host.replace(/\/+$/, '')}/api/v4/projects/${encodeURIComponent(String(project))}/jobs/${jobId}/trace`;
+    // The timeout and the attempt's end cover the whole stream, not only the answer's headers.
+    const signal = requestSignal(GITLAB_REQUEST_TIMEOUT_MS);
+    let res: Response;
+    try {
+      res = await fetch(url, { headers: { 'private-token': this.token }, signal });
+    } catch (err) {
+      throw await translate(err, what, signal);
+    }
+    if (!res.ok) throw await answeredWith(res, res.statusText, what);
+    const chunks: Uint8Array[] = [];
+    let bytes = 0;
+    const reader = res.body!.getReader();
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        bytes += value.length;
+        if (bytes > maxBytes) {
+          await reader.cancel();
+          return { text: '', bytes, overCap: true };
+        }
+        chunks.push(value);
+      }
+    } catch (err) {
+      throw await translate(err, what, signal);
+    }
+    return { text: Buffer.concat(chunks).toString('utf8'), bytes, overCap: false };
   }
 }

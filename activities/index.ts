@@ -8,6 +8,7 @@ import type { GitlabClient } from './gitlab';
 import { withFailures } from './failures';
 import { createHealthActivities } from './health';
 import { createNotifyActivities, type OutcomeSink } from './notify';
+import { createPolicyActivities, type OperatorConfig } from './policy';
 import { createReleaseActivities } from './release';
 import { createUnlockActivities } from './unlock';
 
@@ -18,6 +19,8 @@ export interface ActivityDeps {
   now?: () => number;
   /** Counts incident outcomes and step durations (the serve process's /metrics). */
   outcomes?: OutcomeSink;
+  /** The operator's configuration loadPolicy answers from; unset, loadPolicy refuses every cluster. */
+  operator?: OperatorConfig;
 }
 
 const noGitlab = (): GitlabClient => {
@@ -36,6 +39,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createUnlockActivities(deps.kubeFor, now),
     ...createCiActivities(deps.gitlab ?? noGitlab, now),
     ...createNotifyActivities(now, deps.outcomes),
+    ...createPolicyActivities(deps.operator),
   };
   const wrapped: Record<string, unknown> = {};
   for (const [name, fn] of Object.entries(all)) wrapped[name] = withAttempt(withFailures(fn as (...a: unknown[]) => Promise<unknown>));

@@ -447,3 +447,15 @@ export class RecordWatcher {
     return { ended, isOpen: () => open, stop: () => controller.abort() };
   }
 }
+
+/** The context names of a kubeconfig (default: $KUBECONFIG, then ~/.kube/config), in its order. */
+export function kubeconfigContexts(file?: string): string[] {
+  const kc = new k8s.KubeConfig();
+  try {
+    if (file) kc.loadFromFile(file);
+    else kc.loadFromDefault();
+  } catch (err) {
+    throw new KubeError(`cannot read kubeconfig ${file ?? '(default)'}: ${(err as Error).message}`, 0);
+  }
+  return kc.getContexts().map((c) => c.name);
+}

@@ -135,7 +135,9 @@ async function backUp(kube: KubeApi, cur: StoredObject, input: UnlockInput, take
     // Ours from an earlier attempt (a retry after a failed delete) only if it copies this record.
     const existing = await kube.getRecord(cur.kind, cur.namespace, name);
     const copy =
-      existing?.annotations?.[BACKUP_ANNOTATIONS.originalUid] === cur.uid &&
+      existing?.labels[BACKUP_LABELS.managedBy] === 'helm-unstuck' &&
+      existing.annotations?.[BACKUP_ANNOTATIONS.originalUid] === cur.uid &&
+      existing.annotations[BACKUP_ANNOTATIONS.originalName] === cur.name &&
       sameStrings(stringMap(existing.annotations[BACKUP_ANNOTATIONS.originalLabels]), cur.labels) &&
       sameStrings(existing.data, cur.data);
     if (!copy) throw new BackupError(`${name} exists but is not a copy of ${cur.name} (uid ${cur.uid}); not overwriting it, deleting nothing`);
@@ -218,7 +220,9 @@ async function recordGone(
   base: Omit<UnlockAction, 'outcome' | 'detail'>,
   when: RecordGone['when'],
 ): Promise<UnlockAction> {
-  const backup = await kube.getRecord(kindOf(input.driver), input.namespace, base.backupName);
+  const found = await kube.getRecord(kindOf(input.driver), input.namespace, base.backupName);
+  // Only our backup of exactly this record counts: a copy naming another record is no backup.
+  const backup = found && backsUp(found, seen) ? found : undefined;
   const ann = backup?.annotations ?? {};
   const judged = judgeRecordGone(
     {
@@ -306,7 +310,22 @@ function originalOf(backup: StoredObject): { original: NewRecord; ann: Record<st
   if (backup.labels[BACKUP_LABELS.release] !== release || backup.labels[BACKUP_LABELS.revision] !== String(revision)) {
     throw bad(`its labels name ${backup.labels[BACKUP_LABELS.release]} revision ${backup.labels[BACKUP_LABELS.revision]}, its copy ${release} revision ${revision}`);
   }
+  // The uid it records is the one its name was made from: a backup claims one object only.
+  const uid = ann[BACKUP_ANNOTATIONS.originalUid];
+  if (!uid) throw bad(`annotation ${BACKUP_ANNOTATIONS.originalUid} is missing`);
+  if (backup.name !== backupName(release, revision, uid)) throw bad(`its name is not the backup name of ${name} with uid ${uid}`);
   return { original, ann };
+}
+
+/** Whether `backup` is our backup of exactly the approved record: its recorded uid and name are that record's. */
+function backsUp(backup: StoredObject, seen: ApprovedRecord): boolean {
+  try {
+    const { original, ann } = originalOf(backup);
+    return ann[BACKUP_ANNOTATIONS.originalUid] === seen.uid && original.name === seen.objectName;
+  } catch (err) {
+    if (err instanceof BackupError) return false;
+    throw err;
+  }
 }
 
 export function createUnlockActivities(kubeFor: KubeFor, now: () => number) {

@@ -6,31 +6,19 @@
 // the sweep shows where the server saturates and what more senders then cost in latency.
 // Writes bench/results/alert-storm.json.
 import { writeFileSync } from 'node:fs';
-import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import { counted } from '../server/metrics';
 import { serve } from '../server/serve';
 import { binaries, removeDir, tempDir } from '../test/stack/process';
 import { startTemporal } from '../test/stack/temporal';
 import { writeResult } from './lib/stack';
+import { pct, storm, stormPayload, STORM_RELEASES } from './lib/storm';
 
 const ALERTS = Number(process.env.BENCH_ALERTS ?? 10_000);
-const RELEASES = 100;
+const RELEASES = STORM_RELEASES;
 const SWEEP = (process.env.BENCH_CONCURRENCY ?? '8,16,32,64').split(',').map(Number);
 const HEADLINE = 16;
 const TOKEN = 'bench-webhook-token-0123456789';
-
-function payload(i: number, run: string): string {
-  const r = i % RELEASES;
-  const labels = { alertname: 'HelmReleaseStuck', cluster: 'gprd', namespace: `ns-${r % 10}`, label_name: `release-${run}-${r}`, label_owner: 'helm', label_status: 'pending-upgrade', label_version: '42' };
-  return JSON.stringify({
-    version: '4', groupKey: `{}:{release="${r}"}`, truncatedAlerts: 0, status: 'firing', receiver: 'helm-unstuck',
-    groupLabels: { alertname: 'HelmReleaseStuck' }, commonLabels: labels, commonAnnotations: {}, externalURL: 'http://127.0.0.1:9093',
-    alerts: [{ status: 'firing', labels, annotations: { summary: `release-${r} stuck` }, startsAt: '2026-11-24T09:41:07.123Z', endsAt: '0001-01-01T00:00:00Z', generatorURL: 'http://127.0.0.1:9090/graph', fingerprint: (0xabc000 + r).toString(16) }],
-  });
-}
-
-const pct = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
 
 async function runOnce(concurrency: number, temporal: Awaited<ReturnType<typeof startTemporal>>) {
   const env = temporal;
@@ -45,35 +33,8 @@ async function runOnce(concurrency: number, temporal: Awaited<ReturnType<typeof 
     log: () => undefined,
   });
   try {
-    // The load generator runs on a thread of its own, so it does not share the server's event loop.
-    const generator = `
-      const { parentPort, workerData } = require('node:worker_threads');
-      (async () => {
-        const { url, token, bodies, concurrency } = workerData;
-        const latencies = [];
-        const statuses = {};
-        let next = 0;
-        const started = process.hrtime.bigint();
-        await Promise.all(Array.from({ length: concurrency }, async () => {
-          while (next < bodies.length) {
-            const body = bodies[next++];
-            const t0 = process.hrtime.bigint();
-            const r = await fetch(url, { method: 'POST', headers: { authorization: 'Bearer ' + token, 'content-type': 'application/json' }, body });
-            await r.arrayBuffer();
-            latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
-            statuses[r.status] = (statuses[r.status] || 0) + 1;
-          }
-        }));
-        parentPort.postMessage({ seconds: Number(process.hrtime.bigint() - started) / 1e9, latencies, statuses });
-      })();`;
-    const bodies = Array.from({ length: ALERTS }, (_, i) => payload(i, `c${concurrency}`));
-    const run = await new Promise<{ seconds: number; latencies: number[]; statuses: Record<string, number> }>((ok, fail) => {
-      const w = new Worker(generator, { eval: true, workerData: { url: `${svc.url}/webhook/alertmanager`, token: TOKEN, bodies, concurrency } });
-      w.once('message', ok);
-      w.once('error', fail);
-    });
-    const { seconds, statuses } = run;
-    const latencies = run.latencies.sort((a, b) => a - b);
+    const bodies = Array.from({ length: ALERTS }, (_, i) => stormPayload(i, `c${concurrency}`));
+    const { seconds, statuses, latencies } = await storm(`${svc.url}/webhook/alertmanager`, TOKEN, bodies, concurrency);
     let workflows = 0;
     for await (const _ of svc.client.workflow.list({ query: `WorkflowType = 'remediateStuckRelease' AND TaskQueue = '${taskQueue}'` })) workflows++;
     return {

@@ -7,6 +7,7 @@ import { createActivities } from '../activities';
 import { clusterRegistry } from '../activities/clusters';
 import { GitlabClient } from '../activities/gitlab';
 import { decide, startRemediation } from '../client/remediation';
+import { newSecretKey, publicKeyOf, signProof } from '../decisions/decision-proof';
 import { workflowIdFor } from '../decisions/remediation';
 import { statusQuery } from '../workflows/definitions';
 import { eventTimeMs } from '../report/incident';
@@ -30,11 +31,20 @@ async function main() {
     const bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } as never });
     const taskQueue = 'bench-remediation';
     const gl = new GitlabClient(gitlab.url, TOKEN);
+    // The operator's configuration: one cluster per run (each with its own GitLab project), and
+    // serve's key, which signs each approval as serve would after a token login.
+    const key = newSecretKey();
+    const runs = Array.from({ length: RUNS + 1 }, (_, i) => i);
+    const operator = {
+      clusters: Object.fromEntries(runs.map((i) => [`bench-${i}`, { context: 'admin', gitlab: [{ project: 100 + i, environment: 'gprd' }] }])),
+      policy: { approvers: ['alice'], minPendingAge: '0s', ciPollInterval: '100ms' },
+      decisionKeys: [publicKeyOf(key)],
+    };
     const worker = await Worker.create({
       connection: env.nativeConnection,
       taskQueue,
       workflowBundle: bundle,
-      activities: createActivities({ kubeFor: clusterRegistry({ kubeconfig: stack.cp.kubeconfig, contexts: { bench: 'admin' } }), gitlab: () => gl }),
+      activities: createActivities({ kubeFor: clusterRegistry({ kubeconfig: stack.cp.kubeconfig, contexts: Object.fromEntries(runs.map((i) => [`bench-${i}`, 'admin'])) }), gitlab: () => gl, operator }),
     });
     gitlab.onRetry = (p, job) => gitlab.setJob(p, job.id, 'success', NOOP);
     const helm = new Helm(3, stack.bins.helm3, stack.cp.kubeconfig, join(stack.dir, 'helm3'));
@@ -52,22 +62,22 @@ async function main() {
 
         const { handle } = await startRemediation(
           env.client,
-          {
-            cluster: 'bench',
-            ...o,
-            gitlab: [{ project, environment: 'gprd' }],
-            policy: { approvers: ['alice'], minPendingAge: '0s', ciPollInterval: '100ms' },
-            trigger: { source: 'api', by: 'bench' },
-          },
+          { cluster: `bench-${i}`, ...o, trigger: { source: 'api', by: 'bench' } },
           taskQueue,
         );
         // The approver answers the moment approval is asked for.
+        let plan: string | undefined;
         for (;;) {
           const s = await handle.query(statusQuery);
-          if (s.hold === 'approval') break;
+          if (s.hold === 'approval') {
+            plan = s.view.plan?.digest;
+            break;
+          }
           await new Promise((r) => setTimeout(r, 5));
         }
-        await decide(env.client, workflowIdFor('bench', o.namespace, o.release), { action: 'approve', by: 'alice', reason: 'bench' });
+        const id = workflowIdFor(`bench-${i}`, o.namespace, o.release);
+        const d = { action: 'approve' as const, by: 'alice', reason: 'bench', ...(plan ? { plan } : {}) };
+        await decide(env.client, id, { ...d, proof: signProof(id, d, { verifiedBy: 'token', via: 'api', at: new Date().toISOString() }, key) });
         const result = await handle.result();
         if (result.outcome !== 'unstuck-and-verified') throw new Error(`run ${i}: ${result.outcome}: ${result.reason}`);
         const events = (await handle.fetchHistory()).events!;

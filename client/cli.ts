@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { PACKAGE_ROOT } from '../lib/repo';
+import { forTerminal } from '../lib/terminal';
 import { loadDemo } from './demo-load';
 import { UsageError, type CommandIo } from './errors';
 
@@ -96,8 +97,10 @@ GitLab projects and the policy come from HELM_UNSTUCK_CONFIG.`)
 
   for (const [kind, description, more] of [
     ['approve', 'Approve at the gate (or continue past a busy-CI/unhealthy hold), saying why.', `
-At the approval gate: approve. On a busy-CI or unhealthy hold: continue anyway. The incident
-answers at once; a decision from someone not among the approvers is refused.`],
+At the approval gate: approve the plan (its digest with --plan, as status showed it: a decision on
+a plan that has changed since is refused). On a busy-CI or unhealthy hold: continue anyway. The
+incident answers at once; a decision from someone not among the approvers is refused, and so is
+one whose identity nobody verified unless the operator's policy allows it.`],
     ['reject', 'Reject at the gate (or abort on a hold), saying why.', `
 At the approval gate: reject. On a busy-CI or unhealthy hold: abort.`],
   ] as const) {
@@ -106,9 +109,10 @@ At the approval gate: reject. On a busy-CI or unhealthy hold: abort.`],
       .description(description)
       .argument('<workflow-id>', 'the incident (helm-unstuck/<cluster>/<namespace>/<release>)')
       .option('--reason <text>', 'why: recorded with your decision (required)')
+      .option('--plan <digest>', "the approval's plan digest you reviewed (status shows it; default: the current plan)")
       .addOption(byOption())
       .addHelpText('after', more)
-      .action(async (id: string, o: { by?: string; reason?: string }) => {
+      .action(async (id: string, o: { by?: string; reason?: string; plan?: string }) => {
         const { decideCommand } = await import('./incident-commands.js');
         exit(await decideCommand(kind, { id, ...o }, io));
       });
@@ -158,22 +162,26 @@ exactly as it was; 'helm history' is then what it was before the unlock.`)
     .description('Run the Temporal worker. Uses TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE / TEMPORAL_API_KEY / TEMPORAL_TLS_* / TEMPORAL_CONFIG_FILE when set; otherwise starts (or joins) a local Temporal dev server on 127.0.0.1:7233 with its UI on :8233.')
     .option('--kubeconfig <file>', 'the kubeconfig (default: $KUBECONFIG, then ~/.kube/config)')
     .addHelpText('after', `
-Runs until SIGINT or SIGTERM. Cluster names map to kubeconfig contexts of the same name.
+Runs until SIGINT or SIGTERM. Clusters, their kubeconfig contexts and the policy come from
+HELM_UNSTUCK_CONFIG; an incident for a cluster not configured there is refused.
 Environment: the Temporal SDK's (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY,
 TEMPORAL_TLS_*, TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE); HELM_UNSTUCK_TASK_QUEUE (default
-helm-unstuck); KUBECONFIG.`)
+helm-unstuck); KUBECONFIG; HELM_UNSTUCK_GITLAB_URL, HELM_UNSTUCK_GITLAB_TOKEN[_FILE].`)
     .action(async (o: { kubeconfig?: string }) => {
       const { startWorker } = await import('../worker/worker.js');
-      const w = await startWorker({ env: io.env, clusters: o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}, log: (l) => io.err(`helm-unstuck: ${l}\n`) });
+      const w = await startWorker({ env: io.env, ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}), log: (l) => io.err(`helm-unstuck: ${l}\n`) });
       await w.done;
       exit(EXIT.ok);
     });
 
   cli
     .command('scan')
-    .description("List stuck Helm releases in a cluster (reads only pending records' metadata).")
+    .description("List stuck Helm releases in a cluster, or in every cluster (reads only pending records' metadata).")
     .option('-n, --namespace <namespace>', 'one namespace (default: all)')
-    .option('--context <name>', 'the kubeconfig context (default: the current one)')
+    .addOption(new Option('--context <name>', 'the kubeconfig context (default: the current one)').conflicts(['allContexts', 'allClusters']))
+    .addOption(new Option('--all-contexts', 'every context of the kubeconfig: one table, a CLUSTER column').conflicts('allClusters'))
+    .option('--all-clusters', 'every cluster configured in HELM_UNSTUCK_CONFIG (its kubeconfig and contexts)')
+    .option('--cluster-timeout <duration>', 'with --all-*: how long one cluster may take before its row says so', '30s')
     .option('--kubeconfig <file>', 'the kubeconfig (default: $KUBECONFIG, then ~/.kube/config)')
     .addOption(new Option('--driver <driver>', "Helm's storage driver").choices(['secret', 'configmap', 'all']).default('all'))
     .addOption(outputOption(['table', 'json'], 'table'))
@@ -181,11 +189,17 @@ helm-unstuck); KUBECONFIG.`)
     .addHelpText('after', `
 Lists Helm releases whose newest revision is pending (pending-install, pending-upgrade,
 pending-rollback): Helm refuses every operation on them. All namespaces unless -n is given.
-Exit status: 0, or 3 with --fail-if-stuck when a stuck release was found; 1 on errors; 2 on bad usage.`)
-    .action(async (o: { namespace?: string; context?: string; kubeconfig?: string; driver: 'secret' | 'configmap' | 'all'; output: 'table' | 'json'; failIfStuck?: boolean }) => {
+With --all-contexts or --all-clusters, every cluster is scanned at once: a cluster that cannot be
+scanned gets a row saying why, and the rest of the table is still printed.
+Exit status: 0, or 3 with --fail-if-stuck when a stuck release was found; 1 on errors, including
+a cluster of the fleet that could not be scanned (when nothing stuck was found); 2 on bad usage.`)
+    .action(async (o: { namespace?: string; context?: string; allContexts?: boolean; allClusters?: boolean; clusterTimeout: string; kubeconfig?: string; driver: 'secret' | 'configmap' | 'all'; output: 'table' | 'json'; failIfStuck?: boolean }) => {
+      const { parseDuration } = await import('../decisions/duration.js');
+      const clusterTimeoutMs = parseDuration(o.clusterTimeout);
+      if (!clusterTimeoutMs) throw new UsageError(`--cluster-timeout "${o.clusterTimeout}" is not a duration (e.g. 10s, 1m)`);
       const { scanCommand } = await import('./scan-command.js');
-      const { stuckFound } = await scanCommand(o, io);
-      exit(o.failIfStuck && stuckFound ? EXIT.stuckFound : EXIT.ok);
+      const { stuckFound, failedClusters } = await scanCommand({ ...o, clusterTimeoutMs }, io);
+      exit(o.failIfStuck && stuckFound ? EXIT.stuckFound : failedClusters > 0 ? EXIT.error : EXIT.ok);
     });
 
   cli
@@ -279,7 +293,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
       return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
     const command = cli.commands.find((c) => c.name() === argv[0]) ?? cli;
-    said.err += `${command === cli ? 'helm-unstuck' : `helm-unstuck ${command.name()}`}: ${(err as Error).message}\n`;
+    // Messages quote what came from outside (a refusal naming a job, a cluster's answer).
+    said.err += `${command === cli ? 'helm-unstuck' : `helm-unstuck ${command.name()}`}: ${forTerminal((err as Error).message)}\n`;
     if (err instanceof UsageError) {
       said.err += '\n';
       command.outputHelp({ error: true });

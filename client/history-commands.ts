@@ -4,6 +4,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { historyFromJSON, historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { buildIncidentReport } from '../report/incident';
 import { renderHtml, renderMarkdown } from '../report/render';
+import { forTerminal } from '../lib/terminal';
 import { connectClient } from './connect';
 import { CommandError, UsageError, type CommandIo } from './errors';
 
@@ -45,6 +46,7 @@ export async function reportCommand(o: { source: string; format: 'md' | 'html' |
   } catch (err) {
     throw new CommandError(`${o.source} is not a workflow history: ${(err as Error).message}`);
   }
-  write(o.output, io, o.format === 'md' ? renderMarkdown(report) : o.format === 'html' ? renderHtml(report) : JSON.stringify(report, null, 2) + '\n');
+  // Markdown escapes what it quotes; the HTML page is for a browser, but may be printed too.
+  write(o.output, io, o.format === 'md' ? renderMarkdown(report) : o.format === 'html' ? forTerminal(renderHtml(report)) : JSON.stringify(report, null, 2) + '\n');
   return 0;
 }

@@ -5,6 +5,7 @@ import { clusterRegistry } from '../activities/clusters';
 import { formatDuration } from '../decisions/duration';
 import { HOLD_ANSWERS, validateRemediationInput, workflowIdFor, type RemediationInput } from '../decisions/remediation';
 import { mark } from '../lib/glyphs';
+import { forTerminalLine } from '../lib/terminal';
 import { loadConfig } from '../lib/config';
 import { statusQuery, type RemediationStatus } from '../workflows/definitions';
 import type { remediateStuckRelease } from '../workflows/remediate';
@@ -31,14 +32,12 @@ function who(by: string | undefined, env: NodeJS.ProcessEnv): string {
 
 export async function startCommand(o: { cluster: string; namespace: string; release: string; by?: string; output: string }, io: CommandIo): Promise<number> {
   const config = loadConfig(io.env);
-  const cluster = config.clusters[o.cluster];
-  if (!cluster) throw new CommandError(`cluster "${o.cluster}" is not configured (known: ${Object.keys(config.clusters).join(', ') || 'none'}; HELM_UNSTUCK_CONFIG)`);
+  if (!Object.hasOwn(config.clusters, o.cluster)) throw new CommandError(`cluster "${o.cluster}" is not configured (known: ${Object.keys(config.clusters).join(', ') || 'none'}; HELM_UNSTUCK_CONFIG)`);
+  // Only what the incident is about: the worker applies its own configuration's policy.
   const input: RemediationInput = {
     cluster: o.cluster,
     namespace: o.namespace,
     release: o.release,
-    gitlab: cluster.gitlab,
-    policy: config.policy,
     trigger: { source: 'cli', by: who(o.by, io.env) },
   };
   // Checked before connecting (startRemediation checks again): bad input must not start a dev server.
@@ -59,7 +58,7 @@ async function status(client: Client, id: string): Promise<RemediationStatus> {
     const d = await handle.describe();
     if (d.status.name === 'COMPLETED') {
       const r = await handle.result();
-      return { incident: id, step: 'done', evidence: r.evidence, escalations: r.escalations, outcome: r.outcome, reason: r.reason, view: {} };
+      return { incident: id, step: 'done', evidence: r.evidence, escalations: r.escalations, outcome: r.outcome, reason: r.reason, ...(r.approvals ? { approvals: r.approvals } : {}), view: {} };
     }
     if (d.status.name !== 'RUNNING') {
       const outcome = d.status.name === 'CANCELLED' || d.status.name === 'TERMINATED' ? 'aborted' : 'failed';
@@ -74,16 +73,21 @@ async function status(client: Client, id: string): Promise<RemediationStatus> {
   }
 }
 
-/** approve: go ahead (approve at the gate, continue on a hold); reject: stop (reject, or abort). */
-export async function decideCommand(kind: 'approve' | 'reject', o: { id: string; by?: string; reason?: string }, io: CommandIo): Promise<number> {
+/**
+ * approve: go ahead (approve at the gate, continue on a hold); reject: stop (reject, or abort).
+ * At the gate the decision names the plan: the one given with --plan (the digest `status` showed
+ * you), else the one asked for at this moment, which the answer names.
+ */
+export async function decideCommand(kind: 'approve' | 'reject', o: { id: string; by?: string; reason?: string; plan?: string }, io: CommandIo): Promise<number> {
   if (!o.reason) throw new CommandError('say why with --reason: it is recorded with your decision');
   return withClient(io, async (client) => {
     const s = await status(client, o.id);
     if (!s.hold) throw new CommandError(`incident ${o.id} is not waiting for a decision (step: ${s.step}${s.outcome ? `, outcome: ${s.outcome}` : ''})`);
     const action = HOLD_ANSWERS[s.hold][kind === 'approve' ? 'go' : 'stop'];
+    const plan = s.hold === 'approval' ? (o.plan ?? s.view.plan?.digest) : undefined;
     try {
-      const r = await decide(client, o.id, { action, by: who(o.by, io.env), reason: o.reason! });
-      io.out(`${action} accepted by incident ${o.id} (at step ${r.step})\n`);
+      const r = await decide(client, o.id, { action, by: who(o.by, io.env), reason: o.reason!, ...(plan ? { plan } : {}) });
+      io.out(`${action} accepted by incident ${o.id} (at step ${r.step}${plan ? `, plan ${plan}` : ''})\n`);
       return 0;
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError) throw new CommandError(`refused: ${err.cause?.message ?? err.message}`);
@@ -92,8 +96,9 @@ export async function decideCommand(kind: 'approve' | 'reject', o: { id: string;
   });
 }
 
-function renderStatus(s: RemediationStatus, from = 0): string {
-  const lines = s.evidence.slice(from).map((e) => `${e.at.slice(11, 19)}  ${mark(e.ok)} [${e.step}] ${e.summary}`);
+/** An incident's evidence for a terminal: summaries quote job names, reasons and log lines. */
+export function renderStatus(s: RemediationStatus, from = 0): string {
+  const lines = s.evidence.slice(from).map((e) => forTerminalLine(`${e.at.slice(11, 19)}  ${mark(e.ok)} [${e.step}] ${e.summary}`));
   return lines.join('\n') + (lines.length ? '\n' : '');
 }
 
@@ -106,13 +111,13 @@ export async function statusCommand(o: { id: string; watch: boolean; output: str
       io.out(JSON.stringify(s, null, 2) + '\n');
       return 0;
     }
-    io.out(`incident ${s.incident}: step ${s.step}${s.outcome ? `, outcome ${s.outcome}` : ''}\n`);
+    io.out(`${forTerminalLine(`incident ${s.incident}: step ${s.step}${s.outcome ? `, outcome ${s.outcome}` : ''}`)}\n`);
     io.out(renderStatus(s));
     let shown = s.evidence.length;
     let waiting = s.waitingFor;
-    if (waiting) io.out(`… waiting for ${waiting}\n`);
+    if (waiting) io.out(`… waiting for ${forTerminalLine(waiting)}\n`);
     let retrying = s.retrying;
-    if (retrying) io.out(`… ${retrying}\n`);
+    if (retrying) io.out(`… ${forTerminalLine(retrying)}\n`);
     while (o.watch && !s.outcome) {
       await new Promise((r) => setTimeout(r, 1000));
       try {
@@ -123,7 +128,7 @@ export async function statusCommand(o: { id: string; watch: boolean; output: str
       }
       io.out(renderStatus(s, shown));
       shown = s.evidence.length;
-      if (s.waitingFor && s.waitingFor !== waiting) io.out(`… waiting for ${s.waitingFor}\n`);
+      if (s.waitingFor && s.waitingFor !== waiting) io.out(`… waiting for ${forTerminalLine(s.waitingFor)}\n`);
       waiting = s.waitingFor;
       // Said again when the attempts change, not every second as "next in" counts down.
       if (s.retrying && attempts(s.retrying) !== attempts(retrying)) io.out(`… ${s.retrying}\n`);
@@ -143,7 +148,7 @@ export async function listCommand(o: { all: boolean; output: string }, io: Comma
     }
     if (o.output === 'json') io.out(JSON.stringify(rows, null, 2) + '\n');
     else if (rows.length === 0) io.out(o.all ? 'No incidents.\n' : 'No running incidents.\n');
-    else io.out(rows.map((r) => `${r.workflowId}  ${r.status}  started ${r.age} ago`).join('\n') + '\n');
+    else io.out(rows.map((r) => forTerminalLine(`${r.workflowId}  ${r.status}  started ${r.age} ago`)).join('\n') + '\n');
     return 0;
   });
 }
@@ -152,7 +157,7 @@ export async function restoreCommand(o: { cluster: string; namespace: string; ba
   if (o.driver !== 'secret' && o.driver !== 'configmap') throw new CommandError(`--driver must be secret or configmap, not "${o.driver}"`);
   const acts = createActivities({ kubeFor: clusterRegistry({ ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}), contexts: { [o.cluster]: o.context ?? o.cluster } }) });
   const r = await acts.restoreRelease({ cluster: o.cluster, namespace: o.namespace, driver: o.driver, backupName: o.backup });
-  io.out(`${r.summary}\n`);
+  io.out(`${forTerminalLine(r.summary)}\n`);
   return 0;
 }
 

@@ -50,14 +50,40 @@ export const PROOF_MAX_AGE_MS = 10 * 60_000;
 
 export type ProofCheck = { ok: true; verifiedBy: DecisionProof['verifiedBy']; via: DecisionProof['via']; groups: string[] } | { ok: false; why: string };
 
+// base64url by hand: the workflow sandbox has neither atob/btoa nor Buffer.
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 const b64url = {
   decode(s: string): Uint8Array | undefined {
-    if (!/^[A-Za-z0-9_-]*$/.test(s) || s.length > 200) return undefined;
-    const bin = atob(s.replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - (s.length % 4)) % 4));
-    return Uint8Array.from(bin, (c) => c.charCodeAt(0));
+    // A length of 4n+1 is no base64 at all.
+    if (!/^[A-Za-z0-9_-]*$/.test(s) || s.length > 200 || s.length % 4 === 1) return undefined;
+    const out = new Uint8Array(Math.floor((s.length * 6) / 8));
+    let bits = 0;
+    let acc = 0;
+    let n = 0;
+    for (const c of s) {
+      acc = (acc << 6) | ALPHABET.indexOf(c);
+      bits += 6;
+      if (bits >= 8) {
+        bits -= 8;
+        out[n++] = (acc >> bits) & 0xff;
+      }
+    }
+    return out;
   },
   encode(b: Uint8Array): string {
-    return btoa(String.fromCharCode(...b)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+    let s = '';
+    let bits = 0;
+    let acc = 0;
+    for (const byte of b) {
+      acc = ((acc << 8) | byte) & 0xffff;
+      bits += 8;
+      while (bits >= 6) {
+        bits -= 6;
+        s += ALPHABET[(acc >> bits) & 63];
+      }
+    }
+    if (bits > 0) s += ALPHABET[(acc << (6 - bits)) & 63];
+    return s;
   },
 };
 

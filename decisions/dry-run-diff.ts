@@ -372,6 +372,10 @@ function findCommands(lines: string[]): DiffCommands {
 
 const unknownTrace = (reason: string): DiffReport => ({ verdict: 'unknown', mode: 'unknown', releases: [], reason });
 
+/** A trace longer than the cap, of which only `bytesRead` were read before reading stopped. */
+export const traceNotRead = (bytesRead: number): DiffReport =>
+  unknownTrace(`could not tell: the trace is over the ${TRACE_LIMITS.maxChars}-byte cap (reading stopped after ${bytesRead} bytes) and was not judged`);
+
 export function parseDryRunTrace(trace: string): DiffReport {
   if (trace.length > TRACE_LIMITS.maxChars) {
     return unknownTrace(

@@ -1,12 +1,16 @@
-// What a remediation needs, as one schema: the workflow checks its input with it, the client
-// checks before starting anything, and the config loader composes its parts (a cluster's GitLab
-// projects, the policy), so all three accept and refuse exactly the same things.
+// What a remediation needs, as schemas: the workflow checks its input with one, the client checks
+// before starting anything, and the config loader composes the others (a cluster's GitLab
+// projects, the operator's policy), so all of them accept and refuse exactly the same things.
+import { RE2JS } from 're2js';
+import { decodeKey } from './decision-proof';
 import { Duration, DurationMs } from './duration';
 import { ClusterName, NamespaceName, ReleaseName } from './helm';
-import type { Policy, RemediationInput, ResolvedPolicy } from './remediation';
+import type { Policy, PolicyConfig, RemediationInput, ResolvedPolicy } from './remediation';
 import { check, quote, z } from './validation';
 
 export const DEFAULT_POLICY: Omit<Policy, 'approvers'> = {
+  approvals: 1,
+  allowUnverifiedDecisions: false,
   escalateAfter: '15m',
   ciRecheckInterval: '1m',
   ciMaxChecks: 10,
@@ -20,14 +24,22 @@ export const DEFAULT_POLICY: Omit<Policy, 'approvers'> = {
 /** A non-empty string of bounded length (names, reasons, environments). */
 const text = (max = 256) => z.string().min(1).max(max);
 
-function isRegExp(pattern: string): boolean {
+/**
+ * A jobPattern runs on job names anyone who can push a branch chooses, so it is compiled with
+ * RE2 (re2js: linear time, no backtracking). A pattern RE2 refuses (a backreference, a
+ * lookaround) is a configuration error, said with RE2's reason.
+ */
+export function jobPatternProblem(pattern: string): string | undefined {
   try {
-    new RegExp(pattern);
-    return true;
-  } catch {
-    return false;
+    RE2JS.compile(pattern);
+    return undefined;
+  } catch (err) {
+    return `${quote(pattern)} is not an RE2 regular expression (${(err as Error).message.replace(/^error parsing regexp: /, '')})`;
   }
 }
+
+/** A validated jobPattern, compiled; `test` finds it anywhere in the name, as RegExp#test does. */
+export const compileJobPattern = (pattern: string): { test(name: string): boolean } => RE2JS.compile(pattern);
 
 const ATLEAST_ONE_WATCH = 'must list at least one GitLab project and environment to watch (runbook step 1)';
 
@@ -42,7 +54,10 @@ export const CiWatchSchema = z.object({
   jobPattern: z
     .string()
     .max(1024)
-    .refine(isRegExp, { error: (iss) => `${quote(iss.input)} is not a regular expression` })
+    .check((ctx) => {
+      const problem = jobPatternProblem(ctx.value);
+      if (problem) ctx.issues.push({ code: 'custom', message: problem, input: ctx.value });
+    })
     .optional(),
 });
 
@@ -58,16 +73,23 @@ const HpaTolerance = z.number(betweenZeroAndOne).min(0, betweenZeroAndOne).max(1
 const Strategy = z.enum(['delete', 'mark-failed']);
 
 const ATLEAST_ONE_APPROVER = 'must list at least one approver';
-const Approvers = z.array(text(), { error: (iss) => (iss.input === undefined ? ATLEAST_ONE_APPROVER : undefined) }).min(1, { error: ATLEAST_ONE_APPROVER });
-const AutoApprove = z.object(
+const Approvers = z.array(text(), { error: (iss) => (iss.input === undefined ? ATLEAST_ONE_APPROVER : undefined) }).min(1, { error: ATLEAST_ONE_APPROVER }).max(256);
+const AutoApprove = z.strictObject(
   { configuredBy: text(), reason: text(1024) },
-  { error: 'must name who configured it (configuredBy) and why (reason)' },
+  { error: (iss) => (iss.code === 'unrecognized_keys' ? undefined : 'must name who configured it (configuredBy) and why (reason)') },
 );
+const oneToFive = { error: 'must be a whole number from 1 to 5' };
+const Approvals = z.number(oneToFive).int(oneToFive).min(1, oneToFive).max(5, oneToFive);
 
-/** The policy as written (durations as given): what the workflow input and the config carry. */
-export const PolicySchema = z.object(
+/**
+ * The operator's policy as written (durations as given), every key optional: the defaults
+ * (`policy`) and each cluster's overrides (`clusters.<name>.policy`) in the configuration.
+ */
+export const PolicySchema = z.strictObject(
   {
-    approvers: Approvers,
+    approvers: Approvers.optional(),
+    approvals: Approvals.optional(),
+    allowUnverifiedDecisions: z.boolean().optional(),
     autoApprove: AutoApprove.optional(),
     escalateAfter: Duration.optional(),
     ciRecheckInterval: Duration.optional(),
@@ -78,11 +100,21 @@ export const PolicySchema = z.object(
     ciJobTimeout: Duration.optional(),
     ciPollInterval: Duration.optional(),
   },
-  { error: (iss) => (iss.input === undefined ? `is required (${ATLEAST_ONE_APPROVER})` : undefined) },
-) satisfies z.ZodType<RemediationInput['policy']>;
+  { error: (iss) => (iss.code === 'invalid_type' ? 'must be a mapping of policy settings' : undefined) },
+) satisfies z.ZodType<PolicyConfig>;
+
+/** A base64url Ed25519 public key (32 bytes): one key serve signs decisions with. */
+export const DecisionKey = z.string().refine((k) => decodeKey(k)?.length === 32, {
+  error: (iss) => `${quote(iss.input)} is not a base64url Ed25519 public key (32 bytes)`,
+});
+export const DecisionKeys = z.array(DecisionKey).max(16);
 
 /** The policy with defaults filled in and durations in milliseconds. */
 const ResolvedPolicySchema = PolicySchema.extend({
+  approvers: Approvers,
+  approvals: Approvals.default(DEFAULT_POLICY.approvals),
+  allowUnverifiedDecisions: z.boolean().default(DEFAULT_POLICY.allowUnverifiedDecisions),
+  decisionKeys: DecisionKeys.default([]),
   escalateAfter: DurationMs.prefault(DEFAULT_POLICY.escalateAfter),
   ciRecheckInterval: DurationMs.prefault(DEFAULT_POLICY.ciRecheckInterval),
   ciMaxChecks: CiMaxChecks.default(DEFAULT_POLICY.ciMaxChecks),
@@ -110,34 +142,56 @@ export const TriggerSchema = z.object({
   startsAt: z.string().max(64).optional(),
 });
 
+/**
+ * The incident, and only the incident. Other keys are dropped, not refused: an older client's
+ * `policy`, `gitlab` or `autoApprove` is ignored (the workflow says so in its evidence), because
+ * the policy is the operator's.
+ */
 export const RemediationInputSchema = z.object(
   {
     cluster: ClusterName,
     namespace: NamespaceName,
     release: ReleaseName,
+    revision: z.number().int().min(1).max(1_000_000_000).optional(),
     driver: z.enum(['secret', 'configmap']).optional(),
-    gitlab: CiWatchesSchema,
-    policy: PolicySchema,
     trigger: TriggerSchema,
   },
   { error: (iss) => (iss.code === 'invalid_type' ? 'must be an object' : undefined) },
 ) satisfies z.ZodType<RemediationInput>;
 
+/** Keys an input may carry from before the policy became the operator's; ignored. */
+export const IGNORED_INPUT_KEYS = ['policy', 'gitlab', 'autoApprove'] as const;
+
+/** The input, checked, with only the keys it may have; or every problem in words. */
+export function parseRemediationInput(input: unknown): { data: RemediationInput } | { problems: string[] } {
+  return check(RemediationInputSchema, input, 'input');
+}
+
 /** Every problem with the input, in words; empty when it is valid. */
 export function validateRemediationInput(input: RemediationInput): string[] {
-  const r = check(RemediationInputSchema, input, 'input');
+  const r = parseRemediationInput(input);
   return 'problems' in r ? r.problems : [];
 }
 
 /** Every problem with the GitLab projects to watch; empty when they are valid. */
-export function watchProblems(watches: RemediationInput['gitlab']): string[] {
+export function watchProblems(watches: unknown): string[] {
   const r = check(z.object({ gitlab: CiWatchesSchema }), { gitlab: watches }, 'gitlab');
   return 'problems' in r ? r.problems : [];
 }
 
-/** The policy with its defaults, durations in milliseconds. Only for a policy already validated. */
-export function resolvePolicy(p: RemediationInput['policy']): ResolvedPolicy {
-  const r = check(ResolvedPolicySchema, p, 'policy');
+/**
+ * One cluster's policy: the defaults, with the cluster's overrides key by key, with defaults
+ * filled in and durations in milliseconds; or every problem (no approvers, say) in words.
+ */
+export function checkPolicy(defaults: PolicyConfig, override: PolicyConfig = {}, decisionKeys: readonly string[] = []): { data: ResolvedPolicy } | { problems: string[] } {
+  const merged = { ...defaults, ...Object.fromEntries(Object.entries(override).filter(([, v]) => v !== undefined)), decisionKeys: [...decisionKeys] };
+  const r = check(ResolvedPolicySchema, merged, 'policy');
+  return 'problems' in r ? { problems: r.problems.map((p) => (p.startsWith('policy ') ? p : `policy.${p}`)) } : r;
+}
+
+/** As checkPolicy, for a policy already validated (the configuration loader did). */
+export function resolvePolicy(defaults: PolicyConfig, override?: PolicyConfig, decisionKeys?: readonly string[]): ResolvedPolicy {
+  const r = checkPolicy(defaults, override, decisionKeys);
   if ('problems' in r) throw new TypeError(`invalid policy: ${r.problems.join('; ')}`);
   return r.data;
 }

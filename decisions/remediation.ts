@@ -1,9 +1,10 @@
 // The remediation workflow's vocabulary and its decisions, pure so that the workflow, the client
 // and the tests share them: input and policy, validation, and each step's "what next".
+import type { DecisionPath, DecisionProof } from './decision-proof';
 import type { StorageDriver } from './helm';
 
 // Input validation and the policy's defaults live with the input's schema.
-export { DEFAULT_POLICY, resolvePolicy, validateRemediationInput, watchProblems } from './remediation-input';
+export { DEFAULT_POLICY, checkPolicy, parseRemediationInput, resolvePolicy, validateRemediationInput, watchProblems } from './remediation-input';
 
 export const OUTCOMES = [
   'unstuck-and-verified',
@@ -35,9 +36,17 @@ export interface CiWatch {
 
 export type UnlockStrategy = 'delete' | 'mark-failed';
 
+/** The operator's policy (configuration only, never the workflow input): defaults, or one cluster's. */
 export interface Policy {
-  /** Who may approve or reject (the identity the approval page or CLI vouches for). */
+  /**
+   * Who may approve or reject: user names (`alice`) or groups (`group:sre`). A group matches only
+   * the groups of a decision whose identity serve verified (a signed proof).
+   */
   approvers: string[];
+  /** How many distinct approvers must approve the same plan (2: the two-person rule). */
+  approvals: number;
+  /** Accept decisions nobody verified (a raw Temporal update with a free-text `by`). Off by default. */
+  allowUnverifiedDecisions: boolean;
   /**
    * Approve without a human. Off unless an operator configures it explicitly, naming themself
    * and why; the approval is then recorded as the policy's, never as a person's.
@@ -67,23 +76,40 @@ export interface Trigger {
   startsAt?: string;
 }
 
+/**
+ * What an incident is about, and nothing else: the policy and the GitLab projects to watch are the
+ * operator's (the worker's configuration, read by the loadPolicy activity), never the starter's.
+ */
 export interface RemediationInput {
   cluster: string;
   namespace: string;
   release: string;
+  /** The revision the alert named, when it named one. */
+  revision?: number;
   driver?: StorageDriver;
-  gitlab: CiWatch[];
-  policy: Partial<Policy> & { approvers: string[] };
   trigger: Trigger;
 }
 
-/** Policy with durations in milliseconds, after validation. */
+/** The policy as written in the configuration: any key may be left to its default. */
+export type PolicyConfig = Partial<Policy>;
+
+/** Policy with defaults filled in, durations in milliseconds, and the keys serve signs decisions with. */
 export interface ResolvedPolicy extends Omit<Policy, 'escalateAfter' | 'ciRecheckInterval' | 'minPendingAge' | 'ciJobTimeout' | 'ciPollInterval'> {
   escalateAfterMs: number;
   ciRecheckIntervalMs: number;
   minPendingAgeMs: number;
   ciJobTimeoutMs: number;
   ciPollIntervalMs: number;
+  /** Base64url Ed25519 public keys whose signatures on decisions are trusted. */
+  decisionKeys: string[];
+}
+
+/** What the loadPolicy activity returns: the operator's policy for one cluster, and its digest. */
+export interface OperatorPolicy {
+  policy: ResolvedPolicy;
+  gitlab: CiWatch[];
+  /** shortDigest of the canonical JSON of `policy` and `gitlab`. */
+  digest: string;
 }
 
 /** One workflow per release: a second start for the same release joins the running one. */
@@ -97,7 +123,27 @@ export interface Decision {
   action: DecisionAction;
   by: string;
   reason: string;
+  /** The plan digest the person saw (required at the approval gate). */
+  plan?: string;
+  /** serve's signature vouching for who decided; absent on a raw Temporal update or signal. */
+  proof?: DecisionProof;
 }
+
+/** How the identity behind an accepted decision was established. */
+export type Verification = 'sso' | 'token' | 'unverified-but-allowed' | 'operator-policy';
+
+/** An accepted decision as recorded in status, result and report (the proof's signature left out). */
+export interface RecordedDecision {
+  action: DecisionAction;
+  by: string;
+  reason: string;
+  plan?: string;
+  verifiedBy: Verification;
+  via: DecisionPath | 'policy';
+  groups: string[];
+  at: string;
+}
+
 /** What the workflow is waiting for a human to decide, if anything. */
 export type Hold = 'approval' | 'ci-busy' | 'unhealthy';
 
@@ -110,14 +156,3 @@ export const HOLD_ANSWERS: Record<Hold, { go: DecisionAction; stop: DecisionActi
 
 /** The actions a hold accepts, go first. */
 export const actionsFor = (hold: Hold): DecisionAction[] => [HOLD_ANSWERS[hold].go, HOLD_ANSWERS[hold].stop];
-
-/** Why a decision cannot be taken now, or undefined if it can. */
-export function checkDecision(d: Decision, hold: Hold | undefined, approvers: readonly string[]): string | undefined {
-  if (!d || typeof d !== 'object') return 'a decision needs action, by and reason';
-  if (!hold) return 'the workflow is not waiting for a decision';
-  if (!actionsFor(hold).includes(d.action)) return `the workflow waits for ${hold}: ${actionsFor(hold).join(' or ')}, not ${String(d.action)}`;
-  if (!d.by || typeof d.by !== 'string') return 'a decision must say who decides (by)';
-  if (!approvers.includes(d.by)) return `${d.by} is not an allowed approver`;
-  if (!d.reason || typeof d.reason !== 'string' || !d.reason.trim()) return 'a decision must say why (reason)';
-  return undefined;
-}

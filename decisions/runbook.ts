@@ -92,16 +92,28 @@ export interface Plan {
 /**
  * Step 4, while waiting for approval: the alert resolved, and the release was read again. It is
  * no longer stuck (end), its pending records changed (ask again for the new ones), or it is the
- * same (keep waiting).
+ * same (keep waiting). A pending record younger than the policy's minimum age may be a live
+ * upgrade: it is never put before an approver; the incident ends, and if that record does stay
+ * stuck, its own alert starts a new one.
  */
 export type LookAgain = { look: 'not-stuck'; ending: Ending } | { look: 'changed'; plan: Plan } | { look: 'same' };
 
-export function decideLookAgain(approved: readonly ApprovedRecord[], now: ReleaseState): LookAgain {
-  const next = decideIdentify(now, { minPendingAgeMs: 0 });
+export function decideLookAgain(approved: readonly ApprovedRecord[], now: ReleaseState, policy: Pick<ResolvedPolicy, 'minPendingAgeMs'>): LookAgain {
+  if (now.kind === 'Locked' && !differsFromApproved(approved, now)) return { look: 'same' };
+  const next = decideIdentify(now, policy);
+  if (next.action === 'wait-young') {
+    const age = now.pendingForMs === undefined ? 'of unknown age' : `only ${formatDuration(now.pendingForMs)} old`;
+    return {
+      look: 'not-stuck',
+      ending: {
+        outcome: 'nothing-to-do',
+        reason: `the alert resolved and the records awaiting approval are gone; revision ${now.pending[0]?.revision} is pending but ${age}, younger than ${formatDuration(policy.minPendingAgeMs)}: it may be a live upgrade, so it is not put up for approval and nothing was done (if it stays stuck, its own alert starts a new incident)`,
+      },
+    };
+  }
   if (next.action !== 'ask-approval') {
     return { look: 'not-stuck', ending: { outcome: 'nothing-to-do', reason: `the alert resolved and the release is no longer stuck: ${now.reason}` } };
   }
-  if (!differsFromApproved(approved, now)) return { look: 'same' };
   return { look: 'changed', plan: { state: now, approved: approvedRecords(now), expect: next.expect } };
 }
 

@@ -102,7 +102,9 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     const config = join(dir, 'config.yaml');
     writeFileSync(config, JSON.stringify({
       clusters: { demo: { context: 'admin', gitlab: [{ project: 1, environment: 'demo' }] } },
-      policy: { approvers: ['you'], minPendingAge: '0s', ciPollInterval: '500ms' },
+      // The demo is the operator here. Its prompt answers straight to Temporal, with no serve to
+      // vouch for who you are, so its policy must say, explicitly, that it takes such decisions.
+      policy: { approvers: ['you'], minPendingAge: '0s', ciPollInterval: '500ms', allowUnverifiedDecisions: true },
       server: { listen: '127.0.0.1:0' },
       kubeconfig: cp.kubeconfig,
     }));
@@ -162,7 +164,10 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       if (st.outcome) break;
       if (st.hold === 'approval' && !decided) {
         const yes = o.yes || /^y(es)?$/i.test((await (o.ask ?? ask)('   Approve? [y/N] ', signal)).trim());
-        await decide(svc.client, id, yes ? { action: 'approve', by: 'you', reason: o.yes ? 'approved in advance (--yes)' : 'approved at the prompt' } : { action: 'reject', by: 'you', reason: 'declined at the prompt' });
+        // The decision names the plan you were shown (its digest is in the approval request above).
+        const plan = st.view.plan?.digest;
+        const decision = yes ? { action: 'approve' as const, reason: o.yes ? 'approved in advance (--yes)' : 'approved at the prompt' } : { action: 'reject' as const, reason: 'declined at the prompt' };
+        await decide(svc.client, id, { ...decision, by: 'you', ...(plan ? { plan } : {}) });
         decided = true;
       }
       await sleep(300, undefined, { signal });

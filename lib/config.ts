@@ -7,8 +7,8 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { AlertMappingSchema, type AlertMapping } from '../decisions/alerts';
 import { ClusterName } from '../decisions/helm';
-import type { CiWatch, RemediationInput } from '../decisions/remediation';
-import { CiWatchesSchema, PolicySchema } from '../decisions/remediation-input';
+import type { CiWatch, PolicyConfig } from '../decisions/remediation';
+import { checkPolicy, CiWatchesSchema, DecisionKeys, PolicySchema } from '../decisions/remediation-input';
 import { check, ownRecordOf, quote, z } from '../decisions/validation';
 
 export interface ClusterSettings {
@@ -16,13 +16,18 @@ export interface ClusterSettings {
   context?: string;
   /** GitLab projects whose deploy jobs target this cluster (runbook step 1 and 6). */
   gitlab: CiWatch[];
+  /** This cluster's overrides of the default policy, key by key (production: `approvals: 2`). */
+  policy?: PolicyConfig;
 }
 
 export interface Config {
   kubeconfig?: string;
   /** Cluster name → settings; only its own keys are clusters (`constructor` is not one). */
   clusters: Record<string, ClusterSettings>;
-  policy: RemediationInput['policy'];
+  /** The default policy; each cluster's `policy` overrides it key by key. Only the operator's. */
+  policy: PolicyConfig;
+  /** Base64url Ed25519 public keys whose signatures on decisions the workflow trusts (serve's). */
+  decisionKeys: string[];
   alerts: AlertMapping;
   server: { listen: string; maxBodyBytes: number; webhookToken?: string };
   gitlab?: { url: string; token: string };
@@ -42,14 +47,15 @@ export class ConfigError extends Error {
 
 const Listen = z.string().regex(/^[^:]+:\d{1,5}$/, { error: (iss) => `${quote(iss.input)} must be host:port` });
 const Url = z.string().refine((u) => URL.canParse(u), { error: (iss) => `${quote(iss.input)} is not a URL` });
-const SETTINGS = ['kubeconfig', 'clusters', 'policy', 'alerts', 'server', 'gitlab', 'taskQueue', 'users'] as const;
+const SETTINGS = ['kubeconfig', 'clusters', 'policy', 'decisionKeys', 'alerts', 'server', 'gitlab', 'taskQueue', 'users'] as const;
 
 const FileSchema = z
   .strictObject(
     {
       kubeconfig: z.string().min(1).optional(),
-      clusters: ownRecordOf(ClusterName, z.strictObject({ context: z.string().min(1).max(253).optional(), gitlab: CiWatchesSchema })).prefault({}),
-      policy: PolicySchema.strict().optional(),
+      clusters: ownRecordOf(ClusterName, z.strictObject({ context: z.string().min(1).max(253).optional(), gitlab: CiWatchesSchema, policy: PolicySchema.optional() })).prefault({}),
+      policy: PolicySchema.optional(),
+      decisionKeys: DecisionKeys.optional(),
       alerts: AlertMappingSchema.prefault({}),
       server: z.strictObject({ listen: Listen.optional(), maxBodyBytes: z.number().int().min(1024).max(1 << 30).optional() }).prefault({}),
       gitlab: z.strictObject({ url: Url.optional() }).optional(),
@@ -69,8 +75,20 @@ const FileSchema = z
     },
   )
   .check((ctx) => {
-    if (Object.keys(ctx.value.clusters).length > 0 && !ctx.value.policy) {
-      ctx.issues.push({ code: 'custom', path: ['policy'], message: 'is required once clusters are configured (approvers at least)', input: undefined });
+    // Each cluster's policy is whole: the defaults with its overrides give it approvers, and a
+    // two-person rule it can meet.
+    for (const [name, c] of Object.entries(ctx.value.clusters)) {
+      const r = checkPolicy(ctx.value.policy ?? {}, c.policy);
+      if ('problems' in r) {
+        // A part's own problems are listed already; what only the merge shows is no approvers at all.
+        if (ctx.value.policy?.approvers !== undefined || c.policy?.approvers !== undefined) continue;
+        ctx.issues.push({ code: 'custom', path: ['clusters', name, 'policy'], message: 'has no approvers: set policy.approvers (the defaults) or this cluster\'s policy.approvers', input: c.policy });
+        continue;
+      }
+      const { approvers, approvals } = r.data;
+      if (approvers.every((a) => !a.startsWith('group:')) && new Set(approvers).size < approvals) {
+        ctx.issues.push({ code: 'custom', path: ['clusters', name, 'policy', 'approvals'], message: `is ${approvals}, but only ${new Set(approvers).size} approver${approvers.length === 1 ? ' is' : 's are'} listed (and no group)`, input: approvals });
+      }
     }
   });
 
@@ -129,7 +147,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     ...(kubeconfig ? { kubeconfig } : {}),
     clusters: file.clusters,
-    policy: file.policy ?? { approvers: [] },
+    policy: file.policy ?? {},
+    decisionKeys: file.decisionKeys ?? [],
     alerts: file.alerts,
     server: {
       listen: e.HELM_UNSTUCK_LISTEN ?? file.server.listen ?? '127.0.0.1:8080',

@@ -4,9 +4,10 @@
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
 import type { Activities } from '../activities';
-import { isGoodOutcome, type Decision, type RemediationInput } from '../decisions/remediation';
+import { isGoodOutcome, type Decision, type RecordedDecision, type RemediationInput } from '../decisions/remediation';
 import type { RemediationResult } from '../workflows/remediate';
 import { formatDuration } from '../decisions/duration';
+import { describePolicy } from '../decisions/policy';
 import { mark } from '../lib/glyphs';
 
 type History = temporal.api.history.v1.IHistory;
@@ -18,6 +19,9 @@ export interface TimelineEntry {
   what: string;
   ok?: boolean;
 }
+
+/** A decision in the report: `channel` is how it reached Temporal; the rest is the workflow's record, when it has one. */
+export type ReportDecision = Omit<Decision, 'proof'> & { at: string; channel: 'update' | 'signal' | 'policy' } & Partial<Pick<RecordedDecision, 'verifiedBy' | 'via' | 'groups'>>;
 
 export interface IncidentReport {
   incident: string;
@@ -32,7 +36,12 @@ export interface IncidentReport {
   checks: TimelineEntry[];
   /** What the approver had seen when deciding: every check up to the decision. */
   shownAtApproval: string[];
-  decisions: (Decision & { at: string; via: 'update' | 'signal' | 'policy' })[];
+  /**
+   * Decisions, in order: as sent (an update's arguments) while the incident runs; once it has
+   * ended, those at the approval gate as the workflow recorded them (who, verified how, through
+   * which path, on which plan).
+   */
+  decisions: ReportDecision[];
   escalations: TimelineEntry[];
   unlock?: ResultOf<'unlockRelease'>;
   verification?: ResultOf<'verifyRelease'>;
@@ -126,6 +135,7 @@ const READERS: { [N in ActivityName]?: Reader<N> } = {
     fill: (report, _, entry) => report.escalations.push(entry),
   },
   reportOutcome: { read: (r) => ({ what: `outcome reported (${r.reported})` }) },
+  loadPolicy: { read: (r) => ({ what: describePolicy(r) }), unnamed: true },
 };
 
 const isKnown = (name: string): name is ActivityName => Object.hasOwn(READERS, name);
@@ -178,7 +188,8 @@ export function buildIncidentReport(history: History): IncidentReport {
     if (ua) {
       const d = decode<Decision>(ua.acceptedRequest?.input?.args);
       if (d) {
-        report.decisions.push({ ...d, at: time(e), via: 'update' });
+        const { proof: _proof, ...said } = d;
+        report.decisions.push({ ...said, at: time(e), channel: 'update' });
         add(e, `${d.by}: ${d.action}, because ${d.reason} (update)`);
       }
     }
@@ -201,9 +212,14 @@ export function buildIncidentReport(history: History): IncidentReport {
       if (r) {
         report.outcome = r.outcome;
         report.reason = r.reason;
-        if (r.approval?.by.startsWith('policy')) report.decisions.push({ ...r.approval, via: 'policy' });
-        else if (r.approval && !report.decisions.some((d) => d.by === r.approval!.by && d.action === r.approval!.action)) {
-          report.decisions.push({ ...r.approval, via: 'signal' });
+        // The gate's decisions as the workflow recorded them replace what was merely sent.
+        const recorded = r.approvals ?? (r.approval ? [r.approval] : []);
+        if (recorded.length) {
+          report.decisions = report.decisions.filter((d) => d.action !== 'approve' && d.action !== 'reject');
+          for (const a of recorded) {
+            const sent = events.some((x) => decode<Decision>(x.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.args)?.by === a.by);
+            report.decisions.push({ ...a, channel: a.via === 'policy' ? 'policy' : sent ? 'update' : 'signal' });
+          }
         }
         add(e, `finished: ${r.outcome}: ${r.reason}`, isGoodOutcome(r.outcome));
       }

@@ -3,6 +3,7 @@ import { html } from 'hono/html';
 import type { HtmlEscapedString } from 'hono/utils/html';
 import { isGoodOutcome } from '../decisions/remediation';
 import { mark } from '../lib/glyphs';
+import { forTerminalLine } from '../lib/terminal';
 import type { IncidentReport, TimelineEntry } from './incident';
 
 const hhmmss = (iso: string) => iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
@@ -10,13 +11,13 @@ const hhmmss = (iso: string) => iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
 /** The six questions every post-incident review asks, answered from history. */
 export function answers(r: IncidentReport): [string, string][] {
   const i = r.input;
-  const approval = r.decisions.find((d) => d.action === 'approve' || d.action === 'reject');
+  const gate = r.decisions.filter((d) => d.action === 'approve' || d.action === 'reject');
   const deleted = r.unlock?.actions.map((a) => `${a.objectName} (revision ${a.revision}, uid ${a.uid}): ${a.outcome}; backup ${a.backupName}`).join('; ');
   return [
     ['Release', i ? `${i.namespace}/${i.release} on cluster ${i.cluster}` : '(unknown)'],
     ['What was stuck', r.stuck ?? 'nothing was found stuck'],
     ['Outcome', `${r.outcome ?? r.status}${r.reason ? `: ${r.reason}` : ''}`],
-    ['Who decided', approval ? `${approval.by} ${approval.action === 'approve' ? 'approved' : 'rejected'} at ${hhmmss(approval.at)} (${approval.via}), because ${approval.reason}` : 'no approval decision'],
+    ['Who decided', gate.length ? gate.map(whoDecided).join('; ') : 'no approval decision'],
     ['What was backed up and deleted', deleted ?? 'nothing'],
     ['Verified', r.verification ? `${r.verification.verified ? 'yes' : 'NO'}: ${r.verification.summary}` : 'not reached'],
     ['Dry run of the re-run job', r.rerun ? `${r.rerun.diff.verdict} (job ${r.rerun.job.id}, ${r.rerun.job.status}): ${r.rerun.diff.reason}` : 'not run'],
@@ -25,26 +26,46 @@ export function answers(r: IncidentReport): [string, string][] {
   ];
 }
 
-const mdCell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+/** "alice approved at … (sso via page, groups sre; plan 1a2b…), because …". */
+function whoDecided(d: IncidentReport['decisions'][number]): string {
+  const how = d.verifiedBy ? `${d.verifiedBy}${d.via ? ` via ${d.via}` : ''}${d.groups?.length ? `, groups ${d.groups.join(', ')}` : ''}` : d.channel;
+  return `${d.by} ${d.action === 'approve' ? 'approved' : 'rejected'} at ${hhmmss(d.at)} (${how}${d.plan ? `; plan ${d.plan}` : ''}), because ${d.reason}`;
+}
+
+
+/**
+ * Quoted text (names, reasons, job names, log lines) as literal Markdown: one line, no control
+ * characters, and what Markdown (GitHub's and GitLab's) would act on backslash-escaped, so a
+ * release note cannot become a link, an autolink, an image, HTML, a code span, emphasis, a list or
+ * heading, or a new table column.
+ */
+export function md(s: string): string {
+  return forTerminalLine(s)
+    .replace(/[\\`*_[\]<>|~!&]/g, '\\$&')
+    .replace(/:\/\//g, '\\://')
+    .replace(/\b(www)\./gi, '$1\\.')
+    .replace(/^(\d+)([.)])/, '$1\\$2')
+    .replace(/^[#+=-]/, '\\$&');
+}
 
 export function renderMarkdown(r: IncidentReport): string {
-  const lines = [`# Incident ${r.incident}`, '', '| | |', '|---|---|'];
-  for (const [k, v] of answers(r)) lines.push(`| ${k} | ${mdCell(v)} |`);
+  const lines = [`# Incident ${md(r.incident)}`, '', '| | |', '|---|---|'];
+  for (const [k, v] of answers(r)) lines.push(`| ${k} | ${md(v)} |`);
   lines.push('', '## What was checked', '');
-  for (const c of r.checks) lines.push(`- ${hhmmss(c.at)} ${mark(c.ok)} ${c.what}`);
+  for (const c of r.checks) lines.push(`- ${hhmmss(c.at)} ${mark(c.ok)} ${md(c.what)}`);
   lines.push('', '## Evidence shown at approval', '');
   if (r.shownAtApproval.length === 0) lines.push('- (no approval was asked for)');
-  for (const s of r.shownAtApproval) lines.push(`- ${s}`);
+  for (const s of r.shownAtApproval) lines.push(`- ${md(s)}`);
   if (r.escalations.length) {
     lines.push('', '## Escalations', '');
-    for (const e of r.escalations) lines.push(`- ${hhmmss(e.at)} ${e.what}`);
+    for (const e of r.escalations) lines.push(`- ${hhmmss(e.at)} ${md(e.what)}`);
   }
   if (r.rerun?.diff.releases.some((x) => x.changes.length)) {
     lines.push('', '## Objects the dry run would change', '');
-    for (const rel of r.rerun.diff.releases) for (const c of rel.changes) lines.push(`- ${rel.release ?? ''} ${c.kind} ${c.namespace}/${c.name}: ${c.change}`);
+    for (const rel of r.rerun.diff.releases) for (const c of rel.changes) lines.push(`- ${md(`${rel.release ?? ''} ${c.kind} ${c.namespace}/${c.name}: ${c.change}`)}`);
   }
   lines.push('', '## Timeline', '', '| time | | event |', '|---|---|---|');
-  for (const t of r.timeline) lines.push(`| ${hhmmss(t.at)} | ${mark(t.ok)} | ${mdCell(t.what)} |`);
+  for (const t of r.timeline) lines.push(`| ${hhmmss(t.at)} | ${mark(t.ok)} | ${md(t.what)} |`);
   return lines.join('\n') + '\n';
 }
 

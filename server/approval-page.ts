@@ -148,7 +148,8 @@ export function approvalPage(o: ApprovalPageOptions): Hono<PageEnv> {
     const id = c.req.param('id');
     const f = c.var.form;
     try {
-      await decide(o.client, id, { action: f.get('action') as DecisionAction, by: c.var.session.user, reason: f.get('reason') ?? '' });
+      const plan = f.get('plan');
+      await decide(o.client, id, { action: f.get('action') as DecisionAction, by: c.var.session.user, reason: f.get('reason') ?? '', ...(plan ? { plan } : {}) });
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError) return incident(c, id, `Not accepted: ${err.cause?.message ?? err.message}`);
       if (err instanceof WorkflowNotFoundError) return incident(c, id);

@@ -10,7 +10,7 @@ import { startWorker, type RunningWorker } from '../worker/worker';
 import { Detector } from '../detector/detector';
 import { detectorRegistry } from '../detector/metrics';
 import { approvalPage } from './approval-page';
-import { AlertForwarder } from './forwarder';
+import { AlertForwarder, clusterScanner } from './forwarder';
 import { createApp } from './http';
 import { createMetrics, type Metrics } from './metrics';
 
@@ -48,8 +48,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Serving> {
   if (opts.withWorker ?? true) {
     worker = await startWorker({
       env: { ...env, HELM_UNSTUCK_TASK_QUEUE: config.taskQueue },
-      clusters: { ...(config.kubeconfig ? { kubeconfig: config.kubeconfig } : {}), contexts },
-      ...(config.gitlab ? { gitlab: config.gitlab } : {}),
+      config,
       outcomes: {
         incident: (outcome) => metrics.incidents.inc({ outcome }),
         step: (step, seconds) => metrics.stepSeconds.observe({ step }, seconds),
@@ -62,7 +61,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Serving> {
   } else {
     ({ client, close: closeClient } = await connectClient(env));
   }
-  const forwarder = new AlertForwarder(client, config, metrics);
+  const forwarder = new AlertForwarder(client, config, metrics, { scan: clusterScanner(config), log });
   // The approval page is served when users are configured to log in to it.
   const page = Object.keys(config.users).length > 0
     ? approvalPage({ client, users: config.users, ...(config.sessionSecret ? { secret: config.sessionSecret } : {}), secureCookie: env.HELM_UNSTUCK_SECURE_COOKIE === '1' })

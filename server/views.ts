@@ -54,7 +54,7 @@ const verdict = (ok: boolean | undefined) => (ok === undefined ? '' : ok ? 'good
 function decisionForm(id: string, st: RemediationStatus, s: Session): Html | undefined {
   if (st.hold) {
     return html`<div class="wait" id="decision"><p><strong>Waiting for:</strong> ${st.waitingFor ?? ''}</p>
-<form method="post" action="/incidents/${id}/decide"><input type="hidden" name="csrf" value="${s.csrf}">
+<form method="post" action="/incidents/${id}/decide"><input type="hidden" name="csrf" value="${s.csrf}">${st.hold === 'approval' && st.view.plan ? html`<input type="hidden" name="plan" value="${st.view.plan.digest}">` : undefined}
 <label>Why (recorded with your name, ${s.user}) <textarea name="reason" required></textarea></label>
 ${buttons(st.hold)}
 </form></div>`;
@@ -79,7 +79,7 @@ ${row('Verified', v.verification?.summary, v.verification?.verified)}${row('Dry 
 ${row('Escalations', st.escalations ? String(st.escalations) : undefined)}
 </table>
 ${v.health?.deployments.length ? html`<h2>Each Deployment</h2><ul id="deployments">${v.health.deployments.map((d) => html`<li>${d}</li>`)}</ul>` : undefined}
-${plan?.length ? html`<h2>On approval, helm-unstuck will ${v.plan?.strategy === 'delete' ? 'back up, then delete' : 'back up, then mark failed'}</h2><ul id="plan">${plan}</ul>` : undefined}
+${plan?.length ? html`<h2>On approval, helm-unstuck will ${v.plan?.strategy === 'delete' ? 'back up, then delete' : 'back up, then mark failed'} (plan <code id="plan-digest">${v.plan?.digest}</code>)</h2><ul id="plan">${plan}</ul>` : undefined}
 ${decisionForm(id, st, s)}
 <h2>Evidence</h2><ul id="evidence">${st.evidence.map((e) => html`<li class="${verdict(e.ok)}">${e.at.slice(11, 19)} [${e.step}] ${e.summary}</li>`)}</ul>`;
   return layout(id, body, s, o.refresh);

@@ -3,9 +3,12 @@
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { alertTarget, parseAlertmanagerPayload } from '../decisions/alerts';
+import pLimit from 'p-limit';
+import { alertTarget, parseAlertmanagerPayload, type AlertmanagerPayload, type AlertMapping } from '../decisions/alerts';
+import { own, quote } from '../decisions/validation';
 import type { Config } from '../lib/config';
 import { constantTimeEqual } from '../lib/text';
+import { BoundedMemory } from './bounded-memory';
 import { ForwardError, UnavailableError, type AlertForwarder, type AlertResult } from './forwarder';
 import type { Metrics } from './metrics';
 
@@ -13,7 +16,7 @@ export const WEBHOOK_PATH = '/webhook/alertmanager';
 
 export interface WebhookDeps {
   config: Pick<Config, 'server' | 'alerts'>;
-  forwarder: Pick<AlertForwarder, 'forward'>;
+  forwarder: Pick<AlertForwarder, 'forward'> & Partial<Pick<AlertForwarder, 'truncated'>>;
   metrics: Metrics;
   log: (line: string) => void;
 }
@@ -27,7 +30,52 @@ export function bearerMatches(header: string | undefined, token: string): boolea
   return constantTimeEqual(/^Bearer (.+)$/.exec(header ?? '')?.[1] ?? '', token);
 }
 
+/** Alerts forwarded at once per request: a payload of thousands waits its turn, it does not fan out. */
+const FORWARD_CONCURRENCY = 16;
+/** Lines one request may log about rejected alerts (one per distinct reason), the rest counted. */
+const REJECTION_LINES = 5;
+
+/**
+ * Logs each rejected alert once per hour with its reason, aggregated by reason: Alertmanager
+ * re-sends a group every interval, and one line per alert per resend would drown the log.
+ */
+export class RejectionLog {
+  private readonly seen: BoundedMemory<true>;
+  constructor(
+    private readonly log: (line: string) => void,
+    now: () => number = Date.now,
+  ) {
+    this.seen = new BoundedMemory<true>(10_000, 3600_000, now);
+  }
+
+  note(groupKey: string, rejected: { fingerprint: string; reason: string }[]): void {
+    const fresh = new Map<string, string[]>();
+    for (const r of rejected) {
+      const key = `${r.fingerprint}\0${r.reason}`;
+      if (this.seen.get(key)) continue;
+      this.seen.set(key, true);
+      fresh.set(r.reason, [...(fresh.get(r.reason) ?? []), r.fingerprint]);
+    }
+    const reasons = [...fresh.entries()];
+    for (const [reason, fps] of reasons.slice(0, REJECTION_LINES)) {
+      const shown = fps.slice(0, 5).join(', ');
+      this.log(`rejected ${fps.length} alert(s) of group ${quote(groupKey)}: ${reason} (${shown}${fps.length > 5 ? ` and ${fps.length - 5} more` : ''})`);
+    }
+    if (reasons.length > REJECTION_LINES) {
+      const more = reasons.slice(REJECTION_LINES).reduce((n, [, fps]) => n + fps.length, 0);
+      this.log(`rejected ${more} more alert(s) of group ${quote(groupKey)} for ${reasons.length - REJECTION_LINES} other reason(s)`);
+    }
+  }
+}
+
+/** The clusters a truncated group is about: its alerts' and its common labels' (validated by the forwarder against the config). */
+function groupClusters(p: AlertmanagerPayload, m: AlertMapping, targets: string[]): string[] {
+  const common = [own(p.commonLabels, m.labels.cluster), own(p.groupLabels, m.labels.cluster)].filter((c): c is string => c !== undefined);
+  return [...new Set([...targets, ...common])];
+}
+
 export function webhook(deps: WebhookDeps): Hono {
+  const rejections = new RejectionLog(deps.log);
   const { server } = deps.config;
   /** Every answer is counted by its result. */
   const answer = (c: Context, status: ContentfulStatusCode, result: string, body: object, headers?: Record<string, string>) => {
@@ -54,30 +102,54 @@ export function webhook(deps: WebhookDeps): Hono {
   // declared length is judged here (Node's parser holds the body to it).
   const limit: MiddlewareHandler = async (c, next) => {
     const declared = c.req.header('content-length');
-    if (declared === undefined || c.req.header('transfer-encoding')) return streamed(c, next);
+    if (declared === undefined || c.req.header('transfer-encoding')) {
+      // bodyLimit reads the whole stream before calling next: an error before then is the body's.
+      let read = false;
+      try {
+        return await streamed(c, async () => {
+          read = true;
+          await next();
+        });
+      } catch (err) {
+        if (read) throw err;
+        return aborted(c, err);
+      }
+    }
     return Number(declared) > server.maxBodyBytes ? tooLarge(c) : next();
+  };
+  /** The sender went away mid-body (or sent a broken stream): one line, no stack trace. */
+  const aborted = (c: Context, err: unknown) => {
+    deps.log(`webhook request body not received whole: ${(err as Error)?.message ?? String(err)}`);
+    return answer(c, 400, 'aborted', { error: 'the request body was not received whole' });
   };
 
   const app = new Hono();
   app.post(WEBHOOK_PATH, bearer, json, limit, async (c) => {
+    let text: string;
+    try {
+      text = await c.req.text();
+    } catch (err) {
+      return aborted(c, err);
+    }
     let body: unknown;
     try {
-      body = JSON.parse(await c.req.text());
+      body = JSON.parse(text);
     } catch (err) {
       return answer(c, 400, 'bad_request', { error: `body is not JSON: ${(err as Error).message}` });
     }
     const parsed = parseAlertmanagerPayload(body);
     if ('problems' in parsed) return answer(c, 400, 'bad_request', { error: 'not an Alertmanager webhook (version 4)', problems: parsed.problems.slice(0, 20) });
 
+    const { payload } = parsed;
+    const clusters = new Set<string>();
     let results: AlertResult[];
     try {
-      results = await Promise.all(
-        parsed.payload.alerts.map(async (a): Promise<AlertResult> => {
-          const t = alertTarget(a, deps.config.alerts);
-          if ('reason' in t) return { fingerprint: a.fingerprint, result: 'rejected', reason: t.reason };
-          return deps.forwarder.forward(t.target);
-        }),
-      );
+      results = await pLimit(FORWARD_CONCURRENCY).map(payload.alerts, async (a): Promise<AlertResult> => {
+        const t = alertTarget(a, deps.config.alerts);
+        if ('reason' in t) return { fingerprint: a.fingerprint, result: 'rejected', reason: t.reason };
+        clusters.add(t.target.cluster);
+        return deps.forwarder.forward(t.target);
+      });
     } catch (err) {
       // Temporal unreachable: Alertmanager retries on 5xx, and the retry is deduplicated.
       if (err instanceof UnavailableError) return answer(c, 503, 'unavailable', { error: err.message }, { 'retry-after': '10' });
@@ -91,10 +163,18 @@ export function webhook(deps: WebhookDeps): Hono {
     for (const r of results) deps.metrics.alerts.inc({ result: r.result });
     const accepted = results.filter((r) => r.result !== 'rejected');
     const rejected = results.filter((r) => r.result === 'rejected');
+    rejections.note(payload.groupKey, rejected);
+    if (payload.truncatedAlerts > 0) {
+      // Alertmanager discards the answer's body: the log, the metric and the scan are what count.
+      deps.metrics.alertsTruncated.inc(payload.truncatedAlerts);
+      const named = groupClusters(payload, deps.config.alerts, [...clusters]);
+      deps.log(`Alertmanager left ${payload.truncatedAlerts} alert(s) out of group ${quote(payload.groupKey)} (max_alerts); scanning cluster(s) ${named.map(quote).join(', ') || '(none named)'} for the releases it left out`);
+      for (const cluster of named) deps.forwarder.truncated?.(cluster, payload.truncatedAlerts);
+    }
     const reply = {
       accepted,
       rejected,
-      ...(parsed.payload.truncatedAlerts > 0 ? { warning: `Alertmanager dropped ${parsed.payload.truncatedAlerts} alerts from this group (max_alerts)` } : {}),
+      ...(payload.truncatedAlerts > 0 ? { warning: `Alertmanager dropped ${payload.truncatedAlerts} alerts from this group (max_alerts); helm-unstuck scans the cluster for them` } : {}),
     };
     return accepted.length === 0 ? answer(c, 422, 'all_rejected', reply) : answer(c, 200, 'ok', reply);
   });

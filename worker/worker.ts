@@ -1,11 +1,14 @@
 // The worker: connects to Temporal (configured, or the embedded dev server) and serves the
-// activities on the helm-unstuck task queue.
+// activities on the helm-unstuck task queue, with the operator's configuration: its clusters (and
+// no others) and the policy loadPolicy hands each incident.
+import { existsSync } from 'node:fs';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
-import { clusterRegistry, type ClusterConfig } from '../activities/clusters';
+import { clusterRegistry } from '../activities/clusters';
 import { GitlabClient } from '../activities/gitlab';
 import type { OutcomeSink } from '../activities/notify';
-import { ConfigError } from '../lib/config';
+import { ConfigError, loadConfig, type Config } from '../lib/config';
+import { PREBUILT_BUNDLE } from './bundle';
 import { resolveTemporal, type TemporalTarget } from './temporal';
 
 /** The ops GitLab instance, from HELM_UNSTUCK_GITLAB_URL and HELM_UNSTUCK_GITLAB_TOKEN. */
@@ -25,11 +28,20 @@ export function gitlabFromEnv(env: NodeJS.ProcessEnv): (() => GitlabClient) | un
 
 export interface WorkerOptions {
   env?: NodeJS.ProcessEnv;
-  clusters?: ClusterConfig;
-  /** GitLab from configuration; by default from HELM_UNSTUCK_GITLAB_URL/TOKEN. */
-  gitlab?: { url: string; token: string };
+  /** The operator's configuration (clusters, policy, GitLab); by default loadConfig(env). */
+  config?: Config;
+  /** A kubeconfig file that wins over the configuration's (`worker --kubeconfig`). */
+  kubeconfig?: string;
   outcomes?: OutcomeSink;
   log?: (line: string) => void;
+}
+
+/** The configured clusters' kubeconfig contexts (a cluster's own name unless it names one). */
+export function clustersOf(config: Pick<Config, 'clusters' | 'kubeconfig'>, kubeconfig = config.kubeconfig) {
+  return {
+    ...(kubeconfig ? { kubeconfig } : {}),
+    contexts: Object.fromEntries(Object.entries(config.clusters).map(([name, c]) => [name, c.context ?? name])),
+  };
 }
 
 export interface RunningWorker {
@@ -43,7 +55,9 @@ export interface RunningWorker {
 export async function startWorker(opts: WorkerOptions = {}): Promise<RunningWorker> {
   const log = opts.log ?? ((l: string) => console.error(`helm-unstuck: ${l}`));
   const env = opts.env ?? process.env;
-  const gitlab = opts.gitlab ? ((c) => () => c)(new GitlabClient(opts.gitlab.url, opts.gitlab.token)) : gitlabFromEnv(env);
+  const config = opts.config ?? loadConfig(env);
+  const gitlab = config.gitlab ? ((c) => () => c)(new GitlabClient(config.gitlab.url, config.gitlab.token)) : gitlabFromEnv(env);
+  if (Object.keys(config.clusters).length === 0) log('no clusters configured (HELM_UNSTUCK_CONFIG: clusters): every incident will be refused');
   if (!gitlab) log('GitLab is not configured (HELM_UNSTUCK_GITLAB_URL, HELM_UNSTUCK_GITLAB_TOKEN): CI steps will fail until it is');
   const target = await resolveTemporal(env, log);
   let connection: NativeConnection;
@@ -57,9 +71,11 @@ export async function startWorker(opts: WorkerOptions = {}): Promise<RunningWork
     connection,
     namespace: target.namespace,
     taskQueue: target.taskQueue,
-    workflowsPath: require.resolve('../workflows'),
+    // Built with dist/ (worker/bundle.ts); from the sources, bundled here.
+    ...(existsSync(PREBUILT_BUNDLE) ? { workflowBundle: { codePath: PREBUILT_BUNDLE } } : { workflowsPath: require.resolve('../workflows') }),
     activities: createActivities({
-      kubeFor: clusterRegistry(opts.clusters ?? {}),
+      kubeFor: clusterRegistry(clustersOf(config, opts.kubeconfig)),
+      operator: config,
       ...(gitlab ? { gitlab } : {}),
       ...(opts.outcomes ? { outcomes: opts.outcomes } : {}),
     }),

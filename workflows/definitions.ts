@@ -5,7 +5,7 @@ import type { CiJob } from '../activities/gitlab';
 import type { VerifyResult } from '../activities/release';
 import type { UnlockResult } from '../activities/unlock';
 import type { DiffReport } from '../decisions/dry-run-diff';
-import type { Decision, Hold, Outcome, Step } from '../decisions/remediation';
+import type { Decision, Hold, Outcome, RecordedDecision, Step } from '../decisions/remediation';
 import type { ApprovedRecord } from '../decisions/runbook';
 
 /** What the workflow returns: how the incident ended, why, and what was done on the way. */
@@ -16,7 +16,10 @@ export interface RemediationResult {
   cluster: string;
   namespace: string;
   release: string;
-  approval?: Decision & { at: string };
+  /** The decision that settled the approval gate (the last approval, or the rejection). */
+  approval?: RecordedDecision;
+  /** Every decision accepted at the approval gate, in order (two-person rule: both approvals). */
+  approvals?: RecordedDecision[];
   unlock?: UnlockResult;
   verification?: VerifyResult;
   rerun?: { job: CiJob; diff: DiffReport };
@@ -44,7 +47,10 @@ export interface RemediationStatus {
   retrying?: string;
   hold?: Hold;
   evidence: EvidenceEntry[];
-  approval?: Decision & { at: string };
+  /** The decision that settled the approval gate (the last approval, or the rejection). */
+  approval?: RecordedDecision;
+  /** Every decision accepted at the approval gate: who, verified how, through which path, on which plan. */
+  approvals?: RecordedDecision[];
   escalations: number;
   outcome?: Outcome;
   reason?: string;
@@ -53,7 +59,8 @@ export interface RemediationStatus {
     ci?: { quiet: boolean; summary: string };
     health?: { healthy: boolean; summary: string; deployments: string[] };
     release?: { summary: string; revision?: number; status?: string; pendingSince?: string; lastDeployedRevision?: number };
-    plan?: { strategy: string; records: (ApprovedRecord & { backupName: string })[] };
+    /** What approval unlocks; `digest` is what a decision on it must name. */
+    plan?: { strategy: string; digest: string; records: (ApprovedRecord & { backupName: string })[] };
     verification?: { verified: boolean; summary: string };
     dryRun?: { jobId: number; verdict: string; reason: string };
   };

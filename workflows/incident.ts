@@ -3,18 +3,21 @@
 import { ActivityFailure, ApplicationFailure, condition, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { ReleaseRef } from '../activities/release';
+import { approvalAsk, approvalProgress, describeDecider, judgeDecision, type Asking, type Judged } from '../decisions/approval';
 import { formatDuration } from '../decisions/duration';
 import { describeGaveUp } from '../decisions/outage';
+import { describePolicy } from '../decisions/policy';
 import {
-  checkDecision,
-  resolvePolicy,
-  validateRemediationInput,
+  parseRemediationInput,
+  type CiWatch,
   type Decision,
   type Hold,
+  type RecordedDecision,
   type RemediationInput,
   type ResolvedPolicy,
   type Step,
 } from '../decisions/remediation';
+import { IGNORED_INPUT_KEYS } from '../decisions/remediation-input';
 import type { Ending } from '../decisions/runbook';
 import { alertSignal, decideSignal, decideUpdate, statusQuery, type EvidenceEntry, type RemediationResult, type RemediationStatus } from './definitions';
 
@@ -33,20 +36,30 @@ const resilient = {
 export const reads = proxyActivities<Activities>(resilient);
 export const actions = proxyActivities<Activities>(resilient);
 
-/** Everything the workflow knows about its incident. The handlers write only `inbox`. */
-export interface Incident {
+/** An incident before its policy is known: enough to answer status and to finish. */
+export interface Opened {
   readonly id: string;
+  /** What the incident is about; nothing else from the input is kept. */
   readonly input: RemediationInput;
-  readonly policy: ResolvedPolicy;
-  readonly ref: ReleaseRef;
   /** What the status query answers: the step, the evidence, what a human deciding needs to see. */
   readonly status: RemediationStatus;
-  /** What the handlers received and the steps have not taken yet. */
-  readonly inbox: { decision?: Decision; alertResolved: boolean };
-  /** Holds a human chose to go on past; the re-check after approval honours them. */
-  readonly overrides: { ci?: Decision; health?: Decision };
   /** How long each step took (human waits included), for the step-duration metric. */
   readonly clock: { stepSeconds: Partial<Record<Step, number>>; stepStart: number };
+}
+
+/** Everything the workflow knows about its incident. The handlers write only `inbox` (and the approvals). */
+export interface Incident extends Opened {
+  /** The operator's policy for this cluster (loadPolicy, recorded in history). */
+  readonly policy: ResolvedPolicy;
+  /** The GitLab projects whose deploy jobs target this cluster, from the same configuration. */
+  readonly gitlab: CiWatch[];
+  readonly ref: ReleaseRef;
+  /** The plan asked for at the approval gate: what a decision there must name. */
+  plan?: { digest: string; words: string };
+  /** What the handlers received and the steps have not taken yet. */
+  readonly inbox: { decision?: RecordedDecision; alertResolved: boolean };
+  /** Holds a human chose to go on past; the re-check after approval honours them. */
+  readonly overrides: { ci?: Decision; health?: Decision };
 }
 
 /** How the incident ends, with what was done on the way when there is something to show. */
@@ -56,49 +69,97 @@ export interface End extends Ending {
 
 export const isEnd = <T extends object>(x: End | T): x is End => 'outcome' in x;
 
-/** Check the input, set up the state and the handlers. Bad input fails the workflow at once. */
-export function begin(input: RemediationInput): Incident {
+/**
+ * Check the input and answer status from now on. Bad input fails the workflow at once; keys that
+ * are not about the incident (an older client's policy) are dropped, saying so.
+ */
+export function open(input: RemediationInput): Opened {
   const id = workflowInfo().workflowId;
-  const problems = validateRemediationInput(input);
-  if (problems.length > 0) {
-    throw ApplicationFailure.nonRetryable(`invalid remediation input: ${problems.join('; ')}`, 'InvalidInput');
+  const parsed = parseRemediationInput(input);
+  if ('problems' in parsed) {
+    throw ApplicationFailure.nonRetryable(`invalid remediation input: ${parsed.problems.join('; ')}`, 'InvalidInput');
   }
-  const { cluster, namespace, release } = input;
-  const s: Incident = {
+  const s: Opened = {
     id,
-    input,
-    policy: resolvePolicy(input.policy),
-    ref: { cluster, namespace, release, ...(input.driver ? { driver: input.driver } : {}) },
-    status: { incident: id, step: 'ci-quiet', evidence: [], escalations: 0, view: {} },
-    inbox: { alertResolved: false },
-    overrides: {},
+    input: parsed.data,
+    status: { incident: id, step: 'ci-quiet', evidence: [], escalations: 0, approvals: [], view: {} },
     clock: { stepSeconds: {}, stepStart: Date.now() },
   };
-  const t = input.trigger;
+  setHandler(statusQuery, () => s.status);
+  const t = parsed.data.trigger;
   note(s, 'check', `started by ${t.source} (${t.by})${t.summary ? `: ${t.summary}` : ''}`);
+  const ignored = IGNORED_INPUT_KEYS.filter((k) => Object.hasOwn(input, k));
+  if (ignored.length > 0) note(s, 'check', `the input's ${ignored.join(' and ')} ${ignored.length > 1 ? 'were' : 'was'} ignored; policy is the operator's`, false);
+  return s;
+}
+
+/**
+ * The operator's policy for this cluster, from the worker's configuration (an activity, so it is
+ * in history), then the decision handlers. A cluster the operator did not configure ends here.
+ */
+export async function begin(o: Opened): Promise<Incident | End> {
+  let loaded;
+  try {
+    loaded = await reads.loadPolicy({ cluster: o.input.cluster });
+  } catch (err) {
+    if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'InvalidInput') {
+      note(o, 'error', err.cause.message, false);
+      return { outcome: 'failed', reason: `${err.cause.message}; nothing was done` };
+    }
+    throw err;
+  }
+  note(o, 'check', describePolicy(loaded), true);
+  const { cluster, namespace, release, driver } = o.input;
+  const s: Incident = Object.assign(o, {
+    policy: loaded.policy,
+    gitlab: loaded.gitlab,
+    ref: { cluster, namespace, release, ...(driver ? { driver } : {}) },
+    inbox: { alertResolved: false },
+    overrides: {},
+  });
   listen(s);
   return s;
 }
 
+/** What a decision arriving now is judged against. */
+function asking(s: Incident): Asking {
+  return { hold: s.status.hold, ...(s.plan ? { plan: s.plan } : {}), given: approvalsOfPlan(s) };
+}
+
+/** The approvals given for the plan asked for now (one asked for earlier no longer counts). */
+export function approvalsOfPlan(s: Incident): RecordedDecision[] {
+  return (s.status.approvals ?? []).filter((a) => a.action === 'approve' && a.plan !== undefined && a.plan === s.plan?.digest);
+}
+
+/** What the approval gate asks for, in words: who, the plan and its digest, the approvals so far. */
+export function approvalRequest(s: Incident): string {
+  const plan = s.plan ? ` to ${s.plan.words}; plan ${s.plan.digest}` : '';
+  return `${approvalAsk(s.policy)}${plan}${s.policy.approvals > 1 ? `; ${approvalProgress(approvalsOfPlan(s), s.policy.approvals)}` : ''}`;
+}
+
 function listen(s: Incident): void {
-  setHandler(statusQuery, () => s.status);
+  // The workflow's clock: a proof too old (or from the future) is refused, the same on replay.
+  const judge = (d: unknown, proofChecked = false): Judged => judgeDecision(s.id, d, asking(s), s.policy, Date.now(), { proofChecked });
   setHandler(
     decideUpdate,
     (d) => {
-      take(s, d);
+      // The validator ran before this update entered history; replay runs only this handler.
+      const j = judge(d, true);
+      if (!j.ok) throw new Error(j.why);
+      take(s, j.recorded);
       return { accepted: true as const, step: s.status.step };
     },
     {
       validator: (d) => {
-        const why = checkDecision(d, s.status.hold, s.policy.approvers);
-        if (why) throw new Error(why);
+        const j = judge(d);
+        if (!j.ok) throw new Error(j.why);
       },
     },
   );
   setHandler(decideSignal, (d) => {
-    const why = checkDecision(d, s.status.hold, s.policy.approvers);
-    if (why) note(s, 'signal', `ignored a decision from ${String(d?.by)}: ${why}`, false);
-    else take(s, d);
+    const j = judge(d);
+    if (!j.ok) note(s, 'signal', `ignored a decision from ${typeof d?.by === 'string' ? d.by.slice(0, 256) : 'nobody'}: ${j.why}`, false);
+    else take(s, j.recorded);
   });
   setHandler(alertSignal, (a) => {
     note(s, 'signal', `alert ${a.fingerprint} ${a.status}${a.endsAt && a.status === 'resolved' ? ` (ended ${a.endsAt})` : ''}`);
@@ -106,26 +167,42 @@ function listen(s: Incident): void {
   });
 }
 
-function take(s: Incident, d: Decision): void {
+/**
+ * An accepted decision: recorded, then handed to the step, except a first approval of a
+ * two-person rule, which keeps the gate open for a second, distinct approver.
+ */
+function take(s: Incident, r: Omit<RecordedDecision, 'at'>): void {
+  const d: RecordedDecision = { ...r, at: new Date().toISOString() };
+  note(s, 'decision', `${describeDecider(d)} via ${d.via}: ${d.action}, because ${d.reason}${d.plan ? ` (plan ${d.plan})` : ''}`);
+  if (s.status.hold === 'approval') {
+    s.status.approvals!.push(d);
+    if (d.action === 'approve') {
+      const given = approvalsOfPlan(s);
+      if (given.length < s.policy.approvals) {
+        note(s, 'wait', `${approvalProgress(given, s.policy.approvals)}; the gate stays open for another approver`);
+        s.status.waitingFor = approvalRequest(s);
+        return;
+      }
+    }
+  }
   s.inbox.decision = d;
-  note(s, 'decision', `${d.by}: ${d.action}, because ${d.reason}`);
 }
 
-export function enter(s: Incident, step: Step): void {
+export function enter(s: Opened, step: Step): void {
   const now = Date.now();
   s.clock.stepSeconds[s.status.step] = (s.clock.stepSeconds[s.status.step] ?? 0) + (now - s.clock.stepStart) / 1000;
   s.clock.stepStart = now;
   s.status.step = step;
 }
 
-export function note(s: Incident, kind: EvidenceEntry['kind'], summary: string, ok?: boolean): void {
+export function note(s: Opened, kind: EvidenceEntry['kind'], summary: string, ok?: boolean): void {
   s.status.evidence.push({ at: new Date().toISOString(), step: s.status.step, kind, summary, ...(ok === undefined ? {} : { ok }) });
 }
 
 /** An open hold: what a human is asked, and since when (for the escalations). */
 export interface Waiting {
   waitingFor: string;
-  since: number;
+  readonly since: number;
 }
 
 export function openHold(s: Incident, hold: Hold, waitingFor: string): Waiting {
@@ -146,7 +223,7 @@ export function closeHold(s: Incident): void {
  * Wait on an open hold for a human's decision, or for the alert to resolve. Escalates every
  * escalateAfter and keeps waiting: nobody is approved by default.
  */
-export async function nextOnHold(s: Incident, w: Waiting): Promise<Decision | 'alert-resolved'> {
+export async function nextOnHold(s: Incident, w: Waiting): Promise<RecordedDecision | 'alert-resolved'> {
   for (;;) {
     const woke = await condition(() => s.inbox.decision !== undefined || s.inbox.alertResolved, s.policy.escalateAfterMs);
     if (s.inbox.decision) return s.inbox.decision;
@@ -161,12 +238,14 @@ export async function nextOnHold(s: Incident, w: Waiting): Promise<Decision | 'a
 async function escalate(s: Incident, w: Waiting): Promise<void> {
   const count = ++s.status.escalations;
   const waited = Date.now() - w.since;
-  note(s, 'escalation', `escalation ${count}: still waiting for ${w.waitingFor} after ${formatDuration(waited)}`);
-  await reads.notifyEscalation({ incident: s.id, waitingFor: w.waitingFor, waitedMs: waited, count, summary: w.waitingFor });
+  // What it waits for may have moved on (a first approval, a new plan): say what it is now.
+  const waitingFor = s.status.waitingFor ?? w.waitingFor;
+  note(s, 'escalation', `escalation ${count}: still waiting for ${waitingFor} after ${formatDuration(waited)}`);
+  await reads.notifyEscalation({ incident: s.id, waitingFor, waitedMs: waited, count, summary: waitingFor });
 }
 
 /** A human continues past the hold or stops there. A resolved alert changes nothing on it. */
-export async function askHuman(s: Incident, hold: Hold, waitingFor: string): Promise<Decision> {
+export async function askHuman(s: Incident, hold: Hold, waitingFor: string): Promise<RecordedDecision> {
   const w = openHold(s, hold, waitingFor);
   try {
     for (;;) {
@@ -182,7 +261,7 @@ export async function askHuman(s: Incident, hold: Hold, waitingFor: string): Pro
  * Why the incident ends when an activity failed for good (past the retry budget, or refused):
  * what happened, what was and was not done, and how to resume.
  */
-export function gaveUp(s: Incident, err: ActivityFailure): string {
+export function gaveUp(s: Opened, err: ActivityFailure): string {
   const acted = (step: Step) => s.status.evidence.some((e) => e.kind === 'action' && e.step === step);
   return describeGaveUp({
     step: s.status.step,
@@ -195,7 +274,7 @@ export function gaveUp(s: Incident, err: ActivityFailure): string {
   });
 }
 
-export async function finish(s: Incident, end: End): Promise<RemediationResult> {
+export async function finish(s: Opened, end: End): Promise<RemediationResult> {
   const { outcome, reason } = end;
   enter(s, 'done');
   s.status.outcome = outcome;
@@ -211,6 +290,7 @@ export async function finish(s: Incident, end: End): Promise<RemediationResult> 
     namespace,
     release,
     ...(s.status.approval ? { approval: s.status.approval } : {}),
+    ...(s.status.approvals?.length ? { approvals: s.status.approvals } : {}),
     ...end.done,
     escalations: s.status.escalations,
     evidence: s.status.evidence,

@@ -20,7 +20,8 @@ import type { UnlockResult } from '../activities/unlock';
 import { describeHealth } from '../decisions/deployment-health';
 import { formatDuration } from '../decisions/duration';
 import { backupName, type StorageDriver } from '../decisions/helm';
-import type { CiWatch, RemediationInput } from '../decisions/remediation';
+import { planDigest } from '../decisions/approval';
+import type { CiWatch, RecordedDecision, RemediationInput } from '../decisions/remediation';
 import {
   approvedRecords,
   decideAnswer,
@@ -36,16 +37,36 @@ import {
 } from '../decisions/runbook';
 import type { Decision, Step } from '../decisions/remediation';
 import type { RemediationResult } from './definitions';
-import { actions, askHuman, begin, closeHold, enter, finish, gaveUp, isEnd, nextOnHold, note, openHold, reads, type End, type Incident } from './incident';
+import {
+  actions,
+  approvalRequest,
+  approvalsOfPlan,
+  askHuman,
+  begin,
+  closeHold,
+  enter,
+  finish,
+  gaveUp,
+  isEnd,
+  nextOnHold,
+  note,
+  open,
+  openHold,
+  reads,
+  type End,
+  type Incident,
+  type Opened,
+} from './incident';
 
 export type { RemediationResult, Step };
 
 export async function remediateStuckRelease(input: RemediationInput): Promise<RemediationResult> {
-  const s = begin(input);
+  const o = open(input);
   try {
-    return await finish(s, await runbook(s));
+    const s = await begin(o);
+    return await finish(o, isEnd(s) ? s : await runbook(s));
   } catch (err) {
-    return endOnError(s, err);
+    return endOnError(o, err);
   }
 }
 
@@ -83,7 +104,7 @@ async function ciQuiet(s: Incident): Promise<End | undefined> {
 }
 
 async function lookAtCi(s: Incident) {
-  const ci = await reads.checkCiQuiet(s.input.gitlab);
+  const ci = await reads.checkCiQuiet(s.gitlab);
   note(s, 'check', ci.summary, ci.quiet);
   s.status.view.ci = { quiet: ci.quiet, summary: ci.summary };
   return ci;
@@ -133,15 +154,18 @@ async function lookAtRelease(s: Incident) {
   return history;
 }
 
-/** What a human deciding sees: the stuck revision, and each record to back up and remove. */
-function showPlan(s: Incident, { state, approved }: Plan): void {
+/** What a human deciding sees: the stuck revision, each record to back up and remove, the plan's digest. */
+function showPlan(s: Incident, plan: Plan): void {
+  const { state, approved } = plan;
+  const digest = planDigest(approved, s.policy.strategy);
+  s.plan = { digest, words: planInWords(s, plan) };
   s.status.view.release = {
     summary: state.reason,
     ...(state.pending[0] ? { revision: state.pending[0].revision, status: state.pending[0].status } : {}),
     ...(state.pendingSince ? { pendingSince: state.pendingSince } : {}),
     ...(state.lastDeployed ? { lastDeployedRevision: state.lastDeployed.revision } : {}),
   };
-  s.status.view.plan = { strategy: s.policy.strategy, records: approved.map((r) => ({ ...r, backupName: backupName(s.input.release, r.revision, r.uid) })) };
+  s.status.view.plan = { strategy: s.policy.strategy, digest, records: approved.map((r) => ({ ...r, backupName: backupName(s.input.release, r.revision, r.uid) })) };
 }
 
 /** The plan in the words of the approval request. */
@@ -150,37 +174,53 @@ function planInWords(s: Incident, { approved }: Plan): string {
   return `${verb} ${approved.map((r) => `${r.objectName} (${r.status}, uid ${r.uid})`).join(', ')}`;
 }
 
-/** 4. A named approver approves exactly these records (or the policy an operator configured does). */
+/**
+ * 4. Approvers (as many distinct ones as the policy asks) approve exactly this plan, or the
+ * policy an operator configured does.
+ */
 async function approval(s: Incident, plan: Plan): Promise<End | Plan> {
   enter(s, 'approval');
-  const answer = s.policy.autoApprove ? approveByPolicy(s, s.policy.autoApprove, plan) : await askApproval(s, plan);
+  const answer = s.policy.autoApprove ? approveByPolicy(s, s.policy.autoApprove) : await askApproval(s, plan);
   if (isEnd(answer)) return answer;
-  s.status.approval = { ...answer.decision, at: new Date().toISOString() };
-  return decideAnswer('approval', answer.decision, plan.state.reason) ?? answer.plan;
+  s.status.approval = answer.decision;
+  return decideAnswer('approval', answer.decision, plan.state.reason) ?? answer.plan ?? plan;
 }
 
-function approveByPolicy(s: Incident, by: { configuredBy: string; reason: string }, plan: Plan): { decision: Decision; plan: Plan } {
-  const decision: Decision = { action: 'approve', by: `policy (configured by ${by.configuredBy})`, reason: by.reason };
-  note(s, 'decision', `approved by policy configured by ${by.configuredBy}: ${by.reason}`);
-  return { decision, plan };
+function approveByPolicy(s: Incident, by: { configuredBy: string; reason: string }): { decision: RecordedDecision; plan?: Plan } {
+  const decision: RecordedDecision = {
+    action: 'approve',
+    by: `policy (configured by ${by.configuredBy})`,
+    reason: by.reason,
+    ...(s.plan ? { plan: s.plan.digest } : {}),
+    verifiedBy: 'operator-policy',
+    via: 'policy',
+    groups: [],
+    at: new Date().toISOString(),
+  };
+  s.status.approvals?.push(decision);
+  note(s, 'decision', `approved by the operator's policy, configured by ${by.configuredBy}: ${by.reason}`);
+  return { decision };
 }
 
-/** Wait for a human. When the alert resolves, look again: the release may be unstuck, or changed. */
-async function askApproval(s: Incident, first: Plan): Promise<End | { decision: Decision; plan: Plan }> {
+/** Wait for the approvers. When the alert resolves, look again: the release may be unstuck, or changed. */
+async function askApproval(s: Incident, first: Plan): Promise<End | { decision: RecordedDecision; plan: Plan }> {
   let plan = first;
-  const w = openHold(s, 'approval', `approval by ${s.policy.approvers.join(' or ')} to ${planInWords(s, plan)}`);
+  const w = openHold(s, 'approval', approvalRequest(s));
   try {
     for (;;) {
       const next = await nextOnHold(s, w);
       if (next !== 'alert-resolved') return { decision: next, plan };
       const history = await reads.readReleaseHistory(s.ref);
       note(s, 'check', `alert resolved; looked again: ${history.state.reason}`, history.state.kind === 'Locked');
-      const look = decideLookAgain(plan.approved, history.state);
+      const look = decideLookAgain(plan.approved, history.state, s.policy);
       if (look.look === 'not-stuck') return look.ending;
       if (look.look === 'changed') {
+        const before = { digest: s.plan?.digest, approvals: approvalsOfPlan(s) };
         plan = look.plan;
         showPlan(s, plan);
-        note(s, 'wait', `the pending records changed; approval is now asked for: ${planInWords(s, plan)}`);
+        const voided = before.approvals.length ? `; ${before.approvals.map((a) => a.by).join(' and ')}'s approval of plan ${before.digest} no longer counts` : '';
+        note(s, 'wait', `the pending records changed; approval is now asked for plan ${s.plan?.digest}: ${s.plan?.words}${voided}`);
+        s.status.waitingFor = w.waitingFor = approvalRequest(s);
       }
     }
   } finally {
@@ -219,7 +259,7 @@ async function unlock(s: Incident, plan: Plan): Promise<End | Unlocked> {
 /** CI, the Deployments and the lock, looked at again: unless a human overrode a hold, each must be as approved. */
 async function recheck(s: Incident, plan: Plan): Promise<End | { driver: StorageDriver }> {
   const { cluster, namespace } = s.input;
-  const ci = await reads.checkCiQuiet(s.input.gitlab);
+  const ci = await reads.checkCiQuiet(s.gitlab);
   note(s, 'check', `re-check: ${ci.summary}`, ci.quiet);
   const busy = decideRecheck({ check: 'ci', quiet: ci.quiet, summary: ci.summary, overridden: s.overrides.ci !== undefined });
   if (busy) return busy;
@@ -274,7 +314,7 @@ async function rollForward(s: Incident, done: Verified): Promise<End> {
 
 /** The newest failed deploy job, in the first watched project that has one. */
 async function findJobToRerun(s: Incident): Promise<{ watch: CiWatch; job: CiJob } | undefined> {
-  for (const watch of s.input.gitlab) {
+  for (const watch of s.gitlab) {
     const job = await reads.findJobToRerun(watch);
     if (job) return { watch, job };
   }
@@ -298,7 +338,7 @@ async function waitForJob(s: Incident, watch: CiWatch, rerun: CiJob): Promise<bo
 }
 
 /** Cancelled: record it and stop. An activity failed for good: the outcome is `failed`. */
-async function endOnError(s: Incident, err: unknown): Promise<RemediationResult> {
+async function endOnError(s: Opened, err: unknown): Promise<RemediationResult> {
   if (isCancellation(err)) {
     note(s, 'error', `cancelled during ${s.status.step}`, false);
     await CancellationScope.nonCancellable(() =>

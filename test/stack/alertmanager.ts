@@ -26,6 +26,8 @@ export interface AlertmanagerOptions {
   /** Sent as `Authorization: Bearer <token>`. */
   bearerToken: string;
   groupBy?: string[];
+  /** The receiver's max_alerts: alerts beyond it are left out of each webhook (default 0, all). */
+  maxAlerts?: number;
 }
 
 export async function startAlertmanager(opts: AlertmanagerOptions): Promise<Alertmanager> {
@@ -48,7 +50,7 @@ export async function startAlertmanager(opts: AlertmanagerOptions): Promise<Aler
           {
             url: opts.webhookUrl,
             send_resolved: true,
-            max_alerts: 0,
+            max_alerts: opts.maxAlerts ?? 0,
             http_config: { authorization: { type: 'Bearer', credentials: opts.bearerToken } },
           },
         ],

@@ -9,7 +9,9 @@ import { promisify } from 'node:util';
 import { createGzip } from 'node:zlib';
 import * as k8s from '@kubernetes/client-node';
 import { MAX_RELEASE_BYTES } from '../../activities/helm-storage';
+import { markHealthy } from './deployments';
 import { helmFor, stackActivities, CLUSTER, unique } from './fixtures';
+import { gitlabProject, incidentId, newWorker, remediationInput, startRig } from './incident-rig';
 import { sharedStack } from './shared';
 import { makeStuck } from './stuck';
 
@@ -100,3 +102,24 @@ test('readReleaseHistory refuses the planted release with a clear error and stil
   // No backup was written, nothing was deleted or rewritten: the same Secrets, same versions.
   expect(Object.keys(before).filter((n) => n.startsWith('helm-unstuck.backup.'))).toEqual([]);
 }, 120_000);
+
+test('the workflow for the planted release ends failed, saying it is not a readable Helm release, and acts on nothing', async () => {
+  const rig = await startRig();
+  try {
+    await markHealthy(namespace);
+    const { project } = gitlabProject(rig.gitlab);
+    const tq = unique('bomb');
+    const worker = await newWorker(rig, tq);
+    const o = { release: 'planted', namespace, project };
+    const result = await worker.runUntil(
+      rig.env.client.workflow.execute('remediateStuckRelease', { taskQueue: tq, workflowId: incidentId(o), args: [remediationInput(o)] }),
+    );
+    expect(result).toMatchObject({ outcome: 'failed', reason: expect.stringMatching(/readReleaseHistory failed: .*over the 32 MiB cap: not a readable Helm release/) });
+    expect((result as { unlock?: unknown }).unlock).toBeUndefined();
+    expect(await secretsIn(namespace)).toEqual(before);
+    // Nothing was retried into a loop either: one attempt, refused for good.
+    expect(rig.gitlab.calls.filter((c) => c.method === 'POST')).toEqual([]);
+  } finally {
+    await rig.stop();
+  }
+}, 180_000);

@@ -1,14 +1,19 @@
 // What workflow tests share: the real Temporal dev server (one per test file), the workflow
-// bundle, the fake GitLab (one project per test), and a fresh worker per test.
+// bundle, the fake GitLab (one project per test), and a fresh worker per test, configured as an
+// operator would configure it (the cluster, its GitLab project, the policy, serve's public key).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { join } from 'node:path';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Client } from '@temporalio/client';
 import { createActivities } from '../../activities';
 import { clusterRegistry } from '../../activities/clusters';
 import { GitlabClient } from '../../activities/gitlab';
-import { workflowIdFor, type Policy, type RemediationInput } from '../../decisions/remediation';
+import type { OperatorConfig } from '../../activities/policy';
+import { publicKeyOf, signProof, type DecisionProof } from '../../decisions/decision-proof';
+import { workflowIdFor, type Decision, type PolicyConfig, type RemediationInput } from '../../decisions/remediation';
+import { decide } from '../../client/remediation';
 import { statusQuery, type RemediationStatus } from '../../workflows/definitions';
 import { FakeGitlab, type Job } from '../fake-gitlab/server';
 import { CLUSTER, unique } from './fixtures';
@@ -46,19 +51,90 @@ export async function startRig(): Promise<Rig> {
 
 const quietLogger = { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never;
 
-export function activitiesFor(gitlabUrl: string) {
-  const kubeFor = clusterRegistry({ kubeconfig: sharedStack().kubeconfig, contexts: { [CLUSTER]: 'admin' } });
-  const client = new GitlabClient(gitlabUrl, GITLAB_TOKEN);
-  return createActivities({ kubeFor, gitlab: () => client });
+/** The key "serve" signs decisions with in the tests; the rig's operator trusts its public key. */
+export const SERVE_KEY = Uint8Array.from({ length: 32 }, (_, i) => i + 1);
+/** Another Ed25519 key, configured nowhere: a proof signed with it must be refused. */
+export const STRANGER_KEY = Uint8Array.from({ length: 32 }, (_, i) => 100 + i);
+
+/**
+ * The rig operator's default policy: quick timers, alice and bob approve. It allows unverified
+ * decisions so that tests about other things can decide straight through Temporal; the tests
+ * about identity set `allowUnverifiedDecisions: false`, the product's default.
+ */
+export const RIG_POLICY: PolicyConfig = {
+  approvers: ['alice', 'bob'],
+  minPendingAge: '0s',
+  escalateAfter: '1h',
+  ciRecheckInterval: '200ms',
+  ciMaxChecks: 2,
+  ciPollInterval: '200ms',
+  ciJobTimeout: '1m',
+  allowUnverifiedDecisions: true,
+};
+
+/** What one test's operator configures, beyond the rig's defaults. */
+export interface RigOperator {
+  /** The cluster's GitLab project (from gitlabProject); default: a new one. */
+  project?: number;
+  /** Overrides of RIG_POLICY for this test (as the configuration's `policy`). */
+  policy?: PolicyConfig;
+  /** The cluster's own overrides (`clusters.<CLUSTER>.policy`). */
+  clusterPolicy?: PolicyConfig;
+  /** Public keys trusted for decisions; default: SERVE_KEY's. */
+  decisionKeys?: string[];
 }
 
-export async function newWorker(rig: Rig, taskQueue: string): Promise<Worker> {
+/** The operator's configuration a test's worker runs with: the one cluster CLUSTER. */
+export function operatorConfig(rig: Pick<Rig, 'gitlab'>, o: RigOperator = {}): OperatorConfig {
+  const project = o.project ?? gitlabProject(rig.gitlab).project;
+  return {
+    clusters: { [CLUSTER]: { context: 'admin', gitlab: [{ project, environment: ENVIRONMENT }], ...(o.clusterPolicy ? { policy: o.clusterPolicy } : {}) } },
+    policy: { ...RIG_POLICY, ...o.policy },
+    decisionKeys: o.decisionKeys ?? [publicKeyOf(SERVE_KEY)],
+  };
+}
+
+export function activitiesFor(gitlabUrl: string, operator?: OperatorConfig) {
+  const kubeFor = clusterRegistry({ kubeconfig: sharedStack().kubeconfig, contexts: { [CLUSTER]: 'admin' } });
+  const client = new GitlabClient(gitlabUrl, GITLAB_TOKEN);
+  return createActivities({ kubeFor, gitlab: () => client, ...(operator ? { operator } : {}) });
+}
+
+/** A fresh worker on its own task queue, configured by this test's operator. */
+export async function newWorker(rig: Rig, taskQueue: string, operator: RigOperator = {}): Promise<Worker> {
   return Worker.create({
     connection: rig.env.nativeConnection,
     taskQueue,
     workflowBundle: rig.bundle,
-    activities: activitiesFor(rig.gitlab.url),
+    activities: activitiesFor(rig.gitlab.url, operatorConfig(rig, operator)),
   });
+}
+
+/** serve's proof for a decision (by default: a token login, through the API, signed now with SERVE_KEY). */
+export function proofFor(incident: string, d: Decision, o: Partial<Omit<DecisionProof, 'signature'>> & { key?: Uint8Array } = {}): DecisionProof {
+  const { key = SERVE_KEY, ...p } = o;
+  return signProof(incident, d, { verifiedBy: 'token', via: 'api', at: new Date().toISOString(), ...p }, key);
+}
+
+/**
+ * Decide as a person serve verified: at the approval gate on the plan shown now (unless `d.plan`
+ * says which), signed as `proofFor` signs.
+ */
+export async function decideVerified(client: Client, incident: string, d: Decision, o: Parameters<typeof proofFor>[2] = {}) {
+  let plan = d.plan;
+  if (plan === undefined) {
+    const st = await client.workflow.getHandle(incident).query(statusQuery);
+    if (st.hold === 'approval') plan = st.view.plan?.digest;
+  }
+  const decision = { ...d, ...(plan !== undefined ? { plan } : {}) };
+  return decide(client, incident, { ...decision, proof: proofFor(incident, decision, o) });
+}
+
+/** The plan digest the approval gate asks about now. */
+export async function currentPlan(client: Client, incident: string): Promise<string> {
+  const st = await client.workflow.getHandle(incident).query(statusQuery);
+  if (!st.view.plan) throw new Error(`incident ${incident} shows no plan (step ${st.step})`);
+  return st.view.plan.digest;
 }
 
 let nextProject = 100;
@@ -76,25 +152,12 @@ export function gitlabProject(gitlab: FakeGitlab): { project: number; failedJob:
   return { project, failedJob };
 }
 
-export function remediationInput(
-  o: { release: string; namespace: string; project: number },
-  policy: Partial<Policy> = {},
-): RemediationInput {
+/** What an incident is about, as the receiver sends it: no policy, no GitLab projects. */
+export function remediationInput(o: { release: string; namespace: string }): RemediationInput {
   return {
     cluster: CLUSTER,
     namespace: o.namespace,
     release: o.release,
-    gitlab: [{ project: o.project, environment: ENVIRONMENT }],
-    policy: {
-      approvers: ['alice', 'bob'],
-      minPendingAge: '0s',
-      escalateAfter: '1h',
-      ciRecheckInterval: '200ms',
-      ciMaxChecks: 2,
-      ciPollInterval: '200ms',
-      ciJobTimeout: '1m',
-      ...policy,
-    },
     trigger: { source: 'alertmanager', by: 'fingerprint 6a2f0c9e1b7d4e35', summary: `Helm release ${o.namespace}/${o.release} is stuck` },
   };
 }

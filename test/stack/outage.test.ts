@@ -15,13 +15,13 @@ import { createActivities } from '../../activities';
 import { clusterRegistry } from '../../activities/clusters';
 import { GitlabClient } from '../../activities/gitlab';
 import { statusCommand } from '../../client/incident-commands';
-import { decide, startRemediation } from '../../client/remediation';
+import { startRemediation } from '../../client/remediation';
 import { startApiProxy, type ApiProxy } from './api-proxy';
 import { startControlPlane, type ControlPlane } from './control-plane';
 import { markHealthy } from './deployments';
 import { CLUSTER, unique } from './fixtures';
 import { Helm } from './helm';
-import { GITLAB_TOKEN, gitlabProject, remediationInput, startRig, taskQueue, trace, waitForStatus, type Rig } from './incident-rig';
+import { decideVerified, GITLAB_TOKEN, gitlabProject, operatorConfig, remediationInput, startRig, taskQueue, trace, waitForStatus, type Rig } from './incident-rig';
 import { removeDir, tempDir } from './process';
 import { sharedStack } from './shared';
 import { makeStuck } from './stuck';
@@ -79,11 +79,12 @@ afterAll(async () => {
   await removeDir(dir);
 });
 
-/** A worker whose Kubernetes requests go through the counting proxy. */
-function worker(tq: string): Promise<Worker> {
+/** A worker whose Kubernetes requests go through the counting proxy; the cluster's CI is `project`. */
+function worker(tq: string, project: number): Promise<Worker> {
   const kubeFor = clusterRegistry({ kubeconfig: proxy.writeKubeconfig(join(dir, 'proxied.kubeconfig')), contexts: { [CLUSTER]: 'proxied' } });
   const gitlab = new GitlabClient(rig.gitlab.url, GITLAB_TOKEN);
-  return Worker.create({ connection: rig.env.nativeConnection, taskQueue: tq, workflowBundle: rig.bundle, activities: createActivities({ kubeFor, gitlab: () => gitlab }) });
+  const activities = createActivities({ kubeFor, gitlab: () => gitlab, operator: operatorConfig(rig, { project }) });
+  return Worker.create({ connection: rig.env.nativeConnection, taskQueue: tq, workflowBundle: rig.bundle, activities });
 }
 
 async function backupsIn(namespace: string): Promise<string[]> {
@@ -113,19 +114,19 @@ async function statusUntil(id: string, want: RegExp, timeoutMs: number): Promise
  */
 async function incidentThrough(arm: (id: string) => Promise<unknown> | void) {
   const tq = taskQueue();
-  const w = await worker(tq);
+  const { project } = gitlabProject(rig.gitlab);
+  const w = await worker(tq, project);
   return w.runUntil(async () => {
     const helm = new Helm(4, sharedStack().binaries.helm4, cp.kubeconfig, join(dir, 'helm4'));
     const o = { release: unique('web'), namespace: unique('outage') };
     await makeStuck['pending-upgrade'](helm, o);
     await markHealthy(o.namespace, cp.kubeconfig);
-    const { project } = gitlabProject(rig.gitlab);
     rig.gitlab.onRetry = (p, job) => rig.gitlab.setJob(p, job.id, 'success', trace('helmfile-noop.txt'));
-    const { handle } = await startRemediation(rig.env.client, remediationInput({ ...o, project }), tq);
+    const { handle } = await startRemediation(rig.env.client, remediationInput(o), tq);
     await waitForStatus(handle, (s) => s.hold === 'approval', 120_000);
     proxy.reset();
     const watching = arm(handle.workflowId);
-    await decide(rig.env.client, handle.workflowId, { action: 'approve', by: 'alice', reason: 'outage test' });
+    await decideVerified(rig.env.client, handle.workflowId, { action: 'approve', by: 'alice', reason: 'outage test' });
     const result = await handle.result();
     return { result, watched: await watching, helm, o, project };
   });

@@ -6,10 +6,11 @@ import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import { startRemediation, decide } from '../../client/remediation';
+import type { OperatorConfig } from '../../activities/policy';
+import { startRemediation } from '../../client/remediation';
 import { helmFor, unique } from './fixtures';
 import { markHealthy } from './deployments';
-import { gitlabProject, newWorker, remediationInput, startRig, taskQueue, trace, waitForStatus, type Rig } from './incident-rig';
+import { decideVerified, gitlabProject, newWorker, operatorConfig, remediationInput, startRig, taskQueue, trace, waitForStatus, type Rig } from './incident-rig';
 import { LEASH, removeDir, tempDir } from './process';
 import { sharedStack } from './shared';
 import { makeStuck } from './stuck';
@@ -25,7 +26,7 @@ afterAll(async () => {
   await removeDir(dir);
 });
 
-function startWorkerProcess(tq: string): ChildProcess {
+function startWorkerProcess(tq: string, operator: OperatorConfig): ChildProcess {
   const bundle = join(dir, 'workflow-bundle.js');
   writeFileSync(bundle, rig.bundle.code);
   const entry = resolve(__dirname, 'worker-process.ts');
@@ -38,6 +39,7 @@ function startWorkerProcess(tq: string): ChildProcess {
       GITLAB_URL: rig.gitlab.url,
       KUBECONFIG_FILE: sharedStack().kubeconfig,
       WORKFLOW_BUNDLE: bundle,
+      OPERATOR_CONFIG: JSON.stringify(operator),
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -56,7 +58,7 @@ test('a worker killed mid-incident is replaced; the incident completes with one 
   };
   const tq = taskQueue();
 
-  const first = startWorkerProcess(tq);
+  const first = startWorkerProcess(tq, operatorConfig(rig, { project }));
   let out = '';
   first.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   const deadline = Date.now() + 60_000;
@@ -65,9 +67,9 @@ test('a worker killed mid-incident is replaced; the incident completes with one 
     await new Promise((r) => setTimeout(r, 100));
   }
 
-  const { handle } = await startRemediation(rig.env.client, remediationInput({ ...o, project }), tq);
+  const { handle } = await startRemediation(rig.env.client, remediationInput(o), tq);
   await waitForStatus(handle, (s) => s.hold === 'approval');
-  await decide(rig.env.client, handle.workflowId, { action: 'approve', by: 'alice', reason: 'go' });
+  await decideVerified(rig.env.client, handle.workflowId, { action: 'approve', by: 'alice', reason: 'go' });
   await waitForStatus(handle, (s) => s.step === 'roll-forward' && /CI job \d+ \(running\) to finish/.test(s.waitingFor ?? ''));
 
   first.kill('SIGKILL');
@@ -75,7 +77,7 @@ test('a worker killed mid-incident is replaced; the incident completes with one 
 
   // The job finishes while no worker runs; a new worker picks the incident up from history.
   rig.gitlab.setJob(project, rerunJobId, 'success', trace('helmfile-noop.txt'));
-  const second = await newWorker(rig, tq);
+  const second = await newWorker(rig, tq, { project });
   const result = await second.runUntil(handle.result());
 
   expect(result.outcome).toBe('unstuck-and-verified');

@@ -34,9 +34,9 @@ test('history exports Temporal JSON that report renders, for a live incident', a
   await markHealthy(o.namespace);
   const { project } = gitlabProject(rig.gitlab);
   const tq = taskQueue();
-  const worker = await newWorker(rig, tq);
+  const worker = await newWorker(rig, tq, { project });
   const id = await worker.runUntil(async () => {
-    const { handle } = await startRemediation(rig.env.client, remediationInput({ ...o, project }), tq);
+    const { handle } = await startRemediation(rig.env.client, remediationInput(o), tq);
     await handle.result();
     return handle.workflowId;
   });

@@ -2,7 +2,8 @@
 // fault seam (failing-kube.ts): a record changed in the last millisecond, a backup name already
 // taken, a flaky API server, forged or stale backups. Each test checks that nothing Helm relies on
 // changed, and that its fault really fired.
-import { recordName } from '../../decisions/helm';
+import { backupName as backupNameOf, recordName } from '../../decisions/helm';
+import { randomUUID } from 'node:crypto';
 import { decodePayload, encodePayload } from '../../activities/helm-storage';
 import { KubeUnavailableError, type RecordKind } from '../../activities/kubernetes';
 import type { ReleaseHistory } from '../../activities/release';
@@ -92,6 +93,7 @@ describe('unlock, when the API server or another actor interferes', () => {
     const forgeries: [string, (a: Record<string, string>, d: Record<string, string>) => void][] = [
       ['a copy of another object', (a) => (a[BACKUP_ANNOTATIONS.originalUid] = 'not-this-uid')],
       ['a stale copy of this object', (_a, d) => (d.release = Buffer.from('an older payload').toString('base64'))],
+      ['a copy of this uid claiming another original name', (a) => (a[BACKUP_ANNOTATIONS.originalName] = 'sh.helm.release.v1.other.v2')],
     ];
     for (const [what, forge] of forgeries) {
       // Someone creates an object under the backup's name just before we do: our create answers
@@ -119,6 +121,33 @@ describe('unlock, when the API server or another actor interferes', () => {
     }
     // With the name free again, the same approval goes through.
     expect((await acts.unlockRelease(unlockInput(h))).actions[0]?.outcome).toBe('deleted');
+  });
+
+  test('the record is gone and the backup name holds an object recording its uid but another name: not "already unlocked"', async () => {
+    const { o, acts, kube, h, pending } = await stuckRelease();
+    const cur = (await kube.real.getRecord(KIND, o.namespace, pending.objectName))!;
+    const name = backupNameOf(o.release, pending.revision, pending.uid);
+    // Another actor deleted the pending record and left an object under the backup's name: it
+    // records the approved uid, but claims to copy another record.
+    await kube.real.createRecord({
+      kind: KIND,
+      name,
+      namespace: o.namespace,
+      labels: { [BACKUP_LABELS.managedBy]: 'helm-unstuck', [BACKUP_LABELS.release]: o.release, [BACKUP_LABELS.revision]: String(pending.revision) },
+      annotations: {
+        [BACKUP_ANNOTATIONS.originalUid]: pending.uid,
+        [BACKUP_ANNOTATIONS.originalName]: recordName(o.release, pending.revision + 1),
+        [BACKUP_ANNOTATIONS.originalLabels]: JSON.stringify(cur.labels),
+        [BACKUP_ANNOTATIONS.originalAnnotations]: '{}',
+      },
+      type: 'helm-unstuck/backup',
+      data: cur.data ?? {},
+    });
+    await kube.real.deleteRecord(KIND, o.namespace, pending.objectName, { uid: cur.uid, resourceVersion: cur.resourceVersion });
+    await expect(acts.unlockRelease(unlockInput(h))).rejects.toMatchObject({
+      type: 'ReleaseChanged',
+      message: expect.stringMatching(/no longer exists and helm-unstuck holds no backup of it/),
+    });
   });
 
   test('a flaky API server: a failed read changes nothing, a failed delete keeps the backup, and the retry reuses it', async () => {
@@ -197,12 +226,16 @@ describe('restore refuses what it cannot prove is ours to put back, and writes n
     originalName?: string;
     originalLabels?: Record<string, string> | string;
     payload?: { name?: string; version?: number };
+    /** The backup's own name; by default the one made from the uid it records. */
+    name?: string;
   };
   async function forge(f: Forgery): Promise<string> {
     const real = (await r.kube.real.getRecord(KIND, r.o.namespace, backupName))!;
     const labels = JSON.parse(real.annotations![BACKUP_ANNOTATIONS.originalLabels]!) as Record<string, string>;
     const payload = decodePayload(real);
-    const name = unique('helm-unstuck.backup.forged');
+    // Each forgery records a uid of its own, and is named from it as a real backup is.
+    const uid = randomUUID();
+    const name = f.name ?? backupNameOf(r.o.release, 3, uid);
     const originalLabels = f.originalLabels ?? { ...labels, version: '3' };
     await r.kube.real.createRecord({
       kind: KIND,
@@ -211,6 +244,7 @@ describe('restore refuses what it cannot prove is ours to put back, and writes n
       labels: { ...real.labels, [BACKUP_LABELS.revision]: '3', ...f.labels },
       annotations: {
         ...real.annotations,
+        [BACKUP_ANNOTATIONS.originalUid]: uid,
         [BACKUP_ANNOTATIONS.originalName]: f.originalName ?? recordName(r.o.release, 3),
         [BACKUP_ANNOTATIONS.originalLabels]: typeof originalLabels === 'string' ? originalLabels : JSON.stringify(originalLabels),
       },
@@ -231,6 +265,7 @@ describe('restore refuses what it cannot prove is ours to put back, and writes n
     ['original labels of another release', async () => ({ originalLabels: await as3({ name: 'other' })() }), /labels say other v3 but the payload is/],
     ['a payload of another revision', async () => ({ payload: { version: 2 } }), /labels say \S+ v3 but the payload is \S+ v2/],
     ['an original name that is not the record of its revision', async () => ({ originalName: recordName(r.o.release, 9) }), /\S+\.v9 is not the record name of \S+ revision 3/],
+    ['a name not made from the uid it records', async () => ({ name: unique('helm-unstuck.backup.forged') }), /its name is not the backup name of \S+\.v3 with uid [0-9a-f-]{36}/],
     ['backup labels naming another revision', async () => ({ labels: { [BACKUP_LABELS.revision]: '2' } }), /its labels name \S+ revision 2, its copy \S+ revision 3/],
   ])('a forged backup: %s', async (_what, forgery, message) => {
     const name = await forge(await forgery());

@@ -211,7 +211,7 @@ describe('bad input changes nothing', () => {
   test.each([
     ['an invalid release name', { release: 'Not_Valid' }, /not a valid Helm release name/],
     ['an invalid namespace', { namespace: 'UPPER' }, /not a valid Kubernetes namespace/],
-    ['an unknown cluster', { cluster: 'nope' }, /unknown cluster "nope": kubeconfig has no context "nope"/],
+    ['a cluster that is not configured (no kubeconfig context of that name is tried)', { cluster: 'nope' }, /^cluster "nope" is not configured$/],
     ['a record that is not the release revision', { objectName: 'sh.helm.release.v1.other.v2' }, /is not the record of/],
     ['an approval of a non-pending revision', { status: 'deployed' }, /not pending/],
     ['an unknown strategy', { strategy: 'rollback' }, /strategy must be "delete" or "mark-failed"/],

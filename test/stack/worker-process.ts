@@ -1,14 +1,16 @@
 // A worker in a process of its own, so a test can SIGKILL it mid-incident. Configured by env:
 // TEMPORAL_ADDRESS, TASK_QUEUE, GITLAB_URL, KUBECONFIG_FILE, WORKFLOW_BUNDLE (path to bundle code),
-// and optionally CHAOS_PAUSE (see pauseAt): the chaos matrix's way to stop at an exact activity
-// boundary and let the harness kill this process (or anything else) there.
+// OPERATOR_CONFIG (the operator's configuration as JSON: clusters, policy, decisionKeys; each
+// cluster's kubeconfig context is used as configured), and optionally CHAOS_PAUSE (see pauseAt):
+// the chaos matrix's way to stop at an exact activity boundary and let the harness kill this
+// process (or anything else) there.
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities';
 import { clusterRegistry } from '../../activities/clusters';
 import { GitlabClient } from '../../activities/gitlab';
-import { CLUSTER } from './fixtures';
+import type { OperatorConfig } from '../../activities/policy';
 import { GITLAB_TOKEN } from './incident-rig';
 
 async function main() {
@@ -19,6 +21,8 @@ async function main() {
   };
   const connection = await NativeConnection.connect({ address: env('TEMPORAL_ADDRESS') });
   const gitlab = new GitlabClient(env('GITLAB_URL'), GITLAB_TOKEN);
+  const operator = JSON.parse(env('OPERATOR_CONFIG')) as OperatorConfig;
+  const contexts = Object.fromEntries(Object.entries(operator.clusters ?? {}).map(([name, c]) => [name, c.context ?? name]));
   const worker = await Worker.create({
     connection,
     taskQueue: env('TASK_QUEUE'),
@@ -26,8 +30,9 @@ async function main() {
     activities: pauseAt(
       process.env.CHAOS_PAUSE ?? '',
       createActivities({
-        kubeFor: clusterRegistry({ kubeconfig: env('KUBECONFIG_FILE'), contexts: { [CLUSTER]: 'admin' } }),
+        kubeFor: clusterRegistry({ kubeconfig: env('KUBECONFIG_FILE'), contexts }),
         gitlab: () => gitlab,
+        operator,
       }),
     ),
   });

@@ -39,12 +39,18 @@ describe('parseAlertmanagerPayload', () => {
     ['a huge label name', { ...good(), groupLabels: { ['k'.repeat(300)]: 'v' } }, /groupLabels\.k{64}… is not a valid name: is too long/],
     ['a huge receiver', { ...good(), receiver: 'r'.repeat(10_000) }, /^receiver is too long \(more than 4096 characters\)$/],
     ['a fingerprint of 65 hex digits', { ...good(), alerts: [{ ...good().alerts[0], fingerprint: 'a'.repeat(65) }] }, /fingerprint must be hexadecimal/],
-    ['more alerts than one payload may carry', { ...good(), alerts: Array.from({ length: 1001 }, () => 'not even an alert') }, /^alerts has more than 1000 alerts in one payload$/],
+    ['1,001 things that are not alerts', { ...good(), alerts: Array.from({ length: 1001 }, () => 'not even an alert') }, /^alerts\[0\] must be an object; .*alerts\[1000\] must be an object$/],
     ['a __proto__ label (JSON keeps it as an own key)', JSON.parse(JSON.stringify(good()).replace('"labels":{', '"labels":{"__proto__":"x",')), /^alerts\[0\]\.labels\.__proto__ is not allowed as a name$/],
   ])('rejects %s', (_w, body, message) => {
     const r = parseAlertmanagerPayload(body);
     expect('problems' in r && r.problems.join('; ')).toMatch(message);
   });
+});
+
+test('a group of 5,000 alerts is read whole, not refused (max_alerts: 0 allows any number)', () => {
+  const a = (fixture('firing-one-release.json') as AlertmanagerPayload).alerts[0]!;
+  const r = parseAlertmanagerPayload({ ...(fixture('firing-one-release.json') as object), alerts: Array.from({ length: 5000 }, () => a) });
+  expect('payload' in r && r.payload.alerts.length).toBe(5000);
 });
 
 describe('alertTarget', () => {

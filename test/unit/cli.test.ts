@@ -30,8 +30,8 @@ test.each(COMMANDS)('%s --help and help %s show its usage and exit 0', async (c)
 
 test("scan's help keeps its options and exit statuses", async () => {
   const { out } = await cli('scan', '-h');
-  for (const flag of ['-n, --namespace', '--context', '--kubeconfig', '--driver', '-o, --output', '--fail-if-stuck']) expect(out).toContain(flag);
-  expect(out).toContain('Exit status: 0, or 3 with --fail-if-stuck when a stuck release was found; 1 on errors; 2 on bad usage.');
+  for (const flag of ['-n, --namespace', '--context', '--all-contexts', '--all-clusters', '--cluster-timeout', '--kubeconfig', '--driver', '-o, --output', '--fail-if-stuck']) expect(out).toContain(flag);
+  expect(out).toContain('Exit status: 0, or 3 with --fail-if-stuck when a stuck release was found; 1 on errors, including\na cluster of the fleet that could not be scanned (when nothing stuck was found); 2 on bad usage.');
 });
 
 test('help is written at once, so `helm-unstuck --help | head -1` does not end in EPIPE', async () => {
@@ -50,6 +50,8 @@ test.each([
   [['frobnicate'], /^helm-unstuck: unknown command 'frobnicate'\n/],
   [['scan', '--bogus'], /^helm-unstuck scan: unknown option '--bogus'\n\nUsage: helm-unstuck scan /],
   [['scan', '-o', 'yaml'], /^helm-unstuck scan: option '-o, --output <format>' argument 'yaml' is invalid/],
+  [['scan', '--all-contexts', '--cluster-timeout', 'soon'], /^helm-unstuck scan: --cluster-timeout "soon" is not a duration \(e\.g\. 10s, 1m\)\n\nUsage: helm-unstuck scan /],
+  [['scan', '--all-contexts', '--all-clusters'], /^helm-unstuck scan: option '--all-contexts' cannot be used with option '--all-clusters'/],
   [['start', '-n', 'x', '--release', 'y'], /^helm-unstuck start: required option '--cluster <name>' not specified/],
   [['approve'], /^helm-unstuck approve: missing required argument 'workflow-id'/],
   [['status', 'a', 'b'], /^helm-unstuck status: too many arguments/],

@@ -34,7 +34,8 @@ describe('loadConfig', () => {
   test('no file, no environment: the defaults', () => {
     expect(loadConfig({})).toEqual({
       clusters: {},
-      policy: { approvers: [] },
+      policy: {},
+      decisionKeys: [],
       alerts: { alertnames: ['HelmReleaseStuck'], labels: { cluster: 'cluster', namespace: 'namespace', release: 'label_name', revision: 'label_version' } },
       server: { listen: '127.0.0.1:8080', maxBodyBytes: 1 << 20 },
       taskQueue: 'helm-unstuck',
@@ -90,6 +91,23 @@ taskQueue: from-file
     expect(c.users[name]).toBeUndefined();
   });
 
+  test("per-cluster overrides: production needs two approvers, staging auto-approves; only the operator's file says so", () => {
+    const key = 'A'.repeat(43);
+    const c = loadConfig({
+      HELM_UNSTUCK_CONFIG: file(`
+clusters:
+  gprd: {gitlab: [{project: 1, environment: gprd}], policy: {approvals: 2, approvers: [alice, bob, "group:sre"]}}
+  gstg: {gitlab: [{project: 1, environment: gstg}], policy: {autoApprove: {configuredBy: sre-lead, reason: staging only}}}
+policy: {approvers: [alice], allowUnverifiedDecisions: false}
+decisionKeys: [${key}]
+`),
+    });
+    expect(c.clusters.gprd?.policy).toEqual({ approvals: 2, approvers: ['alice', 'bob', 'group:sre'] });
+    expect(c.clusters.gstg?.policy).toEqual({ autoApprove: { configuredBy: 'sre-lead', reason: 'staging only' } });
+    expect(c.policy).toEqual({ approvers: ['alice'], allowUnverifiedDecisions: false });
+    expect(c.decisionKeys).toEqual([key]);
+  });
+
   test.each(['constructor', 'toString'])('a cluster really named %s is configured like any other', (name) => {
     const c = loadConfig({ HELM_UNSTUCK_CONFIG: file(CLUSTER.replace('gprd:', `${name}:`)) });
     expect(Object.keys(c.clusters)).toEqual([name]);
@@ -98,14 +116,19 @@ taskQueue: from-file
 
   const invalid: [string, string, NodeJS.ProcessEnv, string[]][] = [
     ['a list at the top level', '[1, 2]', {}, ['the file must be a mapping of settings']],
-    ['an unknown setting', 'polcy: {}', {}, ['the file has unknown setting "polcy" (known: kubeconfig, clusters, policy, alerts, server, gitlab, taskQueue, users)']],
+    ['an unknown setting', 'polcy: {}', {}, ['the file has unknown setting "polcy" (known: kubeconfig, clusters, policy, decisionKeys, alerts, server, gitlab, taskQueue, users)']],
     ['a misspelt policy key', `${CLUSTER.replace('escalateAfter', 'escalateAter')}`, {}, ['policy has unknown key "escalateAter"']],
     ['clusters as a list', 'clusters: [gprd]', {}, ['clusters must be a mapping']],
     ['a cluster without GitLab projects', 'clusters: {gprd: {}}\npolicy: {approvers: [a]}', {}, ['clusters.gprd.gitlab must list at least one GitLab project and environment to watch (runbook step 1)']],
     ['a misspelt cluster setting', `${CLUSTER.replace('context:', 'contxt:')}`, {}, ['clusters.gprd has unknown key "contxt"']],
     ['a cluster name with a slash', `${CLUSTER.replace('gprd:', '"a/b":')}`, {}, ['clusters.a/b is not a valid name: "a/b" must not contain "/" or whitespace']],
     ['a cluster named __proto__ (YAML keeps it as a key)', `${CLUSTER.replace('gprd:', '__proto__:')}`, {}, ['clusters.__proto__ is not allowed as a name']],
-    ['clusters but no policy', 'clusters: {gprd: {gitlab: [{project: 1, environment: e}]}}', {}, ['policy is required once clusters are configured (approvers at least)']],
+    ['clusters but no policy', 'clusters: {gprd: {gitlab: [{project: 1, environment: e}]}}', {}, ["clusters.gprd.policy has no approvers: set policy.approvers (the defaults) or this cluster's policy.approvers"]],
+    ['a cluster policy with a misspelt key', `${CLUSTER.replace('context: gprd-ctx', 'policy: {aprovals: 2}')}`, {}, ['clusters.gprd.policy has unknown key "aprovals"']],
+    ['a two-person rule with one approver', `${CLUSTER.replace('context: gprd-ctx', 'policy: {approvers: [alice], approvals: 2}')}`, {}, ['clusters.gprd.policy.approvals is 2, but only 1 approver is listed (and no group)']],
+    ['six approvals', `${CLUSTER.replace('escalateAfter: 30m', 'approvals: 6')}`, {}, ['policy.approvals must be a whole number from 1 to 5']],
+    ['autoApprove: true', `${CLUSTER.replace('escalateAfter: 30m', 'autoApprove: true')}`, {}, ['policy.autoApprove must name who configured it (configuredBy) and why (reason)']],
+    ['a decision key that is not one', `${CLUSTER}decisionKeys: [not-a-key]`, {}, ['decisionKeys[0] "not-a-key" is not a base64url Ed25519 public key (32 bytes)']],
     ['a policy without approvers', `${CLUSTER.replace('[alice, bob]', '[]')}`, {}, ['policy.approvers must list at least one approver']],
     ['a bad duration and a bad project', `${CLUSTER.replace('30m', 'soon').replace('gitlab-com/gl-infra/k8s-workloads/gitlab-com', '""')}`, {}, ['clusters.gprd.gitlab[0].project must be a project path (group/name) or a numeric id', 'policy.escalateAfter must be a duration like 30s, 5m or 1h, not "soon"']],
     ['a label name with a space', 'alerts: {labels: {cluster: "k8s cluster"}}', {}, ['alerts.labels.cluster "k8s cluster" is not a Prometheus label name']],
@@ -129,6 +152,15 @@ taskQueue: from-file
     ['a secret file that is not there', { HELM_UNSTUCK_SESSION_SECRET_FILE: '/nonexistent/secret' }, [expect.stringMatching(/^HELM_UNSTUCK_SESSION_SECRET_FILE=\/nonexistent\/secret: ENOENT/) as unknown as string]],
   ])('refuses %s in the environment', (_w, env, expected) => {
     expect(problems(env)).toEqual(expected);
+  });
+
+  test.each([
+    ['a backreference', '^(deploy):\\1', 'invalid escape sequence: `\\1`'],
+    ['a lookahead', '^(?!gstg)', 'invalid or unsupported Perl syntax: `(?!`'],
+    ['an unclosed group', '(', 'missing closing ): `(`'],
+  ])('a jobPattern RE2 refuses (%s) is a clear configuration error', (_w, pattern, why) => {
+    const path = file(`clusters:\n  gprd:\n    gitlab: [{project: 1, environment: gprd, jobPattern: '${pattern}'}]\npolicy: {approvers: [alice]}\n`);
+    expect(problems({ HELM_UNSTUCK_CONFIG: path })).toEqual([`${path}: clusters.gprd.gitlab[0].jobPattern ${JSON.stringify(pattern)} is not an RE2 regular expression (${why})`]);
   });
 
   test('lists every problem at once, file and environment', () => {

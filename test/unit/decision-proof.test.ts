@@ -1,5 +1,5 @@
 import { generateKeyPairSync, sign } from 'node:crypto';
-import { checkProof, newSecretKey, proofPayload, PROOF_MAX_AGE_MS, publicKeyOf, shortDigest, signProof } from '../../decisions/decision-proof';
+import { checkProof, decodeKey, encodeKey, newSecretKey, proofPayload, PROOF_MAX_AGE_MS, publicKeyOf, shortDigest, signProof } from '../../decisions/decision-proof';
 
 const INCIDENT = 'helm-unstuck/prod/web/api';
 const D = { action: 'approve', by: 'alice', reason: 'runbook', plan: 'a1b2c3d4e5f6' };
@@ -25,6 +25,8 @@ describe('checkProof', () => {
     ['no proof', () => checkProof(INCIDENT, D, undefined, [pub], NOW)],
     ['a claimed verification without signature', () => checkProof(INCIDENT, D, { verifiedBy: 'sso', via: 'page', at: proof.at }, [pub], NOW)],
     ['garbage signature', () => checkProof(INCIDENT, D, { ...proof, signature: '!!' }, [pub], NOW)],
+    ['a signature of 4n+1 characters (no base64 at all; must not throw)', () => checkProof(INCIDENT, D, { ...proof, signature: 'abcde' }, [pub], NOW)],
+    ['a configured key of 4n+1 characters', () => checkProof(INCIDENT, D, proof, ['abcde'], NOW)],
     ['unverified', () => checkProof(INCIDENT, D, { ...proof, verifiedBy: 'unverified' }, [pub], NOW)],
   ])('refuses %s', (_, run) => {
     expect(run()).toMatchObject({ ok: false });
@@ -42,4 +44,15 @@ describe('shortDigest', () => {
   it('is 12 hex digits of SHA-256', () => {
     expect(shortDigest('abc')).toBe('ba7816bf8f01');
   });
+});
+
+test('base64url by hand (the workflow sandbox has no atob) agrees with Node, every length', () => {
+  for (let n = 0; n <= 70; n++) {
+    const bytes = Uint8Array.from({ length: n }, (_, i) => (i * 37 + n * 11) & 0xff);
+    const text = Buffer.from(bytes).toString('base64url');
+    expect(encodeKey(bytes)).toBe(text);
+    expect(decodeKey(text)).toEqual(bytes);
+  }
+  expect(decodeKey('abcde')).toBeUndefined();
+  expect(decodeKey('ab+/')).toBeUndefined();
 });

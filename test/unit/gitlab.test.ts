@@ -2,6 +2,7 @@
 // ../shared/reference/gitlab-api.md. Plain HTTP on loopback; no other server needed.
 import { createActivities } from '../../activities';
 import { GitlabClient } from '../../activities/gitlab';
+import { TRACE_LIMITS } from '../../decisions/dry-run-diff';
 import { FakeGitlab } from '../fake-gitlab/server';
 
 const TOKEN = 'glpat-test';
@@ -92,6 +93,29 @@ describe('CI activities', () => {
     expect((await acts.checkCiQuiet([{ ...watch, jobPattern: 'gprd-us-east1-b' }])).quiet).toBe(true);
   });
 
+  test('a catastrophic jobPattern on a long hostile job name answers at once (RE2, no backtracking)', async () => {
+    gl.addJob(P, { name: `${'a'.repeat(50_000)}!`, stage: 'deploy', status: 'running' });
+    const start = Date.now();
+    // A backtracking engine takes exponential time in the name's length on this pattern and name.
+    const r = await acts.checkCiQuiet([{ ...watch, jobPattern: '(a+)+$' }]);
+    expect(Date.now() - start).toBeLessThan(2000);
+    expect(r.busy.filter((b) => b.kind === 'job')).toEqual([]);
+    expect((await acts.checkCiQuiet([{ ...watch, jobPattern: '^deploy:a+!$' }])).busy.map((b) => b.kind)).toEqual(['job']);
+  });
+
+  test('a job log over the cap is read only up to it, and judged unknown, saying why', async () => {
+    const job = gl.addJob(P, { name: 'gprd:upgrade', status: 'success', trace: `$ helm diff upgrade x ./c\n${'x'.repeat(TRACE_LIMITS.maxChars + (4 << 20))}` });
+    const r = await acts.readDryRunDiff({ project: P, jobId: job.id });
+    expect(r.diff).toMatchObject({ verdict: 'unknown', reason: expect.stringMatching(/^could not tell: the trace is over the 16777216-byte cap \(reading stopped after \d+ bytes\) and was not judged$/) });
+    // Reading stopped near the cap, not at the end of the 20 MiB log.
+    expect(r.traceBytes).toBeGreaterThan(TRACE_LIMITS.maxChars);
+    expect(r.traceBytes).toBeLessThan(TRACE_LIMITS.maxChars + (2 << 20));
+  });
+
+  test('a trace GitLab refuses is our typed error', async () => {
+    await expect(client.trace(P, 999_999, 1024)).rejects.toMatchObject({ name: 'GitlabNotFoundError', status: 404 });
+  });
+
   test('finds the job of the newest failed deployment, retries it, reads the verdict', async () => {
     const old = gl.addJob(P, { name: 'gprd-us-east1-b:upgrade', status: 'failed' });
     const newest = gl.addJob(P, { name: 'gprd-us-east1-b:upgrade', status: 'failed' });
@@ -112,7 +136,7 @@ describe('CI activities', () => {
 
   test('bad watches are refused before any request', async () => {
     await expect(acts.checkCiQuiet([])).rejects.toMatchObject({ type: 'InvalidInput', nonRetryable: true });
-    await expect(acts.checkCiQuiet([{ ...watch, jobPattern: '(' }])).rejects.toMatchObject({ message: expect.stringMatching(/not a regular expression/) });
+    await expect(acts.checkCiQuiet([{ ...watch, jobPattern: '(' }])).rejects.toMatchObject({ message: expect.stringMatching(/not an RE2 regular expression/) });
     expect(gl.calls).toEqual([]);
   });
 

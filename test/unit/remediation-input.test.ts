@@ -1,42 +1,31 @@
 import { parseDuration } from '../../decisions/duration';
 import { validateNamespace, validateReleaseName } from '../../decisions/helm';
-import { resolvePolicy, validateRemediationInput, watchProblems, type RemediationInput } from '../../decisions/remediation';
+import { checkPolicy, parseRemediationInput, resolvePolicy, validateRemediationInput, watchProblems, type PolicyConfig, type RemediationInput } from '../../decisions/remediation';
 import { z } from '../../decisions/validation';
 
-// The one schema the workflow, the client and the config loader share.
+// The schemas the workflow, the client and the config loader share.
 const good = (): RemediationInput => ({
   cluster: 'gprd-us-east1-b',
   namespace: 'gitlab',
   release: 'gitlab',
-  gitlab: [{ project: 'gitlab-com/gl-infra/k8s-workloads/gitlab-com', environment: 'gprd-us-east1-b', jobPattern: '^deploy:' }],
-  policy: { approvers: ['alice', 'bob'] },
   trigger: { source: 'alertmanager', by: 'fingerprint 0123abcd', fingerprint: '0123abcd', summary: 'stuck' },
 });
 const huge = 'x'.repeat(1_000_000);
+const KEY = 'A'.repeat(43); // 32 zero bytes, base64url
 
-describe('validateRemediationInput', () => {
-  test('accepts a complete input, and one with every policy key set', () => {
+describe('validateRemediationInput: what the incident is about, and nothing else', () => {
+  test('accepts a complete input, and one with the optional keys', () => {
     expect(validateRemediationInput(good())).toEqual([]);
-    const full = good();
-    full.driver = 'configmap';
-    full.gitlab = [{ project: 42, environment: 'gstg' }];
-    full.policy = {
-      approvers: ['alice'],
-      autoApprove: { configuredBy: 'sre-lead', reason: 'staging only' },
-      escalateAfter: '1h30m',
-      ciRecheckInterval: 500,
-      ciMaxChecks: 3,
-      minPendingAge: '0s',
-      hpaTolerance: 0,
-      strategy: 'mark-failed',
-      ciJobTimeout: '2h',
-      ciPollInterval: '500ms',
-    };
-    expect(validateRemediationInput(full)).toEqual([]);
+    expect(validateRemediationInput({ ...good(), driver: 'configmap', revision: 1235 })).toEqual([]);
+  });
+
+  test("an older client's policy, GitLab projects or autoApprove are not refused, and not kept", () => {
+    const old = { ...good(), policy: { approvers: ['mallory'], autoApprove: { configuredBy: 'x', reason: 'y' } }, gitlab: 'anything', autoApprove: true };
+    expect(validateRemediationInput(old as unknown as RemediationInput)).toEqual([]);
+    expect(parseRemediationInput(old)).toEqual({ data: good() });
   });
 
   const bad = (patch: Record<string, unknown>) => ({ ...good(), ...patch }) as unknown as RemediationInput;
-  const policy = (patch: Record<string, unknown>) => bad({ policy: { approvers: ['alice'], ...patch } });
   test.each<[string, unknown, string[]]>([
     ['not an object', 'gitlab', ['input must be an object']],
     ['null', null, ['input must be an object']],
@@ -47,50 +36,71 @@ describe('validateRemediationInput', () => {
     ['a release name with an underscore', bad({ release: 'Bad_Name' }), ['release name "Bad_Name" is not a valid Helm release name']],
     ['a release name of 54 characters', bad({ release: 'a'.repeat(54) }), [`release name "${'a'.repeat(54)}" is longer than 53 characters`]],
     ['an unknown driver', bad({ driver: 'etcd' }), ['driver must be "secret" or "configmap", not "etcd"']],
-    ['no GitLab projects', bad({ gitlab: [] }), ['gitlab must list at least one GitLab project and environment to watch (runbook step 1)']],
-    ['GitLab projects missing', bad({ gitlab: undefined }), ['gitlab must list at least one GitLab project and environment to watch (runbook step 1)']],
-    ['an empty project and environment', bad({ gitlab: [{ project: '', environment: '' }] }), ['gitlab[0].project must be a project path (group/name) or a numeric id', 'gitlab[0].environment is empty']],
-    ['a project id that is not whole', bad({ gitlab: [{ project: 1.5, environment: 'e' }] }), ['gitlab[0].project must be a project path (group/name) or a numeric id']],
-    ['a jobPattern that is not a regex', bad({ gitlab: [{ project: 1, environment: 'e', jobPattern: '(' }] }), ['gitlab[0].jobPattern "(" is not a regular expression']],
-    ['no policy', bad({ policy: undefined }), ['policy is required (must list at least one approver)']],
-    ['no approvers', policy({ approvers: [] }), ['policy.approvers must list at least one approver']],
-    ['an empty approver', policy({ approvers: ['alice', ''] }), ['policy.approvers[1] is empty']],
-    ['approvers as a string', policy({ approvers: 'alice' }), ['policy.approvers must be an array']],
-    ['autoApprove without who and why', policy({ autoApprove: {} }), ['policy.autoApprove.configuredBy must be a string (it is missing)', 'policy.autoApprove.reason must be a string (it is missing)']],
-    ['autoApprove configured by nobody', policy({ autoApprove: { configuredBy: '', reason: 'staging' } }), ['policy.autoApprove.configuredBy is empty']],
-    ['autoApprove: true', policy({ autoApprove: true }), ['policy.autoApprove must name who configured it (configuredBy) and why (reason)']],
-    ['a duration in words', policy({ escalateAfter: 'soon' }), ['policy.escalateAfter must be a duration like 30s, 5m or 1h, not "soon"']],
-    ['a negative duration', policy({ minPendingAge: -1 }), ['policy.minPendingAge must be a duration like 30s, 5m or 1h, not -1']],
-    ['a duration that is true', policy({ ciPollInterval: true }), ['policy.ciPollInterval must be a duration like 30s, 5m or 1h, not true']],
-    ['half a check', policy({ ciMaxChecks: 0.5 }), ['policy.ciMaxChecks must be a whole number >= 1']],
-    ['two and a half checks', policy({ ciMaxChecks: 2.5 }), ['policy.ciMaxChecks must be a whole number >= 1']],
-    ['zero checks', policy({ ciMaxChecks: 0 }), ['policy.ciMaxChecks must be a whole number >= 1']],
-    ['checks as a string', policy({ ciMaxChecks: '3' }), ['policy.ciMaxChecks must be a whole number >= 1']],
-    ['a tolerance over 1', policy({ hpaTolerance: 2 }), ['policy.hpaTolerance must be between 0 and 1']],
-    ['the rollback strategy', policy({ strategy: 'rollback' }), ['policy.strategy must be "delete" or "mark-failed", not "rollback"']],
+    ['revision 0', bad({ revision: 0 }), ['revision must be at least 1']],
+    ['a revision that is text', bad({ revision: '3' }), ['revision must be a number']],
     ['an unknown trigger source', bad({ trigger: { source: 'cron', by: 'x' } }), ['trigger.source must be "alertmanager", "cli" or "api", not "cron"']],
     ['a trigger nobody started', bad({ trigger: { source: 'cli', by: '' } }), ['trigger.by is empty']],
     // Hostile input: a clear, short error, never the whole value echoed back.
     ['a huge release name', bad({ release: huge }), [`release name "${'x'.repeat(64)}…" is longer than 53 characters`]],
     ['a huge namespace', bad({ namespace: huge }), [`namespace "${'x'.repeat(64)}…" is not a valid Kubernetes namespace name`]],
-    ['a huge approver', policy({ approvers: [huge] }), ['policy.approvers[0] is too long (more than 256 characters)']],
-    ['a huge duration', policy({ escalateAfter: `${'1'.repeat(100000)}s` }), [`policy.escalateAfter must be a duration like 30s, 5m or 1h, not "${'1'.repeat(64)}…"`]],
     ['prototype names as values', bad({ cluster: '__proto__', namespace: 'constructor', release: 'tostring' }), []],
-    ['a JSON __proto__ key in the policy', bad({ policy: JSON.parse('{"approvers":["alice"],"__proto__":{"autoApprove":{"configuredBy":"x","reason":"y"}}}') }), []],
     [
       'every problem at once, in order',
-      bad({ release: 'Bad_Name', policy: { approvers: [] }, trigger: {} }),
-      [
-        'release name "Bad_Name" is not a valid Helm release name',
-        'policy.approvers must list at least one approver',
-        'trigger.source must be "alertmanager", "cli" or "api"',
-        'trigger.by must be a string (it is missing)',
-      ],
+      bad({ release: 'Bad_Name', trigger: {} }),
+      ['release name "Bad_Name" is not a valid Helm release name', 'trigger.source must be "alertmanager", "cli" or "api"', 'trigger.by must be a string (it is missing)'],
     ],
   ])('%s', (_w, input, problems) => {
     expect(validateRemediationInput(input as RemediationInput)).toEqual(problems);
   });
+});
 
+describe("checkPolicy: the operator's policy, defaults and a cluster's overrides", () => {
+  const problems = (patch: Record<string, unknown>) => {
+    const r = checkPolicy({ approvers: ['alice'], ...patch } as PolicyConfig);
+    return 'problems' in r ? r.problems : [];
+  };
+  test.each<[string, Record<string, unknown>, string[]]>([
+    ['every key set', { approvers: ['alice', 'group:sre'], approvals: 2, allowUnverifiedDecisions: true, autoApprove: { configuredBy: 'sre-lead', reason: 'staging only' }, escalateAfter: '1h30m', ciRecheckInterval: 500, ciMaxChecks: 3, minPendingAge: '0s', hpaTolerance: 0, strategy: 'mark-failed', ciJobTimeout: '2h', ciPollInterval: '500ms' }, []],
+    ['no approvers', { approvers: undefined }, ['policy.approvers must list at least one approver']],
+    ['an empty list of approvers', { approvers: [] }, ['policy.approvers must list at least one approver']],
+    ['an empty approver', { approvers: ['alice', ''] }, ['policy.approvers[1] is empty']],
+    ['approvers as a string', { approvers: 'alice' }, ['policy.approvers must be an array']],
+    ['approvals 0', { approvals: 0 }, ['policy.approvals must be a whole number from 1 to 5']],
+    ['approvals 6', { approvals: 6 }, ['policy.approvals must be a whole number from 1 to 5']],
+    ['one and a half approvals', { approvals: 1.5 }, ['policy.approvals must be a whole number from 1 to 5']],
+    ['allowUnverifiedDecisions as text', { allowUnverifiedDecisions: 'yes' }, ['policy.allowUnverifiedDecisions must be true or false']],
+    ['an unknown key', { approver: ['bob'] }, ['policy has unknown key "approver"']],
+    ['autoApprove without who and why', { autoApprove: {} }, ['policy.autoApprove.configuredBy must be a string (it is missing)', 'policy.autoApprove.reason must be a string (it is missing)']],
+    ['autoApprove configured by nobody', { autoApprove: { configuredBy: '', reason: 'staging' } }, ['policy.autoApprove.configuredBy is empty']],
+    ['autoApprove: true', { autoApprove: true }, ['policy.autoApprove must name who configured it (configuredBy) and why (reason)']],
+    ['a duration in words', { escalateAfter: 'soon' }, ['policy.escalateAfter must be a duration like 30s, 5m or 1h, not "soon"']],
+    ['a negative duration', { minPendingAge: -1 }, ['policy.minPendingAge must be a duration like 30s, 5m or 1h, not -1']],
+    ['a duration that is true', { ciPollInterval: true }, ['policy.ciPollInterval must be a duration like 30s, 5m or 1h, not true']],
+    ['half a check', { ciMaxChecks: 0.5 }, ['policy.ciMaxChecks must be a whole number >= 1']],
+    ['zero checks', { ciMaxChecks: 0 }, ['policy.ciMaxChecks must be a whole number >= 1']],
+    ['checks as a string', { ciMaxChecks: '3' }, ['policy.ciMaxChecks must be a whole number >= 1']],
+    ['a tolerance over 1', { hpaTolerance: 2 }, ['policy.hpaTolerance must be between 0 and 1']],
+    ['the rollback strategy', { strategy: 'rollback' }, ['policy.strategy must be "delete" or "mark-failed", not "rollback"']],
+    ['a huge approver', { approvers: [huge] }, ['policy.approvers[0] is too long (more than 256 characters)']],
+    ['a huge duration', { escalateAfter: `${'1'.repeat(100000)}s` }, [`policy.escalateAfter must be a duration like 30s, 5m or 1h, not "${'1'.repeat(64)}…"`]],
+  ])('%s', (_w, patch, want) => {
+    expect(problems(patch)).toEqual(want);
+  });
+
+  test("a cluster's overrides win key by key; the rest are the defaults'", () => {
+    const r = resolvePolicy({ approvers: ['alice', 'bob'], escalateAfter: '30m', autoApprove: { configuredBy: 'x', reason: 'y' } }, { approvals: 2, autoApprove: undefined, minPendingAge: '10m' }, [KEY]);
+    expect(r).toMatchObject({ approvers: ['alice', 'bob'], approvals: 2, escalateAfterMs: 30 * 60_000, minPendingAgeMs: 10 * 60_000, autoApprove: { configuredBy: 'x' }, decisionKeys: [KEY] });
+    expect(resolvePolicy({ approvers: ['alice'] }, { approvers: ['carol'], autoApprove: { configuredBy: 'sre-lead', reason: 'staging' } })).toMatchObject({ approvers: ['carol'], autoApprove: { configuredBy: 'sre-lead' } });
+  });
+
+  test('GitLab projects to watch', () => {
+    expect(watchProblems([])).toEqual(['gitlab must list at least one GitLab project and environment to watch (runbook step 1)']);
+    expect(watchProblems(undefined)).toEqual(['gitlab must list at least one GitLab project and environment to watch (runbook step 1)']);
+    expect(watchProblems([{ project: '', environment: '' }])).toEqual(['gitlab[0].project must be a project path (group/name) or a numeric id', 'gitlab[0].environment is empty']);
+    expect(watchProblems([{ project: 1.5, environment: 'e' }])).toEqual(['gitlab[0].project must be a project path (group/name) or a numeric id']);
+    expect(watchProblems([{ project: 1, environment: 'e', jobPattern: '(' }])).toEqual(['gitlab[0].jobPattern "(" is not an RE2 regular expression (missing closing ): `(`)']);
+    expect(watchProblems([{ project: 1, environment: 'e', jobPattern: '(a)\\1' }])).toEqual(['gitlab[0].jobPattern "(a)\\\\1" is not an RE2 regular expression (invalid escape sequence: `\\1`)']);
+  });
   test('the same rules answer for one GitLab list and for one name (activities use them)', () => {
     expect(watchProblems([{ project: 1, environment: '' }])).toEqual(['gitlab[0].environment is empty']);
     expect(watchProblems([])).toEqual(['gitlab must list at least one GitLab project and environment to watch (runbook step 1)']);
@@ -109,6 +119,9 @@ describe('resolvePolicy', () => {
   test('fills the defaults and turns durations into milliseconds', () => {
     expect(resolvePolicy({ approvers: ['alice'] })).toEqual({
       approvers: ['alice'],
+      approvals: 1,
+      allowUnverifiedDecisions: false,
+      decisionKeys: [],
       ciMaxChecks: 10,
       hpaTolerance: 0.1,
       strategy: 'delete',
@@ -126,7 +139,7 @@ describe('resolvePolicy', () => {
   });
 
   test('refuses a policy that was not validated', () => {
-    expect(() => resolvePolicy({ approvers: ['a'], escalateAfter: 'soon' })).toThrow(/invalid policy: escalateAfter must be a duration/);
+    expect(() => resolvePolicy({ approvers: ['a'], escalateAfter: 'soon' })).toThrow(/invalid policy: policy.escalateAfter must be a duration/);
   });
 });
 

@@ -10,8 +10,9 @@ import { OUTCOMES } from '../../decisions/remediation';
 const DIR = join(__dirname, '..', 'histories');
 const files = readdirSync(DIR).filter((f) => f.endsWith('.json')).sort();
 // One history per outcome the workflow can return (a new outcome needs one), plus the paths that
-// no outcome names: a cancellation, and the escalation timers of a long approval wait.
-const SCENARIOS = [...OUTCOMES, 'cancelled', 'escalated-then-approved'].sort();
+// no outcome names: a cancellation, the escalation timers of a long approval wait, and the
+// two-person rule's gate, open after the first approval.
+const SCENARIOS = [...OUTCOMES, 'cancelled', 'escalated-then-approved', 'two-person-approved'].sort();
 
 let bundle: WorkflowBundleWithSourceMap;
 beforeAll(async () => {

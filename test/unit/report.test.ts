@@ -16,7 +16,7 @@ describe('a report from history answers what a review asks', () => {
     const md = renderMarkdown(r);
     expect(r.outcome).toBe('unstuck-and-verified');
     expect(answer(md, 'What was stuck')).toMatch(/is stuck: revision 3 has been pending-upgrade for \d+s; revision 2 is the last deployed/);
-    expect(answer(md, 'Who decided')).toMatch(/alice approved at .* \(update\), because runbook checks are green/);
+    expect(answer(md, 'Who decided')).toMatch(/alice approved at .* \(sso via page, groups sre; plan [0-9a-f]{12}\), because runbook checks are green/);
     expect(answer(md, 'What was backed up and deleted')).toMatch(/sh\.helm\.release\.v1\.web-\w+\.v3 \(revision 3, uid [0-9a-f-]{36}\): deleted; backup helm-unstuck\.backup\.web-\w+\.v3\.[0-9a-f]{8}/);
     expect(answer(md, 'Verified')).toMatch(/yes: .*revision 2 \(tiny-0\.1\.0\) is deployed/);
     expect(answer(md, 'Dry run of the re-run job')).toMatch(/no-op \(job \d+, success\)/);
@@ -31,6 +31,14 @@ describe('a report from history answers what a review asks', () => {
     expect(answer(md, 'Who decided')).toMatch(/bob rejected at .*because not during the freeze/);
     expect(answer(md, 'What was backed up and deleted')).toBe('| What was backed up and deleted | nothing |');
     expect(md).toMatch(/alice: continue, because test cluster has no controllers/);
+  });
+
+  test('the two-person rule: both approvers, each verified how and through which path, on the same plan', () => {
+    const r = load('two-person-approved');
+    expect(answer(renderMarkdown(r), 'Who decided')).toMatch(
+      /^\| Who decided \| alice approved at .* \(sso via page; plan ([0-9a-f]{12})\), because first look; bob approved at .* \(token via api; plan \1\), because second look \|$/,
+    );
+    expect(r.decisions.map((d) => [d.by, d.channel])).toEqual([['alice', 'update'], ['bob', 'update']]);
   });
 
   test('escalations are listed', () => {
@@ -49,6 +57,17 @@ describe('a report from history answers what a review asks', () => {
     expect(nothing.outcome).toBe('nothing-to-do');
     expect(nothing.stuck).toBeUndefined();
     expect(renderMarkdown(nothing)).toMatch(/\| What was stuck \| nothing was found stuck \|/);
+  });
+
+  test('the Markdown report escapes what it quotes: no link, HTML, code span, new column or escape sequence', () => {
+    const r = load('rejected');
+    r.reason = '[approve](https://evil.example) <img src=x> `rm` a | b \x1b]8;;https://e\x1b\\x\x1b]8;;\x1b\\ \u202eevil';
+    r.timeline[0]!.what = '| injected | row |\n# heading';
+    const text = renderMarkdown(r);
+    expect(answer(text, 'Outcome')).toBe('| Outcome | rejected: \\[approve\\](https\\://evil.example) \\<img src=x\\> \\`rm\\` a \\| b x evil |');
+    expect(text).toContain('\\| injected \\| row \\| # heading |');
+    // eslint-disable-next-line no-control-regex -- looking for control characters is the point
+    expect(text).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e]/);
   });
 
   test('the HTML page escapes what it shows', () => {

@@ -1,7 +1,7 @@
 // Each runbook step's decision as a table: one row per situation an operator meets.
 import type { RevisionRecord } from '../../decisions/helm';
 import { determineReleaseState } from '../../decisions/release-state';
-import { checkDecision, isGoodOutcome, OUTCOMES, type Decision, type Hold, type Outcome } from '../../decisions/remediation';
+import { isGoodOutcome, OUTCOMES, type Decision, type Hold, type Outcome } from '../../decisions/remediation';
 import {
   decideAnswer,
   decideCiQuiet,
@@ -59,21 +59,6 @@ describe('steps 1, 2, 4: decideAnswer', () => {
   });
 });
 
-describe('holds: which answers each accepts (checkDecision)', () => {
-  test.each<{ name: string; hold: Hold | undefined; d: Decision; want: string | undefined }>([
-    { name: 'approve at the approval gate', hold: 'approval', d: { action: 'approve', by: 'alice', reason: 'ok' }, want: undefined },
-    { name: 'continue at the approval gate is refused', hold: 'approval', d: { action: 'continue', by: 'alice', reason: 'ok' }, want: 'the workflow waits for approval: approve or reject, not continue' },
-    { name: 'abort on busy CI', hold: 'ci-busy', d: { action: 'abort', by: 'bob', reason: 'deploying' }, want: undefined },
-    { name: 'approve on busy CI is refused', hold: 'ci-busy', d: { action: 'approve', by: 'bob', reason: 'x' }, want: 'the workflow waits for ci-busy: continue or abort, not approve' },
-    { name: 'reject on unhealthy is refused', hold: 'unhealthy', d: { action: 'reject', by: 'bob', reason: 'x' }, want: 'the workflow waits for unhealthy: continue or abort, not reject' },
-    { name: 'no hold open', hold: undefined, d: { action: 'approve', by: 'alice', reason: 'ok' }, want: 'the workflow is not waiting for a decision' },
-    { name: 'a stranger', hold: 'approval', d: { action: 'approve', by: 'mallory', reason: 'trust me' }, want: 'mallory is not an allowed approver' },
-    { name: 'no reason', hold: 'approval', d: { action: 'approve', by: 'alice', reason: '  ' }, want: 'a decision must say why (reason)' },
-  ])('$name', ({ hold, d, want }) => {
-    expect(checkDecision(d, hold, ['alice', 'bob'])).toBe(want);
-  });
-});
-
 describe('step 3: decideIdentify', () => {
   test.each([
     { name: 'not stuck: nothing to do', s: UNSTUCK, want: { action: 'nothing-to-do' } },
@@ -110,12 +95,29 @@ describe('step 4, the alert resolved while waiting for approval: decideLookAgain
       want: { look: 'changed', plan: { approved: [expect.objectContaining({ revision: 1236 }), expect.objectContaining({ revision: 1235 })] } },
     },
     {
+      name: 'the records were replaced by a young pending one (a live upgrade?): never put up for approval; ends, nothing done',
+      now: state(rev(1234, 'deployed'), { ...rev(1235, 'pending-upgrade', 2), uid: 'uid-new' }),
+      want: {
+        look: 'not-stuck',
+        ending: {
+          outcome: 'nothing-to-do',
+          reason: expect.stringMatching(/^the alert resolved and the records awaiting approval are gone; revision 1235 is pending but only 2m old, younger than 5m: it may be a live upgrade, so it is not put up for approval and nothing was done/),
+        },
+      },
+    },
+    {
+      name: 'the same young record, with a minimum age of 1m: old enough, ask again for it',
+      now: state(rev(1234, 'deployed'), { ...rev(1235, 'pending-upgrade', 2), uid: 'uid-new' }),
+      minPendingAgeMs: 60_000,
+      want: { look: 'changed', plan: { approved: [expect.objectContaining({ revision: 1235 })] } },
+    },
+    {
       name: 'locked with nothing deployed below: ends as not stuck (as before the refactor)',
       now: state(rev(1, 'failed'), rev(2, 'pending-upgrade')),
       want: { look: 'not-stuck', ending: { outcome: 'nothing-to-do' } },
     },
-  ])('$name', ({ now, want }) => {
-    expect(decideLookAgain(APPROVED, now)).toMatchObject(want);
+  ] as { name: string; now: ReturnType<typeof state>; minPendingAgeMs?: number; want: object }[])('$name', ({ now, minPendingAgeMs = 5 * 60_000, want }) => {
+    expect(decideLookAgain(APPROVED, now, { minPendingAgeMs })).toMatchObject(want);
   });
 });
 

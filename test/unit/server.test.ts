@@ -8,10 +8,12 @@ import { createHash } from 'node:crypto';
 import { createAdaptorServer } from '@hono/node-server';
 import { Client, Connection } from '@temporalio/client';
 import { Metadata } from '@grpc/grpc-js';
-import { DEFAULT_ALERT_MAPPING } from '../../decisions/alerts';
+import { DEFAULT_ALERT_MAPPING, type AlertTarget } from '../../decisions/alerts';
 import { approvalPage } from '../../server/approval-page';
-import { ForwardError, UnavailableError, isConnectionFailure, type AlertResult } from '../../server/forwarder';
+import { BoundedMemory } from '../../server/bounded-memory';
+import { AlertForwarder, ForwardError, UnavailableError, isConnectionFailure, type AlertResult } from '../../server/forwarder';
 import { WEBHOOK_PATH, createApp } from '../../server/http';
+import { RejectionLog } from '../../server/webhook';
 import { counted, createMetrics } from '../../server/metrics';
 import { incidentView } from '../../server/views';
 import type { RemediationStatus } from '../../workflows/definitions';
@@ -21,14 +23,15 @@ const ALICE = 'alice-unit-test-token';
 const LIMIT = 4096;
 const fixture = readFileSync(join(__dirname, '..', 'fixtures', 'alertmanager', 'firing-one-release.json'), 'utf8');
 
-let forward: () => Promise<AlertResult>;
+let forward: (t: AlertTarget) => Promise<AlertResult>;
 const logs: string[] = [];
+const truncatedCalls: [string, number][] = [];
 const metrics = createMetrics();
 // A real client that nothing answers: the approval page's routes tested here never call it.
 const client = new Client({ connection: Connection.lazy({ address: '127.0.0.1:1' }) });
 const app = createApp({
   config: { server: { listen: '127.0.0.1:0', maxBodyBytes: LIMIT, webhookToken: TOKEN }, alerts: DEFAULT_ALERT_MAPPING },
-  forwarder: { forward: () => forward() },
+  forwarder: { forward: (t) => forward(t), truncated: (cluster, n) => void truncatedCalls.push([cluster, n]) },
   metrics,
   log: (l) => logs.push(l),
   approvalPage: approvalPage({ client, users: { alice: createHash('sha256').update(ALICE).digest('hex') } }),
@@ -47,6 +50,7 @@ afterAll(async () => {
 });
 beforeEach(() => {
   logs.length = 0;
+  truncatedCalls.length = 0;
   forward = async () => ({ fingerprint: 'f', workflowId: 'w', result: 'started' });
 });
 
@@ -235,5 +239,115 @@ describe('incidentView', () => {
     const out = render('w', status());
     expect(out).not.toContain('id="deployments"');
     expect(out).not.toMatch(/>\s*0\s*</);
+  });
+});
+
+describe('hostile webhooks: bounded, logged once, nothing unvalidated in a label', () => {
+  const payload = (alerts: object[], extra: object = {}) => {
+    const base = JSON.parse(fixture) as { alerts: Record<string, unknown>[] };
+    return JSON.stringify({ ...base, ...extra, alerts });
+  };
+  const alert = (i: number, labels: Record<string, string> = {}) => {
+    const a = (JSON.parse(fixture) as { alerts: { labels: Record<string, string> }[] }).alerts[0]!;
+    return { ...a, fingerprint: i.toString(16).padStart(16, '0'), labels: { ...a.labels, label_name: `r${i}`, ...labels } };
+  };
+
+  test('a group of 3,000 alerts is answered per alert, never more than 16 forwarded at once', async () => {
+    const big = createApp({ config: { server: { listen: '127.0.0.1:0', maxBodyBytes: 8 << 20, webhookToken: TOKEN }, alerts: DEFAULT_ALERT_MAPPING }, forwarder: { forward: (t) => forward(t) }, metrics: createMetrics(), log: (l) => logs.push(l) });
+    let inFlight = 0;
+    let most = 0;
+    forward = async (t) => {
+      most = Math.max(most, ++inFlight);
+      await new Promise((r) => setImmediate(r));
+      inFlight--;
+      return { fingerprint: t.fingerprint, workflowId: `w/${t.release}`, result: 'started' };
+    };
+    const r = await big.request(WEBHOOK_PATH, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: payload(Array.from({ length: 3000 }, (_, i) => alert(i))) });
+    expect(r.status).toBe(200);
+    const body = (await r.json()) as { accepted: AlertResult[]; rejected: AlertResult[] };
+    expect([body.accepted.length, body.rejected.length]).toEqual([3000, 0]);
+    expect(most).toBe(16);
+  });
+
+  test('each rejected alert is logged once with its reason, aggregated by reason; a resend logs nothing', async () => {
+    const alerts = [alert(1, { alertname: 'Other' }), alert(2, { alertname: 'Other' }), alert(3, { label_name: 'Not_A_Release' }), alert(4)];
+    const first = await post(payload(alerts));
+    expect(first.status).toBe(200);
+    expect(logs).toEqual([
+      expect.stringMatching(/^rejected 2 alert\(s\) of group ".*": alertname "Other" is not one helm-unstuck handles .*\(0000000000000001, 0000000000000002\)$/),
+      expect.stringMatching(/^rejected 1 alert\(s\) of group ".*": label label_name \(release\) is missing or not a Helm release name \(0000000000000003\)$/),
+    ]);
+    for (let i = 0; i < 5; i++) expect((await post(payload(alerts))).status).toBe(200);
+    expect(logs).toHaveLength(2);
+    // Many distinct reasons in one request: a few lines, the rest counted in one.
+    const many = new RejectionLog((l) => logs.push(l));
+    many.note('g', Array.from({ length: 40 }, (_, i) => ({ fingerprint: `f${i}`, reason: `reason ${i}` })));
+    expect(logs).toHaveLength(2 + 5 + 1);
+    expect(logs.at(-1)).toBe('rejected 35 more alert(s) of group "g" for 35 other reason(s)');
+  });
+
+  test.each(['__proto__', 'constructor', 'toString', 'hasOwnProperty'])('cluster %s is not a cluster: rejected, and no metric series names it', async (cluster) => {
+    const m = createMetrics();
+    const fwd = new AlertForwarder(client, { clusters: Object.assign(Object.create(null) as Record<string, never>, { gstg: { gitlab: [] } }), taskQueue: 'q' }, m);
+    const a = createApp({ config: { server: { listen: '127.0.0.1:0', maxBodyBytes: LIMIT, webhookToken: TOKEN }, alerts: DEFAULT_ALERT_MAPPING }, forwarder: fwd, metrics: m, log: (l) => logs.push(l) });
+    const r = await a.request(WEBHOOK_PATH, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: payload([alert(1, { cluster })], { truncatedAlerts: 3, commonLabels: { cluster } }) });
+    expect(r.status).toBe(422);
+    expect(((await r.json()) as { rejected: { reason: string }[] }).rejected[0]!.reason).toBe(`cluster "${cluster}" is not configured`);
+    const exposed = await m.registry.metrics();
+    expect(exposed).not.toMatch(/cluster=/);
+    expect(await counted(m.truncationScans, { result: 'scanned' }) + (await counted(m.truncationScans, { result: 'skipped' }))).toBe(0);
+  });
+
+  test('a truncated group is logged, counted, and its cluster handed to the scan; the answer says so', async () => {
+    const before = await counted(metrics.alertsTruncated, {});
+    const r = await post(payload([alert(1)], { truncatedAlerts: 7 }));
+    expect(r.status).toBe(200);
+    expect(((await r.json()) as { warning: string }).warning).toMatch(/dropped 7 alerts .*scans the cluster/);
+    expect(await counted(metrics.alertsTruncated, {})).toBe(before + 7);
+    expect(truncatedCalls).toEqual([['gprd-us-east1-b', 7]]);
+    expect(logs).toEqual([expect.stringMatching(/^Alertmanager left 7 alert\(s\) out of group ".*" \(max_alerts\); scanning cluster\(s\) "gprd-us-east1-b"/)]);
+  });
+
+  test('an aborted request body is one log line, not a stack trace', async () => {
+    for (const headers of [{ 'transfer-encoding': 'chunked' }, { 'content-length': '1000' }]) {
+      logs.length = 0;
+      await new Promise<void>((done) => {
+        const req = request(`${url}${WEBHOOK_PATH}`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', ...headers } });
+        req.on('error', () => undefined);
+        req.write('{"version":');
+        setTimeout(() => {
+          req.destroy();
+          done();
+        }, 100);
+      });
+      for (let i = 0; i < 50 && logs.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(logs).toEqual(['webhook request body not received whole: aborted']);
+    }
+  });
+});
+
+describe('BoundedMemory', () => {
+  test('forgets what is older than the TTL, and never holds more than the cap', () => {
+    let now = 0;
+    const m = new BoundedMemory<number>(6, 100, () => now);
+    for (const k of ['a', 'b', 'c']) m.set(k, 1);
+    m.set('a', 2); // a re-written key is among the newest
+    m.set('d', 1);
+    m.set('e', 1);
+    expect(m.size).toBeLessThanOrEqual(6);
+    expect([m.get('a'), m.get('d'), m.get('e'), m.get('b'), m.get('c')]).toEqual([2, 1, 1, undefined, undefined]);
+    now = 99;
+    expect(m.get('e')).toBe(1);
+    now = 100;
+    expect([m.get('e'), m.size]).toEqual([undefined, 0]);
+  });
+
+  test('100,000 distinct keys: at most the cap held, the newest half kept, in linear time', () => {
+    const m = new BoundedMemory<true>(10_000, 60_000);
+    const start = Date.now();
+    for (let i = 0; i < 100_000; i++) m.set(`k${i}`, true);
+    expect(Date.now() - start).toBeLessThan(1000);
+    expect(m.size).toBeLessThanOrEqual(10_000);
+    expect(Array.from({ length: 5_000 }, (_, i) => m.get(`k${99_999 - i}`)).every(Boolean)).toBe(true);
   });
 });

@@ -1,0 +1,23 @@
+// loadPolicy: the operator's policy for one cluster, from the worker's own validated
+// configuration. The workflow asks for it first and records the answer (and its digest) in
+// history, so a start cannot bring its own policy, and replay sees the policy the incident had.
+import { operatorPolicy } from '../decisions/policy';
+import type { OperatorPolicy } from '../decisions/remediation';
+import { resolvePolicy } from '../decisions/remediation-input';
+import { own } from '../decisions/validation';
+import type { Config } from '../lib/config';
+import { InvalidInputError } from './failures';
+
+/** What loadPolicy reads of the configuration. */
+export type OperatorConfig = Pick<Config, 'clusters' | 'policy' | 'decisionKeys'>;
+
+export function createPolicyActivities(operator: OperatorConfig | undefined) {
+  return {
+    async loadPolicy(input: { cluster: string }): Promise<OperatorPolicy> {
+      if (!operator) throw new InvalidInputError('this worker has no configuration to take a policy from (HELM_UNSTUCK_CONFIG)');
+      const cluster = own(operator.clusters, String(input?.cluster));
+      if (!cluster) throw new InvalidInputError(`cluster ${JSON.stringify(String(input?.cluster).slice(0, 253))} is not configured`);
+      return operatorPolicy(resolvePolicy(operator.policy, cluster.policy, operator.decisionKeys), cluster.gitlab);
+    },
+  };
+}
