@@ -5,7 +5,18 @@
 //   npm run chaos -- --only api-server     scenarios whose name matches
 //   npm run chaos -- --short               without the 5- and 10-minute outages
 import pLimit from 'p-limit';
-import { deleteRecordByHand, runIncident, startChaosStack, WorkerProcess, type ChaosStack, type RunRow, type RunSpec, type StackParts } from '../test/stack/chaos';
+import {
+  chaosOperator,
+  deleteRecordByHand,
+  newProject,
+  runIncident,
+  startChaosStack,
+  WorkerProcess,
+  type ChaosStack,
+  type RunRow,
+  type RunSpec,
+  type StackParts,
+} from '../test/stack/chaos';
 import {
   ACTIVITY_TYPES,
   apiOutage,
@@ -60,8 +71,11 @@ async function onOwnStack(shared: StackParts, specs: RunSpec[]): Promise<void> {
 async function fleet(stack: ChaosStack): Promise<void> {
   if (!wanted('two-workers-one-killed-repeatedly')) return;
   const taskQueue = unique('fleet');
-  const steady = new WorkerProcess(stack, taskQueue);
-  let victim = new WorkerProcess(stack, taskQueue);
+  // One configured cluster per incident (all on the one control plane), each with its GitLab project.
+  const clusters = Array.from({ length: FLEET }, (_, i) => ({ cluster: `${taskQueue}-${i + 1}`, project: newProject() }));
+  const operator = chaosOperator(clusters);
+  const steady = new WorkerProcess(stack, taskQueue, operator);
+  let victim = new WorkerProcess(stack, taskQueue, operator);
   let kills = 0;
   let done = false;
   const killer = (async () => {
@@ -70,11 +84,11 @@ async function fleet(stack: ChaosStack): Promise<void> {
       if (done) break;
       await victim.kill();
       kills++;
-      victim = new WorkerProcess(stack, taskQueue);
+      victim = new WorkerProcess(stack, taskQueue, operator);
     }
   })();
   try {
-    await Promise.all(Array.from({ length: FLEET }, (_, i) => run(stack, onFleet(taskQueue, i))));
+    await Promise.all(Array.from({ length: FLEET }, (_, i) => run(stack, onFleet(taskQueue, i, clusters[i]!))));
   } finally {
     done = true;
     await killer;

@@ -1,6 +1,6 @@
 // The chaos matrix: every fault the issue names, as runs for test/stack/chaos.ts's runIncident.
 // Scenario names are the rows of bench/results/chaos.json.
-import type { ChaosStack, RunContext, RunSpec } from './chaos';
+import type { ChaosCluster, ChaosStack, RunContext, RunSpec } from './chaos';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -207,9 +207,12 @@ export function gitlabDown(pause: string, ms: number): RunSpec {
   };
 }
 
-/** An incident on a shared task queue whose workers the caller runs (two workers, one killed repeatedly). */
-export function onFleet(taskQueue: string, i: number): RunSpec {
-  return { scenario: 'two-workers-one-killed-repeatedly', name: `incident ${i + 1}`, taskQueue, rerunForMs: RERUN_MS, async fault() {} };
+/**
+ * An incident on a shared task queue whose workers the caller runs (two workers, one killed
+ * repeatedly), about a cluster of its own that those workers are configured with.
+ */
+export function onFleet(taskQueue: string, i: number, cluster: ChaosCluster): RunSpec {
+  return { scenario: 'two-workers-one-killed-repeatedly', name: `incident ${i + 1}`, taskQueue, cluster, rerunForMs: RERUN_MS, async fault() {} };
 }
 
 /** Not a fault: the harness deletes the unlocked record once more by hand, and must count it. */

@@ -11,16 +11,18 @@ import { join, resolve } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { decide, startRemediation } from '../../client/remediation';
-import type { Outcome, Policy } from '../../decisions/remediation';
+import type { OperatorConfig } from '../../activities/policy';
+import { startRemediation } from '../../client/remediation';
+import { publicKeyOf } from '../../decisions/decision-proof';
+import type { Outcome, PolicyConfig } from '../../decisions/remediation';
 import { statusQuery, type RemediationResult, type RemediationStatus } from '../../workflows/definitions';
 import type { remediateStuckRelease } from '../../workflows';
 import { FakeGitlab } from '../fake-gitlab/server';
 import { startControlPlane, type ControlPlane } from './control-plane';
 import { markHealthy } from './deployments';
-import { unique } from './fixtures';
+import { CLUSTER, unique } from './fixtures';
 import { Helm } from './helm';
-import { ENVIRONMENT, GITLAB_TOKEN, remediationInput, trace } from './incident-rig';
+import { decideVerified, ENVIRONMENT, GITLAB_TOKEN, remediationInput, RIG_POLICY, SERVE_KEY, trace } from './incident-rig';
 import { binaries, freePort, LEASH, removeDir, startServer, tempDir, waitUntil, type Binaries, type Server } from './process';
 import { makeStuck } from './stuck';
 
@@ -153,7 +155,7 @@ export class WorkerProcess {
   private readonly exit: Promise<unknown>;
   killed = false;
 
-  constructor(stack: ChaosStack, taskQueue: string, pause = '', gitlabUrl = stack.gitlab.url) {
+  constructor(stack: ChaosStack, taskQueue: string, operator: OperatorConfig, pause = '', gitlabUrl = stack.gitlab.url) {
     const entry = resolve(__dirname, 'worker-process.ts');
     this.child = spawn(LEASH, [String(process.pid), '--', process.execPath, '--import', 'tsx', entry], {
       cwd: resolve(__dirname, '..', '..'),
@@ -164,6 +166,7 @@ export class WorkerProcess {
         GITLAB_URL: gitlabUrl,
         KUBECONFIG_FILE: stack.cp.kubeconfig,
         WORKFLOW_BUNDLE: stack.bundleFile,
+        OPERATOR_CONFIG: JSON.stringify(operator),
         CHAOS_PAUSE: pause,
       },
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -200,6 +203,28 @@ export class WorkerProcess {
     await this.exit;
   }
 }
+
+/** One configured cluster (on the control plane's `admin` context) and its GitLab project. */
+export interface ChaosCluster {
+  cluster: string;
+  project: number;
+}
+
+/**
+ * The operator's configuration a chaos worker runs with: each cluster with its own GitLab project,
+ * the rig's quick policy (a CI job may run 30 minutes: outages must not time the re-run out), and
+ * serve's key trusted for decisions.
+ */
+export function chaosOperator(clusters: ChaosCluster[], policy: PolicyConfig = {}): OperatorConfig {
+  return {
+    clusters: Object.fromEntries(clusters.map((c) => [c.cluster, { context: 'admin', gitlab: [{ project: c.project, environment: ENVIRONMENT }] }])),
+    policy: { ...RIG_POLICY, ciJobTimeout: '30m', ...policy },
+    decisionKeys: [publicKeyOf(SERVE_KEY)],
+  };
+}
+
+/** A GitLab project number no other chaos run uses (runIncident creates the project). */
+export const newProject = () => nextProject++;
 
 /** Every Secret/ConfigMap write the audit log holds for one namespace, by anything but helm. */
 export interface AuditedActions {
@@ -264,7 +289,13 @@ export interface RunSpec {
   name: string;
   /** CHAOS_PAUSE for the first worker. */
   pause?: string;
-  policy?: Partial<Policy>;
+  /** Overrides of the operator's policy (chaosOperator) for this run's worker. */
+  policy?: PolicyConfig;
+  /**
+   * The configured cluster the incident is about, and its GitLab project (default: CLUSTER and a
+   * new project). Runs on a shared task queue each need their own, so CI retries count per incident.
+   */
+  cluster?: ChaosCluster;
   /** A job runs in the project when the incident starts, and finishes this many ms later. */
   ciBusyForMs?: number;
   /** How long the re-run job runs; undefined: until fault() calls finishRerun(). */
@@ -320,7 +351,8 @@ export async function runIncident(stack: ChaosStack, spec: RunSpec, opts: { helm
     await gitlab.start();
     routeRetries(gitlab);
   }
-  const project = nextProject++;
+  const { cluster, project } = spec.cluster ?? { cluster: CLUSTER, project: newProject() };
+  const operator = chaosOperator([{ cluster, project }], spec.policy);
   gitlab.addProject(project, `gitlab-com/gl-infra/k8s-workloads/chaos-${project}`);
   const failed = gitlab.addJob(project, { name: `${ENVIRONMENT}:upgrade`, stage: 'deploy', status: 'failed', trace: 'Error: UPGRADE FAILED: another operation (install/upgrade/rollback) is in progress\n' });
   gitlab.addDeployment(project, { environment: ENVIRONMENT, status: 'failed', job: failed });
@@ -350,8 +382,8 @@ export async function runIncident(stack: ChaosStack, spec: RunSpec, opts: { helm
       const busy = gitlab.addJob(project, { name: `${ENVIRONMENT}:lint`, stage: 'test', status: 'running' });
       setTimeout(() => gitlab.setJob(project, busy.id, 'success'), spec.ciBusyForMs);
     }
-    if (!spec.taskQueue) workers.push(new WorkerProcess(stackForRun, taskQueue, spec.pause ?? ''));
-    const input = remediationInput({ ...o, project }, { ciJobTimeout: '30m', ...spec.policy });
+    if (!spec.taskQueue) workers.push(new WorkerProcess(stackForRun, taskQueue, operator, spec.pause ?? ''));
+    const input = { ...remediationInput(o), cluster };
     const started = await startRemediation(stack.temporal.client, input, taskQueue);
     const h = started.handle as unknown as WorkflowHandle<typeof remediateStuckRelease>;
     handle = h;
@@ -369,7 +401,7 @@ export async function runIncident(stack: ChaosStack, spec: RunSpec, opts: { helm
         await workers[workers.length - 1]!.kill();
         note('worker killed');
         if (delayMs) await sleep(delayMs);
-        workers.push(new WorkerProcess(stackForRun, taskQueue, '', gitlab.url));
+        workers.push(new WorkerProcess(stackForRun, taskQueue, operator, '', gitlab.url));
       },
       waitForEvent: (activity, kind, nth = 1, timeoutMs = 10 * 60_000) => waitForEvent(h, activity, kind, nth, timeoutMs),
       waitForStatus: (pred, timeoutMs = 10 * 60_000) => pollStatus(h, pred, timeoutMs),
@@ -384,7 +416,8 @@ export async function runIncident(stack: ChaosStack, spec: RunSpec, opts: { helm
           const s = await withTimeout(h.query(statusQuery), 15_000);
           if (s.hold === 'approval') askedAt ??= Date.now();
           if (askedAt !== undefined && Date.now() - askedAt >= (spec.approveDelayMs ?? 0)) {
-            await withTimeout(decide(stack.temporal.client, h.workflowId, { action: 'approve', by: 'alice', reason: 'chaos run' }), 60_000);
+            // As serve sends it: on the plan the gate shows now, signed with serve's key.
+            await withTimeout(decideVerified(stack.temporal.client, h.workflowId, { action: 'approve', by: 'alice', reason: 'chaos run' }), 60_000);
             note('approved');
             return;
           }
@@ -401,7 +434,7 @@ export async function runIncident(stack: ChaosStack, spec: RunSpec, opts: { helm
         const w = workers[workers.length - 1];
         if (w?.exited && !w.killed) {
           note('worker exited on its own; starting another');
-          workers.push(new WorkerProcess(stackForRun, taskQueue, '', gitlab.url));
+          workers.push(new WorkerProcess(stackForRun, taskQueue, operator, '', gitlab.url));
         }
         await sleep(1000);
       }
