@@ -4,6 +4,12 @@
 // the same time as the rest; the others share one stack.
 //   npm run chaos -- --only api-server     scenarios whose name matches
 //   npm run chaos -- --short               without the 5- and 10-minute outages
+//   npm run chaos -- --out <file>          write the results there (a partial run, --only or
+//                                          --short, never replaces bench/results/chaos.json:
+//                                          it goes to chaos-partial.json in the temp folder)
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pLimit from 'p-limit';
 import {
   chaosOperator,
@@ -35,6 +41,7 @@ import { writeResult } from './lib/stack';
 const args = process.argv.slice(2);
 const only = args.includes('--only') ? new RegExp(args[args.indexOf('--only') + 1] ?? '.') : undefined;
 const short = args.includes('--short');
+const out = args.includes('--out') ? args[args.indexOf('--out') + 1] : only || short ? join(tmpdir(), 'chaos-partial.json') : undefined;
 const POOL = Number(process.env.CHAOS_CONCURRENCY ?? 6);
 const FLEET = 20;
 const LONG_MS = 10 * 60_000;
@@ -162,7 +169,8 @@ async function main() {
     runs_detail: matrix,
     at: new Date().toISOString(),
   };
-  writeResult('chaos', result);
+  if (out) writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
+  log(`results in ${out ?? writeResult('chaos', result)}`);
   const { scenarios, runs, completed_correctly, double_actions, lost_incidents, wall_s } = result;
   console.log(JSON.stringify({ scenarios, runs, completed_correctly, double_actions, lost_incidents, wall_s, self_check_detected: result.self_check?.detected }));
   if (completed_correctly !== runs || double_actions > 0 || lost_incidents > 0 || (check && !result.self_check?.detected)) process.exitCode = 1;
