@@ -185,6 +185,8 @@ async function main() {
     process.exit(1);
   });
   await base.stop();
+  // Such an abandoned query's retries may also keep the event loop alive once the stack is gone.
+  process.exit();
 }
 
 main().catch((err: unknown) => {
