@@ -103,13 +103,14 @@ export class FakeGitlab {
 
   constructor(private readonly opts: FakeGitlabOptions) {}
 
-  async start(): Promise<string> {
+  /** Listen on `port` (any free one by default; the same one again after `stop`, for an outage). */
+  async start(port = 0): Promise<string> {
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
         this.send(req, res, 500, { message: `500 Internal Server Error: ${String(err)}` });
       });
     });
-    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
+    await new Promise<void>((r) => this.server!.listen(port, '127.0.0.1', r));
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
     return this.url;
   }
@@ -230,8 +231,10 @@ export class FakeGitlab {
     d.status = status;
   }
 
-  retries(): Call[] {
-    return this.calls.filter((c) => c.method === 'POST' && /\/retry$/.test(c.path) && c.status === 201);
+  /** Retries GitLab made (201), of every project or of one. */
+  retries(project?: number): Call[] {
+    const path = project === undefined ? /\/retry$/ : new RegExp(`^/api/v4/projects/${project}/jobs/\\d+/retry$`);
+    return this.calls.filter((c) => c.method === 'POST' && path.test(c.path) && c.status === 201);
   }
 
   private send(req: IncomingMessage, res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

@@ -21,6 +21,11 @@ export interface ControlPlane {
   restartApiServer(): Promise<void>;
   /** The running kube-apiserver's pid, to freeze it (SIGSTOP) and thaw it (SIGCONT). */
   apiServerPid(): number;
+  /** SIGKILL kube-apiserver (no graceful shutdown); `startApiServer` brings it back on the same port and etcd. */
+  killApiServer(): Promise<void>;
+  startApiServer(): Promise<void>;
+  /** With `audit`: the API server's JSON audit log (Secret/ConfigMap writes, see AUDIT_POLICY). */
+  auditLog?: string;
   stop(): Promise<void>;
 }
 
@@ -45,7 +50,23 @@ export interface ControlPlaneOptions {
   apiserverBin: string;
   /** Where to keep data, certificates and logs; a temp folder by default. */
   dir?: string;
+  /** Write an audit log of every Secret and ConfigMap write (off by default: only the chaos matrix counts them). */
+  audit?: boolean;
 }
+
+/**
+ * Every create, update, patch and delete of a Secret or ConfigMap (Helm's records and our
+ * backups), at Metadata level: who, what, which object and the response code, never a payload.
+ */
+export const AUDIT_POLICY = {
+  apiVersion: 'audit.k8s.io/v1',
+  kind: 'Policy',
+  omitStages: ['RequestReceived'],
+  rules: [
+    { level: 'Metadata', verbs: ['create', 'update', 'patch', 'delete', 'deletecollection'], resources: [{ group: '', resources: ['secrets', 'configmaps'] }] },
+    { level: 'None' },
+  ],
+};
 
 /** A raw HTTPS call to the API server, for probing the harness itself. */
 export function apiRequest(
@@ -138,6 +159,12 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       `--service-account-signing-key-file=${saKey}`,
       '--v=0',
     ];
+    const auditLog = opts.audit ? join(dir, 'audit.log') : undefined;
+    if (auditLog) {
+      const policy = join(dir, 'audit-policy.json');
+      writeFileSync(policy, JSON.stringify(AUDIT_POLICY));
+      apiArgs.push(`--audit-policy-file=${policy}`, `--audit-log-path=${auditLog}`, '--audit-log-format=json', '--audit-log-mode=blocking', '--audit-log-maxsize=0');
+    }
     const server = `https://127.0.0.1:${apiPort}`;
     // The API server writes a self-signed serving certificate (and its CA) into --cert-dir.
     const caFile = join(certDir, 'apiserver.crt');
@@ -152,10 +179,22 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       return api;
     };
     let api = await startApi();
+    let down = false;
     const restartApiServer = async () => {
       await api.stop();
       servers.splice(servers.indexOf(api), 1);
       api = await startApi();
+    };
+    const killApiServer = async () => {
+      process.kill(api.pid, 'SIGKILL');
+      await api.stop();
+      servers.splice(servers.indexOf(api), 1);
+      down = true;
+    };
+    const startApiServer = async () => {
+      if (!down) throw new Error('kube-apiserver is running');
+      api = await startApi();
+      down = false;
     };
     const version = (JSON.parse((await get(`${server}/version`, adminToken, readFileSync(caFile))).body) as {
       gitVersion: string;
@@ -163,7 +202,20 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
 
     const kubeconfig = join(dir, 'kubeconfig');
     writeKubeconfig(kubeconfig, { server, caFile, token: adminToken, context: 'admin' });
-    return { server, kubeconfig, caFile, adminToken, version, dir, restartApiServer, apiServerPid: () => api.pid, stop };
+    return {
+      server,
+      kubeconfig,
+      caFile,
+      adminToken,
+      version,
+      dir,
+      restartApiServer,
+      apiServerPid: () => api.pid,
+      killApiServer,
+      startApiServer,
+      ...(auditLog ? { auditLog } : {}),
+      stop,
+    };
   } catch (err) {
     await stop();
     throw err;
