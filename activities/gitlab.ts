@@ -249,22 +249,22 @@ export class GitlabClient {
    */
   async retry(project: string | number, jobId: number): Promise<CiJob> {
     const what = `retry job ${jobId} of project ${project}`;
-    const url = `${this.host.replace(/\/$/, '')}/api/v4/projects/${encodeURIComponent(String(project))}/jobs/${jobId}/retry`;
     const signal = requestSignal(GITLAB_REQUEST_TIMEOUT_MS);
     let res: Response;
     let body: unknown;
     try {
-      res = await fetch(url, { method: 'POST', headers: { 'private-token': this.token }, signal });
+      res = await fetch(this.jobUrl(project, jobId, 'retry'), { method: 'POST', headers: { 'private-token': this.token }, signal });
+      if (!res.ok) throw await answeredWith(res, res.statusText, what);
       body = await res.json().catch(() => undefined);
     } catch (err) {
-      throw await translate(err, what, signal);
-    }
-    if (!res.ok) {
-      const m = (body as { message?: unknown; error?: unknown } | undefined)?.message ?? (body as { error?: unknown } | undefined)?.error;
-      const detail = m === undefined ? res.statusText : typeof m === 'string' ? m : JSON.stringify(m);
-      throw byStatus(`${what}: GitLab answered ${res.status}: ${detail}`, res.status, detail);
+      throw err instanceof GitlabError ? err : await translate(err, what, signal);
     }
     return job(body, what);
+  }
+
+  /** A job's REST path (for the two calls made without gitbeaker). */
+  private jobUrl(project: string | number, jobId: number, tail: 'retry' | 'trace'): string {
+    return `${this.host.replace(/\/+$/, '')}/api/v4/projects/${encodeURIComponent(String(project))}/jobs/${jobId}/${tail}`;
   }
 
   /**
@@ -273,12 +273,11 @@ export class GitlabClient {
    */
   async trace(project: string | number, jobId: number, maxBytes: number): Promise<JobTrace> {
     const what = `read the trace of job ${jobId} of project ${project}`;
-    const url = `${this.host.replace(/\/+$/, '')}/api/v4/projects/${encodeURIComponent(String(project))}/jobs/${jobId}/trace`;
     // The timeout and the attempt's end cover the whole stream, not only the answer's headers.
     const signal = requestSignal(GITLAB_REQUEST_TIMEOUT_MS);
     let res: Response;
     try {
-      res = await fetch(url, { headers: { 'private-token': this.token }, signal });
+      res = await fetch(this.jobUrl(project, jobId, 'trace'), { headers: { 'private-token': this.token }, signal });
     } catch (err) {
       throw await translate(err, what, signal);
     }
