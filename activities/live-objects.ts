@@ -45,7 +45,16 @@ async function manifestOf(kube: KubeApi, input: LiveObjectsInput, src: RevisionS
   if (payload.name !== input.release || payload.version !== src.revision) {
     throw new NotAHelmReleaseError(`${input.namespace}/${name} holds ${payload.name} revision ${payload.version}, not ${input.release} revision ${src.revision}`);
   }
-  return typeof payload.manifest === 'string' ? parseManifest(payload.manifest) : [];
+  if (typeof payload.manifest !== 'string') return [];
+  try {
+    return parseManifest(payload.manifest);
+  } catch (err) {
+    // Not retryable, and not quoted: the YAML library's message shows the lines around the fault,
+    // which are the release's own manifest (Secrets' values among them) and must not reach history.
+    const at = (err as { mark?: { line?: number; column?: number } }).mark;
+    const where = at?.line !== undefined ? ` (line ${at.line + 1}, column ${(at.column ?? 0) + 1})` : '';
+    throw new NotAHelmReleaseError(`${input.namespace}/${name}: the manifest of revision ${src.revision} is not valid YAML${where}`);
+  }
 }
 
 async function readLive(kube: KubeApi, o: { apiVersion: string; kind: string; namespace: string; name: string }): Promise<LiveRead> {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createGzip } from 'node:zlib';
 import * as k8s from '@kubernetes/client-node';
-import { MAX_RELEASE_BYTES } from '../../activities/helm-storage';
+import { encodePayload, MAX_RELEASE_BYTES } from '../../activities/helm-storage';
 import { markHealthy } from './deployments';
 import { helmFor, stackActivities, CLUSTER, unique } from './fixtures';
 import { gitlabProject, incidentId, newWorker, remediationInput, startRig } from './incident-rig';
@@ -102,6 +102,40 @@ test('readReleaseHistory refuses the planted release with a clear error and stil
   // No backup was written, nothing was deleted or rewritten: the same Secrets, same versions.
   expect(Object.keys(before).filter((n) => n.startsWith('helm-unstuck.backup.'))).toEqual([]);
 }, 120_000);
+
+test('a release whose manifest is not YAML: readLiveObjects refuses it for good, quoting none of it', async () => {
+  // Helm's labels and payload, but a manifest no YAML parser reads; the library's own message
+  // would show the lines around the fault, a Secret's value among them.
+  const marker = 'hunter2-not-for-history';
+  const payload = {
+    name: 'badyaml',
+    version: 1,
+    namespace,
+    info: { status: 'pending-install' },
+    manifest: `apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: ${marker}\n    oops: [\n`,
+  };
+  await core().createNamespacedSecret({
+    namespace,
+    body: {
+      metadata: { name: 'sh.helm.release.v1.badyaml.v1', labels: { owner: 'helm', name: 'badyaml', status: 'pending-install', version: '1' } },
+      type: 'helm.sh/release.v1',
+      data: { release: encodePayload('Secret', payload) },
+    },
+  });
+  try {
+    const failure = await stackActivities()
+      .readLiveObjects({ cluster: CLUSTER, namespace, release: 'badyaml', driver: 'secret', pending: { revision: 1, objectName: 'sh.helm.release.v1.badyaml.v1' } })
+      .then(() => undefined, (err: unknown) => err as Error & { type?: string; nonRetryable?: boolean });
+    expect(failure).toMatchObject({
+      type: 'NotAHelmRelease',
+      nonRetryable: true,
+      message: `${namespace}/sh.helm.release.v1.badyaml.v1: the manifest of revision 1 is not valid YAML (line 7, column 9)`,
+    });
+    expect(JSON.stringify(failure, Object.getOwnPropertyNames(failure))).not.toContain(marker);
+  } finally {
+    await core().deleteNamespacedSecret({ namespace, name: 'sh.helm.release.v1.badyaml.v1' });
+  }
+}, 60_000);
 
 test('the workflow for the planted release ends failed, saying it is not a readable Helm release, and acts on nothing', async () => {
   const rig = await startRig();
