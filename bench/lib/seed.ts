@@ -18,7 +18,7 @@ const WORDS = ['replicas', 'image', 'tag', 'resources', 'limits', 'memory', 'cpu
   'port', 'containerPort', 'livenessProbe', 'readinessProbe', 'httpGet', 'path', 'volumeMounts', 'mountPath', 'labels',
   'annotations', 'checksum/config', 'app.kubernetes.io/name', 'gitlab', 'webservice', 'sidekiq', 'registry', 'workhorse'];
 
-/** YAML-like text of about `bytes` characters: compresses roughly as real manifests do. */
+/** YAML text of about `bytes` characters: compresses roughly as real manifests do. */
 function manifestText(rand: () => number, bytes: number): string {
   const lines: string[] = [];
   let n = 0;
@@ -31,6 +31,24 @@ function manifestText(rand: () => number, bytes: number): string {
     n += line.length + 1;
   }
   return lines.join('\n');
+}
+
+/**
+ * A rendered release as Helm stores it: ConfigMaps of about `bytes` characters in all, each a
+ * YAML document that parses (step 6 reads every object the manifest names).
+ */
+export function renderedManifest(rand: () => number, bytes: number, release: string, namespace: string): string {
+  const docs: string[] = [];
+  for (let i = 0, n = 0; n < bytes; i++) {
+    const data = manifestText(rand, 1500)
+      .split('\n')
+      .map((l, j) => `  ${l.trim().replace(/[^A-Za-z0-9.]/g, '-')}-${j}: "${l.trim().replace(/["\\]/g, '')}"`)
+      .join('\n');
+    const doc = `---\n# Source: gitlab/templates/part-${i}.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${release}-part-${i}\n  namespace: ${namespace}\ndata:\n${data}`;
+    docs.push(doc);
+    n += doc.length + 1;
+  }
+  return docs.join('\n');
 }
 
 function randomHex(rand: () => number, len: number): string {
@@ -116,7 +134,7 @@ async function createRecord(
     info: { first_deployed: t, last_deployed: t, deleted: '', description: status === 'pending-upgrade' ? 'Preparing upgrade' : 'Upgrade complete', status },
     chart: { metadata: { name: 'gitlab', version: `9.${version}.0`, appVersion: `18.${version}.0`, apiVersion: 'v2' }, templates, values: {} },
     config: { global: { hosts: { domain: 'example.invalid' } }, secret: randomHex(rand, 32) },
-    manifest: manifestText(rand, payloadChars / 2),
+    manifest: renderedManifest(rand, payloadChars / 2, release, namespace),
   };
   const value = gzipSync(Buffer.from(JSON.stringify(payload))).toString('base64');
   const created = String(Math.floor(Date.parse(t) / 1000));
