@@ -37,7 +37,7 @@ function manifestText(rand: () => number, bytes: number): string {
  * A rendered release as Helm stores it: ConfigMaps of about `bytes` characters in all, each a
  * YAML document that parses (step 6 reads every object the manifest names).
  */
-export function renderedManifest(rand: () => number, bytes: number, release: string, namespace: string): string {
+function renderedManifest(rand: () => number, bytes: number, release: string, namespace: string): string {
   const docs: string[] = [];
   for (let i = 0, n = 0; n < bytes; i++) {
     const data = manifestText(rand, 1500)
