@@ -135,6 +135,8 @@ export async function serve(opts: ServeOptions = {}): Promise<Serving> {
       await detector?.stop();
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
+      // A truncation scan under way forwards through the client: let it finish first.
+      await forwarder.idle();
       await closeClient();
       await worker?.shutdown();
     },
