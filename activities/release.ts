@@ -136,33 +136,36 @@ export async function scan(kube: KubeApi, input: ScanInput, nowMs: number): Prom
       }
     });
   const candidates = new Map<string, { namespace: string; release: string; driver: StorageDriver }>();
-  for (const driver of input.drivers ?? (['secret', 'configmap'] as StorageDriver[])) {
-    // Only pending records, only metadata: on a cluster with thousands of revisions this is a
-    // handful of small objects.
-    const pending = await kube.listRecords(kindOf(driver), input.namespace, PENDING_SELECTOR, { metadataOnly: true });
-    for (const r of readable(pending)) {
+  // Only pending records, only metadata, both drivers at once: on a cluster with thousands of
+  // revisions this is a handful of small objects.
+  const drivers = input.drivers ?? (['secret', 'configmap'] as StorageDriver[]);
+  const pendingByDriver = await Promise.all(drivers.map((d) => kube.listRecords(kindOf(d), input.namespace, PENDING_SELECTOR, { metadataOnly: true })));
+  for (const [i, driver] of drivers.entries()) {
+    for (const r of readable(pendingByDriver[i]!)) {
       candidates.set(`${driver}/${r.namespace}/${r.release}`, { namespace: r.namespace, release: r.release, driver });
     }
   }
-  // At most 8 history reads in flight: a scan of a busy cluster must not flood the API server.
-  const states = await pLimit(8).map([...candidates.values()], async (c) => {
-    const objs = await kube.listRecords(kindOf(c.driver), c.namespace, releaseSelector(c.release), { metadataOnly: true });
-    return { c, state: determineReleaseState(c.release, c.namespace, readable(objs), nowMs) };
-  });
-  // A stuck release's pending records are read whole once, to prove they are Helm's: anyone who
-  // can create a Secret labelled owner=helm can plant one (a gzip bomb, say). Two at a time, as
-  // each may decompress up to MAX_RELEASE_BYTES.
-  const locked = states.filter(({ state }) => state.kind === 'Locked');
-  const readablePending = await pLimit(2).map(locked, async ({ c, state }) => {
-    for (const r of state.pending) {
-      const full = await kube.getRecord(kindOf(c.driver), c.namespace, r.objectName);
-      if (full && readable([full]).length === 0) return false;
-    }
-    return true;
-  });
+  // Each candidate on its own: its history (at most 8 read at once: a scan of a busy cluster must
+  // not flood the API server), then, if it is stuck, its pending records read whole once, to prove
+  // they are Helm's: anyone who can create a Secret labelled owner=helm can plant one (a gzip
+  // bomb, say). Two of those at a time, as each may decompress up to MAX_RELEASE_BYTES.
+  const histories = pLimit(8);
+  const wholeReads = pLimit(2);
+  const judged = await Promise.all(
+    [...candidates.values()].map(async (c) => {
+      const objs = await histories(() => kube.listRecords(kindOf(c.driver), c.namespace, releaseSelector(c.release), { metadataOnly: true }));
+      const state = determineReleaseState(c.release, c.namespace, readable(objs), nowMs);
+      if (state.kind !== 'Locked') return { c, state, stuck: false };
+      for (const r of state.pending) {
+        const full = await wholeReads(() => kube.getRecord(kindOf(c.driver), c.namespace, r.objectName));
+        if (full && readable([full]).length === 0) return { c, state, stuck: false };
+      }
+      return { c, state, stuck: true };
+    }),
+  );
   const stuck: StuckReleaseSummary[] = [];
-  for (const [i, { c, state }] of locked.entries()) {
-    if (!readablePending[i]) continue;
+  for (const { c, state, stuck: isStuck } of judged) {
+    if (!isStuck) continue;
     const top = state.pending[0]!;
     stuck.push({
       namespace: c.namespace,
