@@ -13,11 +13,19 @@ import { backupName, isPending, recordName, type StorageDriver } from '../decisi
 import { judgeRecordGone, type RecordGone } from '../decisions/record-gone';
 import type { UnlockStrategy } from '../decisions/remediation';
 import type { ApprovedRecord } from '../decisions/runbook';
-import { attemptNumber, attemptSignal } from './attempt';
+import { abortedBecause, attemptNumber, attemptSignal, leftToFinish, requestSignal } from './attempt';
 import type { KubeFor } from './clusters';
 import { BackupError, InvalidInputError, ReleaseChangedError } from './failures';
 import { decodePayload, encodePayload, NotAHelmReleaseError, toRevisionRecord, type StoredObject } from './helm-storage';
-import { KubeAlreadyExistsError, KubeConflictError, KubeNotFoundError, type KubeApi, type NewRecord } from './kubernetes';
+import {
+  KUBE_REQUEST_TIMEOUT_MS,
+  KubeAlreadyExistsError,
+  KubeConflictError,
+  KubeNotFoundError,
+  KubeUnavailableError,
+  type KubeApi,
+  type NewRecord,
+} from './kubernetes';
 import { kindOf, releaseSelector, validateRef } from './release';
 
 /** Delete the pending record (the runbook), or rewrite its status to failed (as Flux does). */
@@ -106,6 +114,34 @@ export { backupName };
  * longer is not waited for; its DELETE's preconditions still keep it from doing harm.)
  */
 export const UNLOCK_SETTLE_MS = 5_000;
+
+/**
+ * How long the DELETE (or PUT) an attempt gave up on is left to finish: the retry budget
+ * (RETRY_BUDGET in workflows/incident.ts), so a server frozen for as long as we retry still
+ * completes it when it resumes, and the retry finds it done instead of sending a second one.
+ */
+export const WRITE_LEFT_TO_FINISH_MS = 15 * 60_000;
+
+/**
+ * The unlock's one write: waited for like any request (its timeout, the attempt), but given up on
+ * without closing its connection (leftToFinish in attempt.ts says why).
+ */
+async function writeOnce<R>(what: string, write: () => Promise<R>): Promise<R> {
+  const waiting = requestSignal(KUBE_REQUEST_TIMEOUT_MS);
+  const answer = leftToFinish(WRITE_LEFT_TO_FINISH_MS, write);
+  answer.catch(() => undefined); // an answer no one waits for any more
+  let giveUp: (() => void) | undefined;
+  const gaveUp = new Promise<never>((_, fail) => {
+    giveUp = () => fail(new KubeUnavailableError(`${what}: ${abortedBecause(waiting, KUBE_REQUEST_TIMEOUT_MS)} (the request is left to finish)`, 0, 'Timeout'));
+    if (waiting.aborted) giveUp();
+    else waiting.addEventListener('abort', giveUp, { once: true });
+  });
+  try {
+    return await Promise.race([answer, gaveUp]);
+  } finally {
+    waiting.removeEventListener('abort', giveUp!);
+  }
+}
 
 /** The record's uid, resourceVersion and our mark, as judgeApprovedRecord reads them. */
 const seenNow = (o: StoredObject | undefined): RecordSeen | undefined =>
@@ -228,24 +264,24 @@ async function unlockOne(kube: KubeApi, input: UnlockInput, seen: ApprovedRecord
 
   try {
     if (input.strategy === 'delete') {
-      await kube.deleteRecord(kind, input.namespace, seen.objectName, { uid: seen.uid, resourceVersion: seen.resourceVersion });
+      await writeOnce(`delete ${kind} ${input.namespace}/${seen.objectName}`, () =>
+        kube.deleteRecord(kind, input.namespace, seen.objectName, { uid: seen.uid, resourceVersion: seen.resourceVersion }),
+      );
       return { ...base, outcome: 'deleted', detail: `deleted ${seen.objectName} (revision ${seen.revision}, ${seen.status}); backup ${bname}` };
     }
     const payload = decodePayload(cur);
     const description = `Release unlocked from stale '${seen.status}' state by helm-unstuck (${input.incident})`;
     payload.info = { ...payload.info, status: 'failed', description };
-    await kube.replaceRecord(
-      {
-        kind,
-        name: cur.name,
-        namespace: cur.namespace,
-        labels: { ...cur.labels, status: 'failed', modifiedAt: String(Math.floor(now.getTime() / 1000)) },
-        annotations: { ...(cur.annotations ?? {}), [MARKED_FROM]: seen.resourceVersion },
-        ...(cur.type ? { type: cur.type } : {}),
-        data: { ...(cur.data ?? {}), release: encodePayload(cur.kind, payload) },
-      },
-      seen.resourceVersion,
-    );
+    const marked: NewRecord = {
+      kind,
+      name: cur.name,
+      namespace: cur.namespace,
+      labels: { ...cur.labels, status: 'failed', modifiedAt: String(Math.floor(now.getTime() / 1000)) },
+      annotations: { ...(cur.annotations ?? {}), [MARKED_FROM]: seen.resourceVersion },
+      ...(cur.type ? { type: cur.type } : {}),
+      data: { ...(cur.data ?? {}), release: encodePayload(cur.kind, payload) },
+    };
+    await writeOnce(`replace ${kind} ${input.namespace}/${seen.objectName}`, () => kube.replaceRecord(marked, seen.resourceVersion));
     return { ...base, outcome: 'marked-failed', detail: `marked ${seen.objectName} (revision ${seen.revision}) failed; backup ${bname}` };
   } catch (err) {
     // The backup stays: it is a copy of the record as approved, and an operator may want it.
