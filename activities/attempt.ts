@@ -1,7 +1,8 @@
 // One activity attempt's lifetime, shared with the adapters: it heartbeats while it runs, and its
 // requests are aborted when Temporal cancels it, when it ends, or just before its start-to-close
 // timeout. So an attempt is over, requests included, before Temporal can start the next one:
-// two attempts never act at once (the issue's double DELETE).
+// two attempts never act at once (the issue's double DELETE). One exception, leftToFinish: a
+// write the attempt gave up on keeps its connection, since closing it would not unsend it.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { Context } from '@temporalio/activity';
 
@@ -13,6 +14,8 @@ export const DEADLINE_MARGIN_MS = 10_000;
 interface Attempt {
   signal: AbortSignal;
   number: number;
+  /** Inside leftToFinish: `signal` alone ends requests, not the attempt or a request timeout. */
+  leftToFinish?: boolean;
 }
 
 const current = new AsyncLocalStorage<Attempt>();
@@ -25,9 +28,23 @@ export const attemptNumber = (): number => current.getStore()?.number ?? 1;
 
 /** A request's signal: the attempt's, and its own timeout. */
 export function requestSignal(timeoutMs: number): AbortSignal {
+  const store = current.getStore();
+  if (store?.leftToFinish) return store.signal;
   const attempt = attemptSignal();
   const timeout = AbortSignal.timeout(timeoutMs);
   return attempt ? AbortSignal.any([attempt, timeout]) : timeout;
+}
+
+/**
+ * Run `fn` (one write) with its requests ended by `lingerMs` only: neither their own timeout nor
+ * the attempt ending closes their connection. The caller gives up waiting on its own terms and
+ * leaves the request to finish. Aborting a request the API server already holds does not unsend
+ * it: a frozen server reads it when it resumes and, finding its client gone, cancels it (504,
+ * "context canceled"), after which the retry has to send a second one. Left open, it completes,
+ * and the retry finds it done.
+ */
+export function leftToFinish<R>(lingerMs: number, fn: () => Promise<R>): Promise<R> {
+  return current.run({ signal: AbortSignal.timeout(lingerMs), number: attemptNumber(), leftToFinish: true }, fn);
 }
 
 /** Why a request was aborted, in words: its own timeout, or the attempt ending. */

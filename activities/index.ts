@@ -22,6 +22,8 @@ export interface ActivityDeps {
   outcomes?: OutcomeSink;
   /** The operator's configuration loadPolicy answers from; unset, loadPolicy refuses every cluster. */
   operator?: OperatorConfig;
+  /** How long unlockRelease's retry waits for an earlier attempt's request (UNLOCK_SETTLE_MS); tests shorten it. */
+  unlockSettleMs?: number;
 }
 
 const noGitlab = (): GitlabClient => {
@@ -38,7 +40,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createHealthActivities(deps.kubeFor, now),
     ...createReleaseActivities(deps.kubeFor, now),
     ...createLiveObjectActivities(deps.kubeFor, now),
-    ...createUnlockActivities(deps.kubeFor, now),
+    ...createUnlockActivities(deps.kubeFor, now, deps.unlockSettleMs === undefined ? {} : { settleMs: deps.unlockSettleMs }),
     ...createCiActivities(deps.gitlab ?? noGitlab, now),
     ...createNotifyActivities(now, deps.outcomes),
     ...createPolicyActivities(deps.operator),

@@ -4,16 +4,28 @@
 // approved: same uid and resourceVersion (so same status and content), still Helm's newest
 // revision, still pending. The delete itself carries uid and resourceVersion as preconditions,
 // so a change between our read and the delete makes the API server refuse it. A backup that Helm
-// ignores (no owner=helm label) is written first. Running it again is harmless.
+// ignores (no owner=helm label) is written first. Running it again is harmless, and a retry sends
+// no second DELETE: one that finds its own backup waits for the earlier attempt's request first
+// (decisions/approved-record.ts says why).
+import { setTimeout as sleep } from 'node:timers/promises';
+import { judgeApprovedRecord, markedByUsDetail, settleBeforeActing, type RecordSeen } from '../decisions/approved-record';
 import { backupName, isPending, recordName, type StorageDriver } from '../decisions/helm';
 import { judgeRecordGone, type RecordGone } from '../decisions/record-gone';
 import type { UnlockStrategy } from '../decisions/remediation';
 import type { ApprovedRecord } from '../decisions/runbook';
-import { attemptNumber } from './attempt';
+import { abortedBecause, attemptNumber, attemptSignal, leftToFinish, requestSignal } from './attempt';
 import type { KubeFor } from './clusters';
 import { BackupError, InvalidInputError, ReleaseChangedError } from './failures';
 import { decodePayload, encodePayload, NotAHelmReleaseError, toRevisionRecord, type StoredObject } from './helm-storage';
-import { KubeAlreadyExistsError, KubeConflictError, KubeNotFoundError, type KubeApi, type NewRecord } from './kubernetes';
+import {
+  KUBE_REQUEST_TIMEOUT_MS,
+  KubeAlreadyExistsError,
+  KubeConflictError,
+  KubeNotFoundError,
+  KubeUnavailableError,
+  type KubeApi,
+  type NewRecord,
+} from './kubernetes';
 import { kindOf, releaseSelector, validateRef } from './release';
 
 /** Delete the pending record (the runbook), or rewrite its status to failed (as Flux does). */
@@ -92,6 +104,51 @@ export const MARKED_FROM = `${A}marked-failed-from-resource-version`;
 
 export { backupName };
 
+/**
+ * How long a retry that finds its own backup waits, once the API server answers again, before it
+ * reads the record again and acts. A request an earlier attempt gave up on is by then inside the
+ * API server (its socket's buffer, or being handled), and the server runs what it holds as soon as
+ * it runs at all: normally within milliseconds of the answers this retry just had. 5 s leaves
+ * room for a loaded server and its etcd write, yet is only a third of one request's timeout, and
+ * only such a retry pays it. (A request stuck on another API server replica that stays frozen
+ * longer is not waited for; its DELETE's preconditions still keep it from doing harm.)
+ */
+export const UNLOCK_SETTLE_MS = 5_000;
+
+/**
+ * How long the DELETE (or PUT) an attempt gave up on is left to finish: the retry budget
+ * (RETRY_BUDGET in workflows/incident.ts), so a server frozen for as long as we retry still
+ * completes it when it resumes, and the retry finds it done instead of sending a second one.
+ */
+export const WRITE_LEFT_TO_FINISH_MS = 15 * 60_000;
+
+/**
+ * The unlock's one write: waited for like any request (its timeout, the attempt), but given up on
+ * without closing its connection (leftToFinish in attempt.ts says why).
+ */
+async function writeOnce<R>(what: string, write: () => Promise<R>): Promise<R> {
+  const waiting = requestSignal(KUBE_REQUEST_TIMEOUT_MS);
+  const why = () => `${what}: ${abortedBecause(waiting, KUBE_REQUEST_TIMEOUT_MS)}`;
+  // An attempt already over sends nothing.
+  if (waiting.aborted) throw new KubeUnavailableError(why(), 0, 'Timeout');
+  const answer = leftToFinish(WRITE_LEFT_TO_FINISH_MS, write);
+  answer.catch(() => undefined); // an answer no one waits for any more
+  let giveUp: (() => void) | undefined;
+  const gaveUp = new Promise<never>((_, fail) => {
+    giveUp = () => fail(new KubeUnavailableError(`${why()} (the request is left to finish)`, 0, 'Timeout'));
+    waiting.addEventListener('abort', giveUp, { once: true });
+  });
+  try {
+    return await Promise.race([answer, gaveUp]);
+  } finally {
+    waiting.removeEventListener('abort', giveUp!);
+  }
+}
+
+/** The record's uid, resourceVersion and our mark, as judgeApprovedRecord reads them. */
+const seenNow = (o: StoredObject | undefined): RecordSeen | undefined =>
+  o && { uid: o.uid, resourceVersion: o.resourceVersion, ...(o.annotations?.[MARKED_FROM] ? { markedFrom: o.annotations[MARKED_FROM] } : {}) };
+
 function describeChange(seen: ApprovedRecord, now: StoredObject): string {
   const parts: string[] = [];
   if (now.uid !== seen.uid) parts.push(`uid ${seen.uid} → ${now.uid} (deleted and recreated)`);
@@ -100,7 +157,14 @@ function describeChange(seen: ApprovedRecord, now: StoredObject): string {
   return parts.join(', ');
 }
 
-async function backUp(kube: KubeApi, cur: StoredObject, input: UnlockInput, takenAt: Date): Promise<string> {
+/** Our backup of `cur`: written now, or found (ours from an earlier attempt, or another incident's). */
+interface Backup {
+  name: string;
+  backup: 'written' | 'found';
+  incident?: string;
+}
+
+async function backUp(kube: KubeApi, cur: StoredObject, input: UnlockInput, takenAt: Date): Promise<Backup> {
   const name = backupName(input.release, Number(cur.labels.version), cur.uid);
   const rec: NewRecord = {
     kind: cur.kind,
@@ -130,6 +194,7 @@ async function backUp(kube: KubeApi, cur: StoredObject, input: UnlockInput, take
   };
   try {
     await kube.createRecord(rec);
+    return { name, backup: 'written', incident: input.incident };
   } catch (err) {
     if (!(err instanceof KubeAlreadyExistsError)) throw err;
     // Ours from an earlier attempt (a retry after a failed delete) only if it copies this record.
@@ -141,21 +206,28 @@ async function backUp(kube: KubeApi, cur: StoredObject, input: UnlockInput, take
       sameStrings(stringMap(existing.annotations[BACKUP_ANNOTATIONS.originalLabels]), cur.labels) &&
       sameStrings(existing.data, cur.data);
     if (!copy) throw new BackupError(`${name} exists but is not a copy of ${cur.name} (uid ${cur.uid}); not overwriting it, deleting nothing`);
+    return { name, backup: 'found', incident: existing.annotations?.[BACKUP_ANNOTATIONS.incident] };
   }
-  return name;
 }
 
-async function unlockOne(kube: KubeApi, input: UnlockInput, seen: ApprovedRecord, now: Date): Promise<UnlockAction> {
+/** Wait `ms` (the attempt heartbeats meanwhile, attempt.ts), or until the attempt ends. */
+async function settle(ms: number): Promise<void> {
+  const signal = attemptSignal();
+  await sleep(ms, undefined, signal ? { signal } : {});
+}
+
+async function unlockOne(kube: KubeApi, input: UnlockInput, seen: ApprovedRecord, now: Date, settleMs: number): Promise<UnlockAction> {
   const kind = kindOf(input.driver);
   const bname = backupName(input.release, seen.revision, seen.uid);
   const base = { revision: seen.revision, objectName: seen.objectName, uid: seen.uid, backupName: bname };
+  const earlierAttempt = attemptNumber() > 1;
+  const markedByUs = (): UnlockAction => ({ ...base, outcome: 'already-unlocked', detail: markedByUsDetail(seen.objectName, earlierAttempt) });
   const cur = await kube.getRecord(kind, input.namespace, seen.objectName);
 
-  if (!cur) return recordGone(kube, input, seen, base, 'look');
-  if (input.strategy === 'mark-failed' && cur.uid === seen.uid && cur.annotations?.[MARKED_FROM] === seen.resourceVersion) {
-    return { ...base, outcome: 'already-unlocked', detail: `${seen.objectName} was already marked failed by helm-unstuck` };
-  }
-  if (cur.uid !== seen.uid || cur.resourceVersion !== seen.resourceVersion) {
+  const first = judgeApprovedRecord(seen, input.strategy, seenNow(cur));
+  if (first === 'gone' || !cur) return recordGone(kube, input, seen, base, 'look');
+  if (first === 'marked-by-us') return markedByUs();
+  if (first === 'changed') {
     throw new ReleaseChangedError(
       `${input.namespace}/${seen.objectName} changed since it was approved: ${describeChange(seen, cur)}; deleting nothing`,
     );
@@ -174,34 +246,54 @@ async function unlockOne(kube: KubeApi, input: UnlockInput, seen: ApprovedRecord
     );
   }
 
-  await backUp(kube, cur, input, now);
+  const backup = await backUp(kube, cur, input, now);
+  if (settleBeforeActing({ backup: backup.backup, backupIncident: backup.incident, incident: input.incident, earlierAttempt })) {
+    // An earlier attempt of ours wrote this backup, so it may have sent its DELETE (or PUT), and the
+    // API server, answering us now, may not have run it yet. Give it time, then look again: one
+    // request in all, never ours on top of it.
+    await settle(settleMs);
+    const after = await kube.getRecord(kind, input.namespace, seen.objectName);
+    const settled = judgeApprovedRecord(seen, input.strategy, seenNow(after));
+    if (settled === 'gone' || !after) return recordGone(kube, input, seen, base, 'look');
+    if (settled === 'marked-by-us') return markedByUs();
+    if (settled === 'changed') {
+      throw new ReleaseChangedError(
+        `${input.namespace}/${seen.objectName} changed since it was approved: ${describeChange(seen, after)}; deleting nothing; backup ${bname} kept`,
+      );
+    }
+    // Still as approved: the earlier attempt's request never arrived (or was refused). Ours is the one.
+  }
 
   try {
     if (input.strategy === 'delete') {
-      await kube.deleteRecord(kind, input.namespace, seen.objectName, { uid: seen.uid, resourceVersion: seen.resourceVersion });
+      await writeOnce(`delete ${kind} ${input.namespace}/${seen.objectName}`, () =>
+        kube.deleteRecord(kind, input.namespace, seen.objectName, { uid: seen.uid, resourceVersion: seen.resourceVersion }),
+      );
       return { ...base, outcome: 'deleted', detail: `deleted ${seen.objectName} (revision ${seen.revision}, ${seen.status}); backup ${bname}` };
     }
     const payload = decodePayload(cur);
     const description = `Release unlocked from stale '${seen.status}' state by helm-unstuck (${input.incident})`;
     payload.info = { ...payload.info, status: 'failed', description };
-    await kube.replaceRecord(
-      {
-        kind,
-        name: cur.name,
-        namespace: cur.namespace,
-        labels: { ...cur.labels, status: 'failed', modifiedAt: String(Math.floor(now.getTime() / 1000)) },
-        annotations: { ...(cur.annotations ?? {}), [MARKED_FROM]: seen.resourceVersion },
-        ...(cur.type ? { type: cur.type } : {}),
-        data: { ...(cur.data ?? {}), release: encodePayload(cur.kind, payload) },
-      },
-      seen.resourceVersion,
-    );
+    const marked: NewRecord = {
+      kind,
+      name: cur.name,
+      namespace: cur.namespace,
+      labels: { ...cur.labels, status: 'failed', modifiedAt: String(Math.floor(now.getTime() / 1000)) },
+      annotations: { ...(cur.annotations ?? {}), [MARKED_FROM]: seen.resourceVersion },
+      ...(cur.type ? { type: cur.type } : {}),
+      data: { ...(cur.data ?? {}), release: encodePayload(cur.kind, payload) },
+    };
+    await writeOnce(`replace ${kind} ${input.namespace}/${seen.objectName}`, () => kube.replaceRecord(marked, seen.resourceVersion));
     return { ...base, outcome: 'marked-failed', detail: `marked ${seen.objectName} (revision ${seen.revision}) failed; backup ${bname}` };
   } catch (err) {
     // The backup stays: it is a copy of the record as approved, and an operator may want it.
     const kept = `backup ${bname} kept`;
     if (err instanceof KubeConflictError) {
       const after = await kube.getRecord(kind, input.namespace, seen.objectName);
+      const state = judgeApprovedRecord(seen, input.strategy, seenNow(after));
+      // Refused because our own mark is there already (an earlier attempt's PUT landed first): ours.
+      if (state === 'marked-by-us') return markedByUs();
+      if (state === 'gone') return recordGone(kube, input, seen, base, 'delete');
       const what = after ? describeChange(seen, after) : 'it was deleted';
       throw new ReleaseChangedError(
         `${input.namespace}/${seen.objectName} changed at the last moment (${what}); the API server refused the change; ${kept}`,
@@ -328,7 +420,13 @@ function backsUp(backup: StoredObject, seen: ApprovedRecord): boolean {
   }
 }
 
-export function createUnlockActivities(kubeFor: KubeFor, now: () => number) {
+export interface UnlockOptions {
+  /** The settle wait (UNLOCK_SETTLE_MS); tests shorten it. */
+  settleMs?: number;
+}
+
+export function createUnlockActivities(kubeFor: KubeFor, now: () => number, opts: UnlockOptions = {}) {
+  const settleMs = opts.settleMs ?? UNLOCK_SETTLE_MS;
   return {
     /** Runbook step 4: back up, then delete (or mark failed) each approved pending record. */
     async unlockRelease(input: UnlockInput): Promise<UnlockResult> {
@@ -338,7 +436,7 @@ export function createUnlockActivities(kubeFor: KubeFor, now: () => number) {
       const actions: UnlockAction[] = [];
       for (const a of approved) {
         try {
-          actions.push(await unlockOne(kube, input, a, at));
+          actions.push(await unlockOne(kube, input, a, at, settleMs));
         } catch (err) {
           // A refusal after newer stacked revisions were handled must not read as "nothing done".
           if (actions.length === 0 || !(err instanceof ReleaseChangedError || err instanceof BackupError)) throw err;

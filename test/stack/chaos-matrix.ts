@@ -134,11 +134,23 @@ export function temporalKill(): RunSpec[] {
   ];
 }
 
-export const API_POINTS = { health: 'checkDeploymentHealth:before:1', unlock: 'unlockRelease:before:1', verify: 'verifyRelease:before:1' } as const;
+/**
+ * Where the API server goes away: as health, unlock or verify starts, or inside the unlock just
+ * after its backup is written (the worker's first createRecord), so that its DELETE goes into the
+ * stopped server. With SIGSTOP that DELETE waits in the kernel's socket buffer after the attempt
+ * gave up on it, and runs when the server resumes, racing the retry's own reads (issue 14's
+ * "exactly one DELETE request").
+ */
+export const API_POINTS = {
+  health: 'checkDeploymentHealth:before:1',
+  unlock: 'unlockRelease:before:1',
+  'unlock-after-backup': 'kube.createRecord:after:1',
+  verify: 'verifyRelease:before:1',
+} as const;
 
 /**
  * The API server stopped (SIGSTOP: connections hang) or killed (connections refused, then a new
- * kube-apiserver on the same etcd) for `ms`, just as an activity at `point` starts. Each needs a
+ * kube-apiserver on the same etcd) for `ms`, just as the worker reaches `point`. Each needs a
  * control plane of its own.
  */
 export function apiOutage(mode: 'sigstop' | 'kill', point: keyof typeof API_POINTS, ms: number): RunSpec {

@@ -24,10 +24,13 @@ export function stackActivities(now?: () => number) {
   return createActivities({ kubeFor: stackKubeFor(), ...(now ? { now } : {}) });
 }
 
-/** Activities whose cluster CLUSTER is a real Kube that fails or races when a test arms it. */
-export function failingStackActivities() {
+/**
+ * Activities whose cluster CLUSTER is a real Kube that fails or races when a test arms it;
+ * `unlockSettleMs` shortens the wait of an unlock retry that finds its own backup.
+ */
+export function failingStackActivities(opts: { unlockSettleMs?: number } = {}) {
   const { kubeFor, kube } = failingKubeFor(stackKubeFor(), CLUSTER);
-  return { acts: createActivities({ kubeFor }), kube };
+  return { acts: createActivities({ kubeFor, ...opts }), kube };
 }
 
 /** An unlock of every pending revision of `h`, exactly as read (what a human approves). */

@@ -1,14 +1,15 @@
 // A worker in a process of its own, so a test can SIGKILL it mid-incident. Configured by env:
 // TEMPORAL_ADDRESS, TASK_QUEUE, GITLAB_URL, KUBECONFIG_FILE, WORKFLOW_BUNDLE (path to bundle code),
 // OPERATOR_CONFIG (the operator's configuration as JSON: clusters, policy, decisionKeys; each
-// cluster's kubeconfig context is used as configured), and optionally CHAOS_PAUSE (see pauseAt):
-// the chaos matrix's way to stop at an exact activity boundary and let the harness kill this
-// process (or anything else) there.
+// cluster's kubeconfig context is used as configured), and optionally CHAOS_PAUSE (see
+// pausePoints): the chaos matrix's way to stop at an exact activity boundary, or around one
+// Kubernetes request inside an activity, and let the harness kill this process (or fault
+// anything else) there.
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities';
-import { clusterRegistry } from '../../activities/clusters';
+import { clusterRegistry, type KubeFor } from '../../activities/clusters';
 import { GitlabClient } from '../../activities/gitlab';
 import type { OperatorConfig } from '../../activities/policy';
 import { GITLAB_TOKEN } from './incident-rig';
@@ -23,14 +24,14 @@ async function main() {
   const gitlab = new GitlabClient(env('GITLAB_URL'), GITLAB_TOKEN);
   const operator = JSON.parse(env('OPERATOR_CONFIG')) as OperatorConfig;
   const contexts = Object.fromEntries(Object.entries(operator.clusters ?? {}).map(([name, c]) => [name, c.context ?? name]));
+  const pauses = pausePoints(process.env.CHAOS_PAUSE ?? '');
   const worker = await Worker.create({
     connection,
     taskQueue: env('TASK_QUEUE'),
     workflowBundle: { code: readFileSync(env('WORKFLOW_BUNDLE'), 'utf8') },
-    activities: pauseAt(
-      process.env.CHAOS_PAUSE ?? '',
+    activities: pauses.aroundActivities(
       createActivities({
-        kubeFor: clusterRegistry({ kubeconfig: env('KUBECONFIG_FILE'), contexts }),
+        kubeFor: pauses.aroundKube(clusterRegistry({ kubeconfig: env('KUBECONFIG_FILE'), contexts })),
         gitlab: () => gitlab,
         operator,
       }),
@@ -40,19 +41,22 @@ async function main() {
   await worker.run();
 }
 /**
- * CHAOS_PAUSE=<activity>:<before|after>[:<nth call>] (comma-separated for several): at that
- * boundary (before the activity does anything, or after it did its work but before its result
- * goes back to Temporal) print `chaos-paused <point>` and wait for the line `resume` on stdin.
- * The harness SIGKILLs the process there, or faults another component and then lets it go on.
- * (Not a signal: the SDK's worker shuts down on SIGUSR2.)
+ * CHAOS_PAUSE=<point>[,<point>…], each point `<activity>:<before|after>[:<nth call>]` or
+ * `kube.<KubeApi method>:<before|after>[:<nth call>]`: at that boundary (before the activity or
+ * request does anything, or after it did its work but before its result goes on: to Temporal, or
+ * to the activity that made the request) print `chaos-paused <point>` and wait for the line
+ * `resume` on stdin. The harness SIGKILLs the process there, or faults another component and then
+ * lets it go on. `kube.createRecord:after:1` is the moment the unlock's backup is written and its
+ * DELETE not yet sent. (Not a signal: the SDK's worker shuts down on SIGUSR2.)
  */
-function pauseAt<T extends Record<string, unknown>>(spec: string, activities: T): T {
+function pausePoints(spec: string) {
   const points = new Set(spec.split(',').filter(Boolean).map((p) => (p.split(':').length === 2 ? `${p}:1` : p)));
-  if (points.size === 0) return activities;
   const waiting: (() => void)[] = [];
-  createInterface({ input: process.stdin }).on('line', (line) => {
-    if (line.trim() === 'resume') waiting.shift()?.();
-  });
+  if (points.size > 0) {
+    createInterface({ input: process.stdin }).on('line', (line) => {
+      if (line.trim() === 'resume') waiting.shift()?.();
+    });
+  }
   const calls = new Map<string, number>();
   const pause = async (point: string) => {
     if (!points.has(point)) return;
@@ -60,18 +64,37 @@ function pauseAt<T extends Record<string, unknown>>(spec: string, activities: T)
     process.stdout.write(`chaos-paused ${point}\n`);
     await resumed;
   };
-  const wrapped: Record<string, unknown> = {};
-  for (const [name, fn] of Object.entries(activities)) {
-    wrapped[name] = async (...args: unknown[]) => {
+  /** `fn`, pausing at `name`'s before and after points of each call (counted per name). */
+  const around =
+    <F extends (...a: never[]) => unknown>(name: string, fn: F, self?: unknown) =>
+    async (...args: Parameters<F>): Promise<Awaited<ReturnType<F>>> => {
       const n = (calls.get(name) ?? 0) + 1;
       calls.set(name, n);
       await pause(`${name}:before:${n}`);
-      const result: unknown = await (fn as (...a: unknown[]) => Promise<unknown>)(...args);
+      const result = (await fn.apply(self, args)) as Awaited<ReturnType<F>>;
       await pause(`${name}:after:${n}`);
       return result;
     };
-  }
-  return wrapped as T;
+  const kubePoints = [...points].some((p) => p.startsWith('kube.'));
+  return {
+    aroundActivities<T extends Record<string, unknown>>(activities: T): T {
+      if (points.size === 0) return activities;
+      const wrapped: Record<string, unknown> = {};
+      for (const [name, fn] of Object.entries(activities)) wrapped[name] = around(name, fn as (...a: unknown[]) => Promise<unknown>);
+      return wrapped as T;
+    },
+    /** Each cluster's KubeApi with its requests counted (across clusters) and paused at `kube.` points. */
+    aroundKube(kubeFor: KubeFor): KubeFor {
+      if (!kubePoints) return kubeFor;
+      return (cluster) =>
+        new Proxy(kubeFor(cluster), {
+          get(target, prop, receiver) {
+            const value: unknown = Reflect.get(target, prop, receiver);
+            return typeof value === 'function' ? around(`kube.${String(prop)}`, value as (...a: unknown[]) => unknown, target) : value;
+          },
+        });
+    },
+  };
 }
 
 main().catch((err: unknown) => {

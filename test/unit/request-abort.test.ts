@@ -1,6 +1,7 @@
 // Requests end with their activity attempt: a cancelled attempt's requests to a server that never
 // answers are aborted at once (not left hanging to overlap the retry), and the retry POST to
-// GitLab is sent once, even when answered 502 (gitbeaker would send it again).
+// GitLab is sent once, even when answered 502 (gitbeaker would send it again). The one exception,
+// the unlock's write left to finish, keeps its connection after the attempt ends.
 import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -8,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
+import { leftToFinish, requestSignal, withAttempt } from '../../activities/attempt';
 import { clusterRegistry } from '../../activities/clusters';
 import { GitlabClient, GitlabUnavailableError } from '../../activities/gitlab';
 import { FakeGitlab } from '../fake-gitlab/server';
@@ -79,6 +81,17 @@ test('an attempt ends its requests before its start-to-close timeout, so it is o
   const error = (await env.run(acts.verifyRelease, { cluster: 'frozen', namespace: 'gitlab', release: 'gitlab', expect: { deployedRevision: 1 } }).catch((e: unknown) => e)) as Error;
   expect(error.message).toMatch(/: the activity attempt ended/);
   expect(Date.now() - start).toBeLessThan(5_000);
+});
+
+test("a write left to finish keeps its request open when the attempt ends (closing it would not unsend it); the attempt's other requests end with it", async () => {
+  const signals: { read?: AbortSignal; write?: AbortSignal } = {};
+  const attempt = withAttempt(async () => {
+    signals.read = requestSignal(15_000);
+    await leftToFinish(60_000, async () => void (signals.write = requestSignal(15_000)));
+  });
+  await new MockActivityEnvironment({ startToCloseTimeoutMs: 120_000 }).run(attempt);
+  expect(signals.read?.aborted).toBe(true);
+  expect(signals.write?.aborted).toBe(false);
 });
 
 test('the retry POST answered 502 is sent once, and is worth retrying', async () => {
