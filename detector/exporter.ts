@@ -3,6 +3,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, loadConfig } from '../lib/config';
+import { bearerMatches } from '../server/webhook';
 import { Detector } from './detector';
 import { detectorRegistry } from './metrics';
 
@@ -24,6 +25,12 @@ export async function startExporter(o: { env: NodeJS.ProcessEnv; listen?: string
   const server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://exporter').pathname;
     if (req.method === 'GET' && path === '/metrics') {
+      // As serve's /metrics: with HELM_UNSTUCK_METRICS_TOKEN set, only that bearer may read it.
+      const token = config.server.metricsToken;
+      if (token && !bearerMatches(req.headers.authorization, token)) {
+        res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer' }).end('{"error":"a valid bearer token is required"}');
+        return;
+      }
       registry.metrics().then(
         (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
         () => res.writeHead(500).end(),

@@ -93,13 +93,16 @@ test('an API server restart: the watch fails while it is down, then expires (410
   expect(detector.stuck().map((r) => r.release).sort()).toEqual(['after', 'api', 'cut']);
 });
 
-test('helm-unstuck exporter serves the same series and each cluster\'s sync state in /healthz', async () => {
+test('helm-unstuck exporter serves the same series (to the metrics token only, when set) and each cluster\'s sync state in /healthz', async () => {
   const config = join(cp.dir, 'exporter.yaml');
   writeFileSync(config, JSON.stringify({ clusters: { solo: { context: 'admin', gitlab: [{ project: 1, environment: 'solo' }] } }, policy: { approvers: ['a'] }, kubeconfig: cp.kubeconfig }));
-  const exporter = await startExporter({ env: { HELM_UNSTUCK_CONFIG: config }, listen: '127.0.0.1:0', log: () => undefined });
+  const token = 'exporter-metrics-token-0123';
+  const exporter = await startExporter({ env: { HELM_UNSTUCK_CONFIG: config, HELM_UNSTUCK_METRICS_TOKEN: token }, listen: '127.0.0.1:0', log: () => undefined });
   try {
     await exporter.detector.synced();
-    const text = await (await fetch(`${exporter.url}/metrics`)).text();
+    expect((await fetch(`${exporter.url}/metrics`)).status).toBe(401);
+    expect((await fetch(`${exporter.url}/metrics`, { headers: { authorization: 'Bearer wrong-token-wrong-token' } })).status).toBe(401);
+    const text = await (await fetch(`${exporter.url}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
     expect(text).toContain('helm_unstuck_release_pending_since_seconds{cluster="solo",namespace="default",release="after",revision="9",status="pending-upgrade"} 1700000400');
     expect(text.match(/^helm_unstuck_release_pending_since_seconds\{/gm)).toHaveLength(3);
     const health = (await (await fetch(`${exporter.url}/healthz`)).json()) as { detector: Record<string, { inSync: boolean; up: boolean; stuckReleases: number }> };
