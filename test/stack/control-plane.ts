@@ -1,7 +1,7 @@
 // etcd + kube-apiserver on loopback, RBAC on, as envtest runs them. No controllers, no kubelet:
 // Deployments never become ready, which is exactly what makes `helm upgrade --wait` hang.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { freePort, removeDir, startServer, tempDir, waitUntil, type Server } from './process';
@@ -108,6 +108,9 @@ export async function serviceAccountToken(
 
 export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
   const dir = opts.dir ?? tempDir('kube');
+  // Before any server's log is opened in it: etcd creates it too (its data dir's parent), but
+  // only once it runs, and a log opened first failed with ENOENT (a CI run's global setup did).
+  mkdirSync(dir, { recursive: true });
   const servers: Server[] = [];
   const stop = async () => {
     for (const s of servers.reverse()) await s.stop();
