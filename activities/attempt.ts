@@ -30,9 +30,19 @@ export const attemptNumber = (): number => current.getStore()?.number ?? 1;
 export function requestSignal(timeoutMs: number): AbortSignal {
   const store = current.getStore();
   if (store?.leftToFinish) return store.signal;
+  // Not AbortSignal.any([attempt, AbortSignal.timeout()]): in Node 20 the combined signal holds
+  // its sources weakly and the timeout's timer holds its signal weakly, so a collection could drop
+  // the timeout before it fired and the request waited for ever (an attempt on a frozen API
+  // server hung 50 s instead of 15, in test/stack/outage.test.ts). Here the timer holds the
+  // controller, and the attempt's signal (held for the attempt's life) holds its listener.
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new DOMException(`no answer within ${timeoutMs} ms`, 'TimeoutError')), timeoutMs);
+  timer.unref();
   const attempt = attemptSignal();
-  const timeout = AbortSignal.timeout(timeoutMs);
-  return attempt ? AbortSignal.any([attempt, timeout]) : timeout;
+  if (attempt?.aborted) controller.abort(attempt.reason);
+  else attempt?.addEventListener('abort', () => controller.abort(attempt.reason), { once: true });
+  controller.signal.addEventListener('abort', () => clearTimeout(timer), { once: true });
+  return controller.signal;
 }
 
 /**

@@ -109,3 +109,26 @@ test('the retry POST answered 502 is sent once, and is worth retrying', async ()
     await gl.stop();
   }
 });
+
+test('a request signal still times out after a garbage collection (nothing else holds it while the request waits)', async () => {
+  // `gc` from a fresh context, as node does not expose it without --expose-gc.
+  const { setFlagsFromString } = await import('node:v8');
+  const { runInNewContext } = await import('node:vm');
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const env = new MockActivityEnvironment();
+  const fired = await env.run(
+    withAttempt(async () => {
+      // Only a listener's promise refers to the signal, as with a request waiting on a frozen server.
+      const aborted = new Promise<string>((ok) => requestSignal(300).addEventListener('abort', function (this: AbortSignal) {
+        ok((this.reason as { name?: string }).name ?? '');
+      }));
+      for (let i = 0; i < 5; i++) {
+        gc();
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return Promise.race([aborted, new Promise<string>((r) => setTimeout(() => r('never fired'), 3000))]);
+    }),
+  );
+  expect(fired).toBe('TimeoutError');
+});
