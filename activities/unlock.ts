@@ -128,14 +128,15 @@ export const WRITE_LEFT_TO_FINISH_MS = 15 * 60_000;
  */
 async function writeOnce<R>(what: string, write: () => Promise<R>): Promise<R> {
   const waiting = requestSignal(KUBE_REQUEST_TIMEOUT_MS);
-  const why = () => `${what}: ${abortedBecause(waiting, KUBE_REQUEST_TIMEOUT_MS)}`;
+  const why = (left = '') => `${what}${left}: ${abortedBecause(waiting, KUBE_REQUEST_TIMEOUT_MS)}`;
   // An attempt already over sends nothing.
   if (waiting.aborted) throw new KubeUnavailableError(why(), 0, 'Timeout');
   const answer = leftToFinish(WRITE_LEFT_TO_FINISH_MS, write);
   answer.catch(() => undefined); // an answer no one waits for any more
   let giveUp: (() => void) | undefined;
   const gaveUp = new Promise<never>((_, fail) => {
-    giveUp = () => fail(new KubeUnavailableError(`${why()} (the request is left to finish)`, 0, 'Timeout'));
+    // The reason last, as every request's (`status` shows it: "…: no answer within 15 s").
+    giveUp = () => fail(new KubeUnavailableError(why(' (the request is left to finish)'), 0, 'Timeout'));
     waiting.addEventListener('abort', giveUp, { once: true });
   });
   try {
