@@ -70,8 +70,8 @@ function translate(err: unknown, what: string, signal?: AbortSignal): Error {
 
 /**
  * client-node makes a new https.Agent for every request: a TLS handshake each time, no keep-alive,
- * and under load dozens of sockets and TLS contexts left for the garbage collector (the worker
- * peaked at 616 MB at 100 incidents, bench/scale.ts). This authenticates as client-node does, then
+ * and under load dozens of sockets and TLS contexts left for the garbage collector (83 at once at
+ * 100 incidents, bench/scale.ts). This authenticates as client-node does, then
  * hands every request of one cluster the same pooled agent, made anew only when the kubeconfig's
  * TLS material changes (an exec plugin's rotated client certificate). Proxy agents stay as made.
  */
