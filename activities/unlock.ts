@@ -223,16 +223,21 @@ async function unlockOne(kube: KubeApi, input: UnlockInput, seen: ApprovedRecord
   const base = { revision: seen.revision, objectName: seen.objectName, uid: seen.uid, backupName: bname };
   const earlierAttempt = attemptNumber() > 1;
   const markedByUs = (): UnlockAction => ({ ...base, outcome: 'already-unlocked', detail: markedByUsDetail(seen.objectName, earlierAttempt) });
-  const cur = await kube.getRecord(kind, input.namespace, seen.objectName);
-
-  const first = judgeApprovedRecord(seen, input.strategy, seenNow(cur));
-  if (first === 'gone' || !cur) return recordGone(kube, input, seen, base, 'look');
-  if (first === 'marked-by-us') return markedByUs();
-  if (first === 'changed') {
-    throw new ReleaseChangedError(
-      `${input.namespace}/${seen.objectName} changed since it was approved: ${describeChange(seen, cur)}; deleting nothing`,
-    );
-  }
+  /** The record now, if still as approved; else what was done already (gone, or our mark), or a refusal. */
+  const look = async (kept = ''): Promise<StoredObject | UnlockAction> => {
+    const now = await kube.getRecord(kind, input.namespace, seen.objectName);
+    const state = judgeApprovedRecord(seen, input.strategy, seenNow(now));
+    if (state === 'gone' || !now) return recordGone(kube, input, seen, base, 'look');
+    if (state === 'marked-by-us') return markedByUs();
+    if (state === 'changed') {
+      throw new ReleaseChangedError(
+        `${input.namespace}/${seen.objectName} changed since it was approved: ${describeChange(seen, now)}; deleting nothing${kept}`,
+      );
+    }
+    return now;
+  };
+  const cur = await look();
+  if ('outcome' in cur) return cur;
   if (cur.labels.owner !== 'helm' || cur.labels.name !== input.release || !isPending(cur.labels.status ?? '')) {
     throw new ReleaseChangedError(`${input.namespace}/${seen.objectName} is not a pending record of ${input.release}; deleting nothing`);
   }
@@ -253,15 +258,8 @@ async function unlockOne(kube: KubeApi, input: UnlockInput, seen: ApprovedRecord
     // API server, answering us now, may not have run it yet. Give it time, then look again: one
     // request in all, never ours on top of it.
     await settle(settleMs);
-    const after = await kube.getRecord(kind, input.namespace, seen.objectName);
-    const settled = judgeApprovedRecord(seen, input.strategy, seenNow(after));
-    if (settled === 'gone' || !after) return recordGone(kube, input, seen, base, 'look');
-    if (settled === 'marked-by-us') return markedByUs();
-    if (settled === 'changed') {
-      throw new ReleaseChangedError(
-        `${input.namespace}/${seen.objectName} changed since it was approved: ${describeChange(seen, after)}; deleting nothing; backup ${bname} kept`,
-      );
-    }
+    const after = await look(`; backup ${bname} kept`);
+    if ('outcome' in after) return after;
     // Still as approved: the earlier attempt's request never arrived (or was refused). Ours is the one.
   }
 
