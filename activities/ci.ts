@@ -38,6 +38,25 @@ export interface DiffResult {
   traceBytes: number;
 }
 
+/** A GitLab project as an id or a path (`group/sub/project`); nothing else reaches a URL. */
+const PROJECT_PATH = /^[A-Za-z0-9_.][A-Za-z0-9_.-]*(\/[A-Za-z0-9_.][A-Za-z0-9_.-]*)*$/;
+
+/** A job id is a positive whole number and a project an id or a path: checked before any request. */
+export function validateRerun(input: RerunInput): void {
+  const { project, jobId } = input ?? ({} as RerunInput);
+  if (typeof jobId !== 'number' || !Number.isSafeInteger(jobId) || jobId < 1) throw new InvalidInputError(`job id ${JSON.stringify(jobId)?.slice(0, 64)} is not a positive whole number`);
+  const okProject =
+    (typeof project === 'number' && Number.isSafeInteger(project) && project > 0) ||
+    (typeof project === 'string' && project.length <= 255 && PROJECT_PATH.test(project) && !project.split('/').includes('..'));
+  if (!okProject) throw new InvalidInputError(`project ${JSON.stringify(project)?.slice(0, 64)} is not a GitLab project id or path`);
+}
+
+/** Whether `jobId` is the job of a failed deployment to the watched environment: a job this incident may re-run. */
+export async function isFailedDeployJob(gl: GitlabClient, watch: CiWatch, jobId: number): Promise<boolean> {
+  const failed = await gl.deployments(watch.project, watch.environment, 'failed');
+  return failed.some((d) => d.job?.id === jobId);
+}
+
 export function validateWatches(watches: CiWatch[]): void {
   const problems = watchProblems(watches);
   if (problems.length > 0) throw new InvalidInputError(problems.join('; '));
@@ -87,6 +106,7 @@ export function createCiActivities(gitlab: () => GitlabClient, now: () => number
      * the same name in the same pipeline is that retry, and no second one is made.
      */
     async retryCiJob(input: RerunInput): Promise<CiJob & { alreadyRetried: boolean }> {
+      validateRerun(input);
       const gl = gitlab();
       const original = await gl.job(input.project, input.jobId);
       const earlier = (await gl.recentJobs(input.project)).find(
@@ -97,6 +117,7 @@ export function createCiActivities(gitlab: () => GitlabClient, now: () => number
     },
 
     async getCiJob(input: RerunInput): Promise<CiJob> {
+      validateRerun(input);
       return gitlab().job(input.project, input.jobId);
     },
 
@@ -105,6 +126,7 @@ export function createCiActivities(gitlab: () => GitlabClient, now: () => number
      * The trace is streamed and read at most up to the parser's cap: a longer one is `unknown`.
      */
     async readDryRunDiff(input: RerunInput): Promise<DiffResult> {
+      validateRerun(input);
       const gl = gitlab();
       const [job, trace] = await Promise.all([gl.job(input.project, input.jobId), gl.trace(input.project, input.jobId, TRACE_LIMITS.maxChars)]);
       return { job, diff: trace.overCap ? traceNotRead(trace.bytes) : parseDryRunTrace(trace.text), traceBytes: trace.bytes };

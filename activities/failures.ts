@@ -2,6 +2,7 @@
 // non-retryably with a stable type an operator (and the workflow) can match on; an API server
 // outage stays retryable, so Temporal's retry policy is the one that decides.
 import { ApplicationFailure } from '@temporalio/common';
+import { FAILURE_TYPES } from '../decisions/failure-types';
 import { KubeConflictError, KubeError, KubeForbiddenError, KubeNotFoundError, KubeUnavailableError } from './kubernetes';
 import { NotAHelmReleaseError } from './helm-storage';
 import { GitlabAuthError, GitlabError, GitlabJobNotRetryableError, GitlabNotFoundError, GitlabUnavailableError } from './gitlab';
@@ -16,29 +17,23 @@ export class ReleaseChangedError extends Error {
   override name = 'ReleaseChangedError';
 }
 
+/** An act (unlock, CI re-run) whose approval does not hold now: nothing was changed. */
+export class ApprovalRefusedError extends Error {
+  override name = 'ApprovalRefusedError';
+}
+
 /** A backup we need is missing or is not ours. */
 export class BackupError extends Error {
   override name = 'BackupError';
 }
 
-export const FAILURE_TYPES = {
-  InvalidInput: 'InvalidInput',
-  ReleaseChanged: 'ReleaseChanged',
-  Backup: 'BackupProblem',
-  NotAHelmRelease: 'NotAHelmRelease',
-  KubeForbidden: 'KubeForbidden',
-  KubeNotFound: 'KubeNotFound',
-  KubeRejected: 'KubeRejected',
-  GitlabForbidden: 'GitlabForbidden',
-  GitlabNotFound: 'GitlabNotFound',
-  CiJobNotRetryable: 'CiJobNotRetryable',
-  GitlabRejected: 'GitlabRejected',
-} as const;
+export { FAILURE_TYPES };
 
 export function toFailure(err: unknown): unknown {
   if (err instanceof ApplicationFailure) return err;
   const nonRetryable = (type: string, e: Error) => ApplicationFailure.create({ message: e.message, type, nonRetryable: true, cause: e });
   if (err instanceof InvalidInputError) return nonRetryable(FAILURE_TYPES.InvalidInput, err);
+  if (err instanceof ApprovalRefusedError) return nonRetryable(FAILURE_TYPES.ApprovalRefused, err);
   if (err instanceof ReleaseChangedError) return nonRetryable(FAILURE_TYPES.ReleaseChanged, err);
   if (err instanceof BackupError) return nonRetryable(FAILURE_TYPES.Backup, err);
   if (err instanceof NotAHelmReleaseError) return nonRetryable(FAILURE_TYPES.NotAHelmRelease, err);

@@ -264,7 +264,7 @@ export class GitlabClient {
 
   /** A job's REST path (for the two calls made without gitbeaker). */
   private jobUrl(project: string | number, jobId: number, tail: 'retry' | 'trace'): string {
-    return `${this.host.replace(/\/+$/, '')}/api/v4/projects/${encodeURIComponent(String(project))}/jobs/${jobId}/${tail}`;
+    return `${this.host.replace(/\/+$/, '')}/api/v4/projects/${encodeURIComponent(String(project))}/jobs/${encodeURIComponent(String(jobId))}/${tail}`;
   }
 
   /**

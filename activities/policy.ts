@@ -9,15 +9,16 @@ import type { Config } from '../lib/config';
 import { InvalidInputError } from './failures';
 
 /** What loadPolicy reads of the configuration. */
-export type OperatorConfig = Pick<Config, 'clusters' | 'policy' | 'decisionKeys'>;
+export type OperatorConfig = Pick<Config, 'clusters' | 'policy' | 'decisionKeys'> & Partial<Pick<Config, 'people'>>;
 
-export function createPolicyActivities(operator: OperatorConfig | undefined) {
+export function createPolicyActivities(source: OperatorConfig | (() => OperatorConfig) | undefined) {
   return {
     async loadPolicy(input: { cluster: string }): Promise<OperatorPolicy> {
+      const operator = typeof source === 'function' ? source() : source;
       if (!operator) throw new InvalidInputError('this worker has no configuration to take a policy from (HELM_UNSTUCK_CONFIG)');
       const cluster = own(operator.clusters, String(input?.cluster));
       if (!cluster) throw new InvalidInputError(`cluster ${JSON.stringify(String(input?.cluster).slice(0, 253))} is not configured`);
-      return operatorPolicy(resolvePolicy(operator.policy, cluster.policy, operator.decisionKeys), cluster.gitlab);
+      return operatorPolicy(resolvePolicy(operator.policy, cluster.policy, operator.decisionKeys, operator.people), cluster.gitlab);
     },
   };
 }

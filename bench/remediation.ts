@@ -67,17 +67,19 @@ async function main() {
         );
         // The approver answers the moment approval is asked for.
         let plan: string | undefined;
+        let binding = { run: '', hold: 'approval' as const, seq: 0 };
         for (;;) {
           const s = await handle.query(statusQuery);
           if (s.hold === 'approval') {
             plan = s.view.plan?.digest;
+            binding = { run: s.run ?? '', hold: 'approval' as const, seq: s.holdSeq ?? 0 };
             break;
           }
           await new Promise((r) => setTimeout(r, 5));
         }
         const id = workflowIdFor(`bench-${i}`, o.namespace, o.release);
         const d = { action: 'approve' as const, by: 'alice', reason: 'bench', ...(plan ? { plan } : {}) };
-        await decide(env.client, id, { ...d, proof: signProof(id, d, { verifiedBy: 'token', via: 'api', at: new Date().toISOString() }, key) });
+        await decide(env.client, id, { ...d, proof: signProof(id, d, { ...binding, verifiedBy: 'token', via: 'api', principal: 'token:alice', at: new Date().toISOString() }, key) });
         const result = await handle.result();
         if (result.outcome !== 'unstuck-and-verified') throw new Error(`run ${i}: ${result.outcome}: ${result.reason}`);
         const events = (await handle.fetchHistory()).events!;

@@ -1,6 +1,6 @@
 // CLI commands that steer incidents: start, approve, reject, status, list, restore, serve.
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
-import { createActivities } from '../activities';
+import { createMechanisms } from '../activities';
 import { clusterRegistry } from '../activities/clusters';
 import { formatDuration } from '../decisions/duration';
 import { VERDICT_WORDS } from '../decisions/live-objects';
@@ -188,7 +188,7 @@ export async function listCommand(o: { all: boolean; output: string }, io: Comma
 
 export async function restoreCommand(o: { cluster: string; namespace: string; backup: string; driver: string; kubeconfig?: string; context?: string }, io: CommandIo): Promise<number> {
   if (o.driver !== 'secret' && o.driver !== 'configmap') throw new CommandError(`--driver must be secret or configmap, not "${o.driver}"`);
-  const acts = createActivities({ kubeFor: clusterRegistry({ ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}), contexts: { [o.cluster]: o.context ?? o.cluster } }) });
+  const acts = createMechanisms({ kubeFor: clusterRegistry({ ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}), contexts: { [o.cluster]: o.context ?? o.cluster } }) });
   const r = await acts.restoreRelease({ cluster: o.cluster, namespace: o.namespace, driver: o.driver, backupName: o.backup });
   io.out(`${forTerminalLine(r.summary)}\n`);
   return 0;

@@ -3,10 +3,11 @@
 // projects, the operator's policy), so all of them accept and refuse exactly the same things.
 import { RE2JS } from 're2js';
 import { decodeKey } from './decision-proof';
+import { peopleProblems } from './principal';
 import { Duration, DurationMs } from './duration';
 import { ClusterName, NamespaceName, ReleaseName } from './helm';
 import type { Policy, PolicyConfig, RemediationInput, ResolvedPolicy } from './remediation';
-import { check, quote, z } from './validation';
+import { check, ownRecordOf, quote, z } from './validation';
 
 export const DEFAULT_POLICY: Omit<Policy, 'approvers'> = {
   approvals: 1,
@@ -109,12 +110,18 @@ export const DecisionKey = z.string().refine((k) => decodeKey(k)?.length === 32,
 });
 export const DecisionKeys = z.array(DecisionKey).max(16);
 
+/** The operator's people: a person's name → the principals that are theirs (decisions/principal.ts). */
+export const PeopleSchema = ownRecordOf(z.string().min(1).max(256), z.array(z.string().min(1).max(600)).min(1).max(64)).check((ctx) => {
+  for (const { person, problem } of peopleProblems(ctx.value)) ctx.issues.push({ code: 'custom', path: [person], message: problem, input: ctx.value });
+});
+
 /** The policy with defaults filled in and durations in milliseconds. */
 const ResolvedPolicySchema = PolicySchema.extend({
   approvers: Approvers,
   approvals: Approvals.default(DEFAULT_POLICY.approvals),
   allowUnverifiedDecisions: z.boolean().default(DEFAULT_POLICY.allowUnverifiedDecisions),
   decisionKeys: DecisionKeys.default([]),
+  people: PeopleSchema.optional(),
   escalateAfter: DurationMs.prefault(DEFAULT_POLICY.escalateAfter),
   ciRecheckInterval: DurationMs.prefault(DEFAULT_POLICY.ciRecheckInterval),
   ciMaxChecks: CiMaxChecks.default(DEFAULT_POLICY.ciMaxChecks),
@@ -123,7 +130,14 @@ const ResolvedPolicySchema = PolicySchema.extend({
   strategy: Strategy.default(DEFAULT_POLICY.strategy),
   ciJobTimeout: DurationMs.prefault(DEFAULT_POLICY.ciJobTimeout),
   ciPollInterval: DurationMs.prefault(DEFAULT_POLICY.ciPollInterval),
-}).transform(
+})
+  .check((ctx) => {
+    // One Temporal user could type two names: a two-person rule needs verified people.
+    if (ctx.value.approvals > 1 && ctx.value.allowUnverifiedDecisions) {
+      ctx.issues.push({ code: 'custom', path: ['allowUnverifiedDecisions'], message: `cannot be on with approvals ${ctx.value.approvals}: unverified names are not people`, input: true });
+    }
+  })
+  .transform(
   ({ escalateAfter, ciRecheckInterval, minPendingAge, ciJobTimeout, ciPollInterval, ...rest }): ResolvedPolicy => ({
     ...rest,
     escalateAfterMs: escalateAfter,
@@ -183,15 +197,25 @@ export function watchProblems(watches: unknown): string[] {
  * One cluster's policy: the defaults, with the cluster's overrides key by key, with defaults
  * filled in and durations in milliseconds; or every problem (no approvers, say) in words.
  */
-export function checkPolicy(defaults: PolicyConfig, override: PolicyConfig = {}, decisionKeys: readonly string[] = []): { data: ResolvedPolicy } | { problems: string[] } {
-  const merged = { ...defaults, ...Object.fromEntries(Object.entries(override).filter(([, v]) => v !== undefined)), decisionKeys: [...decisionKeys] };
+export function checkPolicy(
+  defaults: PolicyConfig,
+  override: PolicyConfig = {},
+  decisionKeys: readonly string[] = [],
+  people?: Readonly<Record<string, readonly string[]>>,
+): { data: ResolvedPolicy } | { problems: string[] } {
+  const merged = {
+    ...defaults,
+    ...Object.fromEntries(Object.entries(override).filter(([, v]) => v !== undefined)),
+    decisionKeys: [...decisionKeys],
+    ...(people && Object.keys(people).length > 0 ? { people: Object.fromEntries(Object.entries(people).map(([k, v]) => [k, [...v]])) } : {}),
+  };
   const r = check(ResolvedPolicySchema, merged, 'policy');
   return 'problems' in r ? { problems: r.problems.map((p) => (p.startsWith('policy ') ? p : `policy.${p}`)) } : r;
 }
 
 /** As checkPolicy, for a policy already validated (the configuration loader did). */
-export function resolvePolicy(defaults: PolicyConfig, override?: PolicyConfig, decisionKeys?: readonly string[]): ResolvedPolicy {
-  const r = checkPolicy(defaults, override, decisionKeys);
+export function resolvePolicy(defaults: PolicyConfig, override?: PolicyConfig, decisionKeys?: readonly string[], people?: Readonly<Record<string, readonly string[]>>): ResolvedPolicy {
+  const r = checkPolicy(defaults, override, decisionKeys, people);
   if ('problems' in r) throw new TypeError(`invalid policy: ${r.problems.join('; ')}`);
   return r.data;
 }

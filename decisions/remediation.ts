@@ -102,6 +102,8 @@ export interface ResolvedPolicy extends Omit<Policy, 'escalateAfter' | 'ciRechec
   ciPollIntervalMs: number;
   /** Base64url Ed25519 public keys whose signatures on decisions are trusted. */
   decisionKeys: string[];
+  /** The operator's map of people to their principals (decisions/principal.ts); absent in older histories. */
+  people?: Record<string, string[]>;
 }
 
 /** What the loadPolicy activity returns: the operator's policy for one cluster, and its digest. */
@@ -141,6 +143,12 @@ export interface RecordedDecision {
   verifiedBy: Verification;
   via: DecisionPath | 'policy';
   groups: string[];
+  /** The canonical name it was verified under (`token:alice`, `sso:asmith`); absent in older histories. */
+  principal?: string;
+  /** The person that name belongs to (decisions/principal.ts): what the two-person rule counts. */
+  person?: string;
+  /** SSO: the account (`issuer#sub`), one person whatever name it shows. */
+  subject?: string;
   at: string;
 }
 

@@ -3,14 +3,14 @@
 // the environment or from *_FILE paths (a mounted Kubernetes Secret), never from the file.
 // Validated once at start with the same schemas the workflow uses; every problem is listed, and
 // nothing starts until they are fixed.
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { AlertMappingSchema, type AlertMapping } from '../decisions/alerts';
 import { decodeKey } from '../decisions/decision-proof';
 import { DurationMs } from '../decisions/duration';
 import { ClusterName } from '../decisions/helm';
 import type { CiWatch, PolicyConfig } from '../decisions/remediation';
-import { checkPolicy, CiWatchesSchema, DecisionKeys, PolicySchema } from '../decisions/remediation-input';
+import { checkPolicy, CiWatchesSchema, DecisionKeys, PeopleSchema, PolicySchema } from '../decisions/remediation-input';
 import { check, ownRecordOf, quote, z } from '../decisions/validation';
 
 export interface ClusterSettings {
@@ -30,6 +30,8 @@ export interface Config {
   policy: PolicyConfig;
   /** Base64url Ed25519 public keys whose signatures on decisions the workflow trusts (serve's). */
   decisionKeys: string[];
+  /** Person → the principals that are theirs (`token:alice`, `sso:asmith`): one person, one approval. */
+  people: Record<string, string[]>;
   alerts: AlertMapping;
   server: ServerSettings;
   gitlab?: { url: string; token: string };
@@ -81,7 +83,7 @@ export class ConfigError extends Error {
 
 const Listen = z.string().regex(/^[^:]+:\d{1,5}$/, { error: (iss) => `${quote(iss.input)} must be host:port` });
 const Url = z.string().refine((u) => URL.canParse(u), { error: (iss) => `${quote(iss.input)} is not a URL` });
-const SETTINGS = ['kubeconfig', 'clusters', 'policy', 'decisionKeys', 'alerts', 'server', 'gitlab', 'taskQueue', 'users', 'sso'] as const;
+const SETTINGS = ['kubeconfig', 'clusters', 'policy', 'decisionKeys', 'people', 'alerts', 'server', 'gitlab', 'taskQueue', 'users', 'sso'] as const;
 const ClaimName = z.string().min(1).max(256);
 
 const FileSchema = z
@@ -91,6 +93,7 @@ const FileSchema = z
       clusters: ownRecordOf(ClusterName, z.strictObject({ context: z.string().min(1).max(253).optional(), gitlab: CiWatchesSchema, policy: PolicySchema.optional() })).prefault({}),
       policy: PolicySchema.optional(),
       decisionKeys: DecisionKeys.optional(),
+      people: PeopleSchema.prefault({}),
       alerts: AlertMappingSchema.prefault({}),
       server: z
         .strictObject({
@@ -140,7 +143,13 @@ const FileSchema = z
     for (const [name, c] of Object.entries(ctx.value.clusters)) {
       const r = checkPolicy(ctx.value.policy ?? {}, c.policy);
       if ('problems' in r) {
-        // A part's own problems are listed already; what only the merge shows is no approvers at all.
+        // A part's own problems are listed already; what only the merge shows is no approvers at
+        // all, or a two-person rule that unverified names could meet.
+        const merged = { ...ctx.value.policy, ...c.policy };
+        if ((merged.approvals ?? 1) > 1 && merged.allowUnverifiedDecisions) {
+          ctx.issues.push({ code: 'custom', path: ['clusters', name, 'policy', 'allowUnverifiedDecisions'], message: `cannot be on with approvals ${merged.approvals}: one Temporal user could type both names`, input: true });
+          continue;
+        }
         if (ctx.value.policy?.approvers !== undefined || c.policy?.approvers !== undefined) continue;
         ctx.issues.push({ code: 'custom', path: ['clusters', name, 'policy'], message: 'has no approvers: set policy.approvers (the defaults) or this cluster\'s policy.approvers', input: c.policy });
         continue;
@@ -219,6 +228,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     clusters: file.clusters,
     policy: file.policy ?? {},
     decisionKeys: file.decisionKeys ?? [],
+    people: Object.assign(Object.create(null) as Record<string, string[]>, file.people),
     alerts: file.alerts,
     server: {
       listen: e.HELM_UNSTUCK_LISTEN ?? file.server.listen ?? '127.0.0.1:8080',
@@ -238,5 +248,35 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ...(sessionSecret ? { sessionSecret } : {}),
     ...(file.sso ? { sso: file.sso } : {}),
     ...(decisionKey ? { decisionKey } : {}),
+  };
+}
+
+/** The file's identity and version: a ConfigMap update swaps the file, so one of these changes. */
+function stampOf(path: string): string {
+  try {
+    const st = statSync(path);
+    return `${st.ino}:${st.size}:${st.mtimeMs}`;
+  } catch (err) {
+    return `unreadable: ${(err as Error).message}`;
+  }
+}
+
+/**
+ * The configuration as it is now: `loaded` until its file (HELM_UNSTUCK_CONFIG) changes, then
+ * read and validated again. Throws ConfigError while the new file is invalid, so whatever asked
+ * (an act checking its approval) fails and is retried, and never acts on a half-written policy.
+ */
+export function configNow(env: NodeJS.ProcessEnv, loaded: Config): () => Config {
+  const path = env.HELM_UNSTUCK_CONFIG;
+  if (!path) return () => loaded;
+  let stamp = stampOf(path);
+  let current = loaded;
+  return () => {
+    const now = stampOf(path);
+    if (now !== stamp) {
+      current = loadConfig(env);
+      stamp = now;
+    }
+    return current;
   };
 }

@@ -185,7 +185,14 @@ export function approvalPage(o: ApprovalPageOptions): Hono<PageEnv> {
     const id = c.req.param('id');
     const f = c.var.form;
     const plan = f.get('plan');
-    const r = await o.send(id, { action: f.get('action') as DecisionAction, reason: f.get('reason') ?? '', ...(plan ? { plan } : {}) }, c.var.session, 'page');
+    // The hold the page showed, by its number: a click on an older page answers nothing newer.
+    const hold = Number(f.get('hold'));
+    const r = await o.send(
+      id,
+      { action: f.get('action') as DecisionAction, reason: f.get('reason') ?? '', ...(plan ? { plan } : {}), ...(Number.isSafeInteger(hold) && hold > 0 ? { holdSeq: hold } : {}) },
+      c.var.session,
+      'page',
+    );
     if (!r.ok) return r.notFound ? incident(c, id) : incident(c, id, `Not accepted: ${r.refused}`);
     return c.redirect(`/incidents/${id}`, 303);
   });

@@ -12,6 +12,8 @@ export interface Identity {
   user: string;
   verifiedBy: 'sso' | 'token';
   groups: string[];
+  /** SSO: the account, `issuer#sub`, one person whatever name the claims show. */
+  subject?: string;
 }
 
 export type SsoResult = { ok: true; identity: Identity } | { ok: false; why: string };
@@ -21,20 +23,24 @@ const MAX_NAME = 256;
 
 /**
  * The person and groups an ID token's (already verified) claims name: `userClaim` if configured,
- * else preferred_username, then email; groups from `groupsClaim`, a list of strings (or one
- * string), absent meaning none.
+ * else preferred_username, then email, but an email only when the provider says it verified it
+ * (`email_verified: true`: anyone can type an address into an account); groups from
+ * `groupsClaim`, a list of strings (or one string), absent meaning none. The account itself,
+ * issuer and `sub`, is the subject: two names of one account are one person.
  */
 export function identityFromClaims(claims: JWTPayload, o: Pick<SsoSettings, 'userClaim' | 'groupsClaim'>): SsoResult {
   const names = o.userClaim ? [o.userClaim] : ['preferred_username', 'email'];
-  const name = names.map((n) => (Object.hasOwn(claims, n) ? claims[n] : undefined)).find((v) => typeof v === 'string' && v.length > 0);
-  if (typeof name !== 'string') return { ok: false, why: `the ID token has no ${names.join(' or ')} claim naming the person` };
+  const claimed = (n: string) => (Object.hasOwn(claims, n) && (n !== 'email' || claims.email_verified === true) ? claims[n] : undefined);
+  const name = names.map(claimed).find((v) => typeof v === 'string' && v.length > 0);
+  if (typeof name !== 'string') return { ok: false, why: `the ID token has no ${names.map((n) => (n === 'email' ? 'verified email' : n)).join(' or ')} claim naming the person` };
   if (name.length > MAX_NAME || /[\p{Cc}\s]/u.test(name)) return { ok: false, why: 'the ID token names the person with whitespace, control characters or too long a name' };
   const raw = Object.hasOwn(claims, o.groupsClaim) ? claims[o.groupsClaim] : undefined;
   const groups = raw === undefined || raw === null ? [] : typeof raw === 'string' ? [raw] : raw;
   if (!Array.isArray(groups) || groups.length > MAX_GROUPS || !groups.every((g) => typeof g === 'string' && g.length > 0 && g.length <= MAX_NAME)) {
     return { ok: false, why: `the ID token's ${o.groupsClaim} claim is not a list of group names` };
   }
-  return { ok: true, identity: { user: name, verifiedBy: 'sso', groups: [...new Set(groups as string[])] } };
+  const subject = typeof claims.iss === 'string' && typeof claims.sub === 'string' && claims.sub.length > 0 ? `${claims.iss}#${claims.sub}`.slice(0, 1024) : undefined;
+  return { ok: true, identity: { user: name, verifiedBy: 'sso', groups: [...new Set(groups as string[])], ...(subject ? { subject } : {}) } };
 }
 
 export interface SsoVerifier {

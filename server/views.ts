@@ -57,7 +57,7 @@ const verdict = (ok: boolean | undefined) => (ok === undefined ? '' : ok ? 'good
 function decisionForm(id: string, st: RemediationStatus, s: Viewer): Html | undefined {
   if (st.hold) {
     return html`<div class="wait" id="decision"><p><strong>Waiting for:</strong> ${st.waitingFor ?? ''}</p>
-<form method="post" action="/incidents/${id}/decide"><input type="hidden" name="csrf" value="${s.csrf}">${st.hold === 'approval' && st.view.plan ? html`<input type="hidden" name="plan" value="${st.view.plan.digest}">` : undefined}
+<form method="post" action="/incidents/${id}/decide"><input type="hidden" name="csrf" value="${s.csrf}">${st.holdSeq ? html`<input type="hidden" name="hold" value="${st.holdSeq}">` : undefined}${st.hold === 'approval' && st.view.plan ? html`<input type="hidden" name="plan" value="${st.view.plan.digest}">` : undefined}
 <label>Why (recorded with your name, ${s.user}) <textarea name="reason" required></textarea></label>
 ${buttons(st.hold)}
 </form></div>`;

@@ -7,7 +7,7 @@ import { createActivities } from '../activities';
 import { clusterRegistry } from '../activities/clusters';
 import { GitlabClient } from '../activities/gitlab';
 import type { OutcomeSink } from '../activities/notify';
-import { ConfigError, loadConfig, type Config } from '../lib/config';
+import { ConfigError, configNow, loadConfig, type Config } from '../lib/config';
 import { PREBUILT_BUNDLE } from './bundle';
 import { resolveTemporal, type TemporalTarget } from './temporal';
 
@@ -75,7 +75,8 @@ export async function startWorker(opts: WorkerOptions = {}): Promise<RunningWork
     ...(existsSync(PREBUILT_BUNDLE) ? { workflowBundle: { codePath: PREBUILT_BUNDLE } } : { workflowsPath: require.resolve('../workflows') }),
     activities: createActivities({
       kubeFor: clusterRegistry(clustersOf(config, opts.kubeconfig)),
-      operator: config,
+      // Read again when its file changes: the acts check approvals against the configuration now.
+      operator: configNow(env, config),
       ...(gitlab ? { gitlab } : {}),
       ...(opts.outcomes ? { outcomes: opts.outcomes } : {}),
     }),

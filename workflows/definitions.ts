@@ -38,6 +38,8 @@ export interface EvidenceEntry {
 
 export interface RemediationStatus {
   incident: string;
+  /** The workflow run (a decision's proof answers one run). */
+  run?: string;
   step: Step;
   /** What the workflow waits for right now, in words; undefined while it is working. */
   waitingFor?: string;
@@ -47,6 +49,8 @@ export interface RemediationStatus {
    */
   retrying?: string;
   hold?: Hold;
+  /** The open hold's number in the run, counted from 1: a decision's proof answers one hold. */
+  holdSeq?: number;
   evidence: EvidenceEntry[];
   /** The decision that settled the approval gate (the last approval, or the rejection). */
   approval?: RecordedDecision;

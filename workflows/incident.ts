@@ -1,6 +1,6 @@
 // One incident's state, in one object, and what every runbook step does with it: enter a step,
 // note evidence, wait for a human on a hold, finish. The steps themselves are in remediate.ts.
-import { ActivityFailure, ApplicationFailure, condition, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, condition, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { ReleaseRef } from '../activities/release';
 import { approvalAsk, approvalProgress, describeDecider, judgeDecision, type Asking, type Judged } from '../decisions/approval';
@@ -9,6 +9,7 @@ import { describeGaveUp } from '../decisions/outage';
 import { describePolicy } from '../decisions/policy';
 import {
   parseRemediationInput,
+  workflowIdFor,
   type CiWatch,
   type Decision,
   type Hold,
@@ -58,6 +59,11 @@ export interface Incident extends Opened {
   plan?: { digest: string; words: string };
   /** What the handlers received and the steps have not taken yet. */
   readonly inbox: { decision?: RecordedDecision; alertResolved: boolean };
+  /**
+   * The approvals accepted, as sent (with serve's proofs): the acts check them again themselves.
+   * `used`: the signatures taken, each proof answers once.
+   */
+  readonly accepted: { approvals: Decision[]; used: Set<string> };
   /** Holds a human chose to go on past; the re-check after approval honours them. */
   readonly overrides: { ci?: Decision; health?: Decision };
 }
@@ -74,15 +80,22 @@ export const isEnd = <T extends object>(x: End | T): x is End => 'outcome' in x;
  * are not about the incident (an older client's policy) are dropped, saying so.
  */
 export function open(input: RemediationInput): Opened {
-  const id = workflowInfo().workflowId;
+  const { workflowId: id, runId } = workflowInfo();
   const parsed = parseRemediationInput(input);
   if ('problems' in parsed) {
     throw ApplicationFailure.nonRetryable(`invalid remediation input: ${parsed.problems.join('; ')}`, 'InvalidInput');
   }
+  // One workflow per release, under the release's own id: an id squatted for another release
+  // would ask approval under one name and act on another. (Incidents started before this check
+  // replay without it; the acts check the id again themselves.)
+  const { cluster, namespace, release } = parsed.data;
+  if (patched('workflow-id-is-the-release') && id !== workflowIdFor(cluster, namespace, release)) {
+    throw ApplicationFailure.nonRetryable(`workflow id ${id} is not ${workflowIdFor(cluster, namespace, release)}, the id of the release the input names`, 'InvalidInput');
+  }
   const s: Opened = {
     id,
     input: parsed.data,
-    status: { incident: id, step: 'ci-quiet', evidence: [], escalations: 0, approvals: [], view: {} },
+    status: { incident: id, run: runId, step: 'ci-quiet', evidence: [], escalations: 0, approvals: [], view: {} },
     clock: { stepSeconds: {}, stepStart: Date.now() },
   };
   setHandler(statusQuery, () => s.status);
@@ -115,6 +128,7 @@ export async function begin(o: Opened): Promise<Incident | End> {
     gitlab: loaded.gitlab,
     ref: { cluster, namespace, release, ...(driver ? { driver } : {}) },
     inbox: { alertResolved: false },
+    accepted: { approvals: [], used: new Set<string>() },
     overrides: {},
   });
   listen(s);
@@ -123,7 +137,19 @@ export async function begin(o: Opened): Promise<Incident | End> {
 
 /** What a decision arriving now is judged against. */
 function asking(s: Incident): Asking {
-  return { hold: s.status.hold, ...(s.plan ? { plan: s.plan } : {}), given: approvalsOfPlan(s) };
+  return {
+    run: s.status.run ?? '',
+    hold: s.status.hold,
+    seq: s.status.holdSeq ?? 0,
+    ...(s.plan ? { plan: s.plan } : {}),
+    given: approvalsOfPlan(s),
+    used: s.accepted.used,
+  };
+}
+
+/** The approvals of the plan asked for now, as sent, for the acts to check themselves. */
+export function mandateOf(s: Incident): Decision[] {
+  return s.accepted.approvals.filter((d) => d.action === 'approve' && d.plan !== undefined && d.plan === s.plan?.digest);
 }
 
 /** The approvals given for the plan asked for now (one asked for earlier no longer counts). */
@@ -146,7 +172,7 @@ function listen(s: Incident): void {
       // The validator ran before this update entered history; replay runs only this handler.
       const j = judge(d, true);
       if (!j.ok) throw new Error(j.why);
-      take(s, j.recorded);
+      take(s, j.recorded, d);
       return { accepted: true as const, step: s.status.step };
     },
     {
@@ -159,11 +185,14 @@ function listen(s: Incident): void {
   setHandler(decideSignal, (d) => {
     const j = judge(d);
     if (!j.ok) note(s, 'signal', `ignored a decision from ${typeof d?.by === 'string' ? d.by.slice(0, 256) : 'nobody'}: ${j.why}`, false);
-    else take(s, j.recorded);
+    else take(s, j.recorded, d);
   });
   setHandler(alertSignal, (a) => {
-    note(s, 'signal', `alert ${a.fingerprint} ${a.status}${a.endsAt && a.status === 'resolved' ? ` (ended ${a.endsAt})` : ''}`);
-    if (a.status === 'resolved') s.inbox.alertResolved = true;
+    // Alertmanager's fingerprints are 16 hex digits; anything else is cut to a line's worth.
+    const fingerprint = String(a?.fingerprint).slice(0, 64);
+    const endsAt = typeof a?.endsAt === 'string' ? a.endsAt.slice(0, 64) : undefined;
+    note(s, 'signal', `alert ${fingerprint} ${a?.status === 'resolved' ? 'resolved' : 'firing'}${endsAt && a.status === 'resolved' ? ` (ended ${endsAt})` : ''}`);
+    if (a?.status === 'resolved') s.inbox.alertResolved = true;
   });
 }
 
@@ -171,11 +200,13 @@ function listen(s: Incident): void {
  * An accepted decision: recorded, then handed to the step, except a first approval of a
  * two-person rule, which keeps the gate open for a second, distinct approver.
  */
-function take(s: Incident, r: Omit<RecordedDecision, 'at'>): void {
+function take(s: Incident, r: Omit<RecordedDecision, 'at'>, sent: Decision): void {
   const d: RecordedDecision = { ...r, at: new Date().toISOString() };
   note(s, 'decision', `${describeDecider(d)} via ${d.via}: ${d.action}, because ${d.reason}${d.plan ? ` (plan ${d.plan})` : ''}`);
+  if (sent.proof) s.accepted.used.add(String(sent.proof.signature));
   if (s.status.hold === 'approval') {
     s.status.approvals!.push(d);
+    s.accepted.approvals.push(sent);
     if (d.action === 'approve') {
       const given = approvalsOfPlan(s);
       if (given.length < s.policy.approvals) {
@@ -207,6 +238,8 @@ export interface Waiting {
 
 export function openHold(s: Incident, hold: Hold, waitingFor: string): Waiting {
   s.status.hold = hold;
+  // A proof names the hold it answers by this number: one signed for an earlier hold answers none.
+  s.status.holdSeq = (s.status.holdSeq ?? 0) + 1;
   s.status.waitingFor = waitingFor;
   s.inbox.decision = undefined;
   const w = { waitingFor, since: Date.now() };

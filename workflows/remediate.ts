@@ -25,6 +25,8 @@ import { formatDuration } from '../decisions/duration';
 import { intendedRevision, judgeRollForwardChange } from '../decisions/live-objects';
 import { backupName, type StorageDriver } from '../decisions/helm';
 import { planDigest } from '../decisions/approval';
+import { FAILURE_TYPES, type FailureType } from '../decisions/failure-types';
+import type { ApprovedRecord } from '../decisions/runbook';
 import type { CiWatch, RecordedDecision, RemediationInput } from '../decisions/remediation';
 import {
   approvedRecords,
@@ -52,6 +54,7 @@ import {
   finish,
   gaveUp,
   isEnd,
+  mandateOf,
   nextOnHold,
   note,
   open,
@@ -283,16 +286,22 @@ async function unlock(s: Incident, plan: Plan): Promise<End | Unlocked> {
   try {
     // Once started, an unlock runs to its end even if the workflow is cancelled meanwhile.
     const done = await CancellationScope.nonCancellable(() =>
-      actions.unlockRelease({ cluster, namespace, release, driver, strategy: s.policy.strategy, approved: plan.approved, incident: s.id }),
+      actions.unlockRelease({ cluster, namespace, release, driver, strategy: s.policy.strategy, approved: plan.approved, incident: s.id, approvals: mandateOf(s) }),
     );
     note(s, 'action', done.summary, true);
     return { plan, driver, unlock: done };
   } catch (err) {
-    if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'ReleaseChanged') {
-      return { outcome: 'needs-investigation', reason: `the unlock was refused at the last moment: ${err.cause.message}` };
-    }
+    const refused = failedWith(err, FAILURE_TYPES.ReleaseChanged, FAILURE_TYPES.ApprovalRefused);
+    if (refused) return { outcome: 'needs-investigation', reason: `the unlock was refused at the last moment: ${refused}` };
     throw err;
   }
+}
+
+/** The message of an activity's typed failure, when it is one of `types`. */
+function failedWith(err: unknown, ...types: FailureType[]): string | undefined {
+  if (!(err instanceof ActivityFailure && err.cause instanceof ApplicationFailure)) return undefined;
+  const { type, message } = err.cause;
+  return types.some((t) => t === type) ? message : undefined;
 }
 
 /** CI, the Deployments and the lock, looked at again: unless a human overrode a hold, each must be as approved. */
@@ -313,6 +322,8 @@ async function recheck(s: Incident, plan: Plan): Promise<End | { driver: Storage
 }
 
 interface Verified {
+  /** The records approved and unlocked: the re-run is checked against their approval too. */
+  approved: ApprovedRecord[];
   unlock: UnlockResult;
   verification: VerifyResult;
   /** Where to read the release's objects from, for the roll-forward's before and after. */
@@ -328,7 +339,7 @@ async function verify(s: Incident, u: Unlocked): Promise<End | Verified> {
   s.status.view.verification = { verified: verification.verified, summary: verification.summary };
   const done = { unlock: u.unlock, verification };
   const notVerified = decideVerified(verification);
-  return notVerified ? { ...notVerified, done } : { ...done, live: liveObjectsInput(s, u.plan, u.driver, u.unlock) };
+  return notVerified ? { ...notVerified, done } : { ...done, approved: u.plan.approved, live: liveObjectsInput(s, u.plan, u.driver, u.unlock) };
 }
 
 /**
@@ -347,7 +358,15 @@ async function rollForward(s: Incident, done: Verified): Promise<End> {
   }
   const { watch, job } = found;
   const before = await lookAtLiveObjects(s, done.live, ' before the re-run');
-  const rerun = await actions.retryCiJob({ project: watch.project, jobId: job.id });
+  let rerun;
+  try {
+    rerun = await actions.retryCiJob({ ...s.ref, project: watch.project, jobId: job.id, approved: done.approved, strategy: s.policy.strategy, approvals: mandateOf(s) });
+  } catch (err) {
+    const refused = failedWith(err, FAILURE_TYPES.ApprovalRefused);
+    if (!refused) throw err;
+    note(s, 'error', refused, false);
+    return { outcome: 'needs-review', reason: `${verified}; the re-run of job ${job.id} was refused: ${refused}`, done: { unlock, verification } };
+  }
   note(s, 'action', `retried job ${job.id} as job ${rerun.id}${rerun.alreadyRetried ? ' (found the earlier retry)' : ''}: ${rerun.webUrl}`);
   if (!(await waitForJob(s, watch, rerun))) {
     return { ...decideRollForward(verified, { job: 'timed-out', id: rerun.id, timeoutMs: s.policy.ciJobTimeoutMs }), done: { unlock, verification } };

@@ -2,7 +2,7 @@
 // control plane, unique names.
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { createActivities } from '../../activities';
+import { createMechanisms } from '../../activities';
 import type { ReleaseHistory } from '../../activities/release';
 import type { UnlockInput } from '../../activities/unlock';
 import { clusterRegistry } from '../../activities/clusters';
@@ -21,7 +21,7 @@ export function helmFor(major: HelmMajor, driver: HelmDriver = 'secret'): Helm {
 export const stackKubeFor = () => clusterRegistry({ kubeconfig: sharedStack().kubeconfig, contexts: { [CLUSTER]: 'admin' } });
 
 export function stackActivities(now?: () => number) {
-  return createActivities({ kubeFor: stackKubeFor(), ...(now ? { now } : {}) });
+  return createMechanisms({ kubeFor: stackKubeFor(), ...(now ? { now } : {}) });
 }
 
 /**
@@ -30,7 +30,7 @@ export function stackActivities(now?: () => number) {
  */
 export function failingStackActivities(opts: { unlockSettleMs?: number } = {}) {
   const { kubeFor, kube } = failingKubeFor(stackKubeFor(), CLUSTER);
-  return { acts: createActivities({ kubeFor, ...opts }), kube };
+  return { acts: createMechanisms({ kubeFor, ...opts }), kube };
 }
 
 /** An unlock of every pending revision of `h`, exactly as read (what a human approves). */

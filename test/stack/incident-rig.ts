@@ -11,7 +11,8 @@ import { createActivities } from '../../activities';
 import { clusterRegistry } from '../../activities/clusters';
 import { GitlabClient } from '../../activities/gitlab';
 import type { OperatorConfig } from '../../activities/policy';
-import { publicKeyOf, signProof, type DecisionProof } from '../../decisions/decision-proof';
+import { publicKeyOf, signProof, type DecisionProof, type ProofBinding } from '../../decisions/decision-proof';
+import { principalOf } from '../../decisions/principal';
 import { workflowIdFor, type Decision, type PolicyConfig, type RemediationInput } from '../../decisions/remediation';
 import { decide } from '../../client/remediation';
 import { statusQuery, type RemediationStatus } from '../../workflows/definitions';
@@ -110,24 +111,33 @@ export async function newWorker(rig: Rig, taskQueue: string, operator: RigOperat
   });
 }
 
+/** The hold open now, by its number, of the run running now: what a proof answers. */
+export async function bindingOf(client: Client, incident: string): Promise<ProofBinding> {
+  const st = await client.workflow.getHandle(incident).query(statusQuery);
+  return { run: st.run ?? '', hold: st.hold ?? 'approval', seq: st.holdSeq ?? 0 };
+}
+
+type ProofOptions = Partial<Omit<DecisionProof, 'signature'>> & { key?: Uint8Array };
+
 /** serve's proof for a decision (by default: a token login, through the API, signed now with SERVE_KEY). */
-export function proofFor(incident: string, d: Decision, o: Partial<Omit<DecisionProof, 'signature'>> & { key?: Uint8Array } = {}): DecisionProof {
+export function proofFor(incident: string, d: Decision, o: ProofOptions & ProofBinding): DecisionProof {
   const { key = SERVE_KEY, ...p } = o;
-  return signProof(incident, d, { verifiedBy: 'token', via: 'api', at: new Date().toISOString(), ...p }, key);
+  const verifiedBy = p.verifiedBy ?? 'token';
+  return signProof(incident, d, { verifiedBy, via: 'api', principal: principalOf(verifiedBy, d.by), at: new Date().toISOString(), ...p }, key);
 }
 
 /**
  * Decide as a person serve verified: at the approval gate on the plan shown now (unless `d.plan`
  * says which), signed as `proofFor` signs.
  */
-export async function decideVerified(client: Client, incident: string, d: Decision, o: Parameters<typeof proofFor>[2] = {}) {
+export async function decideVerified(client: Client, incident: string, d: Decision, o: ProofOptions = {}) {
   let plan = d.plan;
   if (plan === undefined) {
     const st = await client.workflow.getHandle(incident).query(statusQuery);
     if (st.hold === 'approval') plan = st.view.plan?.digest;
   }
   const decision = { ...d, ...(plan !== undefined ? { plan } : {}) };
-  return decide(client, incident, { ...decision, proof: proofFor(incident, decision, o) });
+  return decide(client, incident, { ...decision, proof: proofFor(incident, decision, { ...(await bindingOf(client, incident)), ...o }) });
 }
 
 /** The plan digest the approval gate asks about now. */

@@ -5,7 +5,7 @@
 // (what the Roles do not grant) or the chart's ValidatingAdmissionPolicy (what RBAC cannot narrow).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createActivities } from '../../activities';
+import { createMechanisms } from '../../activities';
 import { clusterRegistry } from '../../activities/clusters';
 import type { ReleaseHistory } from '../../activities/release';
 import { apiRequest, serviceAccountToken, writeKubeconfig } from './control-plane';
@@ -70,7 +70,7 @@ interface Installed {
   saNamespace: string;
   serviceAccount: string;
   token: string;
-  acts: ReturnType<typeof createActivities>;
+  acts: ReturnType<typeof createMechanisms>;
 }
 
 /**
@@ -96,7 +96,7 @@ async function installChart(helm: Helm, release: string, values: string[], serve
   const token = await serviceAccountToken(stack, saNamespace, serviceAccount);
   const kubeconfig = join(stack.dir, `${release}.kubeconfig`);
   writeKubeconfig(kubeconfig, { server: stack.server, caFile: stack.caFile, token, context: 'helm-unstuck' });
-  const acts = createActivities({ kubeFor: clusterRegistry({ kubeconfig, contexts: { [CLUSTER]: 'helm-unstuck' } }) });
+  const acts = createMechanisms({ kubeFor: clusterRegistry({ kubeconfig, contexts: { [CLUSTER]: 'helm-unstuck' } }) });
   await policyInForce(token, servedNamespace);
   return { saNamespace, serviceAccount, token, acts };
 }

@@ -15,6 +15,7 @@ import {
   gitlabProject,
   incidentId,
   newWorker,
+  bindingOf,
   proofFor,
   remediationInput,
   startRig,
@@ -351,15 +352,15 @@ describe("the operator's policy, verified decisions, the plan", () => {
       const plan = await currentPlan(rig.env.client, h.workflowId);
       const d = { action: 'approve' as const, by: 'alice', reason: 'trust me', plan };
       await expect(decide(rig.env.client, h.workflowId, d)).rejects.toMatchObject(refusal(/^alice's identity not verified: the decision carries no proof of who made it/));
-      await expect(decide(rig.env.client, h.workflowId, { ...d, proof: proofFor(h.workflowId, d, { key: STRANGER_KEY }) })).rejects.toMatchObject(
+      await expect(decide(rig.env.client, h.workflowId, { ...d, proof: proofFor(h.workflowId, d, { ...(await bindingOf(rig.env.client, h.workflowId)), key: STRANGER_KEY }) })).rejects.toMatchObject(
         refusal("alice's identity not verified: the proof is not signed by a key the operator configured"),
       );
-      await expect(decide(rig.env.client, h.workflowId, { ...d, by: 'bob', proof: proofFor(h.workflowId, d) })).rejects.toMatchObject(refusal(/^bob's identity not verified/));
+      await expect(decide(rig.env.client, h.workflowId, { ...d, by: 'bob', proof: proofFor(h.workflowId, d, await bindingOf(rig.env.client, h.workflowId)) })).rejects.toMatchObject(refusal(/^bob's identity not verified/));
       await h.signal(decideSignal, d);
       await waitForStatus(h, (x) => x.evidence.some((e) => /ignored a decision from alice: alice's identity not verified/.test(e.summary)));
       expect(await updatesIn(h.workflowId)).toBe(0);
       expect((await waitForStatus(h, () => true)).hold).toBe('approval');
-      await decide(rig.env.client, h.workflowId, { ...d, reason: 'signed by serve', proof: proofFor(h.workflowId, { ...d, reason: 'signed by serve' }) });
+      await decide(rig.env.client, h.workflowId, { ...d, reason: 'signed by serve', proof: proofFor(h.workflowId, { ...d, reason: 'signed by serve' }, await bindingOf(rig.env.client, h.workflowId)) });
       expect(await updatesIn(h.workflowId)).toBe(2); // accepted and completed: the one verified decision
     });
     expect(r.outcome).toBe('unstuck-and-verified');

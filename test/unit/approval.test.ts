@@ -29,11 +29,22 @@ describe('planDigest', () => {
 });
 
 const policy = (p: Partial<DecisionPolicy> = {}): DecisionPolicy => ({ approvers: ['alice', 'bob', 'group:sre'], allowUnverifiedDecisions: false, decisionKeys: [publicKeyOf(SERVE)], ...p });
-const atGate = (given: string[] = []): Asking => ({ hold: 'approval', plan: { digest: PLAN, words: 'back up and delete sh.helm.release.v1.gitlab.v1235' }, given: given.map((by) => ({ by })) });
+const RUN = 'run-7';
+type Given = string | { by: string; person?: string; subject?: string };
+const atGate = (given: Given[] = []): Asking => ({
+  run: RUN,
+  hold: 'approval',
+  seq: 2,
+  plan: { digest: PLAN, words: 'back up and delete sh.helm.release.v1.gitlab.v1235' },
+  given: given.map((g) => (typeof g === 'string' ? { by: g, person: g } : g)),
+});
+const onHold = (hold: Asking['hold'], seq = 1): Asking => ({ run: RUN, hold, seq, given: [] });
 const approve = (by: string, more: Partial<Decision> = {}): Decision => ({ action: 'approve', by, reason: 'checked', plan: PLAN, ...more });
 const signed = (d: Decision, p: Partial<DecisionProof> = {}, key = SERVE, incident = INCIDENT): Decision => {
   const { proof: _, ...bare } = d;
-  return { ...bare, proof: signProof(incident, bare, { verifiedBy: 'sso', via: 'page', at: new Date(NOW).toISOString(), ...p }, key) };
+  const verifiedBy = p.verifiedBy ?? 'sso';
+  const proof = { run: RUN, hold: 'approval' as const, seq: 2, verifiedBy, via: 'page' as const, principal: `${verifiedBy}:${d.by.toLowerCase()}`, at: new Date(NOW).toISOString(), ...p };
+  return { ...bare, proof: signProof(incident, bare, proof, key) };
 };
 
 describe('judgeDecision', () => {
@@ -57,15 +68,36 @@ describe('judgeDecision', () => {
     { name: 'no plan named at the gate', d: signed(approve('alice', { plan: undefined })), want: `a decision on the approval must name the plan it was made on (its digest); now ${PLAN}: back up and delete sh.helm.release.v1.gitlab.v1235` },
     { name: 'an older plan', d: signed(approve('alice', { plan: 'aaaaaaaaaaaa' })), want: `the plan changed since you looked: now ${PLAN}: back up and delete sh.helm.release.v1.gitlab.v1235` },
     { name: 'a rejection on an older plan too', d: signed(approve('alice', { action: 'reject', plan: 'aaaaaaaaaaaa' })), want: /^the plan changed since you looked/ },
-    { name: 'on a busy-CI hold no plan is needed', d: signed({ action: 'continue', by: 'alice', reason: 'known job' }), asking: { hold: 'ci-busy', given: [] }, want: { action: 'continue' } },
+    { name: 'on a busy-CI hold no plan is needed', d: signed({ action: 'continue', by: 'alice', reason: 'known job' }, { hold: 'ci-busy', seq: 1 }), asking: onHold('ci-busy'), want: { action: 'continue' } },
+    // A proof answers one hold of one run (issue 20: alice's continue at ci-busy, copied from history, sent at the unhealthy hold)
+    { name: "a continue signed for the ci-busy hold, sent at the unhealthy hold", d: signed({ action: 'continue', by: 'alice', reason: 'known job' }, { hold: 'ci-busy', seq: 1 }), asking: onHold('unhealthy', 2), want: /^alice's identity not verified: the proof answers the ci-busy hold \(number 1\), not the unhealthy hold \(number 2\)/ },
+    { name: 'a proof for an earlier ci-busy hold, sent at a later one', d: signed({ action: 'continue', by: 'alice', reason: 'known job' }, { hold: 'ci-busy', seq: 1 }), asking: onHold('ci-busy', 3), want: /^alice's identity not verified: the proof answers the ci-busy hold \(number 1\)/ },
+    { name: 'a proof from an earlier run of the same incident', d: signed(approve('alice'), { run: 'run-6' }), want: /^alice's identity not verified: the proof answers another run/ },
+    { name: 'a proof already used once', d: signed(approve('bob')), asking: { ...atGate(), used: new Set([String(signed(approve('bob')).proof!.signature)]) }, want: /^bob's proof was already used once/ },
     // Two-person rule
     { name: 'the same person twice', d: signed(approve('alice')), asking: atGate(['alice']), want: 'alice has already approved this plan; another approver must give the next approval' },
+    // One person, one approver (issue 20: token user alice and SSO user asmith, the same human)
+    {
+      name: 'one person under two names the operator joined: token alice, then sso asmith',
+      d: signed(approve('asmith'), { groups: ['sre'] }),
+      asking: atGate([{ by: 'alice', person: 'alice' }]),
+      p: { people: { alice: ['token:alice', 'sso:asmith'] } },
+      want: 'asmith has already approved this plan (as alice: one person, one approval); another approver must give the next approval',
+    },
+    { name: 'one SSO account under two names (the same subject)', d: signed(approve('asmith2'), { groups: ['sre'], subject: 'https://idp#42' }), asking: atGate([{ by: 'asmith', person: 'asmith', subject: 'https://idp#42' }]), want: /^asmith2 has already approved this plan \(as asmith/ },
+    { name: 'names are case-folded: Alice after alice', d: signed(approve('Alice')), asking: atGate(['alice']), want: /^Alice has already approved this plan/ },
+    { name: 'token alice and sso alice are one person unless the operator says otherwise', d: signed(approve('alice'), { verifiedBy: 'token', via: 'api' }), asking: atGate([{ by: 'alice', person: 'alice' }]), want: /^alice has already approved this plan/ },
+    { name: 'a principal approver matches only that namespace', d: signed(approve('alice')), p: { approvers: ['token:alice'] }, want: 'alice is not an allowed approver' },
+    { name: 'a person approver matches a mapped name', d: signed(approve('asmith')), p: { approvers: ['alice'], people: { alice: ['sso:asmith'] } }, want: { by: 'asmith', person: 'alice', principal: 'sso:asmith' } },
+    // Sizes
+    { name: 'a reason of 2,001 characters', d: signed(approve('alice', { reason: 'x'.repeat(2001) })), want: "a decision's reason is at most 2000 characters" },
+    { name: 'a name of 257 characters', d: approve('a'.repeat(257)), want: "a decision's by is at most 256 characters" },
     { name: 'a second, distinct approver', d: signed(approve('bob')), asking: atGate(['alice']), want: { by: 'bob' } },
     { name: 'the first approver may still reject', d: signed(approve('alice', { action: 'reject' })), asking: atGate(['alice']), want: { action: 'reject' } },
     // Shape
-    { name: 'no hold open', d: signed(approve('alice')), asking: { hold: undefined, given: [] }, want: 'the workflow is not waiting for a decision' },
+    { name: 'no hold open', d: signed(approve('alice')), asking: onHold(undefined), want: 'the workflow is not waiting for a decision' },
     { name: 'continue at the gate', d: approve('alice', { action: 'continue' }), want: 'the workflow waits for approval: approve or reject, not continue' },
-    { name: 'approve on busy CI', d: approve('alice'), asking: { hold: 'ci-busy', given: [] }, want: 'the workflow waits for ci-busy: continue or abort, not approve' },
+    { name: 'approve on busy CI', d: approve('alice'), asking: onHold('ci-busy'), want: 'the workflow waits for ci-busy: continue or abort, not approve' },
     { name: 'no reason', d: approve('alice', { reason: '  ' }), want: 'a decision must say why (reason)' },
     { name: 'nobody', d: approve(''), want: 'a decision must say who decides (by)' },
     { name: 'not an object', d: 'approve', want: 'a decision needs action, by and reason' },
@@ -105,8 +137,8 @@ describe('the words', () => {
     expect(describeDecider({ by: 'carol', verifiedBy: 'sso', groups: ['sre'] })).toBe('carol (sso; groups sre)');
   });
   test('isApprover: names match names, groups match only stated groups', () => {
-    expect(isApprover('alice', [], ['alice'])).toBe(true);
-    expect(isApprover('sre', [], ['group:sre'])).toBe(false);
-    expect(isApprover('carol', ['sre'], ['group:sre'])).toBe(true);
+    expect(isApprover('token:alice', [], ['alice'])).toBe(true);
+    expect(isApprover('sso:sre', [], ['group:sre'])).toBe(false);
+    expect(isApprover('sso:carol', ['sre'], ['group:sre'])).toBe(true);
   });
 });

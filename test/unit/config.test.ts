@@ -37,6 +37,7 @@ describe('loadConfig', () => {
       clusters: {},
       policy: {},
       decisionKeys: [],
+      people: {},
       alerts: { alertnames: ['HelmReleaseStuck'], labels: { cluster: 'cluster', namespace: 'namespace', release: 'label_name', revision: 'label_version' } },
       server: {
         listen: '127.0.0.1:8080',
@@ -125,7 +126,7 @@ decisionKeys: [${key}]
 
   const invalid: [string, string, NodeJS.ProcessEnv, string[]][] = [
     ['a list at the top level', '[1, 2]', {}, ['the file must be a mapping of settings']],
-    ['an unknown setting', 'polcy: {}', {}, ['the file has unknown setting "polcy" (known: kubeconfig, clusters, policy, decisionKeys, alerts, server, gitlab, taskQueue, users, sso)']],
+    ['an unknown setting', 'polcy: {}', {}, ['the file has unknown setting "polcy" (known: kubeconfig, clusters, policy, decisionKeys, people, alerts, server, gitlab, taskQueue, users, sso)']],
     ['a misspelt policy key', `${CLUSTER.replace('escalateAfter', 'escalateAter')}`, {}, ['policy has unknown key "escalateAter"']],
     ['clusters as a list', 'clusters: [gprd]', {}, ['clusters must be a mapping']],
     ['a cluster without GitLab projects', 'clusters: {gprd: {}}\npolicy: {approvers: [a]}', {}, ['clusters.gprd.gitlab must list at least one GitLab project and environment to watch (runbook step 1)']],
@@ -135,6 +136,10 @@ decisionKeys: [${key}]
     ['clusters but no policy', 'clusters: {gprd: {gitlab: [{project: 1, environment: e}]}}', {}, ["clusters.gprd.policy has no approvers: set policy.approvers (the defaults) or this cluster's policy.approvers"]],
     ['a cluster policy with a misspelt key', `${CLUSTER.replace('context: gprd-ctx', 'policy: {aprovals: 2}')}`, {}, ['clusters.gprd.policy has unknown key "aprovals"']],
     ['a two-person rule with one approver', `${CLUSTER.replace('context: gprd-ctx', 'policy: {approvers: [alice], approvals: 2}')}`, {}, ['clusters.gprd.policy.approvals is 2, but only 1 approver is listed (and no group)']],
+    // issue 20: one Temporal user could type both names of a two-person rule
+    ['a two-person rule that unverified names could meet', `${CLUSTER.replace('context: gprd-ctx', 'policy: {approvals: 2, allowUnverifiedDecisions: true}')}`, {}, ['clusters.gprd.policy.allowUnverifiedDecisions cannot be on with approvals 2: one Temporal user could type both names']],
+    ['people with a name that is no principal', 'people: {alice: [alice]}', {}, ['people.alice "alice" must name its namespace (token:NAME, sso:NAME, temporal:NAME)']],
+    ['one name given to two people', 'people: {alice: ["token:al"], albert: ["token:AL"]}', {}, ['people.albert token:AL belongs to both alice and albert']],
     ['six approvals', `${CLUSTER.replace('escalateAfter: 30m', 'approvals: 6')}`, {}, ['policy.approvals must be a whole number from 1 to 5']],
     ['autoApprove: true', `${CLUSTER.replace('escalateAfter: 30m', 'autoApprove: true')}`, {}, ['policy.autoApprove must name who configured it (configuredBy) and why (reason)']],
     ['a decision key that is not one', `${CLUSTER}decisionKeys: [not-a-key]`, {}, ['decisionKeys[0] "not-a-key" is not a base64url Ed25519 public key (32 bytes)']],

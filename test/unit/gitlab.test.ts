@@ -1,6 +1,6 @@
 // The GitLab adapter and the CI activities against the fake GitLab, which follows
 // ../shared/reference/gitlab-api.md. Plain HTTP on loopback; no other server needed.
-import { createActivities } from '../../activities';
+import { createMechanisms } from '../../activities';
 import { GitlabClient } from '../../activities/gitlab';
 import { TRACE_LIMITS } from '../../decisions/dry-run-diff';
 import { FakeGitlab } from '../fake-gitlab/server';
@@ -9,14 +9,14 @@ const TOKEN = 'glpat-test';
 const P = 42;
 let gl: FakeGitlab;
 let client: GitlabClient;
-let acts: ReturnType<typeof createActivities>;
+let acts: ReturnType<typeof createMechanisms>;
 
 beforeEach(async () => {
   gl = new FakeGitlab({ token: TOKEN });
   await gl.start();
   gl.addProject(P, 'gitlab-com/gl-infra/k8s-workloads/gitlab-com');
   client = new GitlabClient(gl.url, TOKEN);
-  acts = createActivities({ kubeFor: () => { throw new Error('no kube here'); }, gitlab: () => client });
+  acts = createMechanisms({ kubeFor: () => { throw new Error('no kube here'); }, gitlab: () => client });
 });
 afterEach(() => gl.stop());
 

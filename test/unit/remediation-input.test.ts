@@ -60,7 +60,8 @@ describe("checkPolicy: the operator's policy, defaults and a cluster's overrides
     return 'problems' in r ? r.problems : [];
   };
   test.each<[string, Record<string, unknown>, string[]]>([
-    ['every key set', { approvers: ['alice', 'group:sre'], approvals: 2, allowUnverifiedDecisions: true, autoApprove: { configuredBy: 'sre-lead', reason: 'staging only' }, escalateAfter: '1h30m', ciRecheckInterval: 500, ciMaxChecks: 3, minPendingAge: '0s', hpaTolerance: 0, strategy: 'mark-failed', ciJobTimeout: '2h', ciPollInterval: '500ms' }, []],
+    ['every key set', { approvers: ['alice', 'group:sre'], approvals: 2, allowUnverifiedDecisions: false, autoApprove: { configuredBy: 'sre-lead', reason: 'staging only' }, escalateAfter: '1h30m', ciRecheckInterval: 500, ciMaxChecks: 3, minPendingAge: '0s', hpaTolerance: 0, strategy: 'mark-failed', ciJobTimeout: '2h', ciPollInterval: '500ms' }, []],
+    ['a two-person rule unverified names could meet', { approvals: 2, allowUnverifiedDecisions: true }, ['policy.allowUnverifiedDecisions cannot be on with approvals 2: unverified names are not people']],
     ['no approvers', { approvers: undefined }, ['policy.approvers must list at least one approver']],
     ['an empty list of approvers', { approvers: [] }, ['policy.approvers must list at least one approver']],
     ['an empty approver', { approvers: ['alice', ''] }, ['policy.approvers[1] is empty']],

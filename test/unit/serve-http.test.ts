@@ -87,7 +87,7 @@ describe('the API', () => {
 
   test('an ID token decides as the SSO identity with its groups', async () => {
     await decision(sso, { authorization: `Bearer ${await op.token({ preferred_username: 'carol', groups: ['helm-approvers'] })}` });
-    expect(sent[0]?.[2]).toEqual({ user: 'carol', verifiedBy: 'sso', groups: ['helm-approvers'] });
+    expect(sent[0]?.[2]).toEqual({ user: 'carol', verifiedBy: 'sso', groups: ['helm-approvers'], subject: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/?#carol$/) });
   });
 
   test.each<[string, unknown, number, RegExp]>([
@@ -152,10 +152,11 @@ test('/metrics needs its bearer token when one is configured', async () => {
 test('signedDecision: the proof verifies for exactly this decision; groups only for SSO', () => {
   const key = newSecretKey();
   const now = Date.parse('2026-11-25T12:00:00Z');
-  const d = signedDecision('helm-unstuck/a/b/c', { action: 'approve', reason: 'ok', plan: 'a1b2c3d4e5f6' }, { user: 'carol', verifiedBy: 'sso', groups: ['g'] }, 'page', key, now);
-  expect(d).toMatchObject({ action: 'approve', by: 'carol', reason: 'ok', plan: 'a1b2c3d4e5f6', proof: { verifiedBy: 'sso', via: 'page', groups: ['g'], at: '2026-11-25T12:00:00.000Z' } });
-  expect(checkProof('helm-unstuck/a/b/c', d, d.proof, [publicKeyOf(key)], now)).toEqual({ ok: true, verifiedBy: 'sso', via: 'page', groups: ['g'] });
-  const t = signedDecision('helm-unstuck/a/b/c', { action: 'reject', reason: 'no' }, { user: 'alice', verifiedBy: 'token', groups: ['ignored'] }, 'api', key, now);
+  const at = { run: 'r1', hold: 'approval' as const, seq: 1 };
+  const d = signedDecision('helm-unstuck/a/b/c', at, { action: 'approve', reason: 'ok', plan: 'a1b2c3d4e5f6' }, { user: 'Carol', verifiedBy: 'sso', groups: ['g'], subject: 'https://idp#7' }, 'page', key, now);
+  expect(d).toMatchObject({ action: 'approve', by: 'Carol', reason: 'ok', plan: 'a1b2c3d4e5f6', proof: { ...at, verifiedBy: 'sso', via: 'page', principal: 'sso:carol', subject: 'https://idp#7', groups: ['g'], at: '2026-11-25T12:00:00.000Z' } });
+  expect(checkProof('helm-unstuck/a/b/c', d, d.proof, [publicKeyOf(key)], { ...at, nowMs: now })).toEqual({ ok: true, verifiedBy: 'sso', via: 'page', groups: ['g'], principal: 'sso:carol', subject: 'https://idp#7' });
+  const t = signedDecision('helm-unstuck/a/b/c', at, { action: 'reject', reason: 'no' }, { user: 'alice', verifiedBy: 'token', groups: ['ignored'] }, 'api', key, now);
   expect(t.proof.groups).toBeUndefined();
-  expect(checkProof('helm-unstuck/a/b/c', t, t.proof, [publicKeyOf(key)], now)).toMatchObject({ ok: true, verifiedBy: 'token', via: 'api' });
+  expect(checkProof('helm-unstuck/a/b/c', t, t.proof, [publicKeyOf(key)], { ...at, nowMs: now })).toMatchObject({ ok: true, verifiedBy: 'token', via: 'api', principal: 'token:alice' });
 });

@@ -19,7 +19,7 @@ const ALICE = { preferred_username: 'alice', email: 'alice@example.test', groups
 describe('ssoVerifier', () => {
   test('a valid ID token names the person and their groups', async () => {
     const v = ssoVerifier(settings);
-    await expect(v.verify(`Bearer ${await op.token(ALICE)}`)).resolves.toEqual({ ok: true, identity: { user: 'alice', verifiedBy: 'sso', groups: ['sre', 'helm-approvers'] } });
+    await expect(v.verify(`Bearer ${await op.token(ALICE)}`)).resolves.toEqual({ ok: true, identity: { user: 'alice', verifiedBy: 'sso', groups: ['sre', 'helm-approvers'], subject: expect.stringMatching(/#alice$/) } });
   });
 
   test.each<[string, () => Promise<string | undefined>, RegExp]>([
@@ -58,10 +58,14 @@ describe('identityFromClaims', () => {
   const o = { groupsClaim: 'groups' };
   test.each<[string, Record<string, unknown>, object, ReturnType<typeof identityFromClaims>]>([
     ['preferred_username first', ALICE, o, { ok: true, identity: { user: 'alice', verifiedBy: 'sso', groups: ['sre', 'helm-approvers'] } }],
-    ['then email', { email: 'bob@example.test' }, o, { ok: true, identity: { user: 'bob@example.test', verifiedBy: 'sso', groups: [] } }],
+    ['then email, when the provider verified it', { email: 'bob@example.test', email_verified: true }, o, { ok: true, identity: { user: 'bob@example.test', verifiedBy: 'sso', groups: [] } }],
+    // issue 20: an address anyone can type into an account names nobody
+    ['never an email the provider did not verify', { email: 'bob@example.test' }, o, { ok: false, why: 'the ID token has no preferred_username or verified email claim naming the person' }],
+    ['nor one it says it did not', { email: 'bob@example.test', email_verified: 'true' }, o, { ok: false, why: 'the ID token has no preferred_username or verified email claim naming the person' }],
+    ['the account (issuer and sub) is the subject', { preferred_username: 'asmith', iss: 'https://idp', sub: '42' }, o, { ok: true, identity: { user: 'asmith', verifiedBy: 'sso', groups: [], subject: 'https://idp#42' } }],
     ['a configured user claim only', { preferred_username: 'alice', upn: 'ALICE' }, { ...o, userClaim: 'upn' }, { ok: true, identity: { user: 'ALICE', verifiedBy: 'sso', groups: [] } }],
     ['a configured user claim that is missing', { preferred_username: 'alice' }, { ...o, userClaim: 'upn' }, { ok: false, why: 'the ID token has no upn claim naming the person' }],
-    ['no name at all', { sub: '123' }, o, { ok: false, why: 'the ID token has no preferred_username or email claim naming the person' }],
+    ['no name at all', { sub: '123' }, o, { ok: false, why: 'the ID token has no preferred_username or verified email claim naming the person' }],
     ['a name with a newline', { preferred_username: 'alice\napproved' }, o, { ok: false, why: expect.stringMatching(/whitespace, control characters/) as unknown as string }],
     ['one group as a string', { preferred_username: 'a', roles: 'admins' }, { groupsClaim: 'roles' }, { ok: true, identity: { user: 'a', verifiedBy: 'sso', groups: ['admins'] } }],
     ['groups that are not names', { preferred_username: 'a', groups: [1, 2] }, o, { ok: false, why: "the ID token's groups claim is not a list of group names" }],
