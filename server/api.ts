@@ -44,23 +44,22 @@ export function api(o: ApiOptions): Hono<ApiEnv> {
   const app = new Hono<ApiEnv>();
   const unauthorized = (c: Context) => sendJson(c, 401, { error: 'a valid bearer token is required (your helm-unstuck user token, or an ID token)' }, { 'www-authenticate': 'Bearer' });
 
-  const authenticate: MiddlewareHandler<ApiEnv> = async (c, next) => {
-    const address = clientAddress(c);
-    const wait = o.limiter.retryAfter(address);
-    if (wait > 0) return sendJson(c, 429, { error: `too many failed attempts: try again in ${wait}s` }, { 'retry-after': String(wait) });
-    const header = c.req.header('authorization');
+  /** The person a bearer token names: a user token, else (with single sign-on) an ID token. */
+  const identify = async (header: string | undefined): Promise<Identity | undefined> => {
     const token = /^Bearer (.+)$/.exec(header ?? '')?.[1] ?? '';
     const user = token ? userForToken(o.users, token) : undefined;
-    let who: Identity | undefined = user ? { user, verifiedBy: 'token', groups: [] } : undefined;
-    if (!who && o.sso && token.split('.').length === 3) {
+    if (user) return { user, verifiedBy: 'token', groups: [] };
+    if (o.sso && token.split('.').length === 3) {
       const r = await o.sso.verify(header);
-      if (r.ok) who = r.identity;
+      if (r.ok) return r.identity;
     }
-    if (!who) {
-      o.limiter.failed(address);
-      return unauthorized(c);
-    }
-    c.set('who', who);
+    return undefined;
+  };
+  const authenticate: MiddlewareHandler<ApiEnv> = async (c, next) => {
+    const r = await o.limiter.attempt(clientAddress(c), () => identify(c.req.header('authorization')));
+    if (!r.ok && r.retryAfter > 0) return sendJson(c, 429, { error: `too many failed attempts: try again in ${r.retryAfter}s` }, { 'retry-after': String(r.retryAfter) });
+    if (!r.ok) return unauthorized(c);
+    c.set('who', r.who);
     await next();
   };
   app.use(`${API_PREFIX}/*`, authenticate);

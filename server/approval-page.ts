@@ -96,21 +96,14 @@ export function approvalPage(o: ApprovalPageOptions): Hono<PageEnv> {
   app.get('/login', (c) => (o.sso ? noLoginForm(c) : c.html(loginView(c.req.query('next') ?? '/incidents'))));
   app.post(
     '/login',
-    async (c, next) => {
-      if (o.sso) return noLoginForm(c);
-      const wait = o.limiter.retryAfter(clientAddress(c));
-      if (wait > 0) return c.html(loginView('/incidents', `too many failed logins: try again in ${wait}s`), 429, { 'retry-after': String(wait) });
-      await next();
-    },
+    async (c, next) => (o.sso ? noLoginForm(c) : next()),
     form((c, status) => c.html(loginView('/incidents', status === 413 ? 'the login form is too large' : 'send the login form'), status === 413 ? 413 : 401)),
     async (c) => {
       const f = c.var.form;
-      const user = login.userFor(f.get('token') ?? '');
-      if (!user) {
-        o.limiter.failed(clientAddress(c));
-        return c.html(loginView(f.get('next') ?? '/incidents', 'unknown token'), 401);
-      }
-      await login.start(c, user);
+      const r = await o.limiter.attempt(clientAddress(c), () => login.userFor(f.get('token') ?? ''));
+      if (!r.ok && r.retryAfter > 0) return c.html(loginView('/incidents', `too many failed logins: try again in ${r.retryAfter}s`), 429, { 'retry-after': String(r.retryAfter) });
+      if (!r.ok) return c.html(loginView(f.get('next') ?? '/incidents', 'unknown token'), 401);
+      await login.start(c, r.who);
       const next = f.get('next') ?? '/incidents';
       return c.redirect(next.startsWith('/incidents') ? next : '/incidents', 303);
     },
