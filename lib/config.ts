@@ -57,6 +57,8 @@ export interface ServerSettings {
   maxConnections: number;
   /** Failed logins (page and API) allowed per window, per client address and overall. */
   loginLimit: { perClient: number; overall: number; windowMs: number };
+  /** Session cookies without Secure: only for serve reached over plain HTTP on purpose (a local test). */
+  insecureCookies: boolean;
 }
 
 export interface SsoSettings {
@@ -107,6 +109,7 @@ const FileSchema = z
               window: DurationMs.refine((ms) => ms >= 1000 && ms <= 86_400_000, { error: 'must be between 1s and 1d' }).prefault('1m'),
             })
             .prefault({}),
+          insecureCookies: z.boolean().default(false),
         })
         .prefault({}),
       gitlab: z.strictObject({ url: Url.optional() }).optional(),
@@ -230,6 +233,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       keepAliveTimeoutMs: file.server.keepAliveTimeout,
       maxConnections: file.server.maxConnections,
       loginLimit: { perClient: file.server.loginLimit.perClient, overall: file.server.loginLimit.overall, windowMs: file.server.loginLimit.window },
+      insecureCookies: file.server.insecureCookies,
     },
     ...(gitlabUrl && gitlabToken ? { gitlab: { url: gitlabUrl, token: gitlabToken } } : {}),
     taskQueue: e.HELM_UNSTUCK_TASK_QUEUE ?? file.taskQueue ?? 'helm-unstuck',

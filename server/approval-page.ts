@@ -138,8 +138,8 @@ export function approvalPage(o: ApprovalPageOptions): Hono<PageEnv> {
   );
   for (const path of ['/incidents', '/incidents/*', '/logout']) app.use(path, requireSession);
 
-  app.post('/logout', fromOurPage, (c) => {
-    login.end(c);
+  app.post('/logout', fromOurPage, async (c) => {
+    await login.end(c);
     // Single sign-on's session is the proxy's to end.
     return c.redirect(o.sso ? '/oauth2/sign_out' : '/login', 303);
   });

@@ -46,6 +46,7 @@ describe('loadConfig', () => {
         keepAliveTimeoutMs: 5000,
         maxConnections: 1024,
         loginLimit: { perClient: 10, overall: 100, windowMs: 60_000 },
+        insecureCookies: false,
       },
       taskQueue: 'helm-unstuck',
       users: {},
@@ -184,12 +185,12 @@ decisionKeys: [${key}]
     const seed = newSecretKey();
     const keyFile = join(dir, 'decision-key');
     writeFileSync(keyFile, `${encodeKey(seed)}\n`);
-    const path = file(`sso: {issuer: "https://sso.example/", clientId: helm-unstuck}\ndecisionKeys: [${publicKeyOf(seed)}]\nserver: {headersTimeout: 5s, maxConnections: 64, loginLimit: {perClient: 3}}`);
+    const path = file(`sso: {issuer: "https://sso.example/", clientId: helm-unstuck}\ndecisionKeys: [${publicKeyOf(seed)}]\nserver: {headersTimeout: 5s, maxConnections: 64, loginLimit: {perClient: 3}, insecureCookies: true}`);
     const c = loadConfig({ HELM_UNSTUCK_CONFIG: path, HELM_UNSTUCK_DECISION_KEY_FILE: keyFile, HELM_UNSTUCK_METRICS_TOKEN: 'metrics-token-16chars', HELM_UNSTUCK_SESSION_SECRET: 's'.repeat(32) });
     expect(c.sso).toEqual({ issuer: 'https://sso.example/', clientId: 'helm-unstuck', groupsClaim: 'groups', algorithms: [...SSO_ALGORITHMS] });
     expect(c.decisionKeys).toEqual([publicKeyOf(seed)]);
     expect(c.decisionKey).toEqual(seed);
-    expect(c.server).toMatchObject({ headersTimeoutMs: 5000, maxConnections: 64, metricsToken: 'metrics-token-16chars', loginLimit: { perClient: 3, overall: 100, windowMs: 60_000 } });
+    expect(c.server).toMatchObject({ headersTimeoutMs: 5000, maxConnections: 64, metricsToken: 'metrics-token-16chars', loginLimit: { perClient: 3, overall: 100, windowMs: 60_000 }, insecureCookies: true });
     expect(c.sessionSecret).toBe('s'.repeat(32));
   });
 
