@@ -8,9 +8,9 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { incidentStatus } from '../client/remediation';
-import { check, z } from '../decisions/validation';
 import { clientAddress } from './approval-page';
 import type { DecisionSender } from './decide';
+import { checkDecisionRequest } from './decision-request';
 import type { LoginLimiter } from './rate-limit';
 import { userForToken } from './session';
 import type { Identity, SsoVerifier } from './sso';
@@ -27,15 +27,6 @@ export interface ApiOptions {
   sso?: SsoVerifier;
   limiter: LoginLimiter;
 }
-
-const DecisionBody = z.strictObject({
-  action: z.enum(['approve', 'reject', 'continue', 'abort']),
-  reason: z.string().trim().min(1).max(4096),
-  plan: z
-    .string()
-    .regex(/^[0-9a-f]{6,64}$/, { error: 'must be the plan digest the status shows (hex)' })
-    .optional(),
-});
 
 type ApiEnv = { Variables: { who: Identity } };
 export type Api = ReturnType<typeof api>;
@@ -89,9 +80,9 @@ export function api(o: ApiOptions): Hono<ApiEnv> {
       } catch (err) {
         return sendJson(c, 400, { error: `body is not JSON: ${(err as Error).message}` });
       }
-      const parsed = check(DecisionBody, body, 'the decision');
-      if ('problems' in parsed) return sendJson(c, 400, { error: 'not a decision', problems: parsed.problems });
       const who = c.var.who;
+      const parsed = checkDecisionRequest(body, who);
+      if ('problems' in parsed) return sendJson(c, 400, { error: `not a decision: ${parsed.problems.join('; ')}`, problems: parsed.problems });
       const r = await o.send(id, parsed.data, who, 'api');
       if (r.ok) return sendJson(c, 200, { accepted: true, step: r.step, by: who.user, verifiedBy: who.verifiedBy });
       if (r.notFound) return notFound(c, id);

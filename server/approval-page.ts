@@ -14,9 +14,9 @@ import { HTTPException } from 'hono/http-exception';
 import { secureHeaders } from 'hono/secure-headers';
 import { WORKFLOW_TYPE } from '../client/remediation';
 import { retriesOf } from '../client/retries';
-import type { DecisionAction } from '../decisions/remediation';
 import { statusQuery, type RemediationStatus } from '../workflows/definitions';
 import type { DecisionSender } from './decide';
+import { checkDecisionRequest } from './decision-request';
 import type { LoginLimiter } from './rate-limit';
 import { csrfTokenMatches, sessions, tokenViewer, type SessionOptions, type Viewer } from './session';
 import type { SsoVerifier } from './sso';
@@ -178,7 +178,11 @@ export function approvalPage(o: ApprovalPageOptions): Hono<PageEnv> {
     const id = c.req.param('id');
     const f = c.var.form;
     const plan = f.get('plan');
-    const r = await o.send(id, { action: f.get('action') as DecisionAction, reason: f.get('reason') ?? '', ...(plan ? { plan } : {}) }, c.var.session, 'page');
+    // Browsers send a textarea's line breaks as CRLF; its maxlength counted them as one.
+    const asked = { action: f.get('action') ?? '', reason: (f.get('reason') ?? '').replaceAll('\r\n', '\n'), ...(plan ? { plan } : {}) };
+    const parsed = checkDecisionRequest(asked, c.var.session);
+    if ('problems' in parsed) return c.html(errorView('Not sent', `Nothing was sent: ${parsed.problems.join('; ')}. Go back and correct it.`, c.var.session), 400);
+    const r = await o.send(id, parsed.data, c.var.session, 'page');
     if (!r.ok) return r.notFound ? incident(c, id) : incident(c, id, `Not accepted: ${r.refused}`);
     return c.redirect(`/incidents/${id}`, 303);
   });

@@ -295,6 +295,24 @@ describe('hostile webhooks: bounded, logged once, nothing unvalidated in a label
     expect(most).toBe(16);
   });
 
+  test('oversized fields are refused naming the field, never cut short: a long summary refuses its alert, a flood of labels the request', async () => {
+    const forwarded: AlertTarget[] = [];
+    forward = async (t) => {
+      forwarded.push(t);
+      return { fingerprint: t.fingerprint, workflowId: `w/${t.release}`, result: 'started' };
+    };
+    const long = { ...alert(1), annotations: { summary: 's'.repeat(1001) } };
+    const r = await post(payload([long, alert(2)]));
+    expect(r.status).toBe(200);
+    expect(((await r.json()) as { rejected: unknown[] }).rejected).toEqual([{ fingerprint: '0000000000000001', result: 'rejected', reason: 'annotation summary is too long (1001 characters, at most 1000)' }]);
+    expect(forwarded.map((t) => t.release)).toEqual(['r2']);
+    expect(logs).toEqual([expect.stringMatching(/^rejected 1 alert\(s\) of group ".*": annotation summary is too long \(1001 characters, at most 1000\) \(0000000000000001\)$/)]);
+
+    const flood = await post(payload([alert(3, Object.fromEntries(Array.from({ length: 129 }, (_, i) => [`l${i}`, 'v'])))]));
+    expect([flood.status, await flood.json()]).toEqual([400, { error: 'not an Alertmanager webhook (version 4)', problems: ['alerts[0].labels has more than 128 entries'] }]);
+    expect(forwarded.map((t) => t.release)).toEqual(['r2']);
+  });
+
   test('each rejected alert is logged once with its reason, aggregated by reason; a resend logs nothing', async () => {
     const alerts = [alert(1, { alertname: 'Other' }), alert(2, { alertname: 'Other' }), alert(3, { label_name: 'Not_A_Release' }), alert(4)];
     const first = await post(payload(alerts));
