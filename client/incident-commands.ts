@@ -4,6 +4,7 @@ import { createActivities } from '../activities';
 import { clusterRegistry } from '../activities/clusters';
 import { formatDuration } from '../decisions/duration';
 import { VERDICT_WORDS } from '../decisions/live-objects';
+import { namespaceAllowed, namespaceRefusal } from '../decisions/namespaces';
 import { HOLD_ANSWERS, validateRemediationInput, workflowIdFor, type DecisionAction, type RemediationInput } from '../decisions/remediation';
 import { mark } from '../lib/glyphs';
 import { forTerminal, forTerminalLine } from '../lib/terminal';
@@ -33,6 +34,7 @@ function who(by: string | undefined, env: NodeJS.ProcessEnv): string {
 export async function startCommand(o: { cluster: string; namespace: string; release: string; by?: string; output: string }, io: CommandIo): Promise<number> {
   const config = loadConfig(io.env);
   if (!Object.hasOwn(config.clusters, o.cluster)) throw new CommandError(`cluster "${o.cluster}" is not configured (known: ${Object.keys(config.clusters).join(', ') || 'none'}; HELM_UNSTUCK_CONFIG)`);
+  if (!namespaceAllowed(config.clusters[o.cluster]!, o.namespace)) throw new CommandError(namespaceRefusal(o.cluster, o.namespace));
   // Only what the incident is about: the worker applies its own configuration's policy.
   const input: RemediationInput = {
     cluster: o.cluster,

@@ -8,7 +8,7 @@ import { parse as parseYaml } from 'yaml';
 import { AlertMappingSchema, type AlertMapping } from '../decisions/alerts';
 import { decodeKey } from '../decisions/decision-proof';
 import { DurationMs } from '../decisions/duration';
-import { ClusterName } from '../decisions/helm';
+import { ClusterName, NamespaceName } from '../decisions/helm';
 import type { CiWatch, PolicyConfig } from '../decisions/remediation';
 import { checkPolicy, CiWatchesSchema, DecisionKeys, PolicySchema } from '../decisions/remediation-input';
 import { check, ownRecordOf, quote, z } from '../decisions/validation';
@@ -20,6 +20,8 @@ export interface ClusterSettings {
   gitlab: CiWatch[];
   /** This cluster's overrides of the default policy, key by key (production: `approvals: 2`). */
   policy?: PolicyConfig;
+  /** The only namespaces helm-unstuck may act in (decisions/namespaces.ts); unset: all. */
+  namespaces?: string[];
 }
 
 export interface Config {
@@ -85,12 +87,22 @@ const Listen = z.string().regex(/^[^:]+:\d{1,5}$/, { error: (iss) => `${quote(is
 const Url = z.string().refine((u) => URL.canParse(u), { error: (iss) => `${quote(iss.input)} is not a URL` });
 const SETTINGS = ['kubeconfig', 'clusters', 'policy', 'decisionKeys', 'alerts', 'server', 'gitlab', 'taskQueue', 'users', 'sso'] as const;
 const ClaimName = z.string().min(1).max(256);
+/** A cluster's namespace allowlist: each is scanned on its own after a truncated alert group. */
+const MAX_NAMESPACES = 256;
 
 const FileSchema = z
   .strictObject(
     {
       kubeconfig: z.string().min(1).optional(),
-      clusters: ownRecordOf(ClusterName, z.strictObject({ context: z.string().min(1).max(253).optional(), gitlab: CiWatchesSchema, policy: PolicySchema.optional() })).prefault({}),
+      clusters: ownRecordOf(
+        ClusterName,
+        z.strictObject({
+          context: z.string().min(1).max(253).optional(),
+          gitlab: CiWatchesSchema,
+          policy: PolicySchema.optional(),
+          namespaces: z.array(NamespaceName).min(1).max(MAX_NAMESPACES).optional(),
+        }),
+      ).prefault({}),
       policy: PolicySchema.optional(),
       decisionKeys: DecisionKeys.optional(),
       alerts: AlertMappingSchema.prefault({}),

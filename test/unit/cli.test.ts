@@ -1,6 +1,6 @@
 // The command line's help, usage errors and exit statuses, and that its start-up stays light.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXIT, main } from '../../client/cli';
@@ -115,4 +115,13 @@ test('approve through serve needs a URL that is one and a user token', async () 
   expect(await run({ HELM_UNSTUCK_SERVER_URL: 'http://127.0.0.1:1' })).toEqual({ code: EXIT.error, err: 'helm-unstuck approve: HELM_UNSTUCK_SERVER_URL is set: your user token is needed too (HELM_UNSTUCK_USER_TOKEN or HELM_UNSTUCK_USER_TOKEN_FILE)\n' });
   expect(await run({ HELM_UNSTUCK_SERVER_URL: 'not a url', HELM_UNSTUCK_USER_TOKEN: 't' })).toMatchObject({ code: EXIT.error, err: expect.stringMatching(/is not a URL/) });
   expect(await run({ HELM_UNSTUCK_SERVER_URL: 'http://127.0.0.1:1', HELM_UNSTUCK_USER_TOKEN: 't' })).toMatchObject({ code: EXIT.error, err: expect.stringMatching(/^helm-unstuck approve: cannot reach helm-unstuck serve at http:\/\/127\.0\.0\.1:1 \(/) });
+});
+
+test("start refuses a namespace the cluster does not allow, before connecting to anything", async () => {
+  const config = join(mkdtempSync(join(tmpdir(), 'cli-ns-')), 'config.yaml');
+  writeFileSync(config, 'clusters: {gprd: {gitlab: [{project: 1, environment: gprd}], namespaces: [gitlab]}}\npolicy: {approvers: [alice]}\n');
+  let err = '';
+  // TEMPORAL_ADDRESS nobody answers: reaching it would fail differently.
+  const code = await main(['start', '--cluster', 'gprd', '-n', 'kube-system', '--release', 'x', '--by', 'alice'], { out: () => undefined, err: (s) => (err += s), env: { HELM_UNSTUCK_CONFIG: config, TEMPORAL_ADDRESS: '127.0.0.1:1' } });
+  expect({ code, err }).toEqual({ code: EXIT.error, err: 'helm-unstuck start: namespace "kube-system" is not among the namespaces allowed in cluster "gprd" (clusters.gprd.namespaces)\n' });
 });

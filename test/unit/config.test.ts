@@ -74,6 +74,13 @@ kubeconfig: /etc/helm-unstuck/kubeconfig
     });
   });
 
+  test("a cluster's namespaces: the allowlist as written; unset, no key at all (every namespace)", () => {
+    const path = file('clusters: {c: {gitlab: [{project: 1, environment: e}], namespaces: [gitlab, monitoring]}, d: {gitlab: [{project: 1, environment: e}]}}\npolicy: {approvers: [x]}\n');
+    const { clusters } = loadConfig({ HELM_UNSTUCK_CONFIG: path });
+    expect(clusters.c!.namespaces).toEqual(['gitlab', 'monitoring']);
+    expect(Object.hasOwn(clusters.d!, 'namespaces')).toBe(false);
+  });
+
   test('environment variables win over the file, kubeconfig included', () => {
     const path = file(`${CLUSTER}
 kubeconfig: /from/file
@@ -152,6 +159,7 @@ decisionKeys: [${key}]
     ['sso without a client id', 'sso: {issuer: "https://sso.example"}', {}, ['sso.clientId must be a string (it is missing)']],
     ['sso allowing a shared-secret algorithm', 'sso: {issuer: "https://sso.example", clientId: c, algorithms: [HS256]}', {}, ['sso.algorithms[0] must be "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512" or "EdDSA", not "HS256"']],
     ['a decision key that is not one', 'decisionKeys: [not-a-key]', {}, ['decisionKeys[0] "not-a-key" is not a base64url Ed25519 public key (32 bytes)']],
+    ['an empty namespace list and a namespace that is not a name', `clusters: {a: {gitlab: [{project: 1, environment: e}], namespaces: []}, b: {gitlab: [{project: 1, environment: e}], namespaces: [Git_Lab]}}\npolicy: {approvers: [x]}`, {}, ['clusters.a.namespaces is empty', 'clusters.b.namespaces[0] "Git_Lab" is not a valid Kubernetes namespace name']],
     ['a huge cluster name', `clusters: {${'c'.repeat(300)}: {gitlab: [{project: 1, environment: e}]}}\npolicy: {approvers: [a]}`, {}, [`clusters.${'c'.repeat(64)}… is not a valid name: is longer than 253 characters`]],
   ];
   test.each(invalid)('refuses %s, saying where', (_w, text, env, expected) => {

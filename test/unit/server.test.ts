@@ -342,6 +342,28 @@ describe('hostile webhooks: bounded, logged once, nothing unvalidated in a label
     expect(await counted(m.truncationScans, { result: 'scanned' }) + (await counted(m.truncationScans, { result: 'skipped' }))).toBe(0);
   });
 
+  test("an alert for a namespace the cluster does not allow starts nothing: rejected naming both, logged once, counted", async () => {
+    const m = createMetrics();
+    const clusters = Object.assign(Object.create(null) as Record<string, { gitlab: never[]; namespaces?: string[] }>, { 'gprd-us-east1-b': { gitlab: [], namespaces: ['monitoring'] } });
+    // A real client nothing answers: had the forwarder called Temporal, the answer would be 503, not 422.
+    const dead = new Client({ connection: Connection.lazy({ address: '127.0.0.1:1', interceptors: [] }) });
+    const fwd = new AlertForwarder(dead, { clusters, taskQueue: 'q' }, m);
+    const a = createApp({ config: { server: { ...loadConfig({}).server, maxBodyBytes: LIMIT, webhookToken: TOKEN }, alerts: DEFAULT_ALERT_MAPPING }, forwarder: fwd, metrics: m, log: (l) => logs.push(l) });
+    const send = () => a.request(WEBHOOK_PATH, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: payload([alert(1)]) });
+    for (let i = 0; i < 3; i++) {
+      const r = await send();
+      expect(r.status).toBe(422);
+      expect(((await r.json()) as { rejected: { reason: string }[] }).rejected[0]!.reason).toBe('namespace "gitlab" is not among the namespaces allowed in cluster "gprd-us-east1-b" (clusters.gprd-us-east1-b.namespaces)');
+    }
+    expect(logs).toEqual([expect.stringMatching(/^rejected 1 alert\(s\) of group ".*": namespace "gitlab" is not among the namespaces allowed in cluster "gprd-us-east1-b" .*\(0000000000000001\)$/)]);
+    expect(await counted(m.alertsNamespaceRefused, { cluster: 'gprd-us-east1-b' })).toBe(3);
+    expect(await m.registry.metrics()).not.toMatch(/helm_unstuck_stuck_releases\{/);
+    // An allowed namespace goes on to Temporal (here: nobody answers, 503).
+    clusters['gprd-us-east1-b']!.namespaces = ['gitlab'];
+    expect((await send()).status).toBe(503);
+    await dead.connection.close();
+  });
+
   test('a truncated group is logged, counted, and its cluster handed to the scan; the answer says so', async () => {
     const before = await counted(metrics.alertsTruncated, {});
     const r = await post(payload([alert(1)], { truncatedAlerts: 7 }));
