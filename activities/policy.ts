@@ -1,6 +1,7 @@
 // loadPolicy: the operator's policy for one cluster, from the worker's own validated
 // configuration. The workflow asks for it first and records the answer (and its digest) in
 // history, so a start cannot bring its own policy, and replay sees the policy the incident had.
+import { namespaceAllowed, namespaceRefusal } from '../decisions/namespaces';
 import { operatorPolicy } from '../decisions/policy';
 import type { OperatorPolicy } from '../decisions/remediation';
 import { resolvePolicy } from '../decisions/remediation-input';
@@ -13,11 +14,15 @@ export type OperatorConfig = Pick<Config, 'clusters' | 'policy' | 'decisionKeys'
 
 export function createPolicyActivities(source: OperatorConfig | (() => OperatorConfig) | undefined) {
   return {
-    async loadPolicy(input: { cluster: string }): Promise<OperatorPolicy> {
+    /** The cluster's policy; refused for a cluster not configured, or a namespace it does not allow (before anything is read). */
+    async loadPolicy(input: { cluster: string; namespace?: string }): Promise<OperatorPolicy> {
       const operator = typeof source === 'function' ? source() : source;
       if (!operator) throw new InvalidInputError('this worker has no configuration to take a policy from (HELM_UNSTUCK_CONFIG)');
       const cluster = own(operator.clusters, String(input?.cluster));
       if (!cluster) throw new InvalidInputError(`cluster ${JSON.stringify(String(input?.cluster).slice(0, 253))} is not configured`);
+      // The namespace is optional: a caller that names none gets the cluster's policy unchecked for it.
+      const namespace = input.namespace;
+      if (namespace !== undefined && !namespaceAllowed(cluster, String(namespace))) throw new InvalidInputError(namespaceRefusal(String(input.cluster), String(namespace)));
       return operatorPolicy(resolvePolicy(operator.policy, cluster.policy, operator.decisionKeys, operator.people), cluster.gitlab);
     },
   };

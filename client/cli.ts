@@ -97,30 +97,34 @@ GitLab projects and the policy come from HELM_UNSTUCK_CONFIG.`)
 
   for (const [kind, description, more] of [
     ['approve', 'Approve at the gate (or continue past a busy-CI/unhealthy hold), saying why.', `
-At the approval gate: approve the plan (its digest with --plan, as status showed it: a decision on
-a plan that has changed since is refused). On a busy-CI or unhealthy hold: continue anyway. The
-incident answers at once; a decision from someone not among the approvers is refused, and so is
-one whose identity nobody verified unless the operator's policy allows it.`],
+At the approval gate: approve the plan. On a busy-CI or unhealthy hold: continue anyway. approve
+reads the incident first and says which hold and which plan (digest, and in words) it would answer;
+at a terminal it then asks you to confirm. --plan <digest> names the plan you reviewed (as status
+showed it): one that is not the plan shown now is refused before anything is sent. Not at a
+terminal (a script), --plan or --yes is required. The incident answers at once; a decision from
+someone not among the approvers is refused, and so is one whose identity nobody verified unless
+the operator's policy allows it.`],
     ['reject', 'Reject at the gate (or abort on a hold), saying why.', `
 At the approval gate: reject. On a busy-CI or unhealthy hold: abort.`],
   ] as const) {
-    cli
+    const command = cli
       .command(kind)
       .description(description)
       .argument('<workflow-id>', 'the incident (helm-unstuck/<cluster>/<namespace>/<release>)')
       .option('--reason <text>', 'why: recorded with your decision (required)')
-      .option('--plan <digest>', 'the plan digest you reviewed (default: the one the incident shows now, printed)')
+      .option('--plan <digest>', 'the plan digest you reviewed: refused if the incident shows another (default: the one it shows now, printed)')
       .addOption(byOption())
       .addHelpText('after', `${more}
 
 With HELM_UNSTUCK_SERVER_URL and HELM_UNSTUCK_USER_TOKEN[_FILE] set, the decision goes through
 helm-unstuck serve, which knows you by your token and signs it (--by is ignored). Without them it
 goes straight to Temporal as an unverified --by, which the operator's policy refuses unless it
-allows unverified decisions.`)
-      .action(async (id: string, o: { by?: string; reason?: string; plan?: string }) => {
-        const { decideCommand } = await import('./incident-commands.js');
-        exit(await decideCommand(kind, { id, ...o }, io));
-      });
+allows unverified decisions.`);
+    if (kind === 'approve') command.option('-y, --yes', 'approve what the incident shows now without being asked (it is printed first)');
+    command.action(async (id: string, o: { by?: string; reason?: string; plan?: string; yes?: boolean }) => {
+      const { decideCommand } = await import('./incident-commands.js');
+      exit(await decideCommand(kind, { id, ...o }, io));
+    });
   }
 
   cli
@@ -298,6 +302,17 @@ async function demo(o: { yes?: boolean; helm: '3' | '4' }, io: Io): Promise<numb
   }
 }
 
+/** A yes/no question on the terminal (standard error, so standard output stays the command's). */
+async function askAtTerminal(question: string): Promise<boolean> {
+  const { createInterface } = await import('node:readline/promises');
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(question)).trim());
+  } finally {
+    rl.close();
+  }
+}
+
 export async function main(argv: string[], io: Io): Promise<number> {
   let code: number = EXIT.ok;
   const said: Said = { out: '', err: '' };
@@ -332,6 +347,7 @@ if (require.main === module) {
     out: (s) => process.stdout.write(s),
     err: (s) => process.stderr.write(s),
     env: process.env,
+    ...(process.stdin.isTTY && process.stderr.isTTY ? { confirm: askAtTerminal } : {}),
   }).then(
     (code) => {
       process.exitCode = code;

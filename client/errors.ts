@@ -6,6 +6,8 @@ export interface CommandIo {
   out: (s: string) => void;
   err: (s: string) => void;
   env: NodeJS.ProcessEnv;
+  /** Ask a yes/no question and wait for the answer; only when a person is at a terminal. */
+  confirm?: (question: string) => Promise<boolean>;
 }
 
 /** The command could not do what was asked; the message says why (exit status 1). */

@@ -4,7 +4,8 @@ import { createMechanisms } from '../activities';
 import { clusterRegistry } from '../activities/clusters';
 import { formatDuration } from '../decisions/duration';
 import { VERDICT_WORDS } from '../decisions/live-objects';
-import { HOLD_ANSWERS, validateRemediationInput, workflowIdFor, type DecisionAction, type RemediationInput } from '../decisions/remediation';
+import { namespaceAllowed, namespaceRefusal } from '../decisions/namespaces';
+import { HOLD_ANSWERS, validateRemediationInput, workflowIdFor, type DecisionAction, type Hold, type RemediationInput } from '../decisions/remediation';
 import { mark } from '../lib/glyphs';
 import { forTerminal, forTerminalLine } from '../lib/terminal';
 import { loadConfig } from '../lib/config';
@@ -33,6 +34,7 @@ function who(by: string | undefined, env: NodeJS.ProcessEnv): string {
 export async function startCommand(o: { cluster: string; namespace: string; release: string; by?: string; output: string }, io: CommandIo): Promise<number> {
   const config = loadConfig(io.env);
   if (!Object.hasOwn(config.clusters, o.cluster)) throw new CommandError(`cluster "${o.cluster}" is not configured (known: ${Object.keys(config.clusters).join(', ') || 'none'}; HELM_UNSTUCK_CONFIG)`);
+  if (!namespaceAllowed(config.clusters[o.cluster]!, o.namespace)) throw new CommandError(namespaceRefusal(o.cluster, o.namespace));
   // Only what the incident is about: the worker applies its own configuration's policy.
   const input: RemediationInput = {
     cluster: o.cluster,
@@ -64,17 +66,16 @@ async function statusOf(client: Client, id: string): Promise<RemediationStatus> 
  * approve: go ahead (approve at the gate, continue on a hold); reject: stop (reject, or abort).
  * Through serve's API when HELM_UNSTUCK_SERVER_URL is set (serve verifies you and signs the
  * decision); else straight to Temporal, where the decision is unverified and the operator's policy
- * refuses it unless it allows unverified decisions.
+ * refuses it unless it allows unverified decisions. Either way the incident's status is read
+ * first, and what the decision answers is said and confirmed before it is sent (`confirmed`).
  */
-export async function decideCommand(kind: 'approve' | 'reject', o: { id: string; by?: string; reason?: string; plan?: string }, io: CommandIo): Promise<number> {
+export async function decideCommand(kind: 'approve' | 'reject', o: DecideOptions, io: CommandIo): Promise<number> {
   if (!o.reason) throw new CommandError('say why with --reason: it is recorded with your decision');
   const api = serveApiFrom(io.env);
   if (api) return decideThroughServe(api, kind, { ...o, reason: o.reason }, io);
   io.err(`helm-unstuck ${kind}: deciding straight through Temporal, as an unverified "${who(o.by, io.env)}": the operator's policy refuses this unless it allows unverified decisions (set HELM_UNSTUCK_SERVER_URL and HELM_UNSTUCK_USER_TOKEN to decide through serve)\n`);
   return withClient(io, async (client) => {
-    const s = await statusOf(client, o.id);
-    const action = actionFor(kind, s, o.id);
-    const plan = planToSend(s, o.plan, kind, io);
+    const { action, plan } = await confirmed(kind, o, await statusOf(client, o.id), io);
     try {
       const r = await decide(client, o.id, { action, by: who(o.by, io.env), reason: o.reason!, ...(plan ? { plan } : {}) });
       io.out(`${action} accepted by incident ${o.id} (at step ${r.step}${plan ? `, plan ${plan}` : ''})\n`);
@@ -84,6 +85,16 @@ export async function decideCommand(kind: 'approve' | 'reject', o: { id: string;
       throw err;
     }
   });
+}
+
+export interface DecideOptions {
+  id: string;
+  by?: string;
+  reason?: string;
+  /** The plan digest the person reviewed: must be the one the incident shows now. */
+  plan?: string;
+  /** Approve what the incident shows now without being asked (scripts; --plan is the safer way). */
+  yes?: boolean;
 }
 
 function actionFor(kind: 'approve' | 'reject', s: RemediationStatus, id: string): DecisionAction {
@@ -99,19 +110,31 @@ function planLine(s: RemediationStatus): string | undefined {
   return `plan ${digest}: ${s.view.plan?.strategy ?? '?'} ${records ?? ''}`;
 }
 
-/** The plan digest to decide on: --plan, else the one the incident shows now, echoed so the human sees it. */
-function planToSend(s: RemediationStatus, given: string | undefined, kind: string, io: CommandIo): string | undefined {
-  if (given) return given;
+const HOLD_WORDS: Record<Hold, string> = { approval: 'the approval gate', 'ci-busy': 'the busy-CI hold', unhealthy: 'the unhealthy-Deployments hold' };
+
+/**
+ * What this decision answers, from the status just read: the hold, the action and the plan, said
+ * before anything is sent. A --plan that is not the plan shown now is refused here; an approval
+ * of a plan the person did not name is asked for at a terminal, and needs --yes elsewhere.
+ */
+async function confirmed(kind: 'approve' | 'reject', o: DecideOptions, s: RemediationStatus, io: CommandIo): Promise<{ action: DecisionAction; plan?: string }> {
+  const action = actionFor(kind, s, o.id);
+  const plan = planDigest(s);
   const line = planLine(s);
-  if (line) io.err(`helm-unstuck ${kind}: deciding on ${line}\n`);
-  return planDigest(s);
+  io.err(forTerminalLine(`helm-unstuck ${kind}: incident ${o.id} waits at ${HOLD_WORDS[s.hold!]}; this sends ${action}${line ? ` on ${line}` : ' (no plan to name at this hold)'}`) + '\n');
+  if (o.plan !== undefined && o.plan !== plan) {
+    throw new CommandError(`--plan ${o.plan} is not the plan the incident shows now (${plan ?? 'none at this hold'}): nothing was sent; review it (helm-unstuck status ${o.id}) and decide again`);
+  }
+  if (kind === 'approve' && o.plan === undefined && !o.yes) {
+    if (!io.confirm) throw new CommandError(`not at a terminal, so not asked: name what you approve with --plan ${plan ?? '<digest>'}${plan ? '' : ' (none at this hold)'} or --yes; nothing was sent`);
+    if (!(await io.confirm(`${action} this? [y/N] `))) throw new CommandError('not confirmed: nothing was sent');
+  }
+  return { action, ...(plan ? { plan } : {}) };
 }
 
-async function decideThroughServe(api: ServeApi, kind: 'approve' | 'reject', o: { id: string; by?: string; reason: string; plan?: string }, io: CommandIo): Promise<number> {
+async function decideThroughServe(api: ServeApi, kind: 'approve' | 'reject', o: DecideOptions & { reason: string }, io: CommandIo): Promise<number> {
   if (o.by) io.err(`helm-unstuck ${kind}: --by is ignored: serve knows who you are from your user token\n`);
-  const s = await apiStatus(api, o.id);
-  const action = actionFor(kind, s, o.id);
-  const plan = planToSend(s, o.plan, kind, io);
+  const { action, plan } = await confirmed(kind, o, await apiStatus(api, o.id), io);
   const r = await apiDecide(api, o.id, { action, reason: o.reason, ...(plan ? { plan } : {}) });
   if (!r.accepted) {
     const now = r.status && planLine(r.status);

@@ -4,9 +4,13 @@ import { NamespaceName, ReleaseName, validateClusterName } from './helm';
 import { check, own, ownRecordOf, quote, z } from './validation';
 
 const MAX_STRING = 4096;
+/** Labels (or annotations) one map may hold: Prometheus alerts carry a few dozen at most. */
+export const MAX_LABELS = 128;
+/** An alert's summary annotation, which the incident keeps in its evidence. */
+export const MAX_SUMMARY_CHARS = 1000;
 
-/** Label and annotation maps: strings only, bounded. */
-const StringMap = ownRecordOf(z.string().max(256), z.string().max(MAX_STRING));
+/** Label and annotation maps: strings only, bounded in length and in number. */
+const StringMap = ownRecordOf(z.string().max(256), z.string().max(MAX_STRING)).refine((m) => Object.keys(m).length <= MAX_LABELS, { error: `has more than ${MAX_LABELS} entries` });
 const str = z.string().max(MAX_STRING);
 const Status = z.enum(['firing', 'resolved']);
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
@@ -110,6 +114,8 @@ export function alertTarget(a: AlertmanagerAlert, m: AlertMapping = DEFAULT_ALER
     if (!Number.isInteger(revision) || revision < 1) return { reason: `label ${m.labels.revision} (revision) is not a revision number` };
   }
   const summary = own(a.annotations, 'summary');
+  // Refused, not cut short: the evidence says what Alertmanager sent, or nothing.
+  if (summary !== undefined && summary.length > MAX_SUMMARY_CHARS) return { reason: `annotation summary is too long (${summary.length} characters, at most ${MAX_SUMMARY_CHARS})` };
   return {
     target: {
       fingerprint: a.fingerprint,

@@ -2,6 +2,7 @@
 // may be taken (who, verified how, on which plan, a second approver distinct from the first), and
 // the words a human sees. Pure: the update's validator runs them, so a refused decision leaves no
 // trace in history but the refusal its sender reads.
+import { MAX_BY_CHARS, MAX_REASON_CHARS } from './decision-limits';
 import { checkProof, shortDigest } from './decision-proof';
 import { isApprover, personOf, principalOf } from './principal';
 import { actionsFor, type Decision, type Hold, type RecordedDecision, type ResolvedPolicy, type UnlockStrategy } from './remediation';
@@ -36,8 +37,8 @@ export type Judged = { ok: true; recorded: Omit<RecordedDecision, 'at'> } | { ok
 
 export { isApprover };
 
-/** What a person may write into evidence: a name, and a reason of a few sentences. */
-export const DECISION_LIMITS = { by: 256, reason: 2000 } as const;
+/** What a person may write into evidence (decisions/decision-limits.ts): a name, and a reason. */
+export const DECISION_LIMITS = { by: MAX_BY_CHARS, reason: MAX_REASON_CHARS } as const;
 
 const isText = (v: unknown): v is string => typeof v === 'string' && v.trim() !== '';
 

@@ -8,7 +8,7 @@ import { parse as parseYaml } from 'yaml';
 import { AlertMappingSchema, type AlertMapping } from '../decisions/alerts';
 import { decodeKey } from '../decisions/decision-proof';
 import { DurationMs } from '../decisions/duration';
-import { ClusterName } from '../decisions/helm';
+import { ClusterName, NamespaceName } from '../decisions/helm';
 import type { CiWatch, PolicyConfig } from '../decisions/remediation';
 import { checkPolicy, CiWatchesSchema, DecisionKeys, PeopleSchema, PolicySchema } from '../decisions/remediation-input';
 import { check, ownRecordOf, quote, z } from '../decisions/validation';
@@ -20,6 +20,8 @@ export interface ClusterSettings {
   gitlab: CiWatch[];
   /** This cluster's overrides of the default policy, key by key (production: `approvals: 2`). */
   policy?: PolicyConfig;
+  /** The only namespaces helm-unstuck may act in (decisions/namespaces.ts); unset: all. */
+  namespaces?: string[];
 }
 
 export interface Config {
@@ -59,6 +61,8 @@ export interface ServerSettings {
   maxConnections: number;
   /** Failed logins (page and API) allowed per window, per client address and overall. */
   loginLimit: { perClient: number; overall: number; windowMs: number };
+  /** Session cookies without Secure: only for serve reached over plain HTTP on purpose (a local test). */
+  insecureCookies: boolean;
 }
 
 export interface SsoSettings {
@@ -85,12 +89,22 @@ const Listen = z.string().regex(/^[^:]+:\d{1,5}$/, { error: (iss) => `${quote(is
 const Url = z.string().refine((u) => URL.canParse(u), { error: (iss) => `${quote(iss.input)} is not a URL` });
 const SETTINGS = ['kubeconfig', 'clusters', 'policy', 'decisionKeys', 'people', 'alerts', 'server', 'gitlab', 'taskQueue', 'users', 'sso'] as const;
 const ClaimName = z.string().min(1).max(256);
+/** A cluster's namespace allowlist: each is scanned on its own after a truncated alert group. */
+const MAX_NAMESPACES = 256;
 
 const FileSchema = z
   .strictObject(
     {
       kubeconfig: z.string().min(1).optional(),
-      clusters: ownRecordOf(ClusterName, z.strictObject({ context: z.string().min(1).max(253).optional(), gitlab: CiWatchesSchema, policy: PolicySchema.optional() })).prefault({}),
+      clusters: ownRecordOf(
+        ClusterName,
+        z.strictObject({
+          context: z.string().min(1).max(253).optional(),
+          gitlab: CiWatchesSchema,
+          policy: PolicySchema.optional(),
+          namespaces: z.array(NamespaceName).min(1).max(MAX_NAMESPACES).optional(),
+        }),
+      ).prefault({}),
       policy: PolicySchema.optional(),
       decisionKeys: DecisionKeys.optional(),
       people: PeopleSchema.prefault({}),
@@ -110,6 +124,7 @@ const FileSchema = z
               window: DurationMs.refine((ms) => ms >= 1000 && ms <= 86_400_000, { error: 'must be between 1s and 1d' }).prefault('1m'),
             })
             .prefault({}),
+          insecureCookies: z.boolean().default(false),
         })
         .prefault({}),
       gitlab: z.strictObject({ url: Url.optional() }).optional(),
@@ -240,6 +255,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       keepAliveTimeoutMs: file.server.keepAliveTimeout,
       maxConnections: file.server.maxConnections,
       loginLimit: { perClient: file.server.loginLimit.perClient, overall: file.server.loginLimit.overall, windowMs: file.server.loginLimit.window },
+      insecureCookies: file.server.insecureCookies,
     },
     ...(gitlabUrl && gitlabToken ? { gitlab: { url: gitlabUrl, token: gitlabToken } } : {}),
     taskQueue: e.HELM_UNSTUCK_TASK_QUEUE ?? file.taskQueue ?? 'helm-unstuck',

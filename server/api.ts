@@ -8,9 +8,9 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { incidentStatus } from '../client/remediation';
-import { check, z } from '../decisions/validation';
 import { clientAddress } from './approval-page';
 import type { DecisionSender } from './decide';
+import { checkDecisionRequest } from './decision-request';
 import type { LoginLimiter } from './rate-limit';
 import { userForToken } from './session';
 import type { Identity, SsoVerifier } from './sso';
@@ -28,15 +28,6 @@ export interface ApiOptions {
   limiter: LoginLimiter;
 }
 
-const DecisionBody = z.strictObject({
-  action: z.enum(['approve', 'reject', 'continue', 'abort']),
-  reason: z.string().trim().min(1).max(4096),
-  plan: z
-    .string()
-    .regex(/^[0-9a-f]{6,64}$/, { error: 'must be the plan digest the status shows (hex)' })
-    .optional(),
-});
-
 type ApiEnv = { Variables: { who: Identity } };
 export type Api = ReturnType<typeof api>;
 
@@ -44,23 +35,22 @@ export function api(o: ApiOptions): Hono<ApiEnv> {
   const app = new Hono<ApiEnv>();
   const unauthorized = (c: Context) => sendJson(c, 401, { error: 'a valid bearer token is required (your helm-unstuck user token, or an ID token)' }, { 'www-authenticate': 'Bearer' });
 
-  const authenticate: MiddlewareHandler<ApiEnv> = async (c, next) => {
-    const address = clientAddress(c);
-    const wait = o.limiter.retryAfter(address);
-    if (wait > 0) return sendJson(c, 429, { error: `too many failed attempts: try again in ${wait}s` }, { 'retry-after': String(wait) });
-    const header = c.req.header('authorization');
+  /** The person a bearer token names: a user token, else (with single sign-on) an ID token. */
+  const identify = async (header: string | undefined): Promise<Identity | undefined> => {
     const token = /^Bearer (.+)$/.exec(header ?? '')?.[1] ?? '';
     const user = token ? userForToken(o.users, token) : undefined;
-    let who: Identity | undefined = user ? { user, verifiedBy: 'token', groups: [] } : undefined;
-    if (!who && o.sso && token.split('.').length === 3) {
+    if (user) return { user, verifiedBy: 'token', groups: [] };
+    if (o.sso && token.split('.').length === 3) {
       const r = await o.sso.verify(header);
-      if (r.ok) who = r.identity;
+      if (r.ok) return r.identity;
     }
-    if (!who) {
-      o.limiter.failed(address);
-      return unauthorized(c);
-    }
-    c.set('who', who);
+    return undefined;
+  };
+  const authenticate: MiddlewareHandler<ApiEnv> = async (c, next) => {
+    const r = await o.limiter.attempt(clientAddress(c), () => identify(c.req.header('authorization')));
+    if (!r.ok && r.retryAfter > 0) return sendJson(c, 429, { error: `too many failed attempts: try again in ${r.retryAfter}s` }, { 'retry-after': String(r.retryAfter) });
+    if (!r.ok) return unauthorized(c);
+    c.set('who', r.who);
     await next();
   };
   app.use(`${API_PREFIX}/*`, authenticate);
@@ -90,9 +80,9 @@ export function api(o: ApiOptions): Hono<ApiEnv> {
       } catch (err) {
         return sendJson(c, 400, { error: `body is not JSON: ${(err as Error).message}` });
       }
-      const parsed = check(DecisionBody, body, 'the decision');
-      if ('problems' in parsed) return sendJson(c, 400, { error: 'not a decision', problems: parsed.problems });
       const who = c.var.who;
+      const parsed = checkDecisionRequest(body, who);
+      if ('problems' in parsed) return sendJson(c, 400, { error: `not a decision: ${parsed.problems.join('; ')}`, problems: parsed.problems });
       const r = await o.send(id, parsed.data, who, 'api');
       if (r.ok) return sendJson(c, 200, { accepted: true, step: r.step, by: who.user, verifiedBy: who.verifiedBy });
       if (r.notFound) return notFound(c, id);

@@ -14,9 +14,9 @@ import { HTTPException } from 'hono/http-exception';
 import { secureHeaders } from 'hono/secure-headers';
 import { WORKFLOW_TYPE } from '../client/remediation';
 import { retriesOf } from '../client/retries';
-import type { DecisionAction } from '../decisions/remediation';
 import { statusQuery, type RemediationStatus } from '../workflows/definitions';
 import type { DecisionSender } from './decide';
+import { checkDecisionRequest } from './decision-request';
 import type { LoginLimiter } from './rate-limit';
 import { csrfTokenMatches, sessions, tokenViewer, type SessionOptions, type Viewer } from './session';
 import type { SsoVerifier } from './sso';
@@ -96,21 +96,14 @@ export function approvalPage(o: ApprovalPageOptions): Hono<PageEnv> {
   app.get('/login', (c) => (o.sso ? noLoginForm(c) : c.html(loginView(c.req.query('next') ?? '/incidents'))));
   app.post(
     '/login',
-    async (c, next) => {
-      if (o.sso) return noLoginForm(c);
-      const wait = o.limiter.retryAfter(clientAddress(c));
-      if (wait > 0) return c.html(loginView('/incidents', `too many failed logins: try again in ${wait}s`), 429, { 'retry-after': String(wait) });
-      await next();
-    },
+    async (c, next) => (o.sso ? noLoginForm(c) : next()),
     form((c, status) => c.html(loginView('/incidents', status === 413 ? 'the login form is too large' : 'send the login form'), status === 413 ? 413 : 401)),
     async (c) => {
       const f = c.var.form;
-      const user = login.userFor(f.get('token') ?? '');
-      if (!user) {
-        o.limiter.failed(clientAddress(c));
-        return c.html(loginView(f.get('next') ?? '/incidents', 'unknown token'), 401);
-      }
-      await login.start(c, user);
+      const r = await o.limiter.attempt(clientAddress(c), () => login.userFor(f.get('token') ?? ''));
+      if (!r.ok && r.retryAfter > 0) return c.html(loginView('/incidents', `too many failed logins: try again in ${r.retryAfter}s`), 429, { 'retry-after': String(r.retryAfter) });
+      if (!r.ok) return c.html(loginView(f.get('next') ?? '/incidents', 'unknown token'), 401);
+      await login.start(c, r.who);
       const next = f.get('next') ?? '/incidents';
       return c.redirect(next.startsWith('/incidents') ? next : '/incidents', 303);
     },
@@ -145,8 +138,8 @@ export function approvalPage(o: ApprovalPageOptions): Hono<PageEnv> {
   );
   for (const path of ['/incidents', '/incidents/*', '/logout']) app.use(path, requireSession);
 
-  app.post('/logout', fromOurPage, (c) => {
-    login.end(c);
+  app.post('/logout', fromOurPage, async (c) => {
+    await login.end(c);
     // Single sign-on's session is the proxy's to end.
     return c.redirect(o.sso ? '/oauth2/sign_out' : '/login', 303);
   });
@@ -185,14 +178,13 @@ export function approvalPage(o: ApprovalPageOptions): Hono<PageEnv> {
     const id = c.req.param('id');
     const f = c.var.form;
     const plan = f.get('plan');
+    // Browsers send a textarea's line breaks as CRLF; its maxlength counted them as one.
+    const asked = { action: f.get('action') ?? '', reason: (f.get('reason') ?? '').replaceAll('\r\n', '\n'), ...(plan ? { plan } : {}) };
+    const parsed = checkDecisionRequest(asked, c.var.session);
+    if ('problems' in parsed) return c.html(errorView('Not sent', `Nothing was sent: ${parsed.problems.join('; ')}. Go back and correct it.`, c.var.session), 400);
     // The hold the page showed, by its number: a click on an older page answers nothing newer.
     const hold = Number(f.get('hold'));
-    const r = await o.send(
-      id,
-      { action: f.get('action') as DecisionAction, reason: f.get('reason') ?? '', ...(plan ? { plan } : {}), ...(Number.isSafeInteger(hold) && hold > 0 ? { holdSeq: hold } : {}) },
-      c.var.session,
-      'page',
-    );
+    const r = await o.send(id, { ...parsed.data, ...(Number.isSafeInteger(hold) && hold > 0 ? { holdSeq: hold } : {}) }, c.var.session, 'page');
     if (!r.ok) return r.notFound ? incident(c, id) : incident(c, id, `Not accepted: ${r.refused}`);
     return c.redirect(`/incidents/${id}`, 303);
   });

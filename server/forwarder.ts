@@ -14,6 +14,8 @@ import pLimit from 'p-limit';
 import { clusterRegistry } from '../activities/clusters';
 import { scan } from '../activities/release';
 import type { AlertTarget } from '../decisions/alerts';
+import { namespaceAllowed, namespaceRefusal } from '../decisions/namespaces';
+import { own } from '../decisions/validation';
 import { workflowIdFor, type RemediationInput } from '../decisions/remediation';
 import type { Config } from '../lib/config';
 import { InvalidRemediationInput, notifyAlert, startRemediation } from '../client/remediation';
@@ -69,11 +71,20 @@ export interface ForwarderOptions {
   log?: (line: string) => void;
 }
 
-/** The scan `helm-unstuck scan` runs, over each configured cluster's kubeconfig context. */
+/**
+ * The scan `helm-unstuck scan` runs, over each configured cluster's kubeconfig context: the whole
+ * cluster, or only the namespaces it allows (one scan each), so nothing outside them is read.
+ */
 export function clusterScanner(config: Pick<Config, 'clusters' | 'kubeconfig'>): (cluster: string) => Promise<ScannedRelease[]> {
   const contexts = Object.fromEntries(Object.entries(config.clusters).map(([name, c]) => [name, c.context ?? name]));
   const kubeFor = clusterRegistry({ ...(config.kubeconfig ? { kubeconfig: config.kubeconfig } : {}), contexts });
-  return async (cluster) => (await scan(kubeFor(cluster), { cluster }, Date.now())).stuck.map((s) => ({ namespace: s.namespace, release: s.release, reason: s.reason }));
+  const scanned = async (cluster: string, namespace?: string) =>
+    (await scan(kubeFor(cluster), { cluster, ...(namespace !== undefined ? { namespace } : {}) }, Date.now())).stuck.map((s) => ({ namespace: s.namespace, release: s.release, reason: s.reason }));
+  return async (cluster) => {
+    const allowed = own(config.clusters, cluster)?.namespaces;
+    if (!allowed) return scanned(cluster);
+    return (await pLimit(4).map(allowed, (ns) => scanned(cluster, ns))).flat();
+  };
 }
 
 /** A release seen firing within this long counts in helm_unstuck_stuck_releases (Alertmanager re-sends every repeat_interval, 4 h by default). */
@@ -123,6 +134,11 @@ export class AlertForwarder {
   async forward(t: AlertTarget): Promise<AlertResult> {
     const cluster = Object.hasOwn(this.config.clusters, t.cluster) ? this.config.clusters[t.cluster] : undefined;
     if (!cluster) return { fingerprint: t.fingerprint, result: 'rejected', reason: `cluster "${t.cluster}" is not configured` };
+    if (!namespaceAllowed(cluster, t.namespace)) {
+      // The cluster is a configured name, so the series are the config's; the namespace is not a label.
+      this.metrics.alertsNamespaceRefused.inc({ cluster: t.cluster });
+      return { fingerprint: t.fingerprint, result: 'rejected', reason: namespaceRefusal(t.cluster, t.namespace) };
+    }
     const workflowId = workflowIdFor(t.cluster, t.namespace, t.release);
     try {
       // Answered from memory, without waiting for the first call: if that one fails, its own

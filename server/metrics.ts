@@ -12,6 +12,7 @@ export function createMetrics(registry = new Registry()) {
     alerts: new Counter({ name: 'helm_unstuck_alerts_total', help: 'Alerts received, by result: started, joined, duplicate, resolved, rejected.', labelNames: ['result'], registers }),
     incidents: new Counter({ name: 'helm_unstuck_incidents_total', help: 'Finished incidents, by outcome.', labelNames: ['outcome'], registers }),
     stepSeconds: new Histogram({ name: 'helm_unstuck_step_duration_seconds', help: 'Time each runbook step took, waits for humans included.', labelNames: ['step'], buckets: [0.1, 0.5, 1, 5, 30, 60, 300, 900, 3600, 14400], registers }),
+    alertsNamespaceRefused: new Counter({ name: 'helm_unstuck_alerts_namespace_refused_total', help: "Alerts for a namespace the cluster's configuration does not allow (clusters.<name>.namespaces): rejected, nothing started.", labelNames: ['cluster'], registers }),
     alertsTruncated: new Counter({ name: 'helm_unstuck_alerts_truncated_total', help: 'Alerts Alertmanager left out of its webhooks (truncatedAlerts, max_alerts); each truncated group makes the receiver scan its cluster.', registers }),
     truncationScans: new Counter({ name: 'helm_unstuck_truncation_scans_total', help: 'Scans of a cluster after a truncated alert group, by result: scanned, skipped (one ran within the interval), failed.', labelNames: ['result'], registers }),
     stuckReleases: new Gauge({ name: 'helm_unstuck_stuck_releases', help: 'Releases with a firing stuck alert, by cluster.', labelNames: ['cluster'], registers }),

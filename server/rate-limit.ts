@@ -1,5 +1,8 @@
 // Failed logins (the page's token form, the API's bearer tokens) are limited per client address
-// and overall, in fixed windows: guessing tokens gets 429s, not answers. Memory is bounded: at
+// and overall, in fixed windows: past the limit a wrong token gets 429, not 401. Only failures are
+// counted and limited: the credential is judged first, and a valid one always goes through, so a
+// flood of bad tokens (from anywhere) can never lock the approvers out. What stops guessing is the
+// tokens' entropy; the limit slows the guesser and bounds the work they cost. Memory is bounded: at
 // most MAX_CLIENTS addresses are remembered; past that, only the overall limit counts new ones.
 export interface LoginLimit {
   perClient: number;
@@ -18,7 +21,20 @@ export class LoginLimiter {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Seconds until this client may try again, or 0 if it may now. */
+  /**
+   * A login attempt: whose credential this is (`verify`, judged first, whatever the limit), or
+   * else a failure: counted, and limited (`retryAfter` seconds) when the client or everyone has
+   * failed too often in this window.
+   */
+  async attempt<T>(client: string, verify: () => T | undefined | Promise<T | undefined>): Promise<{ ok: true; who: T } | { ok: false; retryAfter: number }> {
+    const who = await verify();
+    if (who !== undefined) return { ok: true, who };
+    const retryAfter = this.retryAfter(client);
+    if (retryAfter === 0) this.failed(client);
+    return { ok: false, retryAfter };
+  }
+
+  /** Seconds until this client's failures are no longer limited, or 0 if they are not now. */
   retryAfter(client: string): number {
     const t = this.now();
     const windowEnd = (w: { start: number }) => Math.max(1, Math.ceil((w.start + this.limit.windowMs - t) / 1000));

@@ -2,6 +2,7 @@
 // and attribute alike); only nested `html` fragments pass through unescaped.
 import { html, raw } from 'hono/html';
 import { describeDecider } from '../decisions/approval';
+import { MAX_REASON_CHARS } from '../decisions/decision-limits';
 import { formatDuration } from '../decisions/duration';
 import { HOLD_ANSWERS, isGoodOutcome, type Hold } from '../decisions/remediation';
 import { VERDICT_WORDS } from '../decisions/live-objects';
@@ -58,7 +59,7 @@ function decisionForm(id: string, st: RemediationStatus, s: Viewer): Html | unde
   if (st.hold) {
     return html`<div class="wait" id="decision"><p><strong>Waiting for:</strong> ${st.waitingFor ?? ''}</p>
 <form method="post" action="/incidents/${id}/decide"><input type="hidden" name="csrf" value="${s.csrf}">${st.holdSeq ? html`<input type="hidden" name="hold" value="${st.holdSeq}">` : undefined}${st.hold === 'approval' && st.view.plan ? html`<input type="hidden" name="plan" value="${st.view.plan.digest}">` : undefined}
-<label>Why (recorded with your name, ${s.user}) <textarea name="reason" required></textarea></label>
+<label>Why (recorded with your name, ${s.user}) <textarea name="reason" required maxlength="${MAX_REASON_CHARS}"></textarea></label>
 ${buttons(st.hold)}
 </form></div>`;
   }

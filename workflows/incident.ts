@@ -113,7 +113,7 @@ export function open(input: RemediationInput): Opened {
 export async function begin(o: Opened): Promise<Incident | End> {
   let loaded;
   try {
-    loaded = await reads.loadPolicy({ cluster: o.input.cluster });
+    loaded = await reads.loadPolicy({ cluster: o.input.cluster, namespace: o.input.namespace });
   } catch (err) {
     if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'InvalidInput') {
       note(o, 'error', err.cause.message, false);

@@ -37,7 +37,8 @@ beforeAll(async () => {
     policy: { ...RIG_POLICY, approvers: ['alice'], allowUnverifiedDecisions: false },
     decisionKeys: [publicKeyOf(SERVE_KEY)],
     users: { alice: { tokenSha256: sha(ALICE) }, mallory: { tokenSha256: sha(MALLORY) } },
-    server: { listen: '127.0.0.1:0' },
+    // Plain HTTP on loopback, on purpose: the browser gets a cookie without Secure.
+    server: { listen: '127.0.0.1:0', insecureCookies: true },
     kubeconfig: sharedStack().kubeconfig,
   }));
   svc = await serve({

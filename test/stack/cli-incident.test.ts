@@ -74,14 +74,17 @@ test('start, status, a refused and an accepted approval, list, report, restore',
     expect(s.out).toMatch(new RegExp(`^  Secret ${o.namespace}/${o.release}-token: the same in both revisions, and so live$`, 'm'));
 
     expect(await run('approve', workflowId, '--by', 'alice')).toMatchObject({ code: EXIT.error, err: expect.stringMatching(/say why with --reason/) });
-    expect(await run('approve', workflowId, '--by', 'mallory', '--reason', 'x')).toMatchObject({ code: EXIT.error, err: expect.stringMatching(/refused: mallory is not an allowed approver/) });
-    expect(await run('approve', workflowId, '--by', 'alice', '--reason', 'x', '--plan', '000000000000')).toMatchObject({ code: EXIT.error, err: expect.stringContaining(`refused: the plan changed since you looked: now ${plan}: back up and delete`) });
+    expect(await run('approve', workflowId, '--by', 'mallory', '--reason', 'x', '--yes')).toMatchObject({ code: EXIT.error, err: expect.stringMatching(/refused: mallory is not an allowed approver/) });
+    // A plan that is not the one shown now is refused by the CLI itself, before anything is sent.
+    const stale = await run('approve', workflowId, '--by', 'alice', '--reason', 'x', '--plan', '000000000000');
+    expect(stale).toMatchObject({ code: EXIT.error, err: expect.stringContaining(`--plan 000000000000 is not the plan the incident shows now (${plan}): nothing was sent`) });
+    expect(stale.err).toContain(`waits at the approval gate; this sends approve on plan ${plan}: back up and delete`);
     expect((await run("list")).out).toMatch(new RegExp(`${workflowId}  RUNNING  started \\d+s ago`));
     expect(await run('approve', workflowId, '--by', 'alice', '--reason', 'CI quiet, all healthy', '--plan', plan)).toMatchObject({ code: EXIT.ok, out: `approve accepted by incident ${workflowId} (at step approval, plan ${plan})\n` });
     // Two-person rule: the gate stays open, and says who approved so far.
     expect((await run('status', workflowId)).out).toMatch(/… waiting for 2 approvals .*; 1 of 2 approvals: alice \(unverified-but-allowed\)\n$/);
-    expect(await run('approve', workflowId, '--by', 'alice', '--reason', 'again')).toMatchObject({ code: EXIT.error, err: expect.stringMatching(/refused: alice has already approved this plan/) });
-    expect(await run('approve', workflowId, '--by', 'bob', '--reason', 'agreed')).toMatchObject({ code: EXIT.ok });
+    expect(await run('approve', workflowId, '--by', 'alice', '--reason', 'again', '--yes')).toMatchObject({ code: EXIT.error, err: expect.stringMatching(/refused: alice has already approved this plan/) });
+    expect(await run('approve', workflowId, '--by', 'bob', '--reason', 'agreed', '--yes')).toMatchObject({ code: EXIT.ok });
 
     const watched = await run('status', workflowId, '--watch');
     expect(watched.out).toMatch(/\[done\] unstuck-and-verified/);

@@ -160,16 +160,16 @@ test('forged headers and a wrong token get nothing; two-person rule on the page 
     err: expect.stringMatching(/helm-unstuck serve refused your user token/),
   });
   // Straight to Temporal: unverified, and this operator accepts only what serve signed.
-  const raw = await cli(['approve', id, '--by', 'bob', '--reason', 'x'], { TEMPORAL_ADDRESS: rig.env.address });
+  const raw = await cli(['approve', id, '--by', 'bob', '--reason', 'x', '--yes'], { TEMPORAL_ADDRESS: rig.env.address });
   expect(raw).toMatchObject({ code: EXIT.error, err: expect.stringMatching(/deciding straight through Temporal, as an unverified "bob"[^]*refused: bob's identity not verified/) });
   expect((await handle.query(statusQuery)).approvals).toEqual([]);
 
   // alice has the page open on the plan as it is now; bob approves it through the CLI.
   const alice = await signedIn(ALICE, id);
   expect(await alice.textContent('#plan-digest')).toBe(older);
-  const first = await cli(['approve', id, '--reason', 'CI quiet']);
+  const first = await cli(['approve', id, '--reason', 'CI quiet', '--yes']);
   expect(first).toMatchObject({ code: EXIT.ok, out: `approve accepted by incident ${id} (at step approval), as bob (verified by token, through serve)\n` });
-  expect(first.err).toContain(`deciding on plan ${older}: delete sh.helm.release.v1.${o.release}.v3`);
+  expect(first.err).toContain(`waits at the approval gate; this sends approve on plan ${older}: delete sh.helm.release.v1.${o.release}.v3`);
 
   // The pending record changes (another operator touched it) and the alert resolves: a new plan.
   await relabelPending(o.namespace, `sh.helm.release.v1.${o.release}.v3`);
@@ -181,14 +181,14 @@ test('forged headers and a wrong token get nothing; two-person rule on the page 
   await decideOnPage(alice, 'approve', 'as shown');
   expect(await alice.textContent('.error')).toMatch(new RegExp(`^Not accepted: the plan changed since you looked: now ${newer}: `));
   expect(await alice.textContent('#plan-digest')).toBe(newer);
-  // bob names the older plan through the CLI: refused, and told the new one.
+  // bob names the older plan through the CLI: refused before sending, and shown the new one.
   const stale = await cli(['approve', id, '--reason', 'saw it earlier', '--plan', older]);
-  expect(stale).toMatchObject({ code: EXIT.error, err: expect.stringContaining(`refused: the plan changed since you looked: now ${newer}`) });
-  expect(stale.err).toContain(`the incident now shows plan ${newer}: delete sh.helm.release.v1.${o.release}.v3`);
+  expect(stale).toMatchObject({ code: EXIT.error, err: expect.stringContaining(`--plan ${older} is not the plan the incident shows now (${newer}): nothing was sent`) });
+  expect(stale.err).toContain(`this sends approve on plan ${newer}: delete sh.helm.release.v1.${o.release}.v3`);
 
   // The new plan: bob approves; bob again is refused (two distinct people); alice's page shows it.
-  expect(await cli(['approve', id, '--reason', 'the new plan is right'])).toMatchObject({ code: EXIT.ok });
-  expect(await cli(['approve', id, '--reason', 'me again'])).toMatchObject({ code: EXIT.error, err: expect.stringContaining('refused: bob has already approved this plan; another approver must give the next approval') });
+  expect(await cli(['approve', id, '--reason', 'the new plan is right', '--plan', newer])).toMatchObject({ code: EXIT.ok });
+  expect(await cli(['approve', id, '--reason', 'me again', '--yes'])).toMatchObject({ code: EXIT.error, err: expect.stringContaining('refused: bob has already approved this plan; another approver must give the next approval') });
   await alice.reload();
   expect(await alice.textContent('#decision')).toMatch(/1 of 2 approvals: bob \(token\)/);
   expect(await alice.textContent('#approvals')).toMatch(new RegExp(`bob \\(token\\) approved plan ${newer} via api at [0-9:]+: the new plan is right`));

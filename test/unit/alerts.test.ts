@@ -37,6 +37,8 @@ describe('parseAlertmanagerPayload', () => {
     ['a negative truncatedAlerts', { ...good(), truncatedAlerts: -1 }, /truncatedAlerts must be a whole number/],
     ['a fractional truncatedAlerts', { ...good(), truncatedAlerts: 0.5 }, /truncatedAlerts must be a whole number/],
     ['a huge label name', { ...good(), groupLabels: { ['k'.repeat(300)]: 'v' } }, /groupLabels\.k{64}… is not a valid name: is too long/],
+    ['129 labels on one alert', { ...good(), alerts: [{ ...good().alerts[0], labels: Object.fromEntries(Array.from({ length: 129 }, (_, i) => [`l${i}`, 'v'])) }] }, /^alerts\[0\]\.labels has more than 128 entries$/],
+    ['129 common annotations', { ...good(), commonAnnotations: Object.fromEntries(Array.from({ length: 129 }, (_, i) => [`a${i}`, 'v'])) }, /^commonAnnotations has more than 128 entries$/],
     ['a huge receiver', { ...good(), receiver: 'r'.repeat(10_000) }, /^receiver is too long \(more than 4096 characters\)$/],
     ['a fingerprint of 65 hex digits', { ...good(), alerts: [{ ...good().alerts[0], fingerprint: 'a'.repeat(65) }] }, /fingerprint must be hexadecimal/],
     ['1,001 things that are not alerts', { ...good(), alerts: Array.from({ length: 1001 }, () => 'not even an alert') }, /^alerts\[0\] must be an object; .*alerts\[1000\] must be an object$/],
@@ -79,6 +81,21 @@ describe('alertTarget', () => {
     const a = base();
     a.labels = { ...a.labels, ...labels };
     expect(alertTarget(a)).toEqual({ reason: expect.stringMatching(reason) });
+  });
+
+  test('a summary of up to 1,000 characters is forwarded whole; a longer one refuses the alert, naming the annotation', () => {
+    const a = base();
+    a.annotations = { ...a.annotations, summary: 's'.repeat(1000) };
+    expect(alertTarget(a)).toMatchObject({ target: { summary: 's'.repeat(1000) } });
+    a.annotations = { ...a.annotations, summary: 's'.repeat(1001) };
+    expect(alertTarget(a)).toEqual({ reason: 'annotation summary is too long (1001 characters, at most 1000)' });
+  });
+
+  test('128 labels are read', () => {
+    const body = JSON.parse(JSON.stringify(fixture('firing-one-release.json'))) as AlertmanagerPayload;
+    body.alerts[0]!.labels = { ...body.alerts[0]!.labels, ...Object.fromEntries(Array.from({ length: 128 - Object.keys(body.alerts[0]!.labels).length }, (_, i) => [`l${i}`, 'v'])) };
+    expect(Object.keys(body.alerts[0]!.labels)).toHaveLength(128);
+    expect('payload' in parseAlertmanagerPayload(body)).toBe(true);
   });
 
   // A label lookup answers only for the alert's own labels: a mapping naming `constructor` or

@@ -90,7 +90,7 @@ describe('judgeDecision', () => {
     { name: 'a principal approver matches only that namespace', d: signed(approve('alice')), p: { approvers: ['token:alice'] }, want: 'alice is not an allowed approver' },
     { name: 'a person approver matches a mapped name', d: signed(approve('asmith')), p: { approvers: ['alice'], people: { alice: ['sso:asmith'] } }, want: { by: 'asmith', person: 'alice', principal: 'sso:asmith' } },
     // Sizes
-    { name: 'a reason of 2,001 characters', d: signed(approve('alice', { reason: 'x'.repeat(2001) })), want: "a decision's reason is at most 2000 characters" },
+    { name: 'a reason of 1,001 characters', d: signed(approve('alice', { reason: 'x'.repeat(1001) })), want: "a decision's reason is at most 1000 characters" },
     { name: 'a name of 257 characters', d: approve('a'.repeat(257)), want: "a decision's by is at most 256 characters" },
     { name: 'a second, distinct approver', d: signed(approve('bob')), asking: atGate(['alice']), want: { by: 'bob' } },
     { name: 'the first approver may still reject', d: signed(approve('alice', { action: 'reject' })), asking: atGate(['alice']), want: { action: 'reject' } },

@@ -47,6 +47,7 @@ describe('loadConfig', () => {
         keepAliveTimeoutMs: 5000,
         maxConnections: 1024,
         loginLimit: { perClient: 10, overall: 100, windowMs: 60_000 },
+        insecureCookies: false,
       },
       taskQueue: 'helm-unstuck',
       users: {},
@@ -72,6 +73,13 @@ kubeconfig: /etc/helm-unstuck/kubeconfig
       gitlab: { url: 'https://ops.gitlab.net', token: 'glpat' },
       users: { alice: '2bd806c97f0e00af1a1fc3328fa763a9269723c8db8fac4f93af71db186d6e90' },
     });
+  });
+
+  test("a cluster's namespaces: the allowlist as written; unset, no key at all (every namespace)", () => {
+    const path = file('clusters: {c: {gitlab: [{project: 1, environment: e}], namespaces: [gitlab, monitoring]}, d: {gitlab: [{project: 1, environment: e}]}}\npolicy: {approvers: [x]}\n');
+    const { clusters } = loadConfig({ HELM_UNSTUCK_CONFIG: path });
+    expect(clusters.c!.namespaces).toEqual(['gitlab', 'monitoring']);
+    expect(Object.hasOwn(clusters.d!, 'namespaces')).toBe(false);
   });
 
   test('environment variables win over the file, kubeconfig included', () => {
@@ -156,6 +164,7 @@ decisionKeys: [${key}]
     ['sso without a client id', 'sso: {issuer: "https://sso.example"}', {}, ['sso.clientId must be a string (it is missing)']],
     ['sso allowing a shared-secret algorithm', 'sso: {issuer: "https://sso.example", clientId: c, algorithms: [HS256]}', {}, ['sso.algorithms[0] must be "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512" or "EdDSA", not "HS256"']],
     ['a decision key that is not one', 'decisionKeys: [not-a-key]', {}, ['decisionKeys[0] "not-a-key" is not a base64url Ed25519 public key (32 bytes)']],
+    ['an empty namespace list and a namespace that is not a name', `clusters: {a: {gitlab: [{project: 1, environment: e}], namespaces: []}, b: {gitlab: [{project: 1, environment: e}], namespaces: [Git_Lab]}}\npolicy: {approvers: [x]}`, {}, ['clusters.a.namespaces is empty', 'clusters.b.namespaces[0] "Git_Lab" is not a valid Kubernetes namespace name']],
     ['a huge cluster name', `clusters: {${'c'.repeat(300)}: {gitlab: [{project: 1, environment: e}]}}\npolicy: {approvers: [a]}`, {}, [`clusters.${'c'.repeat(64)}… is not a valid name: is longer than 253 characters`]],
   ];
   test.each(invalid)('refuses %s, saying where', (_w, text, env, expected) => {
@@ -189,12 +198,12 @@ decisionKeys: [${key}]
     const seed = newSecretKey();
     const keyFile = join(dir, 'decision-key');
     writeFileSync(keyFile, `${encodeKey(seed)}\n`);
-    const path = file(`sso: {issuer: "https://sso.example/", clientId: helm-unstuck}\ndecisionKeys: [${publicKeyOf(seed)}]\nserver: {headersTimeout: 5s, maxConnections: 64, loginLimit: {perClient: 3}}`);
+    const path = file(`sso: {issuer: "https://sso.example/", clientId: helm-unstuck}\ndecisionKeys: [${publicKeyOf(seed)}]\nserver: {headersTimeout: 5s, maxConnections: 64, loginLimit: {perClient: 3}, insecureCookies: true}`);
     const c = loadConfig({ HELM_UNSTUCK_CONFIG: path, HELM_UNSTUCK_DECISION_KEY_FILE: keyFile, HELM_UNSTUCK_METRICS_TOKEN: 'metrics-token-16chars', HELM_UNSTUCK_SESSION_SECRET: 's'.repeat(32) });
     expect(c.sso).toEqual({ issuer: 'https://sso.example/', clientId: 'helm-unstuck', groupsClaim: 'groups', algorithms: [...SSO_ALGORITHMS] });
     expect(c.decisionKeys).toEqual([publicKeyOf(seed)]);
     expect(c.decisionKey).toEqual(seed);
-    expect(c.server).toMatchObject({ headersTimeoutMs: 5000, maxConnections: 64, metricsToken: 'metrics-token-16chars', loginLimit: { perClient: 3, overall: 100, windowMs: 60_000 } });
+    expect(c.server).toMatchObject({ headersTimeoutMs: 5000, maxConnections: 64, metricsToken: 'metrics-token-16chars', loginLimit: { perClient: 3, overall: 100, windowMs: 60_000 }, insecureCookies: true });
     expect(c.sessionSecret).toBe('s'.repeat(32));
   });
 

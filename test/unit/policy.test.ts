@@ -8,7 +8,7 @@ import { resolvePolicy } from '../../decisions/remediation';
 const KEY = 'A'.repeat(43);
 const operator = (): OperatorConfig => ({
   clusters: Object.assign(Object.create(null) as OperatorConfig['clusters'], {
-    gprd: { gitlab: [{ project: 'ops/gitlab-com', environment: 'gprd' }], policy: { approvals: 2, approvers: ['alice', 'bob', 'group:sre'] } },
+    gprd: { gitlab: [{ project: 'ops/gitlab-com', environment: 'gprd' }], policy: { approvals: 2, approvers: ['alice', 'bob', 'group:sre'] }, namespaces: ['gitlab', 'monitoring'] },
     gstg: { gitlab: [{ project: 7, environment: 'gstg' }], policy: { autoApprove: { configuredBy: 'sre-lead', reason: 'staging' } } },
   }),
   policy: { approvers: ['alice'], escalateAfter: '30m' },
@@ -29,6 +29,15 @@ describe('loadPolicy', () => {
   test.each(['nowhere', 'constructor', '__proto__', 'toString', ''])('cluster %j is not configured: bad input, nothing else', async (cluster) => {
     await expect(loadPolicy({ cluster })).rejects.toThrow(InvalidInputError);
     await expect(loadPolicy({ cluster })).rejects.toThrow(`cluster ${JSON.stringify(cluster)} is not configured`);
+  });
+
+  test("a namespace the cluster does not allow is bad input naming both; an allowed one, or any where no list is set, is not", async () => {
+    for (const namespace of ['kube-system', 'GitLab', 'constructor']) {
+      await expect(loadPolicy({ cluster: 'gprd', namespace })).rejects.toThrow(InvalidInputError);
+      await expect(loadPolicy({ cluster: 'gprd', namespace })).rejects.toThrow(`namespace ${JSON.stringify(namespace)} is not among the namespaces allowed in cluster "gprd" (clusters.gprd.namespaces)`);
+    }
+    expect((await loadPolicy({ cluster: 'gprd', namespace: 'monitoring' })).policy.approvals).toBe(2);
+    expect((await loadPolicy({ cluster: 'gstg', namespace: 'kube-system' })).policy.approvals).toBe(1);
   });
 
   test('a worker without a configuration refuses every cluster', async () => {

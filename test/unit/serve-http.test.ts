@@ -12,6 +12,7 @@ import { loadConfig, SSO_ALGORITHMS } from '../../lib/config';
 import { api } from '../../server/api';
 import { approvalPage } from '../../server/approval-page';
 import { signedDecision, type DecisionSender } from '../../server/decide';
+import { checkDecisionRequest } from '../../server/decision-request';
 import { createApp } from '../../server/http';
 import { createMetrics } from '../../server/metrics';
 import { LoginLimiter } from '../../server/rate-limit';
@@ -95,6 +96,7 @@ describe('the API', () => {
     ['no reason', { action: 'approve', reason: '  ' }, 400, /reason is empty/],
     ['a plan that is not a digest', { action: 'approve', reason: 'x', plan: '<b>' }, 400, /plan must be the plan digest/],
     ['an unknown key', { action: 'approve', reason: 'x', by: 'mallory' }, 400, /the decision has unknown key \\"by\\"/],
+    ['a reason of 1,001 characters', { action: 'approve', reason: 'r'.repeat(1001), plan: 'a1b2c3d4e5f6' }, 400, /^\{"error":"not a decision: reason is too long \(more than 1000 characters\)"/],
   ])('%s is refused before anything is sent', async (_w, body, status, problem) => {
     const r = await decision(sso, { authorization: `Bearer ${ALICE}` }, body);
     expect(r.status).toBe(status);
@@ -102,13 +104,31 @@ describe('the API', () => {
     expect(sent).toEqual([]);
   });
 
-  test('failed attempts are limited per client: 429 with Retry-After, even for the right token then', async () => {
-    for (let i = 0; i < 3; i++) expect((await decision(tokens, { authorization: 'Bearer guess' })).status).toBe(401);
-    const r = await decision(tokens, { authorization: `Bearer ${ALICE}` });
-    expect([r.status, r.headers.get('retry-after')]).toEqual([429, '60']);
-    const login = await fetch(`${tokens}/login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `token=${ALICE}`, redirect: 'manual' });
-    expect(login.status).toBe(429);
+  test('a reason of 1,000 characters is sent whole', async () => {
+    const r = await decision(sso, { authorization: `Bearer ${ALICE}` }, { action: 'approve', reason: 'r'.repeat(1000), plan: 'a1b2c3d4e5f6' });
+    expect(r.status).toBe(200);
+    expect(sent[0]?.[1].reason).toBe('r'.repeat(1000));
+  });
+
+  test('a name longer than 256 characters cannot decide: single sign-on refuses it, and serve would name `by`', async () => {
+    const r = await decision(sso, { authorization: `Bearer ${await op.token({ preferred_username: 'c'.repeat(257), groups: ['helm-approvers'] })}` });
+    expect(r.status).toBe(401);
     expect(sent).toEqual([]);
+    const asked = { action: 'approve', reason: 'x', plan: 'a1b2c3d4e5f6' };
+    expect(checkDecisionRequest(asked, { user: 'c'.repeat(257) })).toEqual({ problems: ['by (your name, as serve verified it) is too long (more than 256 characters)'] });
+    expect(checkDecisionRequest(asked, { user: 'c'.repeat(256) })).toEqual({ data: asked });
+  });
+
+  test('failed attempts are limited per client: 429 with Retry-After; the right token still goes through', async () => {
+    for (let i = 0; i < 3; i++) expect((await decision(tokens, { authorization: 'Bearer guess' })).status).toBe(401);
+    const r = await decision(tokens, { authorization: 'Bearer guess' });
+    expect([r.status, r.headers.get('retry-after')]).toEqual([429, '60']);
+    const badLogin = await fetch(`${tokens}/login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'token=guess', redirect: 'manual' });
+    expect(badLogin.status).toBe(429);
+    expect(sent).toEqual([]);
+    expect((await decision(tokens, { authorization: `Bearer ${ALICE}` })).status).toBe(200);
+    const login = await fetch(`${tokens}/login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `token=${ALICE}`, redirect: 'manual' });
+    expect(login.status).toBe(303);
   });
 });
 
@@ -136,6 +156,10 @@ describe('the page behind single sign-on', () => {
     expect((await form('action=approve&reason=x&csrf=forged')).status).toBe(403);
     // The logout form on any page carries the token; the 403 page is one (no Temporal needed).
     const csrf = /name="csrf" value="([^"]+)"/.exec(await (await form('csrf=x')).text())![1]!;
+    const long = await form(`action=approve&reason=${'r'.repeat(1001)}&plan=a1b2c3d4e5f6&csrf=${csrf}`);
+    expect(long.status).toBe(400);
+    expect(await long.text()).toContain('Nothing was sent: reason is too long (more than 1000 characters).');
+    expect(sent).toEqual([]);
     await form(`action=approve&reason=looks+right&plan=a1b2c3d4e5f6&csrf=${csrf}`);
     expect(sent).toEqual([['helm-unstuck/local/ns/rel', { action: 'approve', reason: 'looks right', plan: 'a1b2c3d4e5f6' }, expect.objectContaining({ user: 'carol', verifiedBy: 'sso', groups: ['helm-approvers'] }), 'page']]);
   });

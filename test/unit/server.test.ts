@@ -202,7 +202,10 @@ describe('the approval page, before Temporal is asked anything', () => {
     const out = await form('/logout', `csrf=${csrf}`, { cookie, origin: `https://${host}` });
     expect(out.status).toBe(303);
     expect(out.headers.get('set-cookie')).toMatch(/^hu_session=; Max-Age=0;/);
-    expect((await form('/logout', `csrf=${csrf}`, { cookie, 'sec-fetch-site': 'same-origin' })).status).toBe(303);
+    // That session has ended; another one logs out with Sec-Fetch-Site alone.
+    expect((await form('/logout', `csrf=${csrf}`, { cookie, 'sec-fetch-site': 'same-origin' })).status).toBe(401);
+    const other = await session();
+    expect((await form('/logout', `csrf=${other.csrf}`, { cookie: other.cookie, 'sec-fetch-site': 'same-origin' })).status).toBe(303);
   });
 
   test('forms: not a form is 400, too large is 413, both as pages', async () => {
@@ -292,6 +295,24 @@ describe('hostile webhooks: bounded, logged once, nothing unvalidated in a label
     expect(most).toBe(16);
   });
 
+  test('oversized fields are refused naming the field, never cut short: a long summary refuses its alert, a flood of labels the request', async () => {
+    const forwarded: AlertTarget[] = [];
+    forward = async (t) => {
+      forwarded.push(t);
+      return { fingerprint: t.fingerprint, workflowId: `w/${t.release}`, result: 'started' };
+    };
+    const long = { ...alert(1), annotations: { summary: 's'.repeat(1001) } };
+    const r = await post(payload([long, alert(2)]));
+    expect(r.status).toBe(200);
+    expect(((await r.json()) as { rejected: unknown[] }).rejected).toEqual([{ fingerprint: '0000000000000001', result: 'rejected', reason: 'annotation summary is too long (1001 characters, at most 1000)' }]);
+    expect(forwarded.map((t) => t.release)).toEqual(['r2']);
+    expect(logs).toEqual([expect.stringMatching(/^rejected 1 alert\(s\) of group ".*": annotation summary is too long \(1001 characters, at most 1000\) \(0000000000000001\)$/)]);
+
+    const flood = await post(payload([alert(3, Object.fromEntries(Array.from({ length: 129 }, (_, i) => [`l${i}`, 'v'])))]));
+    expect([flood.status, await flood.json()]).toEqual([400, { error: 'not an Alertmanager webhook (version 4)', problems: ['alerts[0].labels has more than 128 entries'] }]);
+    expect(forwarded.map((t) => t.release)).toEqual(['r2']);
+  });
+
   test('each rejected alert is logged once with its reason, aggregated by reason; a resend logs nothing', async () => {
     const alerts = [alert(1, { alertname: 'Other' }), alert(2, { alertname: 'Other' }), alert(3, { label_name: 'Not_A_Release' }), alert(4)];
     const first = await post(payload(alerts));
@@ -319,6 +340,28 @@ describe('hostile webhooks: bounded, logged once, nothing unvalidated in a label
     const exposed = await m.registry.metrics();
     expect(exposed).not.toMatch(/cluster=/);
     expect(await counted(m.truncationScans, { result: 'scanned' }) + (await counted(m.truncationScans, { result: 'skipped' }))).toBe(0);
+  });
+
+  test("an alert for a namespace the cluster does not allow starts nothing: rejected naming both, logged once, counted", async () => {
+    const m = createMetrics();
+    const clusters = Object.assign(Object.create(null) as Record<string, { gitlab: never[]; namespaces?: string[] }>, { 'gprd-us-east1-b': { gitlab: [], namespaces: ['monitoring'] } });
+    // A real client nothing answers: had the forwarder called Temporal, the answer would be 503, not 422.
+    const dead = new Client({ connection: Connection.lazy({ address: '127.0.0.1:1', interceptors: [] }) });
+    const fwd = new AlertForwarder(dead, { clusters, taskQueue: 'q' }, m);
+    const a = createApp({ config: { server: { ...loadConfig({}).server, maxBodyBytes: LIMIT, webhookToken: TOKEN }, alerts: DEFAULT_ALERT_MAPPING }, forwarder: fwd, metrics: m, log: (l) => logs.push(l) });
+    const send = () => a.request(WEBHOOK_PATH, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: payload([alert(1)]) });
+    for (let i = 0; i < 3; i++) {
+      const r = await send();
+      expect(r.status).toBe(422);
+      expect(((await r.json()) as { rejected: { reason: string }[] }).rejected[0]!.reason).toBe('namespace "gitlab" is not among the namespaces allowed in cluster "gprd-us-east1-b" (clusters.gprd-us-east1-b.namespaces)');
+    }
+    expect(logs).toEqual([expect.stringMatching(/^rejected 1 alert\(s\) of group ".*": namespace "gitlab" is not among the namespaces allowed in cluster "gprd-us-east1-b" .*\(0000000000000001\)$/)]);
+    expect(await counted(m.alertsNamespaceRefused, { cluster: 'gprd-us-east1-b' })).toBe(3);
+    expect(await m.registry.metrics()).not.toMatch(/helm_unstuck_stuck_releases\{/);
+    // An allowed namespace goes on to Temporal (here: nobody answers, 503).
+    clusters['gprd-us-east1-b']!.namespaces = ['gitlab'];
+    expect((await send()).status).toBe(503);
+    await dead.connection.close();
   });
 
   test('a truncated group is logged, counted, and its cluster handed to the scan; the answer says so', async () => {
