@@ -51,9 +51,10 @@ test('start, status, a refused and an accepted approval, list, report, restore',
     return { code, out, err };
   };
 
-  // The worker's operator: two people must approve; the CLI goes straight to Temporal, unverified,
-  // which this operator allows (serve's signed path is tested with the approval page).
-  const worker = await newWorker(rig, tq, { project, clusterPolicy: { approvals: 2 } });
+  // The worker's operator: one approval; the CLI goes straight to Temporal, unverified, which this
+  // operator allows (serve's signed path is tested with the approval page; a two-person rule
+  // needs verified people, so it is tested there and in remediate.test.ts).
+  const worker = await newWorker(rig, tq, { project });
   await worker.runUntil(async () => {
     const started = await run('start', '--cluster', 'local', '-n', o.namespace, '--release', o.release, '--by', 'alice', '-o', 'json');
     expect(started).toMatchObject({ code: EXIT.ok });
@@ -66,8 +67,8 @@ test('start, status, a refused and an accepted approval, list, report, restore',
       s = await run('status', workflowId);
     }
     expect(s.out).toMatch(/✓ \[identify\] .* is stuck: revision 2 has been pending-upgrade/);
-    expect(s.out).toMatch(/… waiting for 2 approvals by distinct people among alice or bob to back up and delete sh\.helm\.release\.v1\..*; plan [0-9a-f]{12}; 0 of 2 approvals\n/);
-    const plan = /; plan ([0-9a-f]{12});/.exec(s.out)![1]!;
+    expect(s.out).toMatch(/… waiting for approval by alice or bob to back up and delete sh\.helm\.release\.v1\..*; plan [0-9a-f]{12}\n/);
+    const plan = /; plan ([0-9a-f]{12})\n/.exec(s.out)![1]!;
     // What the interrupted upgrade already applied, in words, object by object.
     expect(s.out).toMatch(/^applied: the interrupted upgrade (already )?applied [01] of 1 objects/m);
     expect(s.out).toMatch(new RegExp(`^  Deployment ${o.namespace}/${o.release}-web: (already as the stuck revision wants it|still as the last deployed revision left it \\(the next deploy changes it\\))$`, 'm'));
@@ -81,17 +82,13 @@ test('start, status, a refused and an accepted approval, list, report, restore',
     expect(stale.err).toContain(`waits at the approval gate; this sends approve on plan ${plan}: back up and delete`);
     expect((await run("list")).out).toMatch(new RegExp(`${workflowId}  RUNNING  started \\d+s ago`));
     expect(await run('approve', workflowId, '--by', 'alice', '--reason', 'CI quiet, all healthy', '--plan', plan)).toMatchObject({ code: EXIT.ok, out: `approve accepted by incident ${workflowId} (at step approval, plan ${plan})\n` });
-    // Two-person rule: the gate stays open, and says who approved so far.
-    expect((await run('status', workflowId)).out).toMatch(/… waiting for 2 approvals .*; 1 of 2 approvals: alice \(unverified-but-allowed\)\n$/);
-    expect(await run('approve', workflowId, '--by', 'alice', '--reason', 'again', '--yes')).toMatchObject({ code: EXIT.error, err: expect.stringMatching(/refused: alice has already approved this plan/) });
-    expect(await run('approve', workflowId, '--by', 'bob', '--reason', 'agreed', '--yes')).toMatchObject({ code: EXIT.ok });
 
     const watched = await run('status', workflowId, '--watch');
     expect(watched.out).toMatch(/\[done\] unstuck-and-verified/);
     const report = await run('report', workflowId);
     // Read as soon as status shows the end, perhaps before the workflow's result is in history: the
     // decisions as sent, or as recorded (verified how) once it is.
-    expect(report.out).toMatch(/\| Who decided \| alice approved at .* \((update|unverified-but-allowed via temporal); plan [0-9a-f]{12}\), because CI quiet, all healthy; bob approved at .*, because agreed \|/);
+    expect(report.out).toMatch(/\| Who decided \| alice approved at .* \((update|unverified-but-allowed via temporal); plan [0-9a-f]{12}\), because CI quiet, all healthy \|/);
   });
 
   // Undo it: restore the backup; helm history is as it was before the unlock.

@@ -407,7 +407,7 @@ describe("the operator's policy, verified decisions, the plan", () => {
     const o = await stuckRelease();
     const before = await helm.history(o.release, o.namespace);
     const { project } = gitlabProject(rig.gitlab);
-    const r = await incident(o, { project, clusterPolicy: { approvals: 2 } }, async (h) => {
+    const r = await incident(o, { project, policy: { allowUnverifiedDecisions: false }, clusterPolicy: { approvals: 2 } }, async (h) => {
       await waitForStatus(h, (x) => x.hold === 'approval');
       await approve(h.workflowId, 'alice');
       await waitForStatus(h, (x) => x.approvals?.length === 1);
@@ -422,7 +422,7 @@ describe("the operator's policy, verified decisions, the plan", () => {
     const o = await stuckRelease();
     const { project } = gitlabProject(rig.gitlab);
     rig.gitlab.onRetry = (p, job) => rig.gitlab.setJob(p, job.id, 'success', trace('helm-diff-simple-noop.txt'));
-    const r = await incident(o, { project, clusterPolicy: { approvals: 2 } }, async (h) => {
+    const r = await incident(o, { project, policy: { allowUnverifiedDecisions: false }, clusterPolicy: { approvals: 2 } }, async (h) => {
       await waitForStatus(h, (x) => x.hold === 'approval');
       const older = await currentPlan(rig.env.client, h.workflowId);
       await approve(h.workflowId, 'alice');
