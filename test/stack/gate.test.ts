@@ -199,3 +199,24 @@ test("a workflow started under release A's id with release B's input is refused 
   expect((err as WorkflowFailedError).cause).toMatchObject({ type: 'InvalidInput', message: expect.stringMatching(/^workflow id helm-unstuck\/local\/.* is not helm-unstuck\/local\/.*, the id of the release the input names$/) });
   expect(await records(b)).toEqual(before);
 });
+
+test('revocation reaches a waiting incident: an approver removed from the configuration after the incident began no longer counts at the act', async () => {
+  const o = await stuckRelease();
+  const { project } = gitlabProject(rig.gitlab);
+  const tq = taskQueue();
+  const atStart = operatorConfig(rig, { project, policy: { allowUnverifiedDecisions: false } });
+  let now = atStart;
+  const worker = await Worker.create({ connection: rig.env.nativeConnection, taskQueue: tq, workflowBundle: rig.bundle, activities: activitiesFor(rig.gitlab.url, () => now) });
+  const before = await records(o);
+  const r = await worker.runUntil(async () => {
+    const { handle } = await startRemediation(rig.env.client, remediationInput(o), tq);
+    await waitForStatus(handle, (x) => x.hold === 'approval');
+    // alice leaves the team: the operator's configuration no longer lists her.
+    now = { ...atStart, policy: { ...atStart.policy, approvers: ['bob'] } };
+    await decideVerified(rig.env.client, handle.workflowId, { action: 'approve', by: 'alice', reason: 'approved before the change reached the workflow' });
+    return handle.result();
+  });
+  expect(r.outcome).toBe('needs-investigation');
+  expect(r.reason).toMatch(/the unlock refused: plan [0-9a-f]{12} needs 1 approval .* it has no valid approval: alice is not an approver now; nothing was changed$/);
+  expect(await records(o)).toEqual(before);
+});

@@ -11,6 +11,7 @@ import { createActivities } from '../../activities';
 import { clusterRegistry } from '../../activities/clusters';
 import { GitlabClient } from '../../activities/gitlab';
 import type { OperatorConfig } from '../../activities/policy';
+import type { OperatorSource } from '../../activities/act-gate';
 import { publicKeyOf, signProof, type DecisionProof, type ProofBinding } from '../../decisions/decision-proof';
 import { principalOf } from '../../decisions/principal';
 import { workflowIdFor, type Decision, type PolicyConfig, type RemediationInput } from '../../decisions/remediation';
@@ -95,7 +96,7 @@ export function operatorConfig(rig: Pick<Rig, 'gitlab'>, o: RigOperator = {}): O
   };
 }
 
-export function activitiesFor(gitlabUrl: string, operator?: OperatorConfig) {
+export function activitiesFor(gitlabUrl: string, operator?: OperatorSource) {
   const kubeFor = clusterRegistry({ kubeconfig: sharedStack().kubeconfig, contexts: { [CLUSTER]: 'admin' } });
   const client = new GitlabClient(gitlabUrl, GITLAB_TOKEN);
   return createActivities({ kubeFor, gitlab: () => client, ...(operator ? { operator } : {}) });

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeKey, newSecretKey, publicKeyOf } from '../../decisions/decision-proof';
-import { ConfigError, loadConfig, SSO_ALGORITHMS } from '../../lib/config';
+import { ConfigError, configNow, loadConfig, SSO_ALGORITHMS } from '../../lib/config';
 
 // loadConfig over real files: the file's settings, the environment's, and what wins.
 const dir = mkdtempSync(join(tmpdir(), 'helm-unstuck-config-'));
@@ -215,5 +215,27 @@ decisionKeys: [${key}]
   test('a file that is not YAML, or not there', () => {
     expect(problems({ HELM_UNSTUCK_CONFIG: file('clusters: [') })).toEqual([expect.stringMatching(/config-\d+\.yaml: .+/)]);
     expect(problems({ HELM_UNSTUCK_CONFIG: join(dir, 'absent.yaml') })).toEqual([expect.stringMatching(/absent\.yaml: ENOENT/)]);
+  });
+});
+
+describe('configNow: the configuration as it is now (the acts check approvals against it)', () => {
+  const withApprovers = (who: string) => `clusters: {gprd: {gitlab: [{project: 1, environment: e}]}}\npolicy: {approvers: [${who}]}\n`;
+
+  test('the loaded one until the file changes; then the file read again; an invalid file throws, and is read again once fixed', () => {
+    const path = file(withApprovers('alice, bob'));
+    const env = { HELM_UNSTUCK_CONFIG: path };
+    const now = configNow(env, loadConfig(env));
+    expect(now().policy.approvers).toEqual(['alice', 'bob']);
+    writeFileSync(path, withApprovers('bob'));
+    expect(now().policy.approvers).toEqual(['bob']);
+    writeFileSync(path, 'clusters: [');
+    expect(() => now()).toThrow(ConfigError);
+    writeFileSync(path, withApprovers('carol'));
+    expect(now().policy.approvers).toEqual(['carol']);
+  });
+
+  test('no file: the configuration from the environment, as loaded', () => {
+    const loaded = loadConfig({});
+    expect(configNow({}, loaded)()).toBe(loaded);
   });
 });
