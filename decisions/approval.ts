@@ -98,9 +98,9 @@ function whoDecided(incident: string, d: Omit<Decision, 'proof'>, proof: Decisio
     return { verifiedBy, via, groups, principal, person: personOf(principal, people), ...(proof.subject !== undefined ? { subject: proof.subject } : {}) };
   }
   if (proof !== undefined) {
-    if (asking.used?.has(String((proof as { signature?: unknown }).signature))) return { why: `${d.by}'s proof was already used once in this incident: each decision is signed anew` };
     const c = checkProof(incident, d, proof, policy.decisionKeys, { run: asking.run, hold: asking.hold!, seq: asking.seq, nowMs });
     if (!c.ok) return { why: `${d.by}'s identity not verified: ${c.why}` };
+    if (asking.used?.has(String(proof.signature))) return { why: `${d.by}'s proof was already used once in this incident: each decision is signed anew` };
     return { verifiedBy: c.verifiedBy, via: c.via, groups: c.groups, principal: c.principal, person: personOf(c.principal, people), ...(c.subject !== undefined ? { subject: c.subject } : {}) };
   }
   if (policy.allowUnverifiedDecisions) {
