@@ -5,6 +5,7 @@ import { clusterRegistry } from '../activities/clusters';
 import { formatDuration } from '../decisions/duration';
 import { VERDICT_WORDS } from '../decisions/live-objects';
 import { namespaceAllowed, namespaceRefusal } from '../decisions/namespaces';
+import { describePlan } from '../decisions/approval';
 import { HOLD_ANSWERS, validateRemediationInput, workflowIdFor, type DecisionAction, type Hold, type RemediationInput } from '../decisions/remediation';
 import { mark } from '../lib/glyphs';
 import { forTerminal, forTerminalLine } from '../lib/terminal';
@@ -106,8 +107,8 @@ function actionFor(kind: 'approve' | 'reject', s: RemediationStatus, id: string)
 function planLine(s: RemediationStatus): string | undefined {
   const digest = planDigest(s);
   if (!digest) return undefined;
-  const records = s.view.plan?.records.map((r) => `${r.objectName} (uid ${r.uid}, resourceVersion ${r.resourceVersion})`).join(', ');
-  return `plan ${digest}: ${s.view.plan?.strategy ?? '?'} ${records ?? ''}`;
+  const plan = s.view.plan;
+  return `plan ${digest}: ${plan ? describePlan(plan.strategy === 'mark-failed' ? 'mark-failed' : 'delete', plan.records) : '?'}`;
 }
 
 const HOLD_WORDS: Record<Hold, string> = { approval: 'the approval gate', 'ci-busy': 'the busy-CI hold', unhealthy: 'the unhealthy-Deployments hold' };

@@ -16,6 +16,12 @@ export function planDigest(records: readonly Pick<ApprovedRecord, 'uid' | 'resou
   return shortDigest(JSON.stringify(['helm-unstuck/plan/v1', strategy, records.map((r) => [r.uid, r.resourceVersion])]));
 }
 
+/** A plan in the words of the approval request, the status and the CLI: "back up and delete sh.helm.release.v1.web.v3 (pending-upgrade, uid …)". */
+export function describePlan(strategy: UnlockStrategy, records: readonly Pick<ApprovedRecord, 'objectName' | 'status' | 'uid'>[]): string {
+  const verb = strategy === 'delete' ? 'back up and delete' : 'back up and mark failed';
+  return `${verb} ${records.map((r) => `${r.objectName} (${r.status}, uid ${r.uid})`).join(', ')}`;
+}
+
 /** What the workflow asks right now, as far as judging a decision goes. */
 export interface Asking {
   /** The workflow run a proof must answer. */

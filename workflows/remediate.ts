@@ -24,7 +24,7 @@ import { describeHealth } from '../decisions/deployment-health';
 import { formatDuration } from '../decisions/duration';
 import { intendedRevision, judgeRollForwardChange } from '../decisions/live-objects';
 import { backupName, type StorageDriver } from '../decisions/helm';
-import { planDigest } from '../decisions/approval';
+import { describePlan, planDigest } from '../decisions/approval';
 import { FAILURE_TYPES, type FailureType } from '../decisions/failure-types';
 import type { ApprovedRecord } from '../decisions/runbook';
 import type { CiWatch, RecordedDecision, RemediationInput } from '../decisions/remediation';
@@ -200,7 +200,7 @@ async function lookAtRelease(s: Incident) {
 function showPlan(s: Incident, plan: Plan): void {
   const { state, approved } = plan;
   const digest = planDigest(approved, s.policy.strategy);
-  s.plan = { digest, words: planInWords(s, plan) };
+  s.plan = { digest, words: describePlan(s.policy.strategy, plan.approved) };
   s.status.view.release = {
     summary: state.reason,
     ...(state.pending[0] ? { revision: state.pending[0].revision, status: state.pending[0].status } : {}),
@@ -210,11 +210,7 @@ function showPlan(s: Incident, plan: Plan): void {
   s.status.view.plan = { strategy: s.policy.strategy, digest, records: approved.map((r) => ({ ...r, backupName: backupName(s.input.release, r.revision, r.uid) })) };
 }
 
-/** The plan in the words of the approval request. */
-function planInWords(s: Incident, { approved }: Plan): string {
-  const verb = s.policy.strategy === 'delete' ? 'back up and delete' : 'back up and mark failed';
-  return `${verb} ${approved.map((r) => `${r.objectName} (${r.status}, uid ${r.uid})`).join(', ')}`;
-}
+
 
 /**
  * 4. Approvers (as many distinct ones as the policy asks) approve exactly this plan, or the

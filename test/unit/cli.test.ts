@@ -133,7 +133,7 @@ describe('approve names the hold and plan it answers, and sends only what the pe
   const PLAN = 'a1b2c3d4e5f6';
   const atGate = {
     incident: ID, step: 'approval', hold: 'approval', waitingFor: 'a human', escalations: 0, evidence: [],
-    view: { plan: { strategy: 'back up and delete', digest: PLAN, records: [{ objectName: 'sh.helm.release.v1.gitlab.v1235', uid: 'u-1', resourceVersion: '42', backupName: 'b' }] } },
+    view: { plan: { strategy: 'delete', digest: PLAN, records: [{ objectName: 'sh.helm.release.v1.gitlab.v1235', revision: 1235, status: 'pending-upgrade', uid: 'u-1', resourceVersion: '42', backupName: 'b' }] } },
   };
   let status: object = atGate;
   const posted: unknown[] = [];
@@ -166,7 +166,7 @@ describe('approve names the hold and plan it answers, and sends only what the pe
     const code = await main([...argv.slice(0, 1), ID, '--reason', 'CI quiet', ...argv.slice(1)], { out: (s) => (out += s), err: (s) => (err += s), env, ...(confirm ? { confirm } : {}) });
     return { code, out, err };
   }
-  const SAID = `helm-unstuck approve: incident ${ID} waits at the approval gate; this sends approve on plan ${PLAN}: back up and delete sh.helm.release.v1.gitlab.v1235 (uid u-1, resourceVersion 42)\n`;
+  const SAID = `helm-unstuck approve: incident ${ID} waits at the approval gate; this sends approve on plan ${PLAN}: back up and delete sh.helm.release.v1.gitlab.v1235 (pending-upgrade, uid u-1)\n`;
 
   test('not at a terminal, without --plan or --yes: it says what it would answer, and sends nothing', async () => {
     expect(await decide(['approve'])).toEqual({ code: EXIT.error, out: '', err: `${SAID}helm-unstuck approve: not at a terminal, so not asked: name what you approve with --plan ${PLAN} or --yes; nothing was sent\n` });
