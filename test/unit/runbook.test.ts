@@ -24,6 +24,9 @@ const state = (...history: RevisionRecord[]) => determineReleaseState('gitlab', 
 const STUCK = state(rev(1233, 'superseded'), rev(1234, 'deployed'), rev(1235, 'pending-upgrade', 17));
 const UNSTUCK = state(rev(1233, 'superseded'), rev(1234, 'deployed'));
 const APPROVED = approvedRecords(STUCK);
+// Someone's `helm rollback` to 1234 during the wait: a new deployed revision on top, the stuck one left below.
+const ROLLED_BACK_OVER = state(rev(1233, 'superseded'), rev(1234, 'superseded'), rev(1235, 'pending-upgrade', 17), rev(1236, 'deployed', 1));
+const BURIED = /Revision 1235 \(pending-upgrade\) is still pending below a newer revision: an operation that never finished, buried \(by someone's rollback or deploy over the lock\?\); it holds no lock and is left as it is\.$/;
 
 describe('step 1: decideCiQuiet', () => {
   test.each([
@@ -83,6 +86,11 @@ describe('step 4, the alert resolved while waiting for approval: decideLookAgain
       name: 'someone fixed it meanwhile: nothing to do',
       now: UNSTUCK,
       want: { look: 'not-stuck', ending: { outcome: 'nothing-to-do', reason: expect.stringMatching(/^the alert resolved and the release is no longer stuck: .*not stuck/) } },
+    },
+    {
+      name: "someone's rollback over the lock meanwhile: nothing to do, naming the pending revision left buried",
+      now: ROLLED_BACK_OVER,
+      want: { look: 'not-stuck', ending: { outcome: 'nothing-to-do', reason: expect.stringMatching(BURIED) } },
     },
     {
       name: 'the pending record was rewritten: ask again for the new one',
@@ -156,6 +164,12 @@ describe('step 5, the lock read again: decideUnlock', () => {
       now: UNSTUCK,
       driver: 'secret' as const,
       want: { action: 'stop', ending: { outcome: 'nothing-to-do', reason: expect.stringMatching(/^the release is no longer stuck; nothing was deleted: /) } },
+    },
+    {
+      name: "someone's rollback over the lock after approval: nothing deleted, naming the pending revision left buried",
+      now: ROLLED_BACK_OVER,
+      driver: 'secret' as const,
+      want: { action: 'stop', ending: { outcome: 'nothing-to-do', reason: expect.stringMatching(BURIED) } },
     },
     { name: 'records without a storage driver: nothing deleted, a human looks', now: STUCK, driver: undefined, want: { action: 'stop', ending: { outcome: 'needs-investigation' } } },
   ])('$name', ({ now, driver, want }) => {
