@@ -9,7 +9,8 @@
 //   5 unlock     unlockRelease         after re-checking 1-3 against what was approved
 //   6 verify     verifyRelease         Helm shows the release deployed again
 //   7 roll-fwd   readLiveObjects, retryCiJob, getCiJob, readDryRunDiff, readLiveObjects → decideRollForward
-//                (the cluster decides what the re-run changed; the log is quoted)
+//                (the cluster decides what the re-run changed; the log is quoted; objects someone changed
+//                outside both revisions before the re-run are written down, and undoing them is reviewed)
 //
 // One function per step, below in that order. Each observes (an activity), asks its decision in
 // decisions/runbook.ts, and either ends the incident or hands the next step what it needs. The
@@ -22,7 +23,7 @@ import type { VerifyResult } from '../activities/release';
 import type { UnlockResult } from '../activities/unlock';
 import { describeHealth } from '../decisions/deployment-health';
 import { formatDuration } from '../decisions/duration';
-import { intendedRevision, judgeRollForwardChange } from '../decisions/live-objects';
+import { intendedRevision, judgeDriftBeforeRerun, judgeRollForwardChange, type DriftBeforeRerun, type LiveObject } from '../decisions/live-objects';
 import { backupName, type StorageDriver } from '../decisions/helm';
 import { planDigest } from '../decisions/approval';
 import type { CiWatch, RecordedDecision, RemediationInput } from '../decisions/remediation';
@@ -347,6 +348,7 @@ async function rollForward(s: Incident, done: Verified): Promise<End> {
   }
   const { watch, job } = found;
   const before = await lookAtLiveObjects(s, done.live, ' before the re-run');
+  const drift = before && noteDrift(s, before.objects);
   const rerun = await actions.retryCiJob({ project: watch.project, jobId: job.id });
   note(s, 'action', `retried job ${job.id} as job ${rerun.id}${rerun.alreadyRetried ? ' (found the earlier retry)' : ''}: ${rerun.webUrl}`);
   if (!(await waitForJob(s, watch, rerun))) {
@@ -357,13 +359,20 @@ async function rollForward(s: Incident, done: Verified): Promise<End> {
   note(s, 'check', `job ${rerun.id} ${result.job.status}; dry run: ${verdict}: ${reason}`, verdict === 'no-op');
   s.status.view.dryRun = { jobId: rerun.id, verdict, reason };
   const after = before && (await lookAtLiveObjects(s, done.live, ' after the re-run'));
-  const cluster = before && after ? judgeRollForwardChange(before.objects, after.objects) : undefined;
+  const cluster = before && after ? judgeRollForwardChange(before.objects, after.objects, drift) : undefined;
   if (cluster) {
     note(s, 'check', `the cluster: ${cluster.summary}`, cluster.change === 'nothing' || cluster.change === 'completed');
     s.status.view.clusterChange = { change: cluster.change, summary: cluster.summary };
   }
   const end = decideRollForward(verified, { job: 'finished', status: result.job.status, verdict, reason, mode, ...(cluster ? { cluster } : {}) });
   return { ...end, done: { unlock, verification, rerun: { job: result.job, diff: result.diff, ...(cluster ? { cluster } : {}) } } };
+}
+
+/** Objects someone changed outside both revisions, seen just before the re-run (it may undo that): written down. */
+function noteDrift(s: Incident, before: readonly LiveObject[]): DriftBeforeRerun | undefined {
+  const drift = judgeDriftBeforeRerun(before, s.status.view.applied?.objects);
+  if (drift) note(s, 'check', drift.summary, false);
+  return drift;
 }
 
 /** The newest failed deploy job, in the first watched project that has one. */
