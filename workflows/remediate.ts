@@ -6,6 +6,8 @@
 //                readLiveObjects       what the interrupted upgrade already applied (evidence)
 //   4 approval   (signal / update)     a named approver approves or rejects; escalate, never auto-approve
 //                                      unless an operator configured it explicitly
+//                readReleaseHistory    when the alert resolves: unstuck (end), the same, or a new plan,
+//                readLiveObjects       whose applied objects are read again before it is asked for
 //   5 unlock     unlockRelease         after re-checking 1-3 against what was approved
 //   6 verify     verifyRelease         Helm shows the release deployed again
 //   7 roll-fwd   readLiveObjects, retryCiJob, getCiJob, readDryRunDiff, readLiveObjects → decideRollForward
@@ -16,7 +18,7 @@
 // decisions/runbook.ts, and either ends the incident or hands the next step what it needs. The
 // incident's state is one object (workflows/incident.ts). Expected endings are outcomes, not
 // exceptions. Every check is an activity result in history.
-import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation, sleep } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation, patched, sleep } from '@temporalio/workflow';
 import type { CiJob } from '../activities/gitlab';
 import type { LiveObjectsInput, LiveObjectsResult } from '../activities/live-objects';
 import type { VerifyResult } from '../activities/release';
@@ -150,14 +152,21 @@ async function identify(s: Incident): Promise<End | Plan> {
   if (next.action === 'investigate') return { outcome: 'needs-investigation', reason: next.reason };
   const plan: Plan = { state: history.state, approved: approvedRecords(history.state), expect: next.expect };
   showPlan(s, plan);
-  const applied = await lookAtLiveObjects(s, liveObjectsInput(s, plan, history.driver));
+  await showApplied(s, plan, history.driver);
+  return plan;
+}
+
+/** What the plan's pending revision already applied, read now: what a human deciding sees next to the plan. */
+async function showApplied(s: Incident, plan: Plan, driver: StorageDriver | undefined): Promise<void> {
+  // Nothing read about an earlier plan stays on show while (or if nothing is) read for this one.
+  delete s.status.view.applied;
+  const applied = await lookAtLiveObjects(s, liveObjectsInput(s, plan, driver));
   if (applied) {
     s.status.view.applied = {
       summary: applied.summary,
       objects: applied.objects.map((o) => ({ kind: o.kind, namespace: o.namespace, name: o.name, verdict: o.verdict })),
     };
   }
-  return plan;
 }
 
 /** What the pending and the last deployed revision's manifests name, read live; from the backups once unlocked. */
@@ -242,6 +251,9 @@ function approveByPolicy(s: Incident, by: { configuredBy: string; reason: string
   return { decision };
 }
 
+/** The patch id under which a changed plan reads its live objects again before approval is asked. */
+const CHANGED_PLAN_READS_LIVE_OBJECTS = 'changed-plan-reads-live-objects';
+
 /** Wait for the approvers. When the alert resolves, look again: the release may be unstuck, or changed. */
 async function askApproval(s: Incident, first: Plan): Promise<End | { decision: RecordedDecision; plan: Plan }> {
   let plan = first;
@@ -261,6 +273,8 @@ async function askApproval(s: Incident, first: Plan): Promise<End | { decision: 
         const voided = before.approvals.length ? `; ${before.approvals.map((a) => a.by).join(' and ')}'s approval of plan ${before.digest} no longer counts` : '';
         note(s, 'wait', `the pending records changed; approval is now asked for plan ${s.plan?.digest}: ${s.plan?.words}${voided}`);
         s.status.waitingFor = w.waitingFor = approvalRequest(s);
+        // Incidents started before this read showed the first plan's evidence next to the new plan.
+        if (patched(CHANGED_PLAN_READS_LIVE_OBJECTS)) await showApplied(s, plan, history.driver);
       }
     }
   } finally {
