@@ -268,9 +268,48 @@ export type ClusterChange =
   | { change: 'nothing'; summary: string }
   | { change: 'completed'; summary: string; objects: LiveObject[] }
   | { change: 'unexpected'; summary: string; objects: LiveObject[] }
+  /** It changed objects that were, just before it, as neither revision wants them: it undid someone's change. */
+  | { change: 'overwrote'; summary: string; objects: LiveObject[] }
   | { change: 'unknown'; summary: string };
 
-export function judgeRollForwardChange(before: readonly LiveObject[], after: readonly LiveObject[]): ClusterChange {
+/** An object as the person deciding was shown it when approval was asked (the status view: no apiVersion). */
+export type SeenObject = Pick<LiveObject, 'kind' | 'namespace' | 'name' | 'verdict'>;
+
+/**
+ * Objects already as neither revision wants them just before the re-run: someone changed them
+ * (their own deploy, an edit), and the re-run deploy may undo it. When each was so is said from
+ * what was shown at approval: changed since (during the incident), already so, or unknown.
+ */
+export interface DriftBeforeRerun {
+  objects: LiveObject[];
+  /** When each became so, by describeObject: "changed after approval was asked, when it was …", "already so when approval was asked", "since when unknown". */
+  when: Record<string, string>;
+  summary: string;
+}
+
+export function judgeDriftBeforeRerun(before: readonly LiveObject[], atApproval: readonly SeenObject[] | undefined): DriftBeforeRerun | undefined {
+  const objects = before.filter((o) => o.verdict === 'drift');
+  if (objects.length === 0) return undefined;
+  const seen = new Map((atApproval ?? []).map((o) => [describeObject(o), o.verdict]));
+  const when: Record<string, string> = {};
+  for (const o of objects) {
+    const then = seen.get(describeObject(o));
+    when[describeObject(o)] =
+      then === undefined ? 'since when unknown' : then === 'drift' ? 'already so when approval was asked' : `changed after approval was asked, when it was ${then}`;
+  }
+  const list = objects.slice(0, NAMED).map((o) => `${describeObject(o)} (${when[describeObject(o)]})`).join(', ');
+  const more = objects.length > NAMED ? ` and ${objects.length - NAMED} more` : '';
+  return {
+    objects,
+    when,
+    summary: `before the re-run, ${objects.length} object(s) were as neither revision wants them (someone's own deploy or edit?): ${list}${more}; the re-run may overwrite them`,
+  };
+}
+
+const nowWords = (o: LiveObject) => (o.verdict === 'drift' ? 'as neither revision wants it' : o.verdict);
+const listNow = (objs: readonly LiveObject[]) => objs.map((o) => `${describeObject(o)} (now ${nowWords(o)})`).join(', ');
+
+export function judgeRollForwardChange(before: readonly LiveObject[], after: readonly LiveObject[], drift?: DriftBeforeRerun): ClusterChange {
   const afterByKey = new Map(after.map((o) => [objectKey(o), o]));
   const changed: LiveObject[] = [];
   const unknown: LiveObject[] = [];
@@ -286,25 +325,33 @@ export function judgeRollForwardChange(before: readonly LiveObject[], after: rea
     return { change: 'unknown', summary: `the cluster could not tell what the deploy changed: ${why}` };
   }
   const unsure = unknown.length ? `; could not read ${listObjects(unknown)}, so cannot say for ${unknown.length === 1 ? 'it' : 'them'}` : '';
+  const stillDrift = after.filter((a) => a.verdict === 'drift' && !changed.includes(a));
+  const drifting = stillDrift.length ? `; ${listObjects(stillDrift)} still ${stillDrift.length === 1 ? 'is' : 'are'} as neither revision wants ${stillDrift.length === 1 ? 'it' : 'them'}` : '';
   if (changed.length === 0) {
     const rest = stillNotApplied.length
       ? `; ${listObjects(stillNotApplied)} still ${stillNotApplied.length === 1 ? 'is' : 'are'} as the last deployed revision left ${stillNotApplied.length === 1 ? 'it' : 'them'}`
       : '';
-    return { change: 'nothing', summary: `the deploy changed no object of the release (${before.length - unknown.length} compared)${rest}${unsure}` };
+    return { change: 'nothing', summary: `the deploy changed no object of the release (${before.length - unknown.length} compared)${rest}${drifting}${unsure}` };
   }
-  // Expected: each object that changed now is as the pending revision wants it, and was not before.
   const beforeByKey = new Map(before.map((o) => [objectKey(o), o]));
+  // Someone else's change, undone: never the interrupted upgrade completing, whatever it is now.
+  const overwritten = changed.filter((a) => beforeByKey.get(objectKey(a))!.verdict === 'drift');
+  // Expected: each object that changed now is as the pending revision wants it, and was not before.
   const unexpected = changed.filter((a) => {
     const b = beforeByKey.get(objectKey(a))!;
-    return !(a.verdict === 'applied' || a.verdict === 'unchanged') || b.verdict === 'applied' || b.verdict === 'unchanged';
+    return !overwritten.includes(a) && (!(a.verdict === 'applied' || a.verdict === 'unchanged') || b.verdict === 'applied' || b.verdict === 'unchanged');
   });
+  if (overwritten.length > 0) {
+    const list = overwritten.map((o) => `${describeObject(o)} (as neither revision wanted it before the re-run, ${drift?.when[describeObject(o)] ?? 'since when unknown'}; now ${nowWords(o)})`).join(', ');
+    const beyond = unexpected.length ? `; it also changed ${unexpected.length} object(s) beyond the interrupted upgrade's intent: ${listNow(unexpected)}` : '';
+    return { change: 'overwrote', objects: [...overwritten, ...unexpected], summary: `the re-run overwrote changes made outside both revisions: ${list}${beyond}${drifting}${unsure}` };
+  }
   if (unexpected.length > 0) {
-    const list = unexpected.map((o) => `${describeObject(o)} (now ${o.verdict === 'drift' ? 'as neither revision wants it' : o.verdict})`).join(', ');
-    return { change: 'unexpected', objects: unexpected, summary: `the deploy changed ${changed.length} object(s) beyond the interrupted upgrade's intent: ${list}` };
+    return { change: 'unexpected', objects: unexpected, summary: `the deploy changed ${changed.length} object(s) beyond the interrupted upgrade's intent: ${listNow(unexpected)}` };
   }
   return {
     change: 'completed',
     objects: changed,
-    summary: `the deploy completed the interrupted upgrade: it changed exactly ${listObjects(changed)}, as the pending revision intended${unsure}`,
+    summary: `the deploy completed the interrupted upgrade: it changed exactly ${listObjects(changed)}, as the pending revision intended${drifting}${unsure}`,
   };
 }

@@ -55,14 +55,15 @@ export function determineReleaseState(
   const pending = firstSettled === -1 ? newestFirst : newestFirst.slice(0, firstSettled);
   const below = firstSettled === -1 ? [] : newestFirst.slice(firstSettled);
   const lastDeployed = below.find((r) => r.status === 'deployed');
-  const buriedPending = below.filter((r) => isPending(r.status)).map((r) => r.revision);
+  const buried = below.filter((r) => isPending(r.status));
+  const buriedPending = buried.map((r) => r.revision);
   const common = { ...base, newest, lastDeployed, buriedPending };
 
   if (pending.length === 0) {
     return {
       ...common,
       kind: 'Unlocked',
-      reason: `${namespace}/${release}: not stuck; the newest revision ${newest.revision} is ${newest.status}.`,
+      reason: `${namespace}/${release}: not stuck; the newest revision ${newest.revision} is ${newest.status}.${describeBuried(buried)}`,
     };
   }
 
@@ -81,10 +82,11 @@ export function determineReleaseState(
   const reason = stacked
     ? `${namespace}/${release} is stuck: ${pending.length} stacked pending revisions ${revs}, the newest pending ${age}; ${under}.`
     : `${namespace}/${release} is stuck: revision ${top.revision} has been ${top.status} ${age}; ${under}.`;
+  const buriedToo = describeBuried(buried);
   return {
     ...common,
     kind: 'Locked',
-    reason,
+    reason: `${reason}${buriedToo}`,
     pending,
     pendingStatus: top.status as PendingStatus,
     stacked,
@@ -92,4 +94,15 @@ export function determineReleaseState(
     pendingSince: since,
     pendingForMs,
   };
+}
+
+/**
+ * Pending revisions below a newer settled one (someone's `helm rollback` over a stuck upgrade
+ * leaves it so): no lock, but an operation that never finished, so every ending names them.
+ */
+function describeBuried(buried: readonly RevisionRecord[]): string {
+  if (buried.length === 0) return '';
+  const revs = buried.map((r) => `${r.revision} (${r.status})`).join(', ');
+  const one = buried.length === 1;
+  return ` Revision${one ? '' : 's'} ${revs} ${one ? 'is' : 'are'} still pending below a newer revision: an operation that never finished, buried (by someone's rollback or deploy over the lock?); ${one ? 'it holds' : 'they hold'} no lock and ${one ? 'is' : 'are'} left as ${one ? 'it is' : 'they are'}.`;
 }

@@ -184,11 +184,13 @@ export function decideRollForward(verified: string, rerun: Rerun): Ending {
 /**
  * The cluster decides; the log is quoted. A job that failed without deploying is looked at by a
  * human (needs-review when its diff listed changes, as before); one that deployed more than the
- * interrupted upgrade intended is reviewed, object by object.
+ * interrupted upgrade intended, or undid a change someone made outside both revisions, is
+ * reviewed, object by object.
  */
 function judgeByCluster(r: { status: string; verdict: DiffVerdict; reason: string; mode?: DiffMode }, cluster: ClusterChange): Ending {
   const log = `the job's log: ${r.verdict}: ${r.reason}`;
-  if (cluster.change === 'unexpected') return { outcome: 'needs-review', reason: `${cluster.summary}. (${log})` };
+  // Someone's change undone, or more than the pending revision: never "completed", whatever the log says.
+  if (cluster.change === 'unexpected' || cluster.change === 'overwrote') return { outcome: 'needs-review', reason: `${cluster.summary}. (${log})` };
   if (r.status !== 'success') {
     if (r.verdict === 'changes') return { outcome: 'needs-review', reason: `the re-run job ended ${r.status} after its dry run listed changes: ${r.reason}; the cluster: ${cluster.summary}` };
     return { outcome: 'needs-investigation', reason: `the re-run job ended ${r.status}: ${r.reason}; the cluster: ${cluster.summary}` };

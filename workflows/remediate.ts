@@ -6,23 +6,26 @@
 //                readLiveObjects       what the interrupted upgrade already applied (evidence)
 //   4 approval   (signal / update)     a named approver approves or rejects; escalate, never auto-approve
 //                                      unless an operator configured it explicitly
+//                readReleaseHistory    when the alert resolves: unstuck (end), the same, or a new plan,
+//                readLiveObjects       whose applied objects are read again before it is asked for
 //   5 unlock     unlockRelease         after re-checking 1-3 against what was approved
 //   6 verify     verifyRelease         Helm shows the release deployed again
 //   7 roll-fwd   readLiveObjects, retryCiJob, getCiJob, readDryRunDiff, readLiveObjects → decideRollForward
-//                (the cluster decides what the re-run changed; the log is quoted)
+//                (the cluster decides what the re-run changed; the log is quoted; objects someone changed
+//                outside both revisions before the re-run are written down, and undoing them is reviewed)
 //
 // One function per step, below in that order. Each observes (an activity), asks its decision in
 // decisions/runbook.ts, and either ends the incident or hands the next step what it needs. The
 // incident's state is one object (workflows/incident.ts). Expected endings are outcomes, not
 // exceptions. Every check is an activity result in history.
-import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation, sleep } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation, patched, sleep } from '@temporalio/workflow';
 import type { CiJob } from '../activities/gitlab';
 import type { LiveObjectsInput, LiveObjectsResult } from '../activities/live-objects';
 import type { VerifyResult } from '../activities/release';
 import type { UnlockResult } from '../activities/unlock';
 import { describeHealth } from '../decisions/deployment-health';
 import { formatDuration } from '../decisions/duration';
-import { intendedRevision, judgeRollForwardChange } from '../decisions/live-objects';
+import { intendedRevision, judgeDriftBeforeRerun, judgeRollForwardChange, type DriftBeforeRerun, type LiveObject } from '../decisions/live-objects';
 import { backupName, type StorageDriver } from '../decisions/helm';
 import { describePlan, planDigest } from '../decisions/approval';
 import { FAILURE_TYPES, type FailureType } from '../decisions/failure-types';
@@ -152,14 +155,21 @@ async function identify(s: Incident): Promise<End | Plan> {
   if (next.action === 'investigate') return { outcome: 'needs-investigation', reason: next.reason };
   const plan: Plan = { state: history.state, approved: approvedRecords(history.state), expect: next.expect };
   showPlan(s, plan);
-  const applied = await lookAtLiveObjects(s, liveObjectsInput(s, plan, history.driver));
+  await showApplied(s, plan, history.driver);
+  return plan;
+}
+
+/** What the plan's pending revision already applied, read now: what a human deciding sees next to the plan. */
+async function showApplied(s: Incident, plan: Plan, driver: StorageDriver | undefined): Promise<void> {
+  // Nothing read about an earlier plan stays on show while (or if nothing is) read for this one.
+  delete s.status.view.applied;
+  const applied = await lookAtLiveObjects(s, liveObjectsInput(s, plan, driver));
   if (applied) {
     s.status.view.applied = {
       summary: applied.summary,
       objects: applied.objects.map((o) => ({ kind: o.kind, namespace: o.namespace, name: o.name, verdict: o.verdict })),
     };
   }
-  return plan;
 }
 
 /** What the pending and the last deployed revision's manifests name, read live; from the backups once unlocked. */
@@ -240,6 +250,9 @@ function approveByPolicy(s: Incident, by: { configuredBy: string; reason: string
   return { decision };
 }
 
+/** The patch id under which a changed plan reads its live objects again before approval is asked. */
+const CHANGED_PLAN_READS_LIVE_OBJECTS = 'changed-plan-reads-live-objects';
+
 /** Wait for the approvers. When the alert resolves, look again: the release may be unstuck, or changed. */
 async function askApproval(s: Incident, first: Plan): Promise<End | { decision: RecordedDecision; plan: Plan }> {
   let plan = first;
@@ -247,7 +260,17 @@ async function askApproval(s: Incident, first: Plan): Promise<End | { decision: 
   try {
     for (;;) {
       const next = await nextOnHold(s, w);
-      if (next !== 'alert-resolved') return { decision: next, plan };
+      if (next !== 'alert-resolved') {
+        if (!approvesAnotherPlan(s, next)) return { decision: next, plan };
+        // Given while the release was read again, on the plan shown then: it approves records that
+        // are no longer the lock. (Incidents started before this check took it as it was.)
+        if (patched(STALE_APPROVAL_DROPPED)) {
+          s.inbox.decision = undefined;
+          note(s, 'wait', `${next.by}'s approval of plan ${next.plan} came while the release was read again; it does not count for plan ${s.plan?.digest}, which approval is now asked for`);
+          continue;
+        }
+        return { decision: next, plan };
+      }
       const history = await reads.readReleaseHistory(s.ref);
       note(s, 'check', `alert resolved; looked again: ${history.state.reason}`, history.state.kind === 'Locked');
       const look = decideLookAgain(plan.approved, history.state, s.policy);
@@ -259,12 +282,19 @@ async function askApproval(s: Incident, first: Plan): Promise<End | { decision: 
         const voided = before.approvals.length ? `; ${before.approvals.map((a) => a.by).join(' and ')}'s approval of plan ${before.digest} no longer counts` : '';
         note(s, 'wait', `the pending records changed; approval is now asked for plan ${s.plan?.digest}: ${s.plan?.words}${voided}`);
         s.status.waitingFor = w.waitingFor = approvalRequest(s);
+        // Incidents started before this read showed the first plan's evidence next to the new plan.
+        if (patched(CHANGED_PLAN_READS_LIVE_OBJECTS)) await showApplied(s, plan, history.driver);
       }
     }
   } finally {
     closeHold(s);
   }
 }
+
+const STALE_APPROVAL_DROPPED = 'stale-approval-dropped';
+
+/** An approval that names another plan than the one asked for now (it was judged while the plan changed). */
+const approvesAnotherPlan = (s: Incident, d: RecordedDecision): boolean => d.action === 'approve' && d.plan !== s.plan?.digest;
 
 interface Unlocked {
   plan: Plan;
@@ -354,6 +384,7 @@ async function rollForward(s: Incident, done: Verified): Promise<End> {
   }
   const { watch, job } = found;
   const before = await lookAtLiveObjects(s, done.live, ' before the re-run');
+  const drift = before && noteDrift(s, before.objects);
   let rerun;
   try {
     rerun = await actions.retryCiJob({ ...s.ref, project: watch.project, jobId: job.id, approved: done.approved, strategy: s.policy.strategy, approvals: mandateOf(s) });
@@ -372,13 +403,20 @@ async function rollForward(s: Incident, done: Verified): Promise<End> {
   note(s, 'check', `job ${rerun.id} ${result.job.status}; dry run: ${verdict}: ${reason}`, verdict === 'no-op');
   s.status.view.dryRun = { jobId: rerun.id, verdict, reason };
   const after = before && (await lookAtLiveObjects(s, done.live, ' after the re-run'));
-  const cluster = before && after ? judgeRollForwardChange(before.objects, after.objects) : undefined;
+  const cluster = before && after ? judgeRollForwardChange(before.objects, after.objects, drift) : undefined;
   if (cluster) {
     note(s, 'check', `the cluster: ${cluster.summary}`, cluster.change === 'nothing' || cluster.change === 'completed');
     s.status.view.clusterChange = { change: cluster.change, summary: cluster.summary };
   }
   const end = decideRollForward(verified, { job: 'finished', status: result.job.status, verdict, reason, mode, ...(cluster ? { cluster } : {}) });
   return { ...end, done: { unlock, verification, rerun: { job: result.job, diff: result.diff, ...(cluster ? { cluster } : {}) } } };
+}
+
+/** Objects someone changed outside both revisions, seen just before the re-run (it may undo that): written down. */
+function noteDrift(s: Incident, before: readonly LiveObject[]): DriftBeforeRerun | undefined {
+  const drift = judgeDriftBeforeRerun(before, s.status.view.applied?.objects);
+  if (drift) note(s, 'check', drift.summary, false);
+  return drift;
 }
 
 /** The newest failed deploy job, in the first watched project that has one. */

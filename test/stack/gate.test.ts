@@ -3,7 +3,7 @@
 // failure and changes nothing, read before and after.
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { WorkflowFailedError } from '@temporalio/client';
-import { startRemediation, decide } from '../../client/remediation';
+import { startRemediation, decide, notifyAlert } from '../../client/remediation';
 import { CLUSTER, helmFor, stackActivities, unique } from './fixtures';
 import {
   activitiesFor,
@@ -21,6 +21,7 @@ import {
   type Rig,
 } from './incident-rig';
 import { markHealthy } from './deployments';
+import { relabelPending } from './records';
 import { makeStuck } from './stuck';
 import type { RogueInput, RogueResult } from './rogue/workflows';
 
@@ -219,4 +220,36 @@ test('revocation reaches a waiting incident: an approver removed from the config
   expect(r.outcome).toBe('needs-investigation');
   expect(r.reason).toMatch(/the unlock refused: plan [0-9a-f]{12} needs 1 approval .* it has no valid approval: alice is not an approver now; nothing was changed$/);
   expect(await records(o)).toEqual(before);
+});
+
+test('an approval given while the release is read again, on the plan shown then, does not approve the new plan', async () => {
+  const o = await stuckRelease();
+  const { project } = gitlabProject(rig.gitlab);
+  const tq = taskQueue();
+  const id = incidentId(o);
+  let reads = 0;
+  let older = '';
+  // alice approves the plan she sees, just as the workflow reads the release again after the alert resolved.
+  const worker = await newWorker(rig, tq, { project, policy: { allowUnverifiedDecisions: false } }, (real) => ({
+    async readReleaseHistory(input) {
+      if (++reads === 2) await decideVerified(rig.env.client, id, { action: 'approve', by: 'alice', reason: 'looked fine', plan: older });
+      return real.readReleaseHistory(input);
+    },
+  }));
+  const before = await records(o);
+  const r = await worker.runUntil(async () => {
+    const { handle } = await startRemediation(rig.env.client, remediationInput(o), tq);
+    older = (await waitForStatus(handle, (x) => x.hold === 'approval')).view.plan!.digest;
+    await relabelPending(o.namespace, `sh.helm.release.v1.${o.release}.v3`);
+    await notifyAlert(rig.env.client, handle.workflowId, { status: 'resolved', fingerprint: 'f1' });
+    const now = await waitForStatus(handle, (x) => x.evidence.some((e) => /came while the release was read again/.test(e.summary)));
+    expect(now.hold).toBe('approval');
+    expect(now.view.plan!.digest).not.toBe(older);
+    await decideVerified(rig.env.client, handle.workflowId, { action: 'reject', by: 'bob', reason: 'nobody approved this plan' });
+    return handle.result();
+  });
+  expect(r).toMatchObject({ outcome: 'rejected', reason: 'bob rejected: nobody approved this plan' });
+  expect(r.evidence.map((e) => e.summary)).toContainEqual(expect.stringMatching(new RegExp(`^alice's approval of plan ${older} came while the release was read again; it does not count for plan [0-9a-f]{12}`)));
+  expect((await records(o)).length).toBe(before.length);
+  expect(await helm.status(o.release, o.namespace)).toMatchObject({ status: 'pending-upgrade' });
 });

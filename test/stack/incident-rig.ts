@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Client } from '@temporalio/client';
-import { createActivities } from '../../activities';
+import { createActivities, type Activities } from '../../activities';
 import { clusterRegistry } from '../../activities/clusters';
 import { GitlabClient } from '../../activities/gitlab';
 import type { OperatorConfig } from '../../activities/policy';
@@ -102,13 +102,18 @@ export function activitiesFor(gitlabUrl: string, operator?: OperatorSource) {
   return createActivities({ kubeFor, gitlab: () => client, ...(operator ? { operator } : {}) });
 }
 
-/** A fresh worker on its own task queue, configured by this test's operator. */
-export async function newWorker(rig: Rig, taskQueue: string, operator: RigOperator = {}): Promise<Worker> {
+/**
+ * A fresh worker on its own task queue, configured by this test's operator. `around` replaces
+ * activities, e.g. to act as another person would at an exact point of the runbook (a race,
+ * injected where it happens rather than by sleeping).
+ */
+export async function newWorker(rig: Rig, taskQueue: string, operator: RigOperator = {}, around?: (real: Activities) => Partial<Activities>): Promise<Worker> {
+  const real = activitiesFor(rig.gitlab.url, operatorConfig(rig, operator));
   return Worker.create({
     connection: rig.env.nativeConnection,
     taskQueue,
     workflowBundle: rig.bundle,
-    activities: activitiesFor(rig.gitlab.url, operatorConfig(rig, operator)),
+    activities: { ...real, ...around?.(real) },
   });
 }
 

@@ -27,7 +27,7 @@ import {
   type RigOperator,
 } from './incident-rig';
 import { markHealthy } from './deployments';
-import { relabelPending } from './records';
+import { recordRollbackOverLock, relabelPending } from './records';
 import { makeStuck } from './stuck';
 
 let rig: Rig;
@@ -230,6 +230,28 @@ describe('branches', () => {
     expect(r.reason).toMatch(/the release changed after approval; nothing was deleted: the pending records changed since approval/);
     expect(r.unlock).toBeUndefined();
     expect((await helm.history(o.release, o.namespace)).map((x) => [x.revision, x.status])).toEqual(before.map((x) => [x.revision, x.status]));
+  });
+
+  test("someone's helm rollback over the lock during the wait: nothing-to-do, naming the pending revision it left buried", async () => {
+    const o = await stuckRelease();
+    const { project } = gitlabProject(rig.gitlab);
+    const r = await incident(o, { project }, async (h) => {
+      await waitForStatus(h, (x) => x.hold === 'approval');
+      // At the hold, before any decision: revision 4 (a copy of 2) deployed on top; 3 stays pending.
+      expect(await recordRollbackOverLock(o.namespace, o.release, 2)).toBe(4);
+      await notifyAlert(rig.env.client, h.workflowId, { status: 'resolved', fingerprint: 'f1' });
+    });
+    expect(r.outcome).toBe('nothing-to-do');
+    expect(r.reason).toBe(
+      `the alert resolved and the release is no longer stuck: ${o.namespace}/${o.release}: not stuck; the newest revision 4 is deployed. Revision 3 (pending-upgrade) is still pending below a newer revision: an operation that never finished, buried (by someone's rollback or deploy over the lock?); it holds no lock and is left as it is.`,
+    );
+    expect(r.unlock).toBeUndefined();
+    expect((await helm.history(o.release, o.namespace)).map((x) => [x.revision, x.status])).toEqual([
+      [1, 'superseded'],
+      [2, 'superseded'],
+      [3, 'pending-upgrade'],
+      [4, 'deployed'],
+    ]);
   });
 
   test('a dry run that would change things ends needs-review, listing the objects', async () => {

@@ -4,7 +4,8 @@
 // before approval; what the re-run changed is read from the cluster before and after it, and the
 // cluster decides where the log disagrees. Incidents run concurrently: each has its own release,
 // namespace, GitLab project and task queue.
-import { startRemediation } from '../../client/remediation';
+import { notifyAlert, startRemediation } from '../../client/remediation';
+import type { Activities } from '../../activities';
 import type { UnlockStrategy } from '../../decisions/remediation';
 import type { RemediationResult } from '../../workflows/remediate';
 import type { RemediationStatus } from '../../workflows/definitions';
@@ -12,9 +13,10 @@ import { runDeployJob } from './deploy-job';
 import { markHealthy } from './deployments';
 import { KubeForbiddenError } from '../../activities/kubernetes';
 import { CHART_SECRETS, CLUSTER, failingStackActivities, helmFor, stackKubeFor, unique } from './fixtures';
-import type { Helm, HelmMajor } from './helm';
-import { decideVerified, gitlabProject, newWorker, remediationInput, startRig, taskQueue, waitForStatus, type Rig } from './incident-rig';
-import { makeStackedPending, makeStuckAfterApply, makeStuckBeforeApply, makeStuckInstall } from './stuck';
+import { TINY_CHART, type Helm, type HelmMajor } from './helm';
+import { captureHistory, decideVerified, gitlabProject, newWorker, remediationInput, startRig, taskQueue, waitForStatus, type Rig } from './incident-rig';
+import { deleteRecord } from './records';
+import { hangAndKill, makeStackedPending, makeStuckAfterApply, makeStuckBeforeApply, makeStuckInstall } from './stuck';
 
 let rig: Rig;
 beforeAll(async () => {
@@ -32,12 +34,18 @@ const exists = async (apiVersion: string, kind: string, namespace: string, name:
 type Release = { release: string; namespace: string };
 
 /** One incident: approved once the approval page shows what was applied; the re-run job deploys `set`. */
-async function incident(helm: Helm, o: Release, strategy: UnlockStrategy, set: string[]): Promise<{ r: RemediationResult; atApproval: RemediationStatus }> {
+async function incident(
+  helm: Helm,
+  o: Release,
+  strategy: UnlockStrategy,
+  set: string[],
+  around?: (real: Activities) => Partial<Activities>,
+): Promise<{ r: RemediationResult; atApproval: RemediationStatus }> {
   await markHealthy(o.namespace);
   const { project } = gitlabProject(rig.gitlab);
   rig.gitlab.runOnRetry(project, () => runDeployJob(helm, o, set));
   const tq = taskQueue();
-  const worker = await newWorker(rig, tq, { project, policy: { strategy } });
+  const worker = await newWorker(rig, tq, { project, policy: { strategy } }, around);
   return worker.runUntil(async () => {
     const { handle } = await startRemediation(rig.env.client, remediationInput(o), tq);
     const atApproval = await waitForStatus(handle, (s) => s.hold === 'approval');
@@ -143,6 +151,87 @@ test.concurrent.each(OTHER)('helm v3, %s: %s', async (strategy, kind) => {
   expect(r.outcome).toBe('unstuck-and-verified');
   expect(r.rerun?.cluster?.change).toMatch(/^(nothing|completed)$/);
   expect(await helm.status(o.release, o.namespace)).toMatchObject({ status: 'deployed' });
+});
+
+// Races with other people, each injected at the exact point it happens (never by sleeping).
+test('the pending revision replaced during the wait: the new plan is shown with its own live objects, read again, not the first plan\'s', async () => {
+  const helm = helmFor(3);
+  const o = { release: unique('rf'), namespace: unique('rf') };
+  const web = `${o.release}-web`;
+  await makeStuckAfterApply(helm, { ...o, upgradesBefore: 1 }, async () => (await image(o.namespace, web)) === pendingImage);
+  await markHealthy(o.namespace);
+  const { project } = gitlabProject(rig.gitlab);
+  const tq = taskQueue();
+  const worker = await newWorker(rig, tq, { project });
+  const { first, now, r } = await worker.runUntil(async () => {
+    const { handle } = await startRemediation(rig.env.client, remediationInput(o), tq);
+    const first = await waitForStatus(handle, (s) => s.hold === 'approval');
+    // At the hold: someone deletes the stuck record and deploys again, killed in its hook this
+    // time: a new revision 3 (tag 5.0.0), nothing of it applied; the live Deployment is still
+    // as the replaced revision left it (2.0.0), which neither revision now wants.
+    await deleteRecord(o.namespace, first.view.plan!.records[0]!.objectName);
+    await hangAndKill(
+      helm,
+      ['upgrade', o.release, TINY_CHART, '-n', o.namespace, '--set', 'tag=5.0.0', '--set', 'hangPreUpgradeHook=true'],
+      o.release,
+      o.namespace,
+      { revision: 3, status: 'pending-upgrade' },
+      90_000,
+      () => exists('batch/v1', 'Job', o.namespace, `${o.release}-pre-upgrade`),
+    );
+    await notifyAlert(rig.env.client, handle.workflowId, { status: 'resolved', fingerprint: 'f1' });
+    const now = await waitForStatus(
+      handle,
+      (s) => s.view.plan?.digest !== first.view.plan?.digest && s.evidence.some((e) => /approval is now asked for plan/.test(e.summary)) && s.view.applied !== undefined,
+    );
+    await decideVerified(rig.env.client, handle.workflowId, { action: 'reject', by: 'alice', reason: 'someone else is deploying' });
+    const r = await handle.result();
+    // The golden history of a changed plan (test/histories): captured on the code before the re-read, it
+    // proves incidents started then still replay (patched('changed-plan-reads-live-objects')).
+    await captureHistory('plan-changed-while-waiting', handle);
+    return { first, now, r };
+  });
+  const deployment = `Deployment ${o.namespace}/${web}`;
+  expect(first.view.applied?.summary).toMatch(/^the interrupted upgrade already applied 1 of 1 objects/);
+  const fresh = `the interrupted upgrade applied 0 of 1 objects; 1 match neither revision (drift): ${deployment}`;
+  expect(now.view.applied).toEqual({
+    summary: fresh,
+    objects: [
+      { kind: 'Secret', namespace: o.namespace, name: `${o.release}-token`, verdict: 'unchanged' },
+      { kind: 'Deployment', namespace: o.namespace, name: web, verdict: 'drift' },
+    ],
+  });
+  expect(now.view.plan?.records[0]?.uid).not.toBe(first.view.plan?.records[0]?.uid);
+  expect(evidence(r)).toContain(fresh);
+  expect(r).toMatchObject({ outcome: 'rejected', reason: 'alice rejected: someone else is deploying' });
+});
+
+test("someone's own helm upgrade between the verification and the roll-forward: undone by the re-run, which the ending names (needs-review), never 'completed'", async () => {
+  const helm = helmFor(3);
+  const o = { release: unique('rf'), namespace: unique('rf') };
+  const web = `${o.release}-web`;
+  await makeStuckAfterApply(helm, { ...o, upgradesBefore: 1 }, async () => (await image(o.namespace, web)) === pendingImage);
+  let upgrades = 0;
+  // The roll-forward's first activity: verified just before; its live read comes just after.
+  const { r } = await incident(helm, o, 'delete', ['tag=2.0.0'], (real) => ({
+    async findJobToRerun(watch) {
+      if (upgrades++ === 0) await helm.ok(['upgrade', o.release, TINY_CHART, '-n', o.namespace, '--set', 'tag=5.0.0']);
+      return real.findJobToRerun(watch);
+    },
+  }));
+  const deployment = `Deployment ${o.namespace}/${web}`;
+  expect(upgrades).toBe(1);
+  expect(r.verification?.verified).toBe(true);
+  expect(evidence(r)).toContain(
+    `before the re-run, 1 object(s) were as neither revision wants them (someone's own deploy or edit?): ${deployment} (changed after approval was asked, when it was applied); the re-run may overwrite them`,
+  );
+  expect(r.rerun?.cluster?.change).toBe('overwrote');
+  expect(r.outcome).toBe('needs-review');
+  expect(r.reason).toContain(
+    `the re-run overwrote changes made outside both revisions: ${deployment} (as neither revision wanted it before the re-run, changed after approval was asked, when it was applied; now applied)`,
+  );
+  expect(r.reason).not.toMatch(/completed the interrupted upgrade/);
+  expect(await image(o.namespace, web)).toBe(pendingImage);
 });
 
 test('a read our identity may not make is evidence ("could not read … (forbidden)"), never a failure', async () => {

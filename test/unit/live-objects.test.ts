@@ -4,6 +4,7 @@
 import {
   intendedRevision,
   judgeApplied,
+  judgeDriftBeforeRerun,
   judgeObject,
   judgeRollForwardChange,
   matches,
@@ -132,10 +133,58 @@ describe('judgeRollForwardChange: the cluster before and after the re-run', () =
     { name: 'recreated (new uid): changed', before: [a], after: [{ ...a, uid: 'new' }], want: 'unexpected', says: /Deployment app\/a/ },
     { name: 'unreadable both times, nothing else: the cluster cannot tell', before: [obj('f', 'unreadable')], after: [obj('f', 'unreadable')], want: 'unknown', says: /could not read Deployment app\/f/ },
     { name: 'one unreadable among readable ones: judged on the rest, saying so', before: [a, obj('f', 'unreadable')], after: [a, obj('f', 'unreadable')], want: 'nothing', says: /\(1 compared\); could not read Deployment app\/f/ },
+    // Someone's own deploy or edit before the re-run (drift), then undone by it: never "completed".
+    { name: 'drift before, as the pending revision wants it after: overwrote, not completed', before: [obj('b', 'drift')], after: [moved(obj('b', 'drift'), 'applied')], want: 'overwrote', says: /^the re-run overwrote changes made outside both revisions: Deployment app\/b \(as neither revision wanted it before the re-run, since when unknown; now applied\)$/ },
+    { name: 'drift before, drift of another kind after: overwrote', before: [obj('b', 'drift')], after: [moved(obj('b', 'drift'), 'drift', { digest: 'other' })], want: 'overwrote', says: /Deployment app\/b \(as neither revision wanted it before the re-run, since when unknown; now as neither revision wants it\)$/ },
+    { name: 'drift overwritten beside the upgrade completed: overwrote, the completed object not counted as it', before: [obj('d', 'drift'), n], after: [moved(obj('d', 'drift'), 'applied'), moved(n, 'applied')], want: 'overwrote', says: /overwrote changes made outside both revisions: Deployment app\/d \(.*\)$/ },
+    { name: 'drift overwritten and more than the pending revision: both said', before: [obj('d', 'drift'), a], after: [moved(obj('d', 'drift'), 'applied'), moved(a, 'drift')], want: 'overwrote', says: /Deployment app\/d .*; it also changed 1 object\(s\) beyond the interrupted upgrade's intent: Deployment app\/a \(now as neither revision wants it\)$/ },
+    { name: 'drift the re-run left alone: nothing changed, the drift said', before: [a, obj('d', 'drift')], after: [a, obj('d', 'drift')], want: 'nothing', says: /changed no object of the release \(2 compared\); Deployment app\/d still is as neither revision wants it$/ },
+    { name: 'drift left alone beside the upgrade completed: completed, the drift said', before: [n, obj('d', 'drift')], after: [moved(n, 'applied'), obj('d', 'drift')], want: 'completed', says: /changed exactly Deployment app\/b, as the pending revision intended; Deployment app\/d still is as neither revision wants it$/ },
   ])('$name', ({ before, after, want, says }) => {
     const c = judgeRollForwardChange(before, after);
     expect(c.change).toBe(want);
     expect(c.summary).toMatch(says);
+  });
+
+  test('an overwritten object says when it drifted, from the drift seen before the re-run', () => {
+    const d = obj('b', 'drift');
+    const drift = judgeDriftBeforeRerun([d], [{ kind: 'Deployment', namespace: 'app', name: 'b', verdict: 'applied' }]);
+    expect(judgeRollForwardChange([d], [moved(d, 'applied')], drift).summary).toBe(
+      'the re-run overwrote changes made outside both revisions: Deployment app/b (as neither revision wanted it before the re-run, changed after approval was asked, when it was applied; now applied)',
+    );
+  });
+});
+
+describe('judgeDriftBeforeRerun: objects someone changed before the re-run', () => {
+  const seen = (name: string, verdict: LiveObject['verdict']) => ({ kind: 'Deployment', namespace: 'app', name, verdict });
+  test.each<{ name: string; before: LiveObject[]; atApproval?: ReturnType<typeof seen>[]; want: string | undefined }>([
+    { name: 'no drift: nothing to write down', before: [obj('a', 'applied'), obj('b', 'not-applied'), obj('s', 'unchanged', false)], atApproval: [seen('a', 'applied')], want: undefined },
+    { name: 'missing or unreadable is not drift', before: [obj('m', 'missing'), obj('f', 'unreadable')], want: undefined },
+    {
+      name: 'applied when approval was asked, drift now: changed during the incident',
+      before: [obj('a', 'drift'), obj('b', 'applied')],
+      atApproval: [seen('a', 'applied'), seen('b', 'applied')],
+      want: "before the re-run, 1 object(s) were as neither revision wants them (someone's own deploy or edit?): Deployment app/a (changed after approval was asked, when it was applied); the re-run may overwrite them",
+    },
+    {
+      name: 'drift already when approval was asked: said so',
+      before: [obj('a', 'drift')],
+      atApproval: [seen('a', 'drift')],
+      want: "before the re-run, 1 object(s) were as neither revision wants them (someone's own deploy or edit?): Deployment app/a (already so when approval was asked); the re-run may overwrite them",
+    },
+    {
+      name: 'nothing shown at approval (the read failed): since when unknown',
+      before: [obj('a', 'drift'), obj('c', 'drift')],
+      atApproval: undefined,
+      want: "before the re-run, 2 object(s) were as neither revision wants them (someone's own deploy or edit?): Deployment app/a (since when unknown), Deployment app/c (since when unknown); the re-run may overwrite them",
+    },
+  ])('$name', ({ before, atApproval, want }) => {
+    expect(judgeDriftBeforeRerun(before, atApproval)?.summary).toBe(want);
+  });
+
+  test('past ten objects the rest are counted', () => {
+    const many = Array.from({ length: 12 }, (_, i) => obj(`d${i}`, 'drift'));
+    expect(judgeDriftBeforeRerun(many, [])?.summary).toMatch(/Deployment app\/d9 \(since when unknown\) and 2 more; the re-run may overwrite them$/);
   });
 });
 

@@ -10,9 +10,10 @@ import { OUTCOMES } from '../../decisions/remediation';
 const DIR = join(__dirname, '..', 'histories');
 const files = readdirSync(DIR).filter((f) => f.endsWith('.json')).sort();
 // One history per outcome the workflow can return (a new outcome needs one), plus the paths that
-// no outcome names: a cancellation, the escalation timers of a long approval wait, and the
-// two-person rule's gate, open after the first approval.
-const SCENARIOS = [...OUTCOMES, 'cancelled', 'escalated-then-approved', 'two-person-approved'].sort();
+// no outcome names: a cancellation, the escalation timers of a long approval wait, the
+// two-person rule's gate, open after the first approval, and a plan that changed while waiting
+// (captured before patched('changed-plan-reads-live-objects'): an incident started then replays).
+const SCENARIOS = [...OUTCOMES, 'cancelled', 'escalated-then-approved', 'two-person-approved', 'plan-changed-while-waiting'].sort();
 
 let bundle: WorkflowBundleWithSourceMap;
 beforeAll(async () => {

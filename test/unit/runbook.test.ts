@@ -24,6 +24,9 @@ const state = (...history: RevisionRecord[]) => determineReleaseState('gitlab', 
 const STUCK = state(rev(1233, 'superseded'), rev(1234, 'deployed'), rev(1235, 'pending-upgrade', 17));
 const UNSTUCK = state(rev(1233, 'superseded'), rev(1234, 'deployed'));
 const APPROVED = approvedRecords(STUCK);
+// Someone's `helm rollback` to 1234 during the wait: a new deployed revision on top, the stuck one left below.
+const ROLLED_BACK_OVER = state(rev(1233, 'superseded'), rev(1234, 'superseded'), rev(1235, 'pending-upgrade', 17), rev(1236, 'deployed', 1));
+const BURIED = /Revision 1235 \(pending-upgrade\) is still pending below a newer revision: an operation that never finished, buried \(by someone's rollback or deploy over the lock\?\); it holds no lock and is left as it is\.$/;
 
 describe('step 1: decideCiQuiet', () => {
   test.each([
@@ -83,6 +86,11 @@ describe('step 4, the alert resolved while waiting for approval: decideLookAgain
       name: 'someone fixed it meanwhile: nothing to do',
       now: UNSTUCK,
       want: { look: 'not-stuck', ending: { outcome: 'nothing-to-do', reason: expect.stringMatching(/^the alert resolved and the release is no longer stuck: .*not stuck/) } },
+    },
+    {
+      name: "someone's rollback over the lock meanwhile: nothing to do, naming the pending revision left buried",
+      now: ROLLED_BACK_OVER,
+      want: { look: 'not-stuck', ending: { outcome: 'nothing-to-do', reason: expect.stringMatching(BURIED) } },
     },
     {
       name: 'the pending record was rewritten: ask again for the new one',
@@ -157,6 +165,12 @@ describe('step 5, the lock read again: decideUnlock', () => {
       driver: 'secret' as const,
       want: { action: 'stop', ending: { outcome: 'nothing-to-do', reason: expect.stringMatching(/^the release is no longer stuck; nothing was deleted: /) } },
     },
+    {
+      name: "someone's rollback over the lock after approval: nothing deleted, naming the pending revision left buried",
+      now: ROLLED_BACK_OVER,
+      driver: 'secret' as const,
+      want: { action: 'stop', ending: { outcome: 'nothing-to-do', reason: expect.stringMatching(BURIED) } },
+    },
     { name: 'records without a storage driver: nothing deleted, a human looks', now: STUCK, driver: undefined, want: { action: 'stop', ending: { outcome: 'needs-investigation' } } },
   ])('$name', ({ now, driver, want }) => {
     expect(decideUnlock(APPROVED, now, driver)).toMatchObject(want);
@@ -230,6 +244,7 @@ describe('step 7: decideRollForward', () => {
   const nothing = { change: 'nothing' as const, summary: 'the deploy changed no object of the release (2 compared)' };
   const completed = { change: 'completed' as const, objects: [], summary: 'the deploy completed the interrupted upgrade: it changed exactly Deployment app/web, as the pending revision intended' };
   const unexpected = { change: 'unexpected' as const, objects: [], summary: "the deploy changed 1 object(s) beyond the interrupted upgrade's intent: Deployment app/web (now as neither revision wants it)" };
+  const overwrote = { change: 'overwrote' as const, objects: [], summary: 'the re-run overwrote changes made outside both revisions: Deployment app/web (as neither revision wanted it before the re-run, changed after approval was asked, when it was applied; now applied)' };
   const unknown = { change: 'unknown' as const, summary: 'the cluster could not tell what the deploy changed: could not read Deployment app/web before or after the deploy' };
   test.each<{ name: string; rerun: Rerun; outcome: string; says: RegExp }>([
     { name: 'log lists changes, cluster changed nothing (two-way after a delete): verified, saying both', rerun: { job: 'finished', status: 'success', verdict: 'changes', mode: 'two-way', reason: 'Deployment app/web changed', cluster: nothing }, outcome: 'unstuck-and-verified', says: /changed no object of the release \(2 compared\)\. The log lists changes but the cluster shows none: the cluster decides .*\(the job's log: changes: Deployment app\/web changed\)$/ },
@@ -239,6 +254,8 @@ describe('step 7: decideRollForward', () => {
     { name: 'unexpected changes even from a failed job: review', rerun: { job: 'finished', status: 'failed', verdict: 'unknown', reason: 'x', cluster: unexpected }, outcome: 'needs-review', says: /beyond the interrupted upgrade's intent/ },
     { name: 'a failed job whose diff listed changes: review', rerun: { job: 'finished', status: 'failed', verdict: 'changes', reason: '2 objects', cluster: nothing }, outcome: 'needs-review', says: /ended failed after its dry run listed changes: 2 objects; the cluster: the deploy changed no object/ },
     { name: 'a failed job without a diff: a human looks', rerun: { job: 'finished', status: 'failed', verdict: 'unknown', reason: 'cluster unreachable', cluster: nothing }, outcome: 'needs-investigation', says: /the re-run job ended failed: cluster unreachable; the cluster:/ },
+    { name: "someone's change undone by the re-run, though the log and job say all is well: review, naming it", rerun: { job: 'finished', status: 'success', verdict: 'no-op', reason: 'no changes', cluster: overwrote }, outcome: 'needs-review', says: /the re-run overwrote changes made outside both revisions: Deployment app\/web \(.*changed after approval was asked.*\)\. \(the job's log: no-op: no changes\)$/ },
+    { name: 'an overwrite by a failed job: still review, naming it', rerun: { job: 'finished', status: 'failed', verdict: 'unknown', reason: 'x', cluster: overwrote }, outcome: 'needs-review', says: /^gitlab\/gitlab: revision 1234 is deployed\. the re-run overwrote changes/ },
     { name: 'the cluster cannot tell: review', rerun: { job: 'finished', status: 'success', verdict: 'no-op', reason: 'x', cluster: unknown }, outcome: 'needs-review', says: /could not tell what the deploy changed/ },
   ])('$name', ({ rerun, outcome, says }) => {
     const end = decideRollForward(V, rerun);
