@@ -21,10 +21,16 @@ export class BackupError extends Error {
   override name = 'BackupError';
 }
 
+/** A backup's contents do not match the digest recorded for it, or nothing records one: restored nothing. */
+export class BackupDigestError extends Error {
+  override name = 'BackupDigestError';
+}
+
 export const FAILURE_TYPES = {
   InvalidInput: 'InvalidInput',
   ReleaseChanged: 'ReleaseChanged',
   Backup: 'BackupProblem',
+  BackupDigest: 'BackupDigestMismatch',
   NotAHelmRelease: 'NotAHelmRelease',
   KubeForbidden: 'KubeForbidden',
   KubeNotFound: 'KubeNotFound',
@@ -41,6 +47,7 @@ export function toFailure(err: unknown): unknown {
   if (err instanceof InvalidInputError) return nonRetryable(FAILURE_TYPES.InvalidInput, err);
   if (err instanceof ReleaseChangedError) return nonRetryable(FAILURE_TYPES.ReleaseChanged, err);
   if (err instanceof BackupError) return nonRetryable(FAILURE_TYPES.Backup, err);
+  if (err instanceof BackupDigestError) return nonRetryable(FAILURE_TYPES.BackupDigest, err);
   if (err instanceof NotAHelmReleaseError) return nonRetryable(FAILURE_TYPES.NotAHelmRelease, err);
   if (err instanceof KubeUnavailableError) return err; // retryable
   if (err instanceof KubeForbiddenError) return nonRetryable(FAILURE_TYPES.KubeForbidden, err);
