@@ -24,6 +24,11 @@ export function stackActivities(now?: () => number) {
   return createActivities({ kubeFor: stackKubeFor(), ...(now ? { now } : {}) });
 }
 
+/** The operator's own actions (restore), as the CLI builds them, on the shared control plane. */
+export function stackOperatorActions() {
+  return createActivities({ kubeFor: stackKubeFor() });
+}
+
 /**
  * Activities whose cluster CLUSTER is a real Kube that fails or races when a test arms it;
  * `unlockSettleMs` shortens the wait of an unlock retry that finds its own backup.
