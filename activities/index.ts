@@ -11,6 +11,7 @@ import { createLiveObjectActivities } from './live-objects';
 import { createNotifyActivities, type OutcomeSink } from './notify';
 import { createPolicyActivities, type OperatorConfig } from './policy';
 import { createReleaseActivities } from './release';
+import { createRestoreActions } from './restore';
 import { createUnlockActivities } from './unlock';
 
 export interface ActivityDeps {
@@ -30,9 +31,17 @@ const noGitlab = (): GitlabClient => {
   throw new InvalidInputError('GitLab is not configured: set HELM_UNSTUCK_GITLAB_URL and HELM_UNSTUCK_GITLAB_TOKEN');
 };
 
+/** Our typed errors turned into Temporal failures (failures.ts), each attempt heartbeating (attempt.ts). */
+function wrapAll<T extends object>(all: T): T {
+  const wrapped: Record<string, unknown> = {};
+  for (const [name, fn] of Object.entries(all)) wrapped[name] = withAttempt(withFailures(fn as (...a: unknown[]) => Promise<unknown>));
+  return wrapped as T;
+}
+
 /**
- * Every activity, with our typed errors turned into Temporal failures (see failures.ts), each
- * attempt heartbeating and its requests ending with it (attempt.ts).
+ * Every activity the worker serves to workflows (restore is not one: createOperatorActions), with
+ * our typed errors turned into Temporal failures (see failures.ts), each attempt heartbeating and
+ * its requests ending with it (attempt.ts).
  */
 export function createActivities(deps: ActivityDeps) {
   const now = deps.now ?? Date.now;
@@ -45,9 +54,15 @@ export function createActivities(deps: ActivityDeps) {
     ...createNotifyActivities(now, deps.outcomes),
     ...createPolicyActivities(deps.operator),
   };
-  const wrapped: Record<string, unknown> = {};
-  for (const [name, fn] of Object.entries(all)) wrapped[name] = withAttempt(withFailures(fn as (...a: unknown[]) => Promise<unknown>));
-  return wrapped as typeof all;
+  return wrapAll(all);
+}
+
+/**
+ * The operator's own actions (restore), for the CLI: never registered on a worker, so no workflow
+ * can schedule them (restore.ts says why). Failures are typed as the activities' are.
+ */
+export function createOperatorActions(deps: Pick<ActivityDeps, 'kubeFor'>) {
+  return wrapAll(createRestoreActions(deps.kubeFor));
 }
 
 export type Activities = ReturnType<typeof createActivities>;

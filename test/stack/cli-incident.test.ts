@@ -4,9 +4,8 @@ import { join } from 'node:path';
 import { decodePayload, encodePayload } from '../../activities/helm-storage';
 import { BACKUP_ANNOTATIONS } from '../../activities/unlock';
 import { EXIT, main } from '../../client/cli';
-import { backupDigest } from '../../decisions/backup-digest';
 import { markHealthy } from './deployments';
-import { CLUSTER, helmFor, stackKubeFor, unique } from './fixtures';
+import { CLUSTER, digestOfHeld, helmFor, stackKubeFor, unique } from './fixtures';
 import { GITLAB_TOKEN, gitlabProject, newWorker, startRig, trace, type Rig } from './incident-rig';
 import { removeDir, tempDir } from './process';
 import { sharedStack } from './shared';
@@ -106,22 +105,13 @@ test('start, status, a refused and an accepted approval, list, report, restore',
   const ann = genuine.annotations!;
   const payload = decodePayload(genuine);
   const data = { ...genuine.data, release: encodePayload('Secret', { ...payload, manifest: `${String(payload.manifest)}\n# rewritten\n` }) };
-  const annotations = JSON.parse(ann[BACKUP_ANNOTATIONS.originalAnnotations]!) as Record<string, string>;
-  const digest = backupDigest({
-    kind: 'Secret',
-    namespace: o.namespace,
-    name: ann[BACKUP_ANNOTATIONS.originalName]!,
-    ...(ann[BACKUP_ANNOTATIONS.originalType] ? { type: ann[BACKUP_ANNOTATIONS.originalType] } : {}),
-    labels: JSON.parse(ann[BACKUP_ANNOTATIONS.originalLabels]!) as Record<string, string>,
-    annotations,
-    data,
-  });
+  const digest = digestOfHeld({ ...genuine, data });
   await kube.replaceRecord({ ...genuine, annotations: { ...ann, [BACKUP_ANNOTATIONS.digest]: digest }, data }, genuine.resourceVersion);
   const unlockedHistory = await helm.history(o.release, o.namespace);
   expect(await restore()).toMatchObject({ code: EXIT.error, err: expect.stringMatching(/it is not the backup the incident took: its contents hash to sha256:[0-9a-f]{64}, the incident's history recorded sha256:[0-9a-f]{64}/) });
   expect(await helm.history(o.release, o.namespace)).toEqual(unlockedHistory);
   const forged = (await kube.getRecord('Secret', o.namespace, backupName))!;
-  await kube.replaceRecord({ ...genuine }, forged.resourceVersion);
+  await kube.replaceRecord({ ...genuine, data: genuine.data! }, forged.resourceVersion);
 
   const restored = await restore();
   expect(restored).toMatchObject({ code: EXIT.ok, out: expect.stringMatching(/^restored sh\.helm\.release\.v1\..*\.v2/) });

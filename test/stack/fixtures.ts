@@ -2,7 +2,10 @@
 // control plane, unique names.
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { createActivities } from '../../activities';
+import { createActivities, createOperatorActions } from '../../activities';
+import { BACKUP_ANNOTATIONS } from '../../activities/unlock';
+import type { NewRecord } from '../../activities/kubernetes';
+import { backupDigest } from '../../decisions/backup-digest';
 import type { ReleaseHistory } from '../../activities/release';
 import type { UnlockInput } from '../../activities/unlock';
 import { clusterRegistry } from '../../activities/clusters';
@@ -26,7 +29,25 @@ export function stackActivities(now?: () => number) {
 
 /** The operator's own actions (restore), as the CLI builds them, on the shared control plane. */
 export function stackOperatorActions() {
-  return createActivities({ kubeFor: stackKubeFor() });
+  return createOperatorActions({ kubeFor: stackKubeFor() });
+}
+
+/**
+ * The digest a backup's annotation should carry for the record it holds, as a rewriter who knows
+ * the format would compute it (its original-* annotations must be JSON).
+ */
+export function digestOfHeld(b: Pick<NewRecord, 'kind' | 'namespace' | 'annotations' | 'data'>): string {
+  const ann = b.annotations ?? {};
+  const type = ann[BACKUP_ANNOTATIONS.originalType];
+  return backupDigest({
+    kind: b.kind,
+    namespace: b.namespace,
+    name: ann[BACKUP_ANNOTATIONS.originalName]!,
+    ...(type ? { type } : {}),
+    labels: JSON.parse(ann[BACKUP_ANNOTATIONS.originalLabels]!) as Record<string, string>,
+    annotations: JSON.parse(ann[BACKUP_ANNOTATIONS.originalAnnotations] ?? '{}') as Record<string, string>,
+    data: b.data,
+  });
 }
 
 /**
@@ -35,7 +56,7 @@ export function stackOperatorActions() {
  */
 export function failingStackActivities(opts: { unlockSettleMs?: number } = {}) {
   const { kubeFor, kube } = failingKubeFor(stackKubeFor(), CLUSTER);
-  return { acts: createActivities({ kubeFor, ...opts }), kube };
+  return { acts: createActivities({ kubeFor, ...opts }), ops: createOperatorActions({ kubeFor }), kube };
 }
 
 /** An unlock of every pending revision of `h`, exactly as read (what a human approves). */

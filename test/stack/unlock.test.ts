@@ -1,7 +1,7 @@
 // Runbook steps 3-5 against real helm and the real API server: read the release, unlock it,
 // and prove with helm itself that the release is deployed again and can be upgraded.
 import { decodePayload, encodePayload, type StoredObject } from '../../activities/helm-storage';
-import { BACKUP_LABELS } from '../../activities/unlock';
+import { BACKUP_ANNOTATIONS, BACKUP_LABELS } from '../../activities/unlock';
 import { kindOf, type ReleaseHistory } from '../../activities/release';
 import { CHART_SECRETS, CLUSTER, helmFor, stackActivities, stackKubeFor, stackOperatorActions, unique, unlockInput } from './fixtures';
 import { TINY_CHART, type Helm, type HelmDriver, type HelmMajor } from './helm';
@@ -71,7 +71,7 @@ describe.each(cases)('helm v%i, %s driver', (major, driver) => {
     const again = await acts.unlockRelease(unlockInput(h));
     expect(again.actions).toEqual([expect.objectContaining({ revision: 3, outcome: 'already-unlocked' })]);
 
-    const restored = await acts.restoreRelease({
+    const restored = await ops.restoreRelease({
       cluster: CLUSTER,
       namespace: o.namespace,
       driver,
@@ -79,7 +79,7 @@ describe.each(cases)('helm v%i, %s driver', (major, driver) => {
     });
     expect(restored).toMatchObject({ outcome: 'restored', revision: 3 });
     expect(await helm.history(o.release, o.namespace)).toEqual(before);
-    const restoredAgain = await acts.restoreRelease({ cluster: CLUSTER, namespace: o.namespace, driver, backupName: unlocked.actions[0]!.backupName });
+    const restoredAgain = await ops.restoreRelease({ cluster: CLUSTER, namespace: o.namespace, driver, backupName: unlocked.actions[0]!.backupName });
     expect(restoredAgain.outcome).toBe('already-restored');
 
     // The restored record is a new object: unlocking needs a fresh approval of it.
@@ -105,7 +105,7 @@ describe.each(cases)('helm v%i, %s driver', (major, driver) => {
     expect(after[1]?.description).toMatch(/unlocked from stale 'pending-upgrade' state by helm-unstuck/);
     expect((await acts.unlockRelease(unlockInput(h, 'mark-failed'))).actions[0]?.outcome).toBe('already-unlocked');
 
-    await acts.restoreRelease({ cluster: CLUSTER, namespace: o.namespace, driver, backupName: res.actions[0]!.backupName });
+    await ops.restoreRelease({ cluster: CLUSTER, namespace: o.namespace, driver, backupName: res.actions[0]!.backupName });
     expect(await helm.history(o.release, o.namespace)).toEqual(before);
   });
 });
@@ -250,6 +250,9 @@ describe('restore puts back only the bytes that were backed up (the digest)', ()
     const unlocked = await acts.unlockRelease(unlockInput(h, strategy));
     const { backupName, objectName } = unlocked.actions[0]!;
     const genuine = (await kube.getRecord('Secret', o.namespace, backupName))!;
+    // The digest, on the backup and in the unlock's result (history): never the payload itself.
+    expect(unlocked.actions[0]!.backupDigest).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(genuine.annotations![BACKUP_ANNOTATIONS.digest]).toBe(unlocked.actions[0]!.backupDigest);
     const record = () => kube.getRecord('Secret', o.namespace, objectName);
     const recordBefore = await record();
     const helmBefore = await helm.history(o.release, o.namespace);
