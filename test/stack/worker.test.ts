@@ -92,7 +92,7 @@ test("restoreRelease is not served to workflows: another's workflow scheduling i
           args: [taskQueue, { cluster: CLUSTER, namespace: o.namespace, driver: 'secret', backupName }],
         }),
       );
-      expect(answer).toEqual({ failure: expect.objectContaining({ message: expect.stringMatching(/Activity function restoreRelease is not registered on this Worker/) }) });
+      expect(answer).toEqual({ failure: { type: 'NotFoundError', message: expect.stringMatching(/^Activity function restoreRelease is not registered on this Worker/) } });
     } finally {
       await w.shutdown();
     }
