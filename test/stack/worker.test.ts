@@ -78,7 +78,7 @@ test("restoreRelease is not served to workflows: another's workflow scheduling i
   const temporal = await startTemporal();
   try {
     const config = join(dir, 'config.yaml');
-    writeFileSync(config, ['clusters:', '  local:', '    context: admin', `kubeconfig: ${sharedStack().kubeconfig}`].join('\n'));
+    writeFileSync(config, ['clusters:', '  local:', '    context: admin', '    gitlab: [{project: 1, environment: gprd}]', 'policy:', '  approvers: [alice]', `kubeconfig: ${sharedStack().kubeconfig}`].join('\n'));
     const taskQueue = unique('helm-unstuck');
     // The worker as the operator runs it: worker/worker.ts, the operator's clusters and credentials.
     const w = await startWorker({ env: { PATH: process.env.PATH, HOME: process.env.HOME, TEMPORAL_ADDRESS: temporal.address, HELM_UNSTUCK_TASK_QUEUE: taskQueue, HELM_UNSTUCK_CONFIG: config }, log: () => undefined });
