@@ -29,6 +29,11 @@ export class BackupError extends Error {
 
 export { FAILURE_TYPES };
 
+/** A backup's contents do not match the digest recorded for it, or nothing records one: restored nothing. */
+export class BackupDigestError extends Error {
+  override name = 'BackupDigestError';
+}
+
 export function toFailure(err: unknown): unknown {
   if (err instanceof ApplicationFailure) return err;
   const nonRetryable = (type: string, e: Error) => ApplicationFailure.create({ message: e.message, type, nonRetryable: true, cause: e });
@@ -36,6 +41,7 @@ export function toFailure(err: unknown): unknown {
   if (err instanceof ApprovalRefusedError) return nonRetryable(FAILURE_TYPES.ApprovalRefused, err);
   if (err instanceof ReleaseChangedError) return nonRetryable(FAILURE_TYPES.ReleaseChanged, err);
   if (err instanceof BackupError) return nonRetryable(FAILURE_TYPES.Backup, err);
+  if (err instanceof BackupDigestError) return nonRetryable(FAILURE_TYPES.BackupDigest, err);
   if (err instanceof NotAHelmReleaseError) return nonRetryable(FAILURE_TYPES.NotAHelmRelease, err);
   if (err instanceof KubeUnavailableError) return err; // retryable
   if (err instanceof KubeForbiddenError) return nonRetryable(FAILURE_TYPES.KubeForbidden, err);

@@ -12,6 +12,7 @@ import { createLiveObjectActivities } from './live-objects';
 import { createNotifyActivities, type OutcomeSink } from './notify';
 import { createPolicyActivities } from './policy';
 import { createReleaseActivities } from './release';
+import { createRestoreActions } from './restore';
 import { createUnlockActivities, type ApprovedRecord, type UnlockInput, type UnlockStrategy } from './unlock';
 
 export interface ActivityDeps {
@@ -101,7 +102,7 @@ export function createActivities(deps: ActivityDeps) {
 
 /**
  * What the acts do once their approval holds, with no gate: for the tests of the unlock's and the
- * re-run's own mechanics, and the operator's CLI (restore). Never served by a worker.
+ * re-run's own mechanics. Never served by a worker.
  */
 export function createMechanisms(deps: ActivityDeps) {
   const now = deps.now ?? Date.now;
@@ -109,6 +110,14 @@ export function createMechanisms(deps: ActivityDeps) {
     ...observers(deps, now),
     ...createUnlockActivities(deps.kubeFor, now, deps.unlockSettleMs === undefined ? {} : { settleMs: deps.unlockSettleMs }),
   });
+}
+
+/**
+ * The operator's own actions (restore), for the CLI: never registered on a worker, so no workflow
+ * can schedule them (restore.ts says why). Failures are typed as the activities' are.
+ */
+export function createOperatorActions(deps: Pick<ActivityDeps, 'kubeFor'>) {
+  return wrapAll(createRestoreActions(deps.kubeFor));
 }
 
 export type Activities = ReturnType<typeof createActivities>;

@@ -1,4 +1,4 @@
-// Runbook step 4 (act): remove the lock, and undo it if need be. Never a rollback.
+// Runbook step 4 (act): remove the lock (undoing it is the operator's: restore.ts). Never a rollback.
 //
 // Before touching a record we prove, at that moment, that it is the pending revision a human
 // approved: same uid and resourceVersion (so same status and content), still Helm's newest
@@ -15,11 +15,11 @@ import type { UnlockStrategy } from '../decisions/remediation';
 import type { ApprovedRecord } from '../decisions/runbook';
 import { abortedBecause, attemptNumber, attemptSignal, leftToFinish, requestSignal } from './attempt';
 import type { KubeFor } from './clusters';
+import { BACKUP_ANNOTATIONS, MARKED_FROM, backUp, backsUp, intactDigest } from './backup';
 import { BackupError, InvalidInputError, ReleaseChangedError } from './failures';
-import { decodePayload, encodePayload, NotAHelmReleaseError, toRevisionRecord, type StoredObject } from './helm-storage';
+import { decodePayload, encodePayload, type StoredObject } from './helm-storage';
 import {
   KUBE_REQUEST_TIMEOUT_MS,
-  KubeAlreadyExistsError,
   KubeConflictError,
   KubeNotFoundError,
   KubeUnavailableError,
@@ -51,6 +51,13 @@ export interface UnlockAction {
   uid: string;
   outcome: 'deleted' | 'marked-failed' | 'already-unlocked';
   backupName: string;
+  /**
+   * backupDigest (decisions/backup-digest.ts) of the record the backup holds: a restore from the
+   * CLI checks the backup against it. Absent when the backup could not be vouched for (an unlock
+   * that found the record already gone with a backup whose digest does not match it) and in
+   * incidents from before digests.
+   */
+  backupDigest?: string;
   detail: string;
 }
 
@@ -64,45 +71,10 @@ export interface UnlockResult {
   at: string;
 }
 
-export interface RestoreInput {
-  cluster: string;
-  namespace: string;
-  driver: StorageDriver;
-  backupName: string;
-}
-
-export interface RestoreResult {
-  cluster: string;
-  namespace: string;
-  objectName: string;
-  revision: number;
-  outcome: 'restored' | 'already-restored';
-  summary: string;
-}
-
-const A = 'helm-unstuck/';
-export const BACKUP_LABELS = {
-  managedBy: 'app.kubernetes.io/managed-by',
-  release: `${A}backup-of-release`,
-  revision: `${A}backup-of-revision`,
-  status: `${A}backup-of-status`,
-  takenAt: `${A}backup-taken-at`,
-} as const;
-export const BACKUP_ANNOTATIONS = {
-  originalName: `${A}original-name`,
-  originalUid: `${A}original-uid`,
-  originalResourceVersion: `${A}original-resource-version`,
-  originalType: `${A}original-type`,
-  originalLabels: `${A}original-labels`,
-  originalAnnotations: `${A}original-annotations`,
-  takenAt: `${A}taken-at`,
-  incident: `${A}incident`,
-  strategy: `${A}strategy`,
-} as const;
-/** On a record we marked failed: the resourceVersion it had before, so a rerun knows it was us. */
-export const MARKED_FROM = `${A}marked-failed-from-resource-version`;
-
 export { backupName };
+// The backup's format and the restore live in backup.ts and restore.ts; named here too, as before.
+export { BACKUP_ANNOTATIONS, BACKUP_LABELS, MARKED_FROM } from './backup';
+export type { RestoreInput, RestoreResult } from './restore';
 
 /**
  * How long a retry that finds its own backup waits, once the API server answers again, before it
@@ -158,59 +130,6 @@ function describeChange(seen: ApprovedRecord, now: StoredObject): string {
   return parts.join(', ');
 }
 
-/** Our backup of `cur`: written now, or found (ours from an earlier attempt, or another incident's). */
-interface Backup {
-  name: string;
-  backup: 'written' | 'found';
-  incident?: string;
-}
-
-async function backUp(kube: KubeApi, cur: StoredObject, input: UnlockInput, takenAt: Date): Promise<Backup> {
-  const name = backupName(input.release, Number(cur.labels.version), cur.uid);
-  const rec: NewRecord = {
-    kind: cur.kind,
-    name,
-    namespace: cur.namespace,
-    // No owner=helm: Helm (and alerts on Helm's labels) must not see the copy as a release.
-    labels: {
-      [BACKUP_LABELS.managedBy]: 'helm-unstuck',
-      [BACKUP_LABELS.release]: input.release,
-      [BACKUP_LABELS.revision]: String(cur.labels.version),
-      [BACKUP_LABELS.status]: String(cur.labels.status),
-      [BACKUP_LABELS.takenAt]: String(Math.floor(takenAt.getTime() / 1000)),
-    },
-    annotations: {
-      [BACKUP_ANNOTATIONS.originalName]: cur.name,
-      [BACKUP_ANNOTATIONS.originalUid]: cur.uid,
-      [BACKUP_ANNOTATIONS.originalResourceVersion]: cur.resourceVersion,
-      [BACKUP_ANNOTATIONS.originalLabels]: JSON.stringify(cur.labels),
-      [BACKUP_ANNOTATIONS.originalAnnotations]: JSON.stringify(cur.annotations ?? {}),
-      [BACKUP_ANNOTATIONS.takenAt]: takenAt.toISOString(),
-      [BACKUP_ANNOTATIONS.incident]: input.incident,
-      [BACKUP_ANNOTATIONS.strategy]: input.strategy,
-      ...(cur.type ? { [BACKUP_ANNOTATIONS.originalType]: cur.type } : {}),
-    },
-    ...(cur.kind === 'Secret' ? { type: 'helm-unstuck/backup' } : {}),
-    data: cur.data ?? {},
-  };
-  try {
-    await kube.createRecord(rec);
-    return { name, backup: 'written', incident: input.incident };
-  } catch (err) {
-    if (!(err instanceof KubeAlreadyExistsError)) throw err;
-    // Ours from an earlier attempt (a retry after a failed delete) only if it copies this record.
-    const existing = await kube.getRecord(cur.kind, cur.namespace, name);
-    const copy =
-      existing?.labels[BACKUP_LABELS.managedBy] === 'helm-unstuck' &&
-      existing.annotations?.[BACKUP_ANNOTATIONS.originalUid] === cur.uid &&
-      existing.annotations[BACKUP_ANNOTATIONS.originalName] === cur.name &&
-      sameStrings(stringMap(existing.annotations[BACKUP_ANNOTATIONS.originalLabels]), cur.labels) &&
-      sameStrings(existing.data, cur.data);
-    if (!copy) throw new BackupError(`${name} exists but is not a copy of ${cur.name} (uid ${cur.uid}); not overwriting it, deleting nothing`);
-    return { name, backup: 'found', incident: existing.annotations?.[BACKUP_ANNOTATIONS.incident] };
-  }
-}
-
 /** Wait `ms` (the attempt heartbeats meanwhile, attempt.ts), or until the attempt ends. */
 async function settle(ms: number): Promise<void> {
   const signal = attemptSignal();
@@ -253,13 +172,15 @@ async function unlockOne(kube: KubeApi, input: UnlockInput, seen: ApprovedRecord
   }
 
   const backup = await backUp(kube, cur, input, now);
+  // From here on the backup exists: whatever the outcome, it holds the record as approved.
+  const withDigest = (a: UnlockAction): UnlockAction => ({ ...a, backupDigest: backup.digest });
   if (settleBeforeActing({ backup: backup.backup, backupIncident: backup.incident, incident: input.incident, earlierAttempt })) {
     // An earlier attempt of ours wrote this backup, so it may have sent its DELETE (or PUT), and the
     // API server, answering us now, may not have run it yet. Give it time, then look again: one
     // request in all, never ours on top of it.
     await settle(settleMs);
     const after = await look(`; backup ${bname} kept`);
-    if ('outcome' in after) return after;
+    if ('outcome' in after) return withDigest(after);
     // Still as approved: the earlier attempt's request never arrived (or was refused). Ours is the one.
   }
 
@@ -268,7 +189,7 @@ async function unlockOne(kube: KubeApi, input: UnlockInput, seen: ApprovedRecord
       await writeOnce(`delete ${kind} ${input.namespace}/${seen.objectName}`, () =>
         kube.deleteRecord(kind, input.namespace, seen.objectName, { uid: seen.uid, resourceVersion: seen.resourceVersion }),
       );
-      return { ...base, outcome: 'deleted', detail: `deleted ${seen.objectName} (revision ${seen.revision}, ${seen.status}); backup ${bname}` };
+      return withDigest({ ...base, outcome: 'deleted', detail: `deleted ${seen.objectName} (revision ${seen.revision}, ${seen.status}); backup ${bname}` });
     }
     const payload = decodePayload(cur);
     const description = `Release unlocked from stale '${seen.status}' state by helm-unstuck (${input.incident})`;
@@ -283,7 +204,7 @@ async function unlockOne(kube: KubeApi, input: UnlockInput, seen: ApprovedRecord
       data: { ...(cur.data ?? {}), release: encodePayload(cur.kind, payload) },
     };
     await writeOnce(`replace ${kind} ${input.namespace}/${seen.objectName}`, () => kube.replaceRecord(marked, seen.resourceVersion));
-    return { ...base, outcome: 'marked-failed', detail: `marked ${seen.objectName} (revision ${seen.revision}) failed; backup ${bname}` };
+    return withDigest({ ...base, outcome: 'marked-failed', detail: `marked ${seen.objectName} (revision ${seen.revision}) failed; backup ${bname}` });
   } catch (err) {
     // The backup stays: it is a copy of the record as approved, and an operator may want it.
     const kept = `backup ${bname} kept`;
@@ -291,14 +212,14 @@ async function unlockOne(kube: KubeApi, input: UnlockInput, seen: ApprovedRecord
       const after = await kube.getRecord(kind, input.namespace, seen.objectName);
       const state = judgeApprovedRecord(seen, input.strategy, seenNow(after));
       // Refused because our own mark is there already (an earlier attempt's PUT landed first): ours.
-      if (state === 'marked-by-us') return markedByUs();
-      if (state === 'gone') return recordGone(kube, input, seen, base, 'delete');
+      if (state === 'marked-by-us') return withDigest(markedByUs());
+      if (state === 'gone') return withDigest(await recordGone(kube, input, seen, base, 'delete'));
       const what = after ? describeChange(seen, after) : 'it was deleted';
       throw new ReleaseChangedError(
         `${input.namespace}/${seen.objectName} changed at the last moment (${what}); the API server refused the change; ${kept}`,
       );
     }
-    if (err instanceof KubeNotFoundError) return recordGone(kube, input, seen, base, 'delete');
+    if (err instanceof KubeNotFoundError) return withDigest(await recordGone(kube, input, seen, base, 'delete'));
     throw err;
   }
 }
@@ -327,7 +248,8 @@ async function recordGone(
     { object: `${input.namespace}/${seen.objectName}`, backup: base.backupName },
   );
   if (judged.verdict === 'changed') throw new ReleaseChangedError(judged.reason);
-  return { ...base, outcome: judged.verdict === 'deleted-by-us' ? 'deleted' : 'already-unlocked', detail: judged.detail };
+  const digest = backup && intactDigest(backup);
+  return { ...base, outcome: judged.verdict === 'deleted-by-us' ? 'deleted' : 'already-unlocked', ...(digest ? { backupDigest: digest } : {}), detail: judged.detail };
 }
 
 function validateUnlock(input: UnlockInput): ApprovedRecord[] {
@@ -345,78 +267,6 @@ function validateUnlock(input: UnlockInput): ApprovedRecord[] {
     if (!a.uid || !a.resourceVersion) throw new InvalidInputError(`revision ${a.revision} lacks the uid or resourceVersion seen at approval`);
   }
   return [...input.approved].sort((a, b) => b.revision - a.revision);
-}
-
-function sameStrings(a: Record<string, string> | undefined, b: Record<string, string> | undefined): boolean {
-  const ka = Object.keys(a ?? {}).sort();
-  const kb = Object.keys(b ?? {}).sort();
-  return ka.length === kb.length && ka.every((k, i) => k === kb[i] && a![k] === b![k]);
-}
-
-/** A JSON object of strings, or undefined: annotations are free text anyone may edit. */
-function stringMap(json: string | undefined): Record<string, string> | undefined {
-  let v: unknown;
-  try {
-    v = JSON.parse(json ?? '{}');
-  } catch {
-    return undefined;
-  }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return undefined;
-  return Object.values(v).every((x) => typeof x === 'string') ? (v as Record<string, string>) : undefined;
-}
-
-/**
- * The record a backup holds, checked before anything is written: it must be our backup, of a Helm
- * record whose name, labels, payload and backup labels agree. A hand-edited or forged object is
- * refused.
- */
-function originalOf(backup: StoredObject): { original: NewRecord; ann: Record<string, string> } {
-  const bad = (why: string) => new BackupError(`${backup.name} is not a helm-unstuck backup of a Helm record: ${why}`);
-  const ann = backup.annotations ?? {};
-  const name = ann[BACKUP_ANNOTATIONS.originalName];
-  if (backup.labels[BACKUP_LABELS.managedBy] !== 'helm-unstuck') throw bad(`label ${BACKUP_LABELS.managedBy} is not "helm-unstuck"`);
-  if (!name) throw bad(`annotation ${BACKUP_ANNOTATIONS.originalName} is missing`);
-  const labels = stringMap(ann[BACKUP_ANNOTATIONS.originalLabels]);
-  const annotations = stringMap(ann[BACKUP_ANNOTATIONS.originalAnnotations]);
-  if (!labels || !annotations) throw bad('its original labels or annotations are not a JSON map of strings');
-  const type = ann[BACKUP_ANNOTATIONS.originalType];
-  const original: NewRecord = {
-    kind: backup.kind,
-    name,
-    namespace: backup.namespace,
-    labels,
-    ...(Object.keys(annotations).length ? { annotations } : {}),
-    ...(type ? { type } : {}),
-    data: backup.data ?? {},
-  };
-  let release: string, revision: number;
-  try {
-    // Helm's labels, and a payload of that same release and revision.
-    ({ release, revision } = toRevisionRecord({ ...original, uid: '', resourceVersion: '' }));
-  } catch (err) {
-    if (err instanceof NotAHelmReleaseError) throw bad(err.message);
-    throw err;
-  }
-  if (name !== recordName(release, revision)) throw bad(`${name} is not the record name of ${release} revision ${revision}`);
-  if (backup.labels[BACKUP_LABELS.release] !== release || backup.labels[BACKUP_LABELS.revision] !== String(revision)) {
-    throw bad(`its labels name ${backup.labels[BACKUP_LABELS.release]} revision ${backup.labels[BACKUP_LABELS.revision]}, its copy ${release} revision ${revision}`);
-  }
-  // The uid it records is the one its name was made from: a backup claims one object only.
-  const uid = ann[BACKUP_ANNOTATIONS.originalUid];
-  if (!uid) throw bad(`annotation ${BACKUP_ANNOTATIONS.originalUid} is missing`);
-  if (backup.name !== backupName(release, revision, uid)) throw bad(`its name is not the backup name of ${name} with uid ${uid}`);
-  return { original, ann };
-}
-
-/** Whether `backup` is our backup of exactly the approved record: its recorded uid and name are that record's. */
-function backsUp(backup: StoredObject, seen: ApprovedRecord): boolean {
-  try {
-    const { original, ann } = originalOf(backup);
-    return ann[BACKUP_ANNOTATIONS.originalUid] === seen.uid && original.name === seen.objectName;
-  } catch (err) {
-    if (err instanceof BackupError) return false;
-    throw err;
-  }
 }
 
 export interface UnlockOptions {
@@ -454,35 +304,6 @@ export function createUnlockActivities(kubeFor: KubeFor, now: () => number, opts
         summary: `${input.namespace}/${input.release} unlocked (${input.strategy}): ${did}`,
         at: at.toISOString(),
       };
-    },
-
-    /** Put a backed-up record back exactly as it was (undoes an unlock). */
-    async restoreRelease(input: RestoreInput): Promise<RestoreResult> {
-      const problem = !input.cluster ? 'cluster is empty' : !input.backupName ? 'backupName is empty' : undefined;
-      if (problem) throw new InvalidInputError(problem);
-      validateRef({ cluster: input.cluster, namespace: input.namespace, release: 'x', driver: input.driver });
-      const kube = kubeFor(input.cluster);
-      const kind = kindOf(input.driver);
-      const backup = await kube.getRecord(kind, input.namespace, input.backupName);
-      if (!backup) throw new BackupError(`no ${kind} ${input.namespace}/${input.backupName}`);
-      const { original, ann } = originalOf(backup);
-      const name = original.name;
-      const labels = original.labels;
-      const revision = Number(labels.version);
-      const result = { cluster: input.cluster, namespace: input.namespace, objectName: name, revision };
-      const cur = await kube.getRecord(kind, input.namespace, name);
-      if (!cur) {
-        await kube.createRecord(original);
-        return { ...result, outcome: 'restored', summary: `restored ${name} (revision ${revision}) from ${input.backupName}` };
-      }
-      if (sameStrings(cur.data, original.data) && sameStrings(cur.labels, original.labels)) {
-        return { ...result, outcome: 'already-restored', summary: `${name} already holds the backed-up record` };
-      }
-      if (cur.uid === ann[BACKUP_ANNOTATIONS.originalUid] && cur.annotations?.[MARKED_FROM]) {
-        await kube.replaceRecord(original, cur.resourceVersion);
-        return { ...result, outcome: 'restored', summary: `restored ${name} (revision ${revision}) from ${input.backupName}` };
-      }
-      throw new BackupError(`${name} exists and is not the record helm-unstuck changed; refusing to overwrite it`);
     },
   };
 }

@@ -8,6 +8,7 @@ import { PACKAGE_ROOT } from '../lib/repo';
 import { forTerminal } from '../lib/terminal';
 import { loadDemo } from './demo-load';
 import { UsageError, type CommandIo } from './errors';
+import type { RestoreOptions } from './restore-command';
 
 export type Io = CommandIo;
 
@@ -164,18 +165,22 @@ public key goes to standard error.`)
 
   cli
     .command('restore')
-    .description('Put a backed-up Helm record back exactly as it was.')
+    .description('Put a backed-up Helm record back exactly as it was, if it is what the incident backed up.')
     .requiredOption('--cluster <name>', 'the cluster (its kubeconfig context, unless --context)')
     .requiredOption('-n, --namespace <namespace>', "the release's namespace")
     .requiredOption('--backup <name>', 'the backup (helm-unstuck.backup.<release>.v<revision>.<uid>)')
     .addOption(new Option('--driver <driver>', "Helm's storage driver").choices(['secret', 'configmap']).default('secret'))
     .option('--kubeconfig <file>', 'the kubeconfig (default: $KUBECONFIG, then ~/.kube/config)')
     .option('--context <name>', 'the kubeconfig context')
+    .option('--without-history', "check the backup against its own digest only, not the incident's history (which is gone)")
+    .option('--allow-undigested', 'restore a backup made before backups carried a digest, as it is')
     .addHelpText('after', `
 Puts a record that helm-unstuck backed up (helm-unstuck.backup.<release>.v<revision>.<uid>) back
-exactly as it was; 'helm history' is then what it was before the unlock.`)
-    .action(async (o: { cluster: string; namespace: string; backup: string; driver: string; kubeconfig?: string; context?: string }) => {
-      const { restoreCommand } = await import('./incident-commands.js');
+exactly as it was; 'helm history' is then what it was before the unlock. The backup must hash to
+the digest its incident recorded in Temporal (TEMPORAL_* as for the other commands) and to its own
+digest annotation; anything else is refused and nothing is written.`)
+    .action(async (o: RestoreOptions) => {
+      const { restoreCommand } = await import('./restore-command.js');
       exit(await restoreCommand(o, io));
     });
 

@@ -1,7 +1,5 @@
-// CLI commands that steer incidents: start, approve, reject, status, list, restore, serve.
+// CLI commands that steer incidents: start, approve, reject, status, list, serve (restore: restore-command.ts).
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
-import { createMechanisms } from '../activities';
-import { clusterRegistry } from '../activities/clusters';
 import { formatDuration } from '../decisions/duration';
 import { VERDICT_WORDS } from '../decisions/live-objects';
 import { namespaceAllowed, namespaceRefusal } from '../decisions/namespaces';
@@ -208,14 +206,6 @@ export async function listCommand(o: { all: boolean; output: string }, io: Comma
     else io.out(rows.map((r) => forTerminalLine(`${r.workflowId}  ${r.status}  started ${r.age} ago`)).join('\n') + '\n');
     return 0;
   });
-}
-
-export async function restoreCommand(o: { cluster: string; namespace: string; backup: string; driver: string; kubeconfig?: string; context?: string }, io: CommandIo): Promise<number> {
-  if (o.driver !== 'secret' && o.driver !== 'configmap') throw new CommandError(`--driver must be secret or configmap, not "${o.driver}"`);
-  const acts = createMechanisms({ kubeFor: clusterRegistry({ ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}), contexts: { [o.cluster]: o.context ?? o.cluster } }) });
-  const r = await acts.restoreRelease({ cluster: o.cluster, namespace: o.namespace, driver: o.driver, backupName: o.backup });
-  io.out(`${forTerminalLine(r.summary)}\n`);
-  return 0;
 }
 
 export { workflowIdFor };

@@ -5,6 +5,7 @@ export const FAILURE_TYPES = {
   ApprovalRefused: 'ApprovalRefused',
   ReleaseChanged: 'ReleaseChanged',
   Backup: 'BackupProblem',
+  BackupDigest: 'BackupDigestMismatch',
   NotAHelmRelease: 'NotAHelmRelease',
   KubeForbidden: 'KubeForbidden',
   KubeNotFound: 'KubeNotFound',

@@ -14,7 +14,6 @@ const SYSTEM_OF: Record<string, 'the API server' | 'GitLab'> = {
   readReleaseHistory: 'the API server',
   scanStuckReleases: 'the API server',
   unlockRelease: 'the API server',
-  restoreRelease: 'the API server',
   verifyRelease: 'the API server',
 };
 

@@ -1,9 +1,11 @@
 // An incident steered entirely through the CLI, as an SRE would at 3 a.m.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { decodePayload, encodePayload } from '../../activities/helm-storage';
+import { BACKUP_ANNOTATIONS } from '../../activities/unlock';
 import { EXIT, main } from '../../client/cli';
 import { markHealthy } from './deployments';
-import { helmFor, unique } from './fixtures';
+import { CLUSTER, digestOfHeld, helmFor, stackKubeFor, unique } from './fixtures';
 import { GITLAB_TOKEN, gitlabProject, newWorker, startRig, trace, type Rig } from './incident-rig';
 import { removeDir, tempDir } from './process';
 import { sharedStack } from './shared';
@@ -94,7 +96,24 @@ test('start, status, a refused and an accepted approval, list, report, restore',
   // Undo it: restore the backup; helm history is as it was before the unlock.
   const backup = (await run('report', `helm-unstuck/local/${o.namespace}/${o.release}`, '--format', 'json')).out;
   const backupName = (JSON.parse(backup) as { unlock: { actions: { backupName: string }[] } }).unlock.actions[0]!.backupName;
-  const restored = await run('restore', '--cluster', 'local', '-n', o.namespace, '--backup', backupName, '--kubeconfig', sharedStack().kubeconfig, '--context', 'admin');
+  const restore = () => run('restore', '--cluster', 'local', '-n', o.namespace, '--backup', backupName, '--kubeconfig', sharedStack().kubeconfig, '--context', 'admin');
+
+  // The backup rewritten by someone who can write it: another manifest, and its digest annotation
+  // made to match. The incident's history, which they cannot rewrite, still says what was backed up.
+  const kube = stackKubeFor()(CLUSTER);
+  const genuine = (await kube.getRecord('Secret', o.namespace, backupName))!;
+  const ann = genuine.annotations!;
+  const payload = decodePayload(genuine);
+  const data = { ...genuine.data, release: encodePayload('Secret', { ...payload, manifest: `${String(payload.manifest)}\n# rewritten\n` }) };
+  const digest = digestOfHeld({ ...genuine, data });
+  await kube.replaceRecord({ ...genuine, annotations: { ...ann, [BACKUP_ANNOTATIONS.digest]: digest }, data }, genuine.resourceVersion);
+  const unlockedHistory = await helm.history(o.release, o.namespace);
+  expect(await restore()).toMatchObject({ code: EXIT.error, err: expect.stringMatching(/it is not the backup the incident took: its contents hash to sha256:[0-9a-f]{64}, the incident's history recorded sha256:[0-9a-f]{64}/) });
+  expect(await helm.history(o.release, o.namespace)).toEqual(unlockedHistory);
+  const forged = (await kube.getRecord('Secret', o.namespace, backupName))!;
+  await kube.replaceRecord({ ...genuine, data: genuine.data! }, forged.resourceVersion);
+
+  const restored = await restore();
   expect(restored).toMatchObject({ code: EXIT.ok, out: expect.stringMatching(/^restored sh\.helm\.release\.v1\..*\.v2/) });
   expect(await helm.history(o.release, o.namespace)).toEqual(before);
 

@@ -2,7 +2,10 @@
 // control plane, unique names.
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { createMechanisms } from '../../activities';
+import { createMechanisms, createOperatorActions } from '../../activities';
+import { BACKUP_ANNOTATIONS } from '../../activities/unlock';
+import type { NewRecord } from '../../activities/kubernetes';
+import { backupDigest } from '../../decisions/backup-digest';
 import type { ReleaseHistory } from '../../activities/release';
 import type { UnlockInput } from '../../activities/unlock';
 import { clusterRegistry } from '../../activities/clusters';
@@ -24,13 +27,36 @@ export function stackActivities(now?: () => number) {
   return createMechanisms({ kubeFor: stackKubeFor(), ...(now ? { now } : {}) });
 }
 
+/** The operator's own actions (restore), as the CLI builds them, on the shared control plane. */
+export function stackOperatorActions() {
+  return createOperatorActions({ kubeFor: stackKubeFor() });
+}
+
+/**
+ * The digest a backup's annotation should carry for the record it holds, as a rewriter who knows
+ * the format would compute it (its original-* annotations must be JSON).
+ */
+export function digestOfHeld(b: Pick<NewRecord, 'kind' | 'namespace' | 'annotations' | 'data'>): string {
+  const ann = b.annotations ?? {};
+  const type = ann[BACKUP_ANNOTATIONS.originalType];
+  return backupDigest({
+    kind: b.kind,
+    namespace: b.namespace,
+    name: ann[BACKUP_ANNOTATIONS.originalName]!,
+    ...(type ? { type } : {}),
+    labels: JSON.parse(ann[BACKUP_ANNOTATIONS.originalLabels]!) as Record<string, string>,
+    annotations: JSON.parse(ann[BACKUP_ANNOTATIONS.originalAnnotations] ?? '{}') as Record<string, string>,
+    data: b.data,
+  });
+}
+
 /**
  * Activities whose cluster CLUSTER is a real Kube that fails or races when a test arms it;
  * `unlockSettleMs` shortens the wait of an unlock retry that finds its own backup.
  */
 export function failingStackActivities(opts: { unlockSettleMs?: number } = {}) {
   const { kubeFor, kube } = failingKubeFor(stackKubeFor(), CLUSTER);
-  return { acts: createMechanisms({ kubeFor, ...opts }), kube };
+  return { acts: createMechanisms({ kubeFor, ...opts }), ops: createOperatorActions({ kubeFor }), kube };
 }
 
 /** An unlock of every pending revision of `h`, exactly as read (what a human approves). */

@@ -23,14 +23,14 @@ import {
 import { markHealthy } from './deployments';
 import { relabelPending } from './records';
 import { makeStuck } from './stuck';
-import type { RogueInput, RogueResult } from './rogue/workflows';
+import type { RogueInput, RogueResult } from './hostile/acts';
 
 let rig: Rig;
 let rogueBundle: WorkflowBundleWithSourceMap;
 beforeAll(async () => {
   [rig, rogueBundle] = await Promise.all([
     startRig(),
-    bundleWorkflowCode({ workflowsPath: require.resolve('./rogue/workflows'), logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never }),
+    bundleWorkflowCode({ workflowsPath: require.resolve('./hostile/acts'), logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never }),
   ]);
 }, 120_000);
 afterAll(() => rig?.stop());
@@ -110,16 +110,6 @@ describe("an attacker's own workflow schedules our acts on the real worker", () 
     const r = await victim.runUntil(rogue(tq, { ref: { cluster: CLUSTER, ...o }, act: 'retry', project: other.project, jobId: other.failedJob.id }, { workflowId: incidentId(o) }));
     expect(r).toMatchObject({ refused: { type: 'ApprovalRefused', message: expect.stringMatching(/^the re-run of job \d+ refused: plan .* it has no valid approval/) } });
     expect(retried).toEqual([]);
-  });
-
-  test('restoreRelease is not served to workflows at all', async () => {
-    const o = await stuckRelease();
-    const before = await records(o);
-    const tq = taskQueue();
-    const victim = await newWorker(rig, tq);
-    const r = await victim.runUntil(rogue(tq, { ref: { cluster: CLUSTER, ...o }, act: 'restore' }, { workflowId: incidentId(o) }));
-    expect(r).toMatchObject({ refused: { message: expect.stringMatching(/restoreRelease.*not registered/) } });
-    expect(await records(o)).toEqual(before);
   });
 });
 

@@ -5,7 +5,7 @@
 // (what the Roles do not grant) or the chart's ValidatingAdmissionPolicy (what RBAC cannot narrow).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createMechanisms } from '../../activities';
+import { createMechanisms, createOperatorActions } from '../../activities';
 import { clusterRegistry } from '../../activities/clusters';
 import type { ReleaseHistory } from '../../activities/release';
 import { apiRequest, serviceAccountToken, writeKubeconfig } from './control-plane';
@@ -71,6 +71,8 @@ interface Installed {
   serviceAccount: string;
   token: string;
   acts: ReturnType<typeof createMechanisms>;
+  /** restore: the CLI's, with the same credentials here. */
+  ops: ReturnType<typeof createOperatorActions>;
 }
 
 /**
@@ -96,9 +98,10 @@ async function installChart(helm: Helm, release: string, values: string[], serve
   const token = await serviceAccountToken(stack, saNamespace, serviceAccount);
   const kubeconfig = join(stack.dir, `${release}.kubeconfig`);
   writeKubeconfig(kubeconfig, { server: stack.server, caFile: stack.caFile, token, context: 'helm-unstuck' });
-  const acts = createMechanisms({ kubeFor: clusterRegistry({ kubeconfig, contexts: { [CLUSTER]: 'helm-unstuck' } }) });
+  const kubeFor = clusterRegistry({ kubeconfig, contexts: { [CLUSTER]: 'helm-unstuck' } });
+  const acts = createMechanisms({ kubeFor });
   await policyInForce(token, servedNamespace);
-  return { saNamespace, serviceAccount, token, acts };
+  return { saNamespace, serviceAccount, token, acts, ops: createOperatorActions({ kubeFor }) };
 }
 
 const approvedFrom = (h: ReleaseHistory) =>
@@ -146,7 +149,7 @@ async function wholeIncident(sa: Installed, helm: Helm, o: { release: string; na
   expect(verified).toMatchObject({ verified: true, revision: 2 });
 
   const backupName = deleted.actions[0]!.backupName;
-  const restored = await sa.acts.restoreRelease({ cluster: CLUSTER, namespace: o.namespace, driver: 'secret', backupName });
+  const restored = await sa.ops.restoreRelease({ cluster: CLUSTER, namespace: o.namespace, driver: 'secret', backupName });
   expect(restored.outcome).toBe('restored');
   expect(await helm.history(o.release, o.namespace)).toEqual(before);
 
@@ -156,7 +159,7 @@ async function wholeIncident(sa: Installed, helm: Helm, o: { release: string; na
   expect(marked.actions).toEqual([expect.objectContaining({ revision: 3, outcome: 'marked-failed' })]);
   expect(await helm.status(o.release, o.namespace)).toEqual({ status: 'failed', revision: 3 });
   // Restore recreated the record under a new uid, so this unlock's backup has a name of its own.
-  const back = await sa.acts.restoreRelease({ cluster: CLUSTER, namespace: o.namespace, driver: 'secret', backupName: marked.actions[0]!.backupName });
+  const back = await sa.ops.restoreRelease({ cluster: CLUSTER, namespace: o.namespace, driver: 'secret', backupName: marked.actions[0]!.backupName });
   expect(back.outcome).toBe('restored');
   expect(await helm.history(o.release, o.namespace)).toEqual(before);
   return { backupName };

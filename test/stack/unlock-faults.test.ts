@@ -9,7 +9,7 @@ import { KubeUnavailableError, type RecordKind } from '../../activities/kubernet
 import type { ReleaseHistory } from '../../activities/release';
 import { BACKUP_ANNOTATIONS, BACKUP_LABELS } from '../../activities/unlock';
 import { touch, unavailable } from './failing-kube';
-import { CLUSTER, failingStackActivities, helmFor, unique, unlockInput } from './fixtures';
+import { CLUSTER, digestOfHeld, failingStackActivities, helmFor, unique, unlockInput } from './fixtures';
 import { TINY_CHART, type HistoryRow } from './helm';
 import { makeStuck } from './stuck';
 
@@ -22,12 +22,12 @@ const BACKUPS = `${BACKUP_LABELS.managedBy}=helm-unstuck`;
 async function stuckRelease() {
   const o = { release: unique('web'), namespace: unique('x') };
   await makeStuck['pending-upgrade'](helm, o);
-  const { acts, kube } = failingStackActivities();
+  const { acts, ops, kube } = failingStackActivities();
   const h = await acts.readReleaseHistory({ cluster: CLUSTER, ...o });
   const pending = h.state.pending[0]!;
   const record = async () => kube.real.getRecord(KIND, o.namespace, pending.objectName);
   const backups = async () => (await kube.real.listRecords(KIND, o.namespace, BACKUPS)).map((b) => b.name);
-  return { o, acts, kube, h, pending, record, backups, helmHistory: () => helm.history(o.release, o.namespace) };
+  return { o, acts, ops, kube, h, pending, record, backups, helmHistory: () => helm.history(o.release, o.namespace) };
 }
 
 describe('unlock, when the API server or another actor interferes', () => {
@@ -94,6 +94,7 @@ describe('unlock, when the API server or another actor interferes', () => {
       ['a copy of another object', (a) => (a[BACKUP_ANNOTATIONS.originalUid] = 'not-this-uid')],
       ['a stale copy of this object', (_a, d) => (d.release = Buffer.from('an older payload').toString('base64'))],
       ['a copy of this uid claiming another original name', (a) => (a[BACKUP_ANNOTATIONS.originalName] = 'sh.helm.release.v1.other.v2')],
+      ['a copy whose digest says it holds something else', (a) => (a[BACKUP_ANNOTATIONS.digest] = `sha256:${'0'.repeat(64)}`)],
     ];
     for (const [what, forge] of forgeries) {
       // Someone creates an object under the backup's name just before we do: our create answers
@@ -185,7 +186,7 @@ describe('restore refuses what it cannot prove is ours to put back, and writes n
   let r: Awaited<ReturnType<typeof stuckRelease>>;
   let backupName: string;
   let before: HistoryRow[];
-  const restore = (name: string) => r.acts.restoreRelease({ cluster: CLUSTER, namespace: r.o.namespace, driver: 'secret', backupName: name });
+  const restore = (name: string) => r.ops.restoreRelease({ cluster: CLUSTER, namespace: r.o.namespace, driver: 'secret', backupName: name });
 
   beforeAll(async () => {
     r = await stuckRelease();
@@ -219,8 +220,10 @@ describe('restore refuses what it cannot prove is ours to put back, and writes n
     });
   });
 
-  // Forged from the real backup, as a copy of revision 3, which does not exist: only the backup's
-  // own checks stand between it and a new record in Helm's history.
+  // Forged from the real backup, as a copy of revision 3, which does not exist, by someone who knows
+  // the format: its digest annotation is recomputed to match. Restored without the incident's
+  // history (which records no such backup: cli-incident.test.ts), only the backup's own checks
+  // stand between it and a new record in Helm's history.
   type Forgery = {
     labels?: Record<string, string>;
     originalName?: string;
@@ -237,20 +240,16 @@ describe('restore refuses what it cannot prove is ours to put back, and writes n
     const uid = randomUUID();
     const name = f.name ?? backupNameOf(r.o.release, 3, uid);
     const originalLabels = f.originalLabels ?? { ...labels, version: '3' };
-    await r.kube.real.createRecord({
-      kind: KIND,
-      name,
-      namespace: r.o.namespace,
-      labels: { ...real.labels, [BACKUP_LABELS.revision]: '3', ...f.labels },
-      annotations: {
-        ...real.annotations,
-        [BACKUP_ANNOTATIONS.originalUid]: uid,
-        [BACKUP_ANNOTATIONS.originalName]: f.originalName ?? recordName(r.o.release, 3),
-        [BACKUP_ANNOTATIONS.originalLabels]: typeof originalLabels === 'string' ? originalLabels : JSON.stringify(originalLabels),
-      },
-      type: real.type!,
-      data: { ...real.data, release: encodePayload(KIND, { ...payload, version: 3, ...f.payload }) },
-    });
+    const annotations: Record<string, string> = {
+      ...real.annotations,
+      [BACKUP_ANNOTATIONS.originalUid]: uid,
+      [BACKUP_ANNOTATIONS.originalName]: f.originalName ?? recordName(r.o.release, 3),
+      [BACKUP_ANNOTATIONS.originalLabels]: typeof originalLabels === 'string' ? originalLabels : JSON.stringify(originalLabels),
+    };
+    const data = { ...real.data, release: encodePayload(KIND, { ...payload, version: 3, ...f.payload }) };
+    // Labels that are not JSON have no digest to recompute: the real one stays.
+    if (typeof originalLabels !== 'string') annotations[BACKUP_ANNOTATIONS.digest] = digestOfHeld({ kind: KIND, namespace: r.o.namespace, annotations, data });
+    await r.kube.real.createRecord({ kind: KIND, name, namespace: r.o.namespace, labels: { ...real.labels, [BACKUP_LABELS.revision]: '3', ...f.labels }, annotations, type: real.type!, data });
     return name;
   }
   const as3 = (change: Record<string, string>) => async () => {
@@ -273,7 +272,7 @@ describe('restore refuses what it cannot prove is ours to put back, and writes n
     expect(await r.kube.real.getRecord(KIND, r.o.namespace, recordName(r.o.release, 3))).toBeUndefined();
   });
 
-  test('the forgery with every check satisfied would be restored: the checks refused the others, not the setup', async () => {
+  test('the forgery with every check satisfied (its digest annotation too) would be restored without the history: the checks refused the others, not the setup', async () => {
     const name = await forge({});
     expect(await restore(name)).toMatchObject({ outcome: 'restored', revision: 3 });
     before = await r.helmHistory();

@@ -1,12 +1,14 @@
 // Runbook steps 3-5 against real helm and the real API server: read the release, unlock it,
 // and prove with helm itself that the release is deployed again and can be upgraded.
-import { BACKUP_LABELS } from '../../activities/unlock';
+import { decodePayload, encodePayload, type StoredObject } from '../../activities/helm-storage';
+import { BACKUP_ANNOTATIONS, BACKUP_LABELS } from '../../activities/unlock';
 import { kindOf, type ReleaseHistory } from '../../activities/release';
-import { CHART_SECRETS, CLUSTER, helmFor, stackActivities, stackKubeFor, unique, unlockInput } from './fixtures';
+import { CHART_SECRETS, CLUSTER, helmFor, stackActivities, stackKubeFor, stackOperatorActions, unique, unlockInput } from './fixtures';
 import { TINY_CHART, type Helm, type HelmDriver, type HelmMajor } from './helm';
 import { hangAndKill, makeStuck } from './stuck';
 
 const acts = stackActivities();
+const ops = stackOperatorActions();
 const kube = stackKubeFor()(CLUSTER);
 
 /** helm-unstuck's backups in a namespace (Helm's selector, owner=helm, never matches them). */
@@ -69,7 +71,7 @@ describe.each(cases)('helm v%i, %s driver', (major, driver) => {
     const again = await acts.unlockRelease(unlockInput(h));
     expect(again.actions).toEqual([expect.objectContaining({ revision: 3, outcome: 'already-unlocked' })]);
 
-    const restored = await acts.restoreRelease({
+    const restored = await ops.restoreRelease({
       cluster: CLUSTER,
       namespace: o.namespace,
       driver,
@@ -77,7 +79,7 @@ describe.each(cases)('helm v%i, %s driver', (major, driver) => {
     });
     expect(restored).toMatchObject({ outcome: 'restored', revision: 3 });
     expect(await helm.history(o.release, o.namespace)).toEqual(before);
-    const restoredAgain = await acts.restoreRelease({ cluster: CLUSTER, namespace: o.namespace, driver, backupName: unlocked.actions[0]!.backupName });
+    const restoredAgain = await ops.restoreRelease({ cluster: CLUSTER, namespace: o.namespace, driver, backupName: unlocked.actions[0]!.backupName });
     expect(restoredAgain.outcome).toBe('already-restored');
 
     // The restored record is a new object: unlocking needs a fresh approval of it.
@@ -103,7 +105,7 @@ describe.each(cases)('helm v%i, %s driver', (major, driver) => {
     expect(after[1]?.description).toMatch(/unlocked from stale 'pending-upgrade' state by helm-unstuck/);
     expect((await acts.unlockRelease(unlockInput(h, 'mark-failed'))).actions[0]?.outcome).toBe('already-unlocked');
 
-    await acts.restoreRelease({ cluster: CLUSTER, namespace: o.namespace, driver, backupName: res.actions[0]!.backupName });
+    await ops.restoreRelease({ cluster: CLUSTER, namespace: o.namespace, driver, backupName: res.actions[0]!.backupName });
     expect(await helm.history(o.release, o.namespace)).toEqual(before);
   });
 });
@@ -227,5 +229,44 @@ describe('bad input changes nothing', () => {
     await expect(acts.unlockRelease(input as never)).rejects.toMatchObject({ nonRetryable: true, message: expect.stringMatching(message) });
     expect(await helm.history(o.release, o.namespace)).toEqual(before);
     expect(await backupsIn(o.namespace)).toEqual([]);
+  });
+});
+
+describe('restore puts back only the bytes that were backed up (the digest)', () => {
+  const helm = helmFor(3);
+  /** The backup, rewritten in place: same name, labels and annotations, another manifest in the payload. */
+  async function rewrite(backup: StoredObject): Promise<void> {
+    const payload = decodePayload(backup);
+    const manifest = `${String(payload.manifest ?? '')}\n---\n# rewritten: not what was backed up\n`;
+    const data = { ...backup.data, release: encodePayload(backup.kind, { ...payload, manifest }) };
+    await kube.replaceRecord({ kind: backup.kind, name: backup.name, namespace: backup.namespace, labels: backup.labels, annotations: backup.annotations ?? {}, type: backup.type!, data }, backup.resourceVersion);
+  }
+
+  test.each(['delete', 'mark-failed'] as const)('%s: a backup whose data was rewritten is refused and the record is unchanged; the genuine one restores', async (strategy) => {
+    const o = { release: unique('web'), namespace: unique('d') };
+    await makeStuck['pending-upgrade'](helm, o);
+    const before = await helm.history(o.release, o.namespace);
+    const h = await acts.readReleaseHistory({ cluster: CLUSTER, ...o });
+    const unlocked = await acts.unlockRelease(unlockInput(h, strategy));
+    const { backupName, objectName } = unlocked.actions[0]!;
+    const genuine = (await kube.getRecord('Secret', o.namespace, backupName))!;
+    // The digest, on the backup and in the unlock's result (history): never the payload itself.
+    expect(unlocked.actions[0]!.backupDigest).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(genuine.annotations![BACKUP_ANNOTATIONS.digest]).toBe(unlocked.actions[0]!.backupDigest);
+    const record = () => kube.getRecord('Secret', o.namespace, objectName);
+    const recordBefore = await record();
+    const helmBefore = await helm.history(o.release, o.namespace);
+
+    await rewrite(genuine);
+    const restore = () => ops.restoreRelease({ cluster: CLUSTER, namespace: o.namespace, driver: 'secret', backupName });
+    await expect(restore()).rejects.toMatchObject({ type: 'BackupDigestMismatch', nonRetryable: true, message: expect.stringContaining('rewritten since it was taken') });
+    expect(await record()).toEqual(recordBefore);
+    expect(await helm.history(o.release, o.namespace)).toEqual(helmBefore);
+
+    // The same backup, its bytes as they were: restored.
+    const now = (await kube.getRecord('Secret', o.namespace, backupName))!;
+    await kube.replaceRecord({ kind: 'Secret', name: backupName, namespace: o.namespace, labels: now.labels, annotations: now.annotations ?? {}, type: now.type!, data: genuine.data! }, now.resourceVersion);
+    expect(await restore()).toMatchObject({ outcome: 'restored', revision: 2 });
+    expect(await helm.history(o.release, o.namespace)).toEqual(before);
   });
 });

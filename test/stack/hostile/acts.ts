@@ -10,7 +10,7 @@ export interface RogueInput {
   /** The real worker's task queue, where the acts are served. */
   victimQueue: string;
   ref: { cluster: string; namespace: string; release: string };
-  act: 'unlock' | 'retry' | 'restore';
+  act: 'unlock' | 'retry';
   /** Approvals to hand the act: none, or ones copied from another run. */
   approvals?: Decision[];
   project?: number;
@@ -28,7 +28,7 @@ export async function steal(x: RogueInput): Promise<RogueResult> {
 }
 
 async function act(x: RogueInput): Promise<RogueResult> {
-  const acts = proxyActivities<Activities & { restoreRelease: (i: unknown) => Promise<unknown> }>({
+  const acts = proxyActivities<Activities>({
     taskQueue: x.victimQueue,
     startToCloseTimeout: '1 minute',
     retry: { maximumAttempts: 1 },
@@ -39,10 +39,7 @@ async function act(x: RogueInput): Promise<RogueResult> {
     if (x.act === 'unlock') {
       return { done: await acts.unlockRelease({ ...x.ref, driver: h.driver ?? 'secret', strategy: 'delete', approved, incident: 'rogue', approvals: x.approvals ?? [] }) };
     }
-    if (x.act === 'retry') {
-      return { done: await acts.retryCiJob({ ...x.ref, project: x.project!, jobId: x.jobId!, approved, strategy: 'delete', approvals: x.approvals ?? [] }) };
-    }
-    return { done: await acts.restoreRelease({ cluster: x.ref.cluster, namespace: x.ref.namespace, driver: 'secret', backupName: 'any' }) };
+    return { done: await acts.retryCiJob({ ...x.ref, project: x.project!, jobId: x.jobId!, approved, strategy: 'delete', approvals: x.approvals ?? [] }) };
   } catch (err) {
     const cause = err instanceof ActivityFailure ? err.cause : err;
     return { refused: { type: cause instanceof ApplicationFailure ? cause.type ?? undefined : undefined, message: cause instanceof Error ? cause.message : String(cause) } };
