@@ -5,10 +5,11 @@
 // nothing starts until they are fixed.
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
+import { ADMISSION_REQUIREMENTS, type AdmissionRequirement } from '../decisions/admission-policy';
 import { AlertMappingSchema, type AlertMapping } from '../decisions/alerts';
 import { decodeKey } from '../decisions/decision-proof';
 import { DurationMs } from '../decisions/duration';
-import { ClusterName } from '../decisions/helm';
+import { ClusterName, NamespaceName } from '../decisions/helm';
 import type { CiWatch, PolicyConfig } from '../decisions/remediation';
 import { checkPolicy, CiWatchesSchema, DecisionKeys, PolicySchema } from '../decisions/remediation-input';
 import { check, ownRecordOf, quote, z } from '../decisions/validation';
@@ -20,6 +21,13 @@ export interface ClusterSettings {
   gitlab: CiWatch[];
   /** This cluster's overrides of the default policy, key by key (production: `approvals: 2`). */
   policy?: PolicyConfig;
+  /**
+   * Whether unlocks here need the chart's admission policy in force (default `required`): where a
+   * dry-run forged write is not refused, helm-unstuck does not act unless this says `not-required`.
+   */
+  admissionPolicy?: AdmissionRequirement;
+  /** The namespace the start-up and periodic probes of that policy write their dry run to (default `default`). */
+  admissionProbeNamespace?: string;
 }
 
 export interface Config {
@@ -88,7 +96,16 @@ const FileSchema = z
   .strictObject(
     {
       kubeconfig: z.string().min(1).optional(),
-      clusters: ownRecordOf(ClusterName, z.strictObject({ context: z.string().min(1).max(253).optional(), gitlab: CiWatchesSchema, policy: PolicySchema.optional() })).prefault({}),
+      clusters: ownRecordOf(
+        ClusterName,
+        z.strictObject({
+          context: z.string().min(1).max(253).optional(),
+          gitlab: CiWatchesSchema,
+          policy: PolicySchema.optional(),
+          admissionPolicy: z.enum(ADMISSION_REQUIREMENTS).optional(),
+          admissionProbeNamespace: NamespaceName.optional(),
+        }),
+      ).prefault({}),
       policy: PolicySchema.optional(),
       decisionKeys: DecisionKeys.optional(),
       alerts: AlertMappingSchema.prefault({}),

@@ -117,6 +117,13 @@ decisionKeys: [${key}]
     expect(c.decisionKeys).toEqual([key]);
   });
 
+  test("the admission policy is required unless a cluster says not-required; the probe namespace is the operator's choice", () => {
+    const path = file(CLUSTER.replace('policy:', '  gstg:\n    gitlab: [{project: 1, environment: gstg}]\n    admissionPolicy: not-required\n    admissionProbeNamespace: gitlab\npolicy:'));
+    const c = loadConfig({ HELM_UNSTUCK_CONFIG: path }).clusters;
+    expect(c.gprd).not.toHaveProperty('admissionPolicy');
+    expect(c.gstg).toMatchObject({ admissionPolicy: 'not-required', admissionProbeNamespace: 'gitlab' });
+  });
+
   test.each(['constructor', 'toString'])('a cluster really named %s is configured like any other', (name) => {
     const c = loadConfig({ HELM_UNSTUCK_CONFIG: file(CLUSTER.replace('gprd:', `${name}:`)) });
     expect(Object.keys(c.clusters)).toEqual([name]);
@@ -152,6 +159,8 @@ decisionKeys: [${key}]
     ['sso allowing a shared-secret algorithm', 'sso: {issuer: "https://sso.example", clientId: c, algorithms: [HS256]}', {}, ['sso.algorithms[0] must be "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512" or "EdDSA", not "HS256"']],
     ['a decision key that is not one', 'decisionKeys: [not-a-key]', {}, ['decisionKeys[0] "not-a-key" is not a base64url Ed25519 public key (32 bytes)']],
     ['a huge cluster name', `clusters: {${'c'.repeat(300)}: {gitlab: [{project: 1, environment: e}]}}\npolicy: {approvers: [a]}`, {}, [`clusters.${'c'.repeat(64)}… is not a valid name: is longer than 253 characters`]],
+    ['an admission policy requirement that is not one', `${CLUSTER.replace('context: gprd-ctx', 'admissionPolicy: optional')}`, {}, ['clusters.gprd.admissionPolicy must be "required" or "not-required", not "optional"']],
+    ['a probe namespace that is not a namespace', `${CLUSTER.replace('context: gprd-ctx', 'admissionProbeNamespace: Kube_System')}`, {}, ['clusters.gprd.admissionProbeNamespace "Kube_System" is not a valid Kubernetes namespace name']],
   ];
   test.each(invalid)('refuses %s, saying where', (_w, text, env, expected) => {
     const path = file(text);
