@@ -2,6 +2,7 @@
 // non-retryably with a stable type an operator (and the workflow) can match on; an API server
 // outage stays retryable, so Temporal's retry policy is the one that decides.
 import { ApplicationFailure } from '@temporalio/common';
+import { AdmissionPolicyMissingError } from '../decisions/admission-policy';
 import { KubeConflictError, KubeError, KubeForbiddenError, KubeNotFoundError, KubeUnavailableError } from './kubernetes';
 import { NotAHelmReleaseError } from './helm-storage';
 import { GitlabAuthError, GitlabError, GitlabJobNotRetryableError, GitlabNotFoundError, GitlabUnavailableError } from './gitlab';
@@ -25,6 +26,7 @@ export const FAILURE_TYPES = {
   InvalidInput: 'InvalidInput',
   ReleaseChanged: 'ReleaseChanged',
   Backup: 'BackupProblem',
+  AdmissionPolicyMissing: 'AdmissionPolicyMissing',
   NotAHelmRelease: 'NotAHelmRelease',
   KubeForbidden: 'KubeForbidden',
   KubeNotFound: 'KubeNotFound',
@@ -41,6 +43,7 @@ export function toFailure(err: unknown): unknown {
   if (err instanceof InvalidInputError) return nonRetryable(FAILURE_TYPES.InvalidInput, err);
   if (err instanceof ReleaseChangedError) return nonRetryable(FAILURE_TYPES.ReleaseChanged, err);
   if (err instanceof BackupError) return nonRetryable(FAILURE_TYPES.Backup, err);
+  if (err instanceof AdmissionPolicyMissingError) return nonRetryable(FAILURE_TYPES.AdmissionPolicyMissing, err);
   if (err instanceof NotAHelmReleaseError) return nonRetryable(FAILURE_TYPES.NotAHelmRelease, err);
   if (err instanceof KubeUnavailableError) return err; // retryable
   if (err instanceof KubeForbiddenError) return nonRetryable(FAILURE_TYPES.KubeForbidden, err);

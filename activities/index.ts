@@ -1,5 +1,6 @@
 // All activities, built from their dependencies (samples-typescript's createActivities pattern):
 // tests pass their own cluster registry and clock, the worker passes the real ones.
+import { AdmissionMonitor, type AdmissionCheck } from './admission';
 import { withAttempt } from './attempt';
 import { createCiActivities } from './ci';
 import type { KubeFor } from './clusters';
@@ -24,6 +25,11 @@ export interface ActivityDeps {
   operator?: OperatorConfig;
   /** How long unlockRelease's retry waits for an earlier attempt's request (UNLOCK_SETTLE_MS); tests shorten it. */
   unlockSettleMs?: number;
+  /**
+   * Whether unlockRelease may act on a cluster as far as the admission policy goes: by default the
+   * operator's clusters.<name>.admissionPolicy (unset or no configuration: required), probed at act time.
+   */
+  admission?: AdmissionCheck;
 }
 
 const noGitlab = (): GitlabClient => {
@@ -40,7 +46,10 @@ export function createActivities(deps: ActivityDeps) {
     ...createHealthActivities(deps.kubeFor, now),
     ...createReleaseActivities(deps.kubeFor, now),
     ...createLiveObjectActivities(deps.kubeFor, now),
-    ...createUnlockActivities(deps.kubeFor, now, deps.unlockSettleMs === undefined ? {} : { settleMs: deps.unlockSettleMs }),
+    ...createUnlockActivities(deps.kubeFor, now, {
+      admission: deps.admission ?? new AdmissionMonitor(deps.kubeFor, deps.operator?.clusters ?? {}).check,
+      ...(deps.unlockSettleMs === undefined ? {} : { settleMs: deps.unlockSettleMs }),
+    }),
     ...createCiActivities(deps.gitlab ?? noGitlab, now),
     ...createNotifyActivities(now, deps.outcomes),
     ...createPolicyActivities(deps.operator),
