@@ -14,6 +14,12 @@ export function createMetrics(registry = new Registry()) {
     stepSeconds: new Histogram({ name: 'helm_unstuck_step_duration_seconds', help: 'Time each runbook step took, waits for humans included.', labelNames: ['step'], buckets: [0.1, 0.5, 1, 5, 30, 60, 300, 900, 3600, 14400], registers }),
     alertsTruncated: new Counter({ name: 'helm_unstuck_alerts_truncated_total', help: 'Alerts Alertmanager left out of its webhooks (truncatedAlerts, max_alerts); each truncated group makes the receiver scan its cluster.', registers }),
     truncationScans: new Counter({ name: 'helm_unstuck_truncation_scans_total', help: 'Scans of a cluster after a truncated alert group, by result: scanned, skipped (one ran within the interval), failed.', labelNames: ['result'], registers }),
+    admissionPolicyEnforced: new Gauge({
+      name: 'helm_unstuck_admission_policy_enforced',
+      help: "Whether helm-unstuck's admission policy is in force, by cluster: 1 a dry-run forged release record was refused by a ValidatingAdmissionPolicy, 0 it was admitted (unlocks there are refused unless clusters.<name>.admissionPolicy is not-required), -1 unknown (not probed yet, unreachable, or the probe was refused by RBAC).",
+      labelNames: ['cluster'],
+      registers,
+    }),
     stuckReleases: new Gauge({ name: 'helm_unstuck_stuck_releases', help: 'Releases with a firing stuck alert, by cluster.', labelNames: ['cluster'], registers }),
   };
 }

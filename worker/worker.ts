@@ -4,6 +4,7 @@
 import { existsSync } from 'node:fs';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import { AdmissionMonitor, describeAdmission } from '../activities/admission';
 import { clusterRegistry } from '../activities/clusters';
 import { GitlabClient } from '../activities/gitlab';
 import type { OutcomeSink } from '../activities/notify';
@@ -33,6 +34,8 @@ export interface WorkerOptions {
   /** A kubeconfig file that wins over the configuration's (`worker --kubeconfig`). */
   kubeconfig?: string;
   outcomes?: OutcomeSink;
+  /** serve's, so /healthz and the metric show what unlocks see; by default the worker's own, probed at start. */
+  admission?: AdmissionMonitor;
   log?: (line: string) => void;
 }
 
@@ -42,6 +45,12 @@ export function clustersOf(config: Pick<Config, 'clusters' | 'kubeconfig'>, kube
     ...(kubeconfig ? { kubeconfig } : {}),
     contexts: Object.fromEntries(Object.entries(config.clusters).map(([name, c]) => [name, c.context ?? name])),
   };
+}
+
+/** Probe every cluster's admission policy now (not waited for: a frozen cluster must not hold up the start), and log what was found. */
+export function startAdmissionMonitor(monitor: AdmissionMonitor, log: (line: string) => void): AdmissionMonitor {
+  void monitor.probeAll().then((status) => describeAdmission(status).forEach((l) => log(l)));
+  return monitor;
 }
 
 export interface RunningWorker {
@@ -59,6 +68,8 @@ export async function startWorker(opts: WorkerOptions = {}): Promise<RunningWork
   const gitlab = config.gitlab ? ((c) => () => c)(new GitlabClient(config.gitlab.url, config.gitlab.token)) : gitlabFromEnv(env);
   if (Object.keys(config.clusters).length === 0) log('no clusters configured (HELM_UNSTUCK_CONFIG: clusters): every incident will be refused');
   if (!gitlab) log('GitLab is not configured (HELM_UNSTUCK_GITLAB_URL, HELM_UNSTUCK_GITLAB_TOKEN): CI steps will fail until it is');
+  const kubeFor = clusterRegistry(clustersOf(config, opts.kubeconfig));
+  const admission = opts.admission ?? startAdmissionMonitor(new AdmissionMonitor(kubeFor, config.clusters), log);
   const target = await resolveTemporal(env, log);
   let connection: NativeConnection;
   try {
@@ -74,8 +85,9 @@ export async function startWorker(opts: WorkerOptions = {}): Promise<RunningWork
     // Built with dist/ (worker/bundle.ts); from the sources, bundled here.
     ...(existsSync(PREBUILT_BUNDLE) ? { workflowBundle: { codePath: PREBUILT_BUNDLE } } : { workflowsPath: require.resolve('../workflows') }),
     activities: createActivities({
-      kubeFor: clusterRegistry(clustersOf(config, opts.kubeconfig)),
+      kubeFor,
       operator: config,
+      admission: admission.check,
       ...(gitlab ? { gitlab } : {}),
       ...(opts.outcomes ? { outcomes: opts.outcomes } : {}),
     }),
