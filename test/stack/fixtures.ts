@@ -3,9 +3,10 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { createActivities } from '../../activities';
+import { AdmissionMonitor } from '../../activities/admission';
 import type { ReleaseHistory } from '../../activities/release';
 import type { UnlockInput } from '../../activities/unlock';
-import { clusterRegistry } from '../../activities/clusters';
+import { clusterRegistry, type KubeFor } from '../../activities/clusters';
 import { failingKubeFor } from './failing-kube';
 import { Helm, type HelmDriver, type HelmMajor } from './helm';
 import { sharedStack } from './shared';
@@ -20,8 +21,16 @@ export function helmFor(major: HelmMajor, driver: HelmDriver = 'secret'): Helm {
 /** The shared control plane as cluster CLUSTER. */
 export const stackKubeFor = () => clusterRegistry({ kubeconfig: sharedStack().kubeconfig, contexts: { [CLUSTER]: 'admin' } });
 
+/**
+ * These tests act as the shared stack's admin, whom no admission policy narrows: they opt out as
+ * an operator would (clusters.<name>.admissionPolicy: not-required). test/stack/admission-policy.test.ts
+ * is where the policy, and unlocks that need it, are tested.
+ */
+export const adminNeedsNoPolicy = (kubeFor: KubeFor) => new AdmissionMonitor(kubeFor, { [CLUSTER]: { admissionPolicy: 'not-required' } }).check;
+
 export function stackActivities(now?: () => number) {
-  return createActivities({ kubeFor: stackKubeFor(), ...(now ? { now } : {}) });
+  const kubeFor = stackKubeFor();
+  return createActivities({ kubeFor, admission: adminNeedsNoPolicy(kubeFor), ...(now ? { now } : {}) });
 }
 
 /**
@@ -30,7 +39,7 @@ export function stackActivities(now?: () => number) {
  */
 export function failingStackActivities(opts: { unlockSettleMs?: number } = {}) {
   const { kubeFor, kube } = failingKubeFor(stackKubeFor(), CLUSTER);
-  return { acts: createActivities({ kubeFor, ...opts }), kube };
+  return { acts: createActivities({ kubeFor, admission: adminNeedsNoPolicy(kubeFor), ...opts }), kube };
 }
 
 /** An unlock of every pending revision of `h`, exactly as read (what a human approves). */
