@@ -4,6 +4,7 @@
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
+import { MARKED_FROM } from '../../activities/unlock';
 import { encodeKey } from '../../decisions/decision-proof';
 import { loadConfig } from '../../lib/config';
 import { helmFor } from './fixtures';
@@ -165,6 +166,11 @@ describe.each([3, 4] as HelmMajor[])('helm v%i', (major) => {
     const policy = (await render([])).filter((o) => /ValidatingAdmissionPolicy/.test(o.kind));
     expect(policy.map((o) => o.kind)).toEqual(['ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']);
     expect(JSON.stringify(policy[0])).toContain('request.userInfo.username == \\"system:serviceaccount:ops:hu-helm-unstuck\\"');
+    // The mark it lets an update set is the one unlock writes (one fact, one home: activities/unlock.ts).
+    expect(JSON.stringify(policy[0])).toContain(`"\\"${MARKED_FROM}\\""`);
+    // ValidatingAdmissionPolicy v1 is GA in 1.30: the chart says so, and helm refuses older clusters.
+    const old = await helm.run(['template', 'hu', OWN_CHART, '--kube-version', '1.29.9']);
+    expect({ code: old.code, err: old.stderr }).toEqual({ code: 1, err: expect.stringContaining('>=1.30.0-0') });
   });
 
   test('PrometheusRule: off by default; on, it carries the shipped rules, and refuses to render an empty rules file', async () => {
