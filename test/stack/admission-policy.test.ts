@@ -160,6 +160,13 @@ describe.each<[HelmDriver]>([['secret'], ['configmap']])('driver %s: forged hist
         call('PUT', path(record(3)), changed(pending, (c) => (labels(c, { status: 'failed' }), annotate(c, { [MARKED_FROM]: rv, 'other/annotation': 'x' })))),
       'add the mark to the deployed record': () => call('PUT', path(record(2)), changed(deployed, (c) => annotate(c, { [MARKED_FROM]: deployed.metadata.resourceVersion! }))),
       'rewrite a superseded record someone else marked': () => call('PUT', path(record(1)), changed(markedByOther, (c) => labels(c, { status: 'deployed' }))),
+      // Helm lists records by label, not by name or type: this "backup" would be revision 99, deployed.
+      'create a backup labelled owner=helm': () =>
+        call('POST', path(), fresh(forge(99, 'deployed'), (c) => {
+          c.metadata.name = `helm-unstuck.backup.${o.release}.v99.00000000`;
+          labels(c, { 'app.kubernetes.io/managed-by': 'helm-unstuck' });
+          if (driver === 'secret') c.type = 'helm-unstuck/backup';
+        })),
     };
     const expected: Record<string, unknown> = {
       'create v99 labelled deployed': refused(/helm-unstuck creates Helm release records only as pending-install, pending-upgrade or pending-rollback \(a restore\), not with status deployed/),
@@ -176,6 +183,7 @@ describe.each<[HelmDriver]>([['secret'], ['configmap']])('driver %s: forged hist
       'mark failed and add another annotation': refused(/.*would also change annotation other\/annotation/),
       'add the mark to the deployed record': refused(/.* is deployed, not to become deployed/),
       'rewrite a superseded record someone else marked': refused(/.* is superseded \(marked\), not to become deployed/),
+      'create a backup labelled owner=helm': refused(/helm-unstuck backups never carry the label owner/),
     };
     const got: Record<string, Answer> = {};
     for (const [what, attempt] of Object.entries(attacks)) got[what] = await attempt();
