@@ -141,28 +141,31 @@ describe.each<[HelmDriver]>([['secret'], ['configmap']])('driver %s: forged hist
       });
     const rv = pending.metadata.resourceVersion!;
 
+    // Each as a server-side dry run, so each is judged on its own (admission runs as for a real
+    // write; a forgery let through stores nothing to mask the next). The headline two, for real, below.
+    const dry = (method: string, p: string, body: unknown) => call(method, `${p}?dryRun=All`, body);
     const attacks: Record<string, () => Promise<Answer>> = {
-      'create v99 labelled deployed': () => call('POST', path(), forge(99, 'deployed')),
-      'create v99 labelled superseded': () => call('POST', path(), forge(99, 'superseded')),
-      'create v99 labelled failed': () => call('POST', path(), forge(99, 'failed')),
-      'create a pending record carrying the mark': () => call('POST', path(), fresh(forge(99, 'pending-upgrade'), (c) => annotate(c, { [MARKED_FROM]: '1' }))),
-      'create a pending record under another revision’s name': () => call('POST', path(), fresh(forge(99, 'pending-upgrade'), (c) => labels(c, { version: '3' }))),
-      'relabel the pending record deployed': () => call('PUT', path(record(3)), changed(pending, (c) => labels(c, { status: 'deployed' }))),
-      'relabel the pending record another pending status': () => call('PUT', path(record(3)), changed(pending, (c) => labels(c, { status: 'pending-install' }))),
-      'mark the pending record failed without the mark': () => call('PUT', path(record(3)), changed(pending, (c) => labels(c, { status: 'failed' }))),
+      'create v99 labelled deployed': () => dry('POST', path(), forge(99, 'deployed')),
+      'create v99 labelled superseded': () => dry('POST', path(), forge(99, 'superseded')),
+      'create v99 labelled failed': () => dry('POST', path(), forge(99, 'failed')),
+      'create a pending record carrying the mark': () => dry('POST', path(), fresh(forge(99, 'pending-upgrade'), (c) => annotate(c, { [MARKED_FROM]: '1' }))),
+      'create a pending record under another revision’s name': () => dry('POST', path(), fresh(forge(99, 'pending-upgrade'), (c) => labels(c, { version: '3' }))),
+      'relabel the pending record deployed': () => dry('PUT', path(record(3)), changed(pending, (c) => labels(c, { status: 'deployed' }))),
+      'relabel the pending record another pending status': () => dry('PUT', path(record(3)), changed(pending, (c) => labels(c, { status: 'pending-install' }))),
+      'mark the pending record failed without the mark': () => dry('PUT', path(record(3)), changed(pending, (c) => labels(c, { status: 'failed' }))),
       'mark the pending record failed with a wrong mark': () =>
-        call('PUT', path(record(3)), changed(pending, (c) => (labels(c, { status: 'failed' }), annotate(c, { [MARKED_FROM]: `${rv}0` })))),
+        dry('PUT', path(record(3)), changed(pending, (c) => (labels(c, { status: 'failed' }), annotate(c, { [MARKED_FROM]: `${rv}0` })))),
       'mark failed and add a data key': () =>
-        call('PUT', path(record(3)), changed(pending, (c) => (labels(c, { status: 'failed' }), annotate(c, { [MARKED_FROM]: rv }), (c.data = { ...c.data, extra: X })))),
+        dry('PUT', path(record(3)), changed(pending, (c) => (labels(c, { status: 'failed' }), annotate(c, { [MARKED_FROM]: rv }), (c.data = { ...c.data, extra: X })))),
       'mark failed and change the version label': () =>
-        call('PUT', path(record(3)), changed(pending, (c) => (labels(c, { status: 'failed', version: '99' }), annotate(c, { [MARKED_FROM]: rv })))),
+        dry('PUT', path(record(3)), changed(pending, (c) => (labels(c, { status: 'failed', version: '99' }), annotate(c, { [MARKED_FROM]: rv })))),
       'mark failed and add another annotation': () =>
-        call('PUT', path(record(3)), changed(pending, (c) => (labels(c, { status: 'failed' }), annotate(c, { [MARKED_FROM]: rv, 'other/annotation': 'x' })))),
-      'add the mark to the deployed record': () => call('PUT', path(record(2)), changed(deployed, (c) => annotate(c, { [MARKED_FROM]: deployed.metadata.resourceVersion! }))),
-      'rewrite a superseded record someone else marked': () => call('PUT', path(record(1)), changed(markedByOther, (c) => labels(c, { status: 'deployed' }))),
+        dry('PUT', path(record(3)), changed(pending, (c) => (labels(c, { status: 'failed' }), annotate(c, { [MARKED_FROM]: rv, 'other/annotation': 'x' })))),
+      'add the mark to the deployed record': () => dry('PUT', path(record(2)), changed(deployed, (c) => annotate(c, { [MARKED_FROM]: deployed.metadata.resourceVersion! }))),
+      'rewrite a superseded record someone else marked': () => dry('PUT', path(record(1)), changed(markedByOther, (c) => labels(c, { status: 'deployed' }))),
       // Helm lists records by label, not by name or type: this "backup" would be revision 99, deployed.
       'create a backup labelled owner=helm': () =>
-        call('POST', path(), fresh(forge(99, 'deployed'), (c) => {
+        dry('POST', path(), fresh(forge(99, 'deployed'), (c) => {
           c.metadata.name = `helm-unstuck.backup.${o.release}.v99.00000000`;
           labels(c, { 'app.kubernetes.io/managed-by': 'helm-unstuck' });
           if (driver === 'secret') c.type = 'helm-unstuck/backup';
@@ -188,6 +191,9 @@ describe.each<[HelmDriver]>([['secret'], ['configmap']])('driver %s: forged hist
     const got: Record<string, Answer> = {};
     for (const [what, attempt] of Object.entries(attacks)) got[what] = await attempt();
     expect(got).toEqual(expected);
+    // The measured attack, for real: refused, as its dry run was.
+    expect(await call('POST', path(), forge(99, 'deployed'))).toEqual(expected['create v99 labelled deployed']);
+    expect(await call('PUT', path(record(3)), changed(pending, (c) => labels(c, { status: 'deployed' })))).toEqual(expected['relabel the pending record deployed']);
     // Nothing was written: the history is Helm's own, and no v99 exists.
     expect(await helm.history(o.release, o.namespace)).toEqual(before);
     expect((await admin('GET', path(record(99)))).status).toBe(404);
