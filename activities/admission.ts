@@ -24,6 +24,9 @@ export interface AdmissionSettings {
 
 export const DEFAULT_PROBE_NAMESPACE = 'default';
 
+/** helm_unstuck_admission_policy_enforced's value for each state. */
+export const ADMISSION_GAUGE: Record<AdmissionState, number> = { enforced: 1, 'not-enforced': 0, unknown: -1 };
+
 /** How often serve re-probes every cluster for /healthz and the metric. */
 export const ADMISSION_REPROBE_MS = 60_000;
 
@@ -69,12 +72,14 @@ export class AdmissionMonitor {
     }
   }
 
-  /** Every configured cluster, in its probe namespace, at once; never throws (failures are `unknown`). */
-  async probeAll(): Promise<Record<string, ClusterAdmission>> {
+  /** Every configured cluster, in its probe namespace, at once, each logged in a line; never throws (failures are `unknown`). */
+  async probeAll(log?: (line: string) => void): Promise<Record<string, ClusterAdmission>> {
     await Promise.all(
       Object.entries(this.clusters).map(([cluster, c]) => this.probe(cluster, c.admissionProbeNamespace ?? DEFAULT_PROBE_NAMESPACE).catch(() => undefined)),
     );
-    return this.status();
+    const status = this.status();
+    if (log) describeAdmission(status).forEach((l) => log(l));
+    return status;
   }
 
   /** unlockRelease's check: where the policy is required, a probe in the namespace it is about to write. */

@@ -3,7 +3,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
-import { ADMISSION_REPROBE_MS, AdmissionMonitor, describeAdmission, type ClusterAdmission } from '../activities/admission';
+import { ADMISSION_GAUGE, ADMISSION_REPROBE_MS, AdmissionMonitor, type ClusterAdmission } from '../activities/admission';
 import { clusterRegistry } from '../activities/clusters';
 import { Client, Connection } from '@temporalio/client';
 import { connectClient } from '../client/connect';
@@ -86,10 +86,9 @@ export async function serve(opts: ServeOptions = {}): Promise<Serving> {
   const metrics = createMetrics();
   const contexts = Object.fromEntries(Object.entries(config.clusters).map(([name, c]) => [name, c.context ?? name]));
   const detector = (opts.withDetector ?? true) ? Detector.forClusters(config.kubeconfig, contexts, { log }) : undefined;
-  const gauge = { enforced: 1, 'not-enforced': 0, unknown: -1 } as const;
-  for (const cluster of Object.keys(config.clusters)) metrics.admissionPolicyEnforced.set({ cluster }, gauge.unknown);
+  for (const cluster of Object.keys(config.clusters)) metrics.admissionPolicyEnforced.set({ cluster }, ADMISSION_GAUGE.unknown);
   const admission = new AdmissionMonitor(clusterRegistry(clustersOf(config)), config.clusters, {
-    onProbe: (cluster, c) => metrics.admissionPolicyEnforced.set({ cluster }, gauge[c.state]),
+    onProbe: (cluster, c) => metrics.admissionPolicyEnforced.set({ cluster }, ADMISSION_GAUGE[c.state]),
   });
 
   let worker: RunningWorker | undefined;
@@ -134,10 +133,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Serving> {
   const server = await listenHttp(app.fetch, config.server);
   detector?.start();
   // Not waited for: a frozen cluster must not hold up the webhook. Unlocks probe again when they act.
-  const admissionProbed = admission.probeAll().then((status) => {
-    describeAdmission(status).forEach((l) => log(l));
-    return status;
-  });
+  const admissionProbed = admission.probeAll(log);
   const reprobe = setInterval(() => void admission.probeAll(), ADMISSION_REPROBE_MS).unref();
   const addr = server.address() as AddressInfo;
   const url = `http://${addr.address}:${addr.port}`;

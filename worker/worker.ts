@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
-import { AdmissionMonitor, describeAdmission } from '../activities/admission';
+import { AdmissionMonitor } from '../activities/admission';
 import { clusterRegistry } from '../activities/clusters';
 import { GitlabClient } from '../activities/gitlab';
 import type { OutcomeSink } from '../activities/notify';
@@ -47,12 +47,6 @@ export function clustersOf(config: Pick<Config, 'clusters' | 'kubeconfig'>, kube
   };
 }
 
-/** Probe every cluster's admission policy now (not waited for: a frozen cluster must not hold up the start), and log what was found. */
-export function startAdmissionMonitor(monitor: AdmissionMonitor, log: (line: string) => void): AdmissionMonitor {
-  void monitor.probeAll().then((status) => describeAdmission(status).forEach((l) => log(l)));
-  return monitor;
-}
-
 export interface RunningWorker {
   worker: Worker;
   target: TemporalTarget;
@@ -69,7 +63,10 @@ export async function startWorker(opts: WorkerOptions = {}): Promise<RunningWork
   if (Object.keys(config.clusters).length === 0) log('no clusters configured (HELM_UNSTUCK_CONFIG: clusters): every incident will be refused');
   if (!gitlab) log('GitLab is not configured (HELM_UNSTUCK_GITLAB_URL, HELM_UNSTUCK_GITLAB_TOKEN): CI steps will fail until it is');
   const kubeFor = clusterRegistry(clustersOf(config, opts.kubeconfig));
-  const admission = opts.admission ?? startAdmissionMonitor(new AdmissionMonitor(kubeFor, config.clusters), log);
+  const admission = opts.admission ?? new AdmissionMonitor(kubeFor, config.clusters);
+  // serve probes with its own; alone, the worker probes at start, not waited for (a frozen cluster
+  // must not hold up the start: unlocks probe again when they act).
+  if (!opts.admission) void admission.probeAll(log);
   const target = await resolveTemporal(env, log);
   let connection: NativeConnection;
   try {
