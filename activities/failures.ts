@@ -3,6 +3,7 @@
 // outage stays retryable, so Temporal's retry policy is the one that decides.
 import { ApplicationFailure } from '@temporalio/common';
 import { FAILURE_TYPES } from '../decisions/failure-types';
+import { AdmissionPolicyMissingError } from '../decisions/admission-policy';
 import { KubeConflictError, KubeError, KubeForbiddenError, KubeNotFoundError, KubeUnavailableError } from './kubernetes';
 import { NotAHelmReleaseError } from './helm-storage';
 import { GitlabAuthError, GitlabError, GitlabJobNotRetryableError, GitlabNotFoundError, GitlabUnavailableError } from './gitlab';
@@ -42,6 +43,7 @@ export function toFailure(err: unknown): unknown {
   if (err instanceof ReleaseChangedError) return nonRetryable(FAILURE_TYPES.ReleaseChanged, err);
   if (err instanceof BackupError) return nonRetryable(FAILURE_TYPES.Backup, err);
   if (err instanceof BackupDigestError) return nonRetryable(FAILURE_TYPES.BackupDigest, err);
+  if (err instanceof AdmissionPolicyMissingError) return nonRetryable(FAILURE_TYPES.AdmissionPolicyMissing, err);
   if (err instanceof NotAHelmReleaseError) return nonRetryable(FAILURE_TYPES.NotAHelmRelease, err);
   if (err instanceof KubeUnavailableError) return err; // retryable
   if (err instanceof KubeForbiddenError) return nonRetryable(FAILURE_TYPES.KubeForbidden, err);

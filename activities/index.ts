@@ -1,7 +1,8 @@
 // All activities, built from their dependencies (samples-typescript's createActivities pattern):
 // tests pass their own cluster registry and clock, the worker passes the real ones.
 import type { Decision } from '../decisions/remediation';
-import { checkMandate, type OperatorSource, type Target } from './act-gate';
+import { checkMandate, operatorNow, type OperatorSource, type Target } from './act-gate';
+import { AdmissionMonitor, type AdmissionCheck } from './admission';
 import { withAttempt } from './attempt';
 import { createCiActivities, isFailedDeployJob, validateRerun, type RerunInput } from './ci';
 import type { KubeFor } from './clusters';
@@ -30,6 +31,11 @@ export interface ActivityDeps {
   operator?: OperatorSource;
   /** How long unlockRelease's retry waits for an earlier attempt's request (UNLOCK_SETTLE_MS); tests shorten it. */
   unlockSettleMs?: number;
+  /**
+   * Whether unlockRelease may act on a cluster as far as the admission policy goes: by default the
+   * operator's clusters.<name>.admissionPolicy (unset or no configuration: required), probed at act time.
+   */
+  admission?: AdmissionCheck;
 }
 
 const noGitlab = (): GitlabClient => {
@@ -51,8 +57,16 @@ export type GatedRerunInput = RerunInput & Target & Approvals & { approved: Appr
  * The acts, gated: each checks, here in the worker, at the moment it acts, that the incident's own
  * workflow run calls it with approvals that hold against the configuration now (act-gate.ts).
  */
+/** The unlock's own mechanics, with the admission policy's check (admission.ts) and the settle wait. */
+function unlockMechanics(deps: ActivityDeps, now: () => number) {
+  return createUnlockActivities(deps.kubeFor, now, {
+    admission: deps.admission ?? new AdmissionMonitor(deps.kubeFor, operatorNow(deps.operator)?.clusters ?? {}).check,
+    ...(deps.unlockSettleMs === undefined ? {} : { settleMs: deps.unlockSettleMs }),
+  });
+}
+
 function createActs(deps: ActivityDeps, now: () => number) {
-  const { unlockRelease } = createUnlockActivities(deps.kubeFor, now, deps.unlockSettleMs === undefined ? {} : { settleMs: deps.unlockSettleMs });
+  const { unlockRelease } = unlockMechanics(deps, now);
   const gitlab = deps.gitlab ?? noGitlab;
   const { retryCiJob } = createCiActivities(gitlab, now);
   return {
@@ -108,7 +122,7 @@ export function createMechanisms(deps: ActivityDeps) {
   const now = deps.now ?? Date.now;
   return wrapAll({
     ...observers(deps, now),
-    ...createUnlockActivities(deps.kubeFor, now, deps.unlockSettleMs === undefined ? {} : { settleMs: deps.unlockSettleMs }),
+    ...unlockMechanics(deps, now),
   });
 }
 

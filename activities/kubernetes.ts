@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { Agent as HttpsAgent } from 'node:https';
 import * as k8s from '@kubernetes/client-node';
+import type { AdmissionProbe } from '../decisions/admission-policy';
 import type { DeploymentFacts, HpaFacts } from '../decisions/deployment-health';
 import { abortedBecause, requestSignal } from './attempt';
 import type { StoredObject } from './helm-storage';
@@ -41,6 +42,9 @@ export class KubeNotServedError extends KubeError {
 export class KubeUnavailableError extends KubeError {
   override name = 'KubeUnavailableError';
 }
+
+/** The release name of the forged record probeAdmissionPolicy offers (never stored: a dry run). */
+export const ADMISSION_PROBE_RELEASE = 'helm-unstuck-admission-probe';
 
 /** Each request's limit, well inside an activity's start-to-close timeout (2 minutes). */
 export const KUBE_REQUEST_TIMEOUT_MS = 15_000;
@@ -332,6 +336,34 @@ export class Kube {
     await call(`delete ${kind} ${namespace}/${name}`, (o) =>
       kind === 'Secret' ? this.core.deleteNamespacedSecret(req, o) : this.core.deleteNamespacedConfigMap(req, o),
     );
+  }
+
+  /**
+   * Whether an admission policy refuses what helm-unstuck must never write: a server-side dry run
+   * (nothing is stored, whatever the answer) of a forged `deployed` release record in `namespace`.
+   * Admitted, also as a name that exists already (admission ran before storage said so), means no
+   * policy narrows this identity; refused by a ValidatingAdmissionPolicy means one does. RBAC's
+   * refusal, or a namespace that does not exist, says nothing about the policy.
+   */
+  async probeAdmissionPolicy(namespace: string): Promise<AdmissionProbe> {
+    const body: k8s.V1Secret = {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: `sh.helm.release.v1.${ADMISSION_PROBE_RELEASE}.v1`, namespace, labels: { owner: 'helm', name: ADMISSION_PROBE_RELEASE, status: 'deployed', version: '1' } },
+      type: 'helm.sh/release.v1',
+      data: { release: Buffer.from('helm-unstuck admission probe (dry run, never stored)').toString('base64') },
+    };
+    try {
+      await call(`dry-run create of a forged release record in ${namespace}`, (o) => this.core.createNamespacedSecret({ namespace, body, dryRun: 'All' }, o));
+      return { answer: 'admitted', namespace };
+    } catch (err) {
+      if (err instanceof KubeAlreadyExistsError) return { answer: 'admitted', namespace };
+      if (err instanceof KubeUnavailableError || !(err instanceof KubeError)) throw err;
+      const policy = /ValidatingAdmissionPolicy '([^']+)' with binding '[^']+' denied request/.exec(err.message)?.[1];
+      if (policy && (err.status === 403 || err.status === 422)) return { answer: 'refused-by-policy', namespace, policy, message: err.message.slice(0, 500) };
+      const why = err instanceof KubeNotFoundError ? `namespace ${namespace} was not found` : err instanceof KubeForbiddenError ? `the probe itself was refused in namespace ${namespace}, not by an admission policy` : `the probe in namespace ${namespace} got HTTP ${err.status}`;
+      return { answer: 'inconclusive', namespace, why: `${why}: ${err.message.slice(0, 300)}` };
+    }
   }
 
   /**

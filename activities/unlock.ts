@@ -8,11 +8,13 @@
 // no second DELETE: one that finds its own backup waits for the earlier attempt's request first
 // (decisions/approved-record.ts says why).
 import { setTimeout as sleep } from 'node:timers/promises';
+import { refuseUnlessAdmissionPolicyInForce } from '../decisions/admission-policy';
 import { judgeApprovedRecord, markedByUsDetail, settleBeforeActing, type RecordSeen } from '../decisions/approved-record';
 import { backupName, isPending, recordName, type StorageDriver } from '../decisions/helm';
 import { judgeRecordGone, type RecordGone } from '../decisions/record-gone';
 import type { UnlockStrategy } from '../decisions/remediation';
 import type { ApprovedRecord } from '../decisions/runbook';
+import { AdmissionMonitor, type AdmissionCheck } from './admission';
 import { abortedBecause, attemptNumber, attemptSignal, leftToFinish, requestSignal } from './attempt';
 import type { KubeFor } from './clusters';
 import { BACKUP_ANNOTATIONS, MARKED_FROM, backUp, backsUp, intactDigest } from './backup';
@@ -272,13 +274,17 @@ function validateUnlock(input: UnlockInput): ApprovedRecord[] {
 export interface UnlockOptions {
   /** The settle wait (UNLOCK_SETTLE_MS); tests shorten it. */
   settleMs?: number;
+  /** Whether the admission policy must be in force, and is (activities/admission.ts); default: required on every cluster. */
+  admission?: AdmissionCheck;
 }
 
 export function createUnlockActivities(kubeFor: KubeFor, now: () => number, opts: UnlockOptions = {}) {
   const settleMs = opts.settleMs ?? UNLOCK_SETTLE_MS;
+  const admission = opts.admission ?? new AdmissionMonitor(kubeFor, {}).check;
   return {
     /** Runbook step 4: back up, then delete (or mark failed) each approved pending record. */
     async unlockRelease(input: UnlockInput): Promise<UnlockResult> {
+      refuseUnlessAdmissionPolicyInForce(await admission(input.cluster, input.namespace));
       const approved = validateUnlock(input);
       const kube = kubeFor(input.cluster);
       const at = new Date(now());

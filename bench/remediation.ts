@@ -36,7 +36,7 @@ async function main() {
     const key = newSecretKey();
     const runs = Array.from({ length: RUNS + 1 }, (_, i) => i);
     const operator = {
-      clusters: Object.fromEntries(runs.map((i) => [`bench-${i}`, { context: 'admin', gitlab: [{ project: 100 + i, environment: 'gprd' }] }])),
+      clusters: Object.fromEntries(runs.map((i) => [`bench-${i}`, { context: 'admin', gitlab: [{ project: 100 + i, environment: 'gprd' }], admissionPolicy: 'not-required' as const }])),
       policy: { approvers: ['alice'], minPendingAge: '0s', ciPollInterval: '100ms' },
       decisionKeys: [publicKeyOf(key)],
     };

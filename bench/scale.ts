@@ -148,7 +148,7 @@ async function concurrentSection(stack: BenchStack, temporal: TestWorkflowEnviro
   const config = join(dir, 'config.yaml');
   writeFileSync(config, JSON.stringify({
     kubeconfig: stack.kubeconfig,
-    clusters: { bench: { context: 'bench', gitlab: [{ project: 1000, environment: 'gprd' }] } },
+    clusters: { bench: { context: 'bench', gitlab: [{ project: 1000, environment: 'gprd' }], admissionPolicy: 'not-required' } },
     policy: { approvers: ['alice'], minPendingAge: '0s', ciPollInterval: '200ms', ciJobTimeout: '5m', autoApprove: { configuredBy: 'bench/scale.ts', reason: 'benchmark: the operator approves stuck releases in advance' } },
   }));
   const worker = spawn(process.execPath, [join(ROOT, 'dist', 'client', 'cli.js'), 'worker'], {

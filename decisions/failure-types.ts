@@ -6,6 +6,7 @@ export const FAILURE_TYPES = {
   ReleaseChanged: 'ReleaseChanged',
   Backup: 'BackupProblem',
   BackupDigest: 'BackupDigestMismatch',
+  AdmissionPolicyMissing: 'AdmissionPolicyMissing',
   NotAHelmRelease: 'NotAHelmRelease',
   KubeForbidden: 'KubeForbidden',
   KubeNotFound: 'KubeNotFound',

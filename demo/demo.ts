@@ -101,7 +101,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     const token = `demo-${Date.now()}-webhook-token`;
     const config = join(dir, 'config.yaml');
     writeFileSync(config, JSON.stringify({
-      clusters: { demo: { context: 'admin', gitlab: [{ project: 1, environment: 'demo' }] } },
+      clusters: { demo: { context: 'admin', gitlab: [{ project: 1, environment: 'demo' }], admissionPolicy: 'not-required' } },
       // The demo is the operator here. Its prompt answers straight to Temporal, with no serve to
       // vouch for who you are, so its policy must say, explicitly, that it takes such decisions.
       policy: { approvers: ['you'], minPendingAge: '0s', ciPollInterval: '500ms', allowUnverifiedDecisions: true },

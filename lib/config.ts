@@ -5,6 +5,7 @@
 // nothing starts until they are fixed.
 import { readFileSync, statSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
+import { ADMISSION_REQUIREMENTS, type AdmissionRequirement } from '../decisions/admission-policy';
 import { AlertMappingSchema, type AlertMapping } from '../decisions/alerts';
 import { decodeKey } from '../decisions/decision-proof';
 import { DurationMs } from '../decisions/duration';
@@ -22,6 +23,13 @@ export interface ClusterSettings {
   policy?: PolicyConfig;
   /** The only namespaces helm-unstuck may act in (decisions/namespaces.ts); unset: all. */
   namespaces?: string[];
+  /**
+   * Whether unlocks here need the chart's admission policy in force (default `required`): where a
+   * dry-run forged write is not refused, helm-unstuck does not act unless this says `not-required`.
+   */
+  admissionPolicy?: AdmissionRequirement;
+  /** The namespace the start-up and periodic probes of that policy write their dry run to (default `default`). */
+  admissionProbeNamespace?: string;
 }
 
 export interface Config {
@@ -103,6 +111,8 @@ const FileSchema = z
           gitlab: CiWatchesSchema,
           policy: PolicySchema.optional(),
           namespaces: z.array(NamespaceName).min(1).max(MAX_NAMESPACES).optional(),
+          admissionPolicy: z.enum(ADMISSION_REQUIREMENTS).optional(),
+          admissionProbeNamespace: NamespaceName.optional(),
         }),
       ).prefault({}),
       policy: PolicySchema.optional(),

@@ -21,6 +21,8 @@ export interface ServerDeps extends WebhookDeps {
   metricsToken?: string;
   /** The stuck-release detector: its metrics follow serve's in /metrics, its status is in /healthz. */
   detector?: { registry: Registry; status(): unknown };
+  /** Each configured cluster's admission policy, as last probed (activities/admission.ts). */
+  admission?: { status(): unknown };
 }
 
 export function createApp(deps: ServerDeps): Hono {
@@ -34,7 +36,13 @@ export function createApp(deps: ServerDeps): Hono {
     }
     return c.body(await exposed.metrics(), 200, { 'content-type': exposed.contentType });
   });
-  app.all('/healthz', (c) => sendJson(c, 200, { ok: true, ...(deps.detector ? { detector: deps.detector.status() } : {}) }));
+  app.all('/healthz', (c) =>
+    sendJson(c, 200, {
+      ok: true,
+      ...(deps.detector ? { detector: deps.detector.status() } : {}),
+      ...(deps.admission ? { admissionPolicy: deps.admission.status() } : {}),
+    }),
+  );
   if (deps.api) app.route('/', deps.api);
   if (deps.approvalPage) app.route('/', deps.approvalPage);
   app.notFound((c) => sendJson(c, 404, { error: 'not found' }));

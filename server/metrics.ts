@@ -15,6 +15,12 @@ export function createMetrics(registry = new Registry()) {
     alertsNamespaceRefused: new Counter({ name: 'helm_unstuck_alerts_namespace_refused_total', help: "Alerts for a namespace the cluster's configuration does not allow (clusters.<name>.namespaces): rejected, nothing started.", labelNames: ['cluster'], registers }),
     alertsTruncated: new Counter({ name: 'helm_unstuck_alerts_truncated_total', help: 'Alerts Alertmanager left out of its webhooks (truncatedAlerts, max_alerts); each truncated group makes the receiver scan its cluster.', registers }),
     truncationScans: new Counter({ name: 'helm_unstuck_truncation_scans_total', help: 'Scans of a cluster after a truncated alert group, by result: scanned, skipped (one ran within the interval), failed.', labelNames: ['result'], registers }),
+    admissionPolicyEnforced: new Gauge({
+      name: 'helm_unstuck_admission_policy_enforced',
+      help: "Whether helm-unstuck's admission policy is in force, by cluster: 1 a dry-run forged release record was refused by a ValidatingAdmissionPolicy, 0 it was admitted (unlocks there are refused unless clusters.<name>.admissionPolicy is not-required), -1 unknown (not probed yet, unreachable, or the probe was refused by RBAC).",
+      labelNames: ['cluster'],
+      registers,
+    }),
     stuckReleases: new Gauge({ name: 'helm_unstuck_stuck_releases', help: 'Releases with a firing stuck alert, by cluster.', labelNames: ['cluster'], registers }),
   };
 }

@@ -3,11 +3,13 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
+import { ADMISSION_GAUGE, ADMISSION_REPROBE_MS, AdmissionMonitor, type ClusterAdmission } from '../activities/admission';
+import { clusterRegistry } from '../activities/clusters';
 import { Client, Connection } from '@temporalio/client';
 import { connectClient } from '../client/connect';
 import { publicKeyOf } from '../decisions/decision-proof';
 import { ConfigError, loadConfig, type Config, type ServerSettings } from '../lib/config';
-import { startWorker, type RunningWorker } from '../worker/worker';
+import { clustersOf, startWorker, type RunningWorker } from '../worker/worker';
 import { Detector } from '../detector/detector';
 import { detectorRegistry } from '../detector/metrics';
 import { api } from './api';
@@ -26,6 +28,9 @@ export interface Serving {
   client: Client;
   worker?: RunningWorker;
   detector?: Detector;
+  admission: AdmissionMonitor;
+  /** The start-up probe of every cluster's admission policy, once answered (or failed). */
+  admissionProbed: Promise<Record<string, ClusterAdmission>>;
   close(): Promise<void>;
 }
 
@@ -81,6 +86,10 @@ export async function serve(opts: ServeOptions = {}): Promise<Serving> {
   const metrics = createMetrics();
   const contexts = Object.fromEntries(Object.entries(config.clusters).map(([name, c]) => [name, c.context ?? name]));
   const detector = (opts.withDetector ?? true) ? Detector.forClusters(config.kubeconfig, contexts, { log }) : undefined;
+  for (const cluster of Object.keys(config.clusters)) metrics.admissionPolicyEnforced.set({ cluster }, ADMISSION_GAUGE.unknown);
+  const admission = new AdmissionMonitor(clusterRegistry(clustersOf(config)), config.clusters, {
+    onProbe: (cluster, c) => metrics.admissionPolicyEnforced.set({ cluster }, ADMISSION_GAUGE[c.state]),
+  });
 
   let worker: RunningWorker | undefined;
   let client: Client;
@@ -89,6 +98,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Serving> {
     worker = await startWorker({
       env: { ...env, HELM_UNSTUCK_TASK_QUEUE: config.taskQueue },
       config,
+      admission,
       outcomes: {
         incident: (outcome) => metrics.incidents.inc({ outcome }),
         step: (step, seconds) => metrics.stepSeconds.observe({ step }, seconds),
@@ -118,9 +128,13 @@ export async function serve(opts: ServeOptions = {}): Promise<Serving> {
     ...(page && people ? { approvalPage: page, api: api(people) } : {}),
     ...(config.server.metricsToken ? { metricsToken: config.server.metricsToken } : {}),
     ...(detector ? { detector: { registry: detectorRegistry(detector), status: () => detector.status() } } : {}),
+    admission,
   });
   const server = await listenHttp(app.fetch, config.server);
   detector?.start();
+  // Not waited for: a frozen cluster must not hold up the webhook. Unlocks probe again when they act.
+  const admissionProbed = admission.probeAll(log);
+  const reprobe = setInterval(() => void admission.probeAll(), ADMISSION_REPROBE_MS).unref();
   const addr = server.address() as AddressInfo;
   const url = `http://${addr.address}:${addr.port}`;
   log(`serving the Alertmanager webhook at ${url}/webhook/alertmanager and metrics at ${url}/metrics`);
@@ -131,7 +145,10 @@ export async function serve(opts: ServeOptions = {}): Promise<Serving> {
     client,
     ...(worker ? { worker } : {}),
     ...(detector ? { detector } : {}),
+    admission,
+    admissionProbed,
     async close() {
+      clearInterval(reprobe);
       await detector?.stop();
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));

@@ -4,6 +4,7 @@
 import { existsSync } from 'node:fs';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import { AdmissionMonitor } from '../activities/admission';
 import { clusterRegistry } from '../activities/clusters';
 import { GitlabClient } from '../activities/gitlab';
 import type { OutcomeSink } from '../activities/notify';
@@ -33,6 +34,8 @@ export interface WorkerOptions {
   /** A kubeconfig file that wins over the configuration's (`worker --kubeconfig`). */
   kubeconfig?: string;
   outcomes?: OutcomeSink;
+  /** serve's, so /healthz and the metric show what unlocks see; by default the worker's own, probed at start. */
+  admission?: AdmissionMonitor;
   log?: (line: string) => void;
 }
 
@@ -59,6 +62,11 @@ export async function startWorker(opts: WorkerOptions = {}): Promise<RunningWork
   const gitlab = config.gitlab ? ((c) => () => c)(new GitlabClient(config.gitlab.url, config.gitlab.token)) : gitlabFromEnv(env);
   if (Object.keys(config.clusters).length === 0) log('no clusters configured (HELM_UNSTUCK_CONFIG: clusters): every incident will be refused');
   if (!gitlab) log('GitLab is not configured (HELM_UNSTUCK_GITLAB_URL, HELM_UNSTUCK_GITLAB_TOKEN): CI steps will fail until it is');
+  const kubeFor = clusterRegistry(clustersOf(config, opts.kubeconfig));
+  const admission = opts.admission ?? new AdmissionMonitor(kubeFor, config.clusters);
+  // serve probes with its own; alone, the worker probes at start, not waited for (a frozen cluster
+  // must not hold up the start: unlocks probe again when they act).
+  if (!opts.admission) void admission.probeAll(log);
   const target = await resolveTemporal(env, log);
   let connection: NativeConnection;
   try {
@@ -74,9 +82,10 @@ export async function startWorker(opts: WorkerOptions = {}): Promise<RunningWork
     // Built with dist/ (worker/bundle.ts); from the sources, bundled here.
     ...(existsSync(PREBUILT_BUNDLE) ? { workflowBundle: { codePath: PREBUILT_BUNDLE } } : { workflowsPath: require.resolve('../workflows') }),
     activities: createActivities({
-      kubeFor: clusterRegistry(clustersOf(config, opts.kubeconfig)),
+      kubeFor,
       // Read again when its file changes: the acts check approvals against the configuration now.
       operator: configNow(env, config),
+      admission: admission.check,
       ...(gitlab ? { gitlab } : {}),
       ...(opts.outcomes ? { outcomes: opts.outcomes } : {}),
     }),

@@ -32,7 +32,7 @@ beforeAll(async () => {
   ({ project } = gitlabProject(rig.gitlab));
   const config = join(dir, 'config.yaml');
   writeFileSync(config, JSON.stringify({
-    clusters: { local: { context: 'admin', gitlab: [{ project, environment: 'gprd' }] } },
+    clusters: { local: { context: 'admin', gitlab: [{ project, environment: 'gprd' }], admissionPolicy: 'not-required' } },
     // serve signs the page's decisions: nothing unverified is accepted.
     policy: { ...RIG_POLICY, approvers: ['alice'], allowUnverifiedDecisions: false },
     decisionKeys: [publicKeyOf(SERVE_KEY)],

@@ -217,7 +217,7 @@ export interface ChaosCluster {
  */
 export function chaosOperator(clusters: ChaosCluster[], policy: PolicyConfig = {}): OperatorConfig {
   return {
-    clusters: Object.fromEntries(clusters.map((c) => [c.cluster, { context: 'admin', gitlab: [{ project: c.project, environment: ENVIRONMENT }] }])),
+    clusters: Object.fromEntries(clusters.map((c) => [c.cluster, { context: 'admin', gitlab: [{ project: c.project, environment: ENVIRONMENT }], admissionPolicy: 'not-required' }])),
     policy: { ...RIG_POLICY, ciJobTimeout: '30m', ...policy },
     decisionKeys: [publicKeyOf(SERVE_KEY)],
   };

@@ -4,11 +4,13 @@
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
+import { MARKED_FROM } from '../../activities/unlock';
 import { encodeKey } from '../../decisions/decision-proof';
 import { loadConfig } from '../../lib/config';
 import { helmFor } from './fixtures';
 import { OWN_CHART, type HelmMajor } from './helm';
 import { tempDir } from './process';
+import { sharedStack } from './shared';
 
 const SEED = Uint8Array.from({ length: 32 }, (_, i) => 200 - i);
 
@@ -36,12 +38,17 @@ const OPTIONAL_ON = [
   'containerPort=9090',
 ];
 const sets = (values: string[]) => values.flatMap((v) => ['--set', v]);
+// The chart needs Kubernetes >= 1.30 (kubeVersion). `helm template` checks that against
+// --kube-version, which CD tools pass for the cluster they target; without it, helm assumes the
+// version its build was stamped with, which for the stack's helm (built without upstream's
+// k8sVersion ldflags, tools/build) is v1.20.0. Render for the stack's API server.
+const KUBE = ['--kube-version', sharedStack().kubeVersion];
 
 describe.each([3, 4] as HelmMajor[])('helm v%i', (major) => {
   const helm = helmFor(major);
 
   async function render(values: string[]): Promise<Obj[]> {
-    const out = await helm.ok(['template', 'hu', OWN_CHART, '-n', 'ops', ...sets(values)]);
+    const out = await helm.ok(['template', ...KUBE, 'hu', OWN_CHART, '-n', 'ops', ...sets(values)]);
     return parseAllDocuments(out)
       .map((d) => d.toJSON() as Obj | null)
       .filter((o): o is Obj => o !== null);
@@ -67,7 +74,7 @@ describe.each([3, 4] as HelmMajor[])('helm v%i', (major) => {
     [['config.policy.strategy=rollback'], /strategy/],
     [['unknownSetting=1'], /unknownSetting/],
   ])('the schema refuses %j', async (values, why) => {
-    const r = await helm.run(['template', 'hu', OWN_CHART, ...sets(values)]);
+    const r = await helm.run(['template', ...KUBE, 'hu', OWN_CHART, ...sets(values)]);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(why);
   });
@@ -160,23 +167,28 @@ describe.each([3, 4] as HelmMajor[])('helm v%i', (major) => {
     // Narrowed to the kinds a team's charts render; never pods.
     const narrowed = rbacOf(await render(['rbac.readObjects[0].apiGroups={apps}', 'rbac.readObjects[0].resources={deployments}']));
     expect(narrowed[0]).toMatchObject({ rules: [...rules.slice(0, 3), { apiGroups: ['apps'], resources: ['deployments'], verbs: ['get'] }] });
-    expect((await helm.run(['template', 'hu', OWN_CHART, '-n', 'ops', ...sets(['rbac.readObjects[0].apiGroups={}', 'rbac.readObjects[0].resources={pods}'])])).code).not.toBe(0);
+    expect((await helm.run(['template', ...KUBE, 'hu', OWN_CHART, '-n', 'ops', ...sets(['rbac.readObjects[0].apiGroups={}', 'rbac.readObjects[0].resources={pods}'])])).code).not.toBe(0);
 
     const policy = (await render([])).filter((o) => /ValidatingAdmissionPolicy/.test(o.kind));
     expect(policy.map((o) => o.kind)).toEqual(['ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']);
     expect(JSON.stringify(policy[0])).toContain('request.userInfo.username == \\"system:serviceaccount:ops:hu-helm-unstuck\\"');
+    // The mark it lets an update set is the one unlock writes (one fact, one home: activities/unlock.ts).
+    expect(JSON.stringify(policy[0])).toContain(`"\\"${MARKED_FROM}\\""`);
+    // ValidatingAdmissionPolicy v1 is GA in 1.30: the chart says so, and helm refuses older clusters.
+    const old = await helm.run(['template', 'hu', OWN_CHART, '--kube-version', '1.29.9']);
+    expect({ code: old.code, err: old.stderr }).toEqual({ code: 1, err: expect.stringContaining('>=1.30.0-0') });
   });
 
   test('PrometheusRule: off by default; on, it carries the shipped rules, and refuses to render an empty rules file', async () => {
     expect((await render([])).filter((o) => o.kind === 'PrometheusRule')).toEqual([]);
-    const shipped = parseAllDocuments(await helm.ok(['template', 'hu', OWN_CHART, '--set', 'prometheusRule.enabled=true'])).map((d) => d.toJSON() as Obj).find((o) => o?.kind === 'PrometheusRule');
+    const shipped = parseAllDocuments(await helm.ok(['template', ...KUBE, 'hu', OWN_CHART, '--set', 'prometheusRule.enabled=true'])).map((d) => d.toJSON() as Obj).find((o) => o?.kind === 'PrometheusRule');
     const plain = parseAllDocuments(readFileSync(join(OWN_CHART, '..', '..', 'prometheus', 'helm-unstuck.prometheusrule.yaml'), 'utf8'))[0]!.toJSON() as { spec: unknown };
     expect(shipped).toMatchObject({ spec: plain.spec });
 
     const empty = join(tempDir('chart-empty'), 'helm-unstuck');
     cpSync(OWN_CHART, empty, { recursive: true });
     writeFileSync(join(empty, 'files', 'helm-unstuck.rules.yml'), 'groups: []\n');
-    const r = await helm.run(['template', 'hu', empty, '--set', 'prometheusRule.enabled=true']);
+    const r = await helm.run(['template', ...KUBE, 'hu', empty, '--set', 'prometheusRule.enabled=true']);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('files/helm-unstuck.rules.yml has no rule groups');
 
@@ -185,7 +197,7 @@ describe.each([3, 4] as HelmMajor[])('helm v%i', (major) => {
     cpSync(OWN_CHART, chart, { recursive: true });
     const groups = [{ name: 'helm-unstuck', rules: [{ alert: 'HelmReleaseStuck', expr: 'vector(1)', for: '5m', labels: { severity: 'page' } }] }];
     writeFileSync(join(chart, 'files', 'helm-unstuck.rules.yml'), stringify({ groups }));
-    const out = await helm.ok(['template', 'hu', chart, '--set', 'prometheusRule.enabled=true', '--set', 'prometheusRule.labels.release=prometheus']);
+    const out = await helm.ok(['template', ...KUBE, 'hu', chart, '--set', 'prometheusRule.enabled=true', '--set', 'prometheusRule.labels.release=prometheus']);
     const rule = parseAllDocuments(out).map((d) => d.toJSON() as Obj).find((o) => o?.kind === 'PrometheusRule');
     expect(rule).toMatchObject({ apiVersion: 'monitoring.coreos.com/v1', metadata: { labels: { release: 'prometheus' } }, spec: { groups } });
   });

@@ -6,9 +6,10 @@ import { createMechanisms, createOperatorActions } from '../../activities';
 import { BACKUP_ANNOTATIONS } from '../../activities/unlock';
 import type { NewRecord } from '../../activities/kubernetes';
 import { backupDigest } from '../../decisions/backup-digest';
+import { AdmissionMonitor } from '../../activities/admission';
 import type { ReleaseHistory } from '../../activities/release';
 import type { UnlockInput } from '../../activities/unlock';
-import { clusterRegistry } from '../../activities/clusters';
+import { clusterRegistry, type KubeFor } from '../../activities/clusters';
 import { failingKubeFor } from './failing-kube';
 import { Helm, type HelmDriver, type HelmMajor } from './helm';
 import { sharedStack } from './shared';
@@ -23,8 +24,16 @@ export function helmFor(major: HelmMajor, driver: HelmDriver = 'secret'): Helm {
 /** The shared control plane as cluster CLUSTER. */
 export const stackKubeFor = () => clusterRegistry({ kubeconfig: sharedStack().kubeconfig, contexts: { [CLUSTER]: 'admin' } });
 
+/**
+ * These tests act as the shared stack's admin, whom no admission policy narrows: they opt out as
+ * an operator would (clusters.<name>.admissionPolicy: not-required). test/stack/admission-policy.test.ts
+ * is where the policy, and unlocks that need it, are tested.
+ */
+export const adminNeedsNoPolicy = (kubeFor: KubeFor) => new AdmissionMonitor(kubeFor, { [CLUSTER]: { admissionPolicy: 'not-required' } }).check;
+
 export function stackActivities(now?: () => number) {
-  return createMechanisms({ kubeFor: stackKubeFor(), ...(now ? { now } : {}) });
+  const kubeFor = stackKubeFor();
+  return createMechanisms({ kubeFor, admission: adminNeedsNoPolicy(kubeFor), ...(now ? { now } : {}) });
 }
 
 /** The operator's own actions (restore), as the CLI builds them, on the shared control plane. */
@@ -56,7 +65,7 @@ export function digestOfHeld(b: Pick<NewRecord, 'kind' | 'namespace' | 'annotati
  */
 export function failingStackActivities(opts: { unlockSettleMs?: number } = {}) {
   const { kubeFor, kube } = failingKubeFor(stackKubeFor(), CLUSTER);
-  return { acts: createMechanisms({ kubeFor, ...opts }), ops: createOperatorActions({ kubeFor }), kube };
+  return { acts: createMechanisms({ kubeFor, admission: adminNeedsNoPolicy(kubeFor), ...opts }), ops: createOperatorActions({ kubeFor }), kube };
 }
 
 /** An unlock of every pending revision of `h`, exactly as read (what a human approves). */

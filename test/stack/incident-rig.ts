@@ -18,7 +18,7 @@ import { workflowIdFor, type Decision, type PolicyConfig, type RemediationInput 
 import { decide } from '../../client/remediation';
 import { statusQuery, type RemediationStatus } from '../../workflows/definitions';
 import { FakeGitlab, type Job } from '../fake-gitlab/server';
-import { CLUSTER, unique } from './fixtures';
+import { adminNeedsNoPolicy, CLUSTER, unique } from './fixtures';
 import { sharedStack } from './shared';
 import { startTemporal } from './temporal';
 
@@ -86,11 +86,14 @@ export interface RigOperator {
   decisionKeys?: string[];
 }
 
-/** The operator's configuration a test's worker runs with: the one cluster CLUSTER. */
+/**
+ * The operator's configuration a test's worker runs with: the one cluster CLUSTER, as the admin,
+ * whom no admission policy narrows (so not required; see adminNeedsNoPolicy in fixtures.ts).
+ */
 export function operatorConfig(rig: Pick<Rig, 'gitlab'>, o: RigOperator = {}): OperatorConfig {
   const project = o.project ?? gitlabProject(rig.gitlab).project;
   return {
-    clusters: { [CLUSTER]: { context: 'admin', gitlab: [{ project, environment: ENVIRONMENT }], ...(o.clusterPolicy ? { policy: o.clusterPolicy } : {}) } },
+    clusters: { [CLUSTER]: { context: 'admin', gitlab: [{ project, environment: ENVIRONMENT }], admissionPolicy: 'not-required', ...(o.clusterPolicy ? { policy: o.clusterPolicy } : {}) } },
     policy: { ...RIG_POLICY, ...o.policy },
     decisionKeys: o.decisionKeys ?? [publicKeyOf(SERVE_KEY)],
   };
@@ -99,7 +102,7 @@ export function operatorConfig(rig: Pick<Rig, 'gitlab'>, o: RigOperator = {}): O
 export function activitiesFor(gitlabUrl: string, operator?: OperatorSource) {
   const kubeFor = clusterRegistry({ kubeconfig: sharedStack().kubeconfig, contexts: { [CLUSTER]: 'admin' } });
   const client = new GitlabClient(gitlabUrl, GITLAB_TOKEN);
-  return createActivities({ kubeFor, gitlab: () => client, ...(operator ? { operator } : {}) });
+  return createActivities({ kubeFor, gitlab: () => client, ...(operator ? { operator } : { admission: adminNeedsNoPolicy(kubeFor) }) });
 }
 
 /**

@@ -82,7 +82,7 @@ beforeAll(async () => {
   configFile = join(dir, 'config.yaml');
   writeFileSync(configFile, JSON.stringify({
     kubeconfig,
-    clusters: Object.fromEntries(CLUSTERS.map((c, i) => [c, { context: c, gitlab: [{ project: 11 + i, environment: c }] }])),
+    clusters: Object.fromEntries(CLUSTERS.map((c, i) => [c, { context: c, gitlab: [{ project: 11 + i, environment: c }], admissionPolicy: 'not-required' }])),
     // Decisions go straight through Temporal here (no sign-in), which the operator must allow.
     policy: { approvers: ['alice'], minPendingAge: '0s', escalateAfter: '1h', ciPollInterval: '200ms', ciJobTimeout: '1m', allowUnverifiedDecisions: true },
     server: { listen: '127.0.0.1:0' },

@@ -47,8 +47,8 @@ beforeAll(async () => {
   const gitlab = () => [{ project: gitlabProject(rig.gitlab).project, environment: 'gprd' }];
   writeFileSync(config, JSON.stringify({
     clusters: {
-      solo: { context: 'admin', gitlab: gitlab() },
-      pair: { context: 'admin', gitlab: gitlab(), policy: { approvals: 2 } },
+      solo: { context: 'admin', gitlab: gitlab(), admissionPolicy: 'not-required' },
+      pair: { context: 'admin', gitlab: gitlab(), policy: { approvals: 2 }, admissionPolicy: 'not-required' },
     },
     policy: { ...RIG_POLICY, approvers: ['group:helm-approvers', 'bob'], allowUnverifiedDecisions: false },
     decisionKeys: [publicKeyOf(SERVE_KEY)],

@@ -126,6 +126,13 @@ decisionKeys: [${key}]
     expect(c.decisionKeys).toEqual([key]);
   });
 
+  test("the admission policy is required unless a cluster says not-required; the probe namespace is the operator's choice", () => {
+    const path = file(CLUSTER.replace('policy:', '  gstg:\n    gitlab: [{project: 1, environment: gstg}]\n    admissionPolicy: not-required\n    admissionProbeNamespace: gitlab\npolicy:'));
+    const c = loadConfig({ HELM_UNSTUCK_CONFIG: path }).clusters;
+    expect(c.gprd).not.toHaveProperty('admissionPolicy');
+    expect(c.gstg).toMatchObject({ admissionPolicy: 'not-required', admissionProbeNamespace: 'gitlab' });
+  });
+
   test.each(['constructor', 'toString'])('a cluster really named %s is configured like any other', (name) => {
     const c = loadConfig({ HELM_UNSTUCK_CONFIG: file(CLUSTER.replace('gprd:', `${name}:`)) });
     expect(Object.keys(c.clusters)).toEqual([name]);
@@ -166,6 +173,8 @@ decisionKeys: [${key}]
     ['a decision key that is not one', 'decisionKeys: [not-a-key]', {}, ['decisionKeys[0] "not-a-key" is not a base64url Ed25519 public key (32 bytes)']],
     ['an empty namespace list and a namespace that is not a name', `clusters: {a: {gitlab: [{project: 1, environment: e}], namespaces: []}, b: {gitlab: [{project: 1, environment: e}], namespaces: [Git_Lab]}}\npolicy: {approvers: [x]}`, {}, ['clusters.a.namespaces is empty', 'clusters.b.namespaces[0] "Git_Lab" is not a valid Kubernetes namespace name']],
     ['a huge cluster name', `clusters: {${'c'.repeat(300)}: {gitlab: [{project: 1, environment: e}]}}\npolicy: {approvers: [a]}`, {}, [`clusters.${'c'.repeat(64)}… is not a valid name: is longer than 253 characters`]],
+    ['an admission policy requirement that is not one', `${CLUSTER.replace('context: gprd-ctx', 'admissionPolicy: optional')}`, {}, ['clusters.gprd.admissionPolicy must be "required" or "not-required", not "optional"']],
+    ['a probe namespace that is not a namespace', `${CLUSTER.replace('context: gprd-ctx', 'admissionProbeNamespace: Kube_System')}`, {}, ['clusters.gprd.admissionProbeNamespace "Kube_System" is not a valid Kubernetes namespace name']],
   ];
   test.each(invalid)('refuses %s, saying where', (_w, text, env, expected) => {
     const path = file(text);
