@@ -3,6 +3,7 @@
 import type { Decision } from '../decisions/remediation';
 import { checkMandate, operatorNow, type OperatorSource, type Target } from './act-gate';
 import { AdmissionMonitor, type AdmissionCheck } from './admission';
+import { createAlertmanagerActivities, type AlertmanagerSettings } from './alertmanager';
 import { withAttempt } from './attempt';
 import { createCiActivities, isFailedDeployJob, validateRerun, type RerunInput } from './ci';
 import type { KubeFor } from './clusters';
@@ -36,6 +37,8 @@ export interface ActivityDeps {
    * operator's clusters.<name>.admissionPolicy (unset or no configuration: required), probed at act time.
    */
   admission?: AdmissionCheck;
+  /** Where requests for a human are posted as alerts (alertmanager.url) and linked to (server.externalUrl); unset, nothing is posted. */
+  alertmanager?: AlertmanagerSettings;
 }
 
 const noGitlab = (): GitlabClient => {
@@ -101,6 +104,7 @@ function observers(deps: ActivityDeps, now: () => number) {
     ...createLiveObjectActivities(deps.kubeFor, now),
     ...createCiActivities(deps.gitlab ?? noGitlab, now),
     ...createNotifyActivities(now, deps.outcomes),
+    ...createAlertmanagerActivities(deps.alertmanager, now),
     ...createPolicyActivities(deps.operator),
   };
 }

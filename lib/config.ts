@@ -43,6 +43,8 @@ export interface Config {
   /** Person → the principals that are theirs (`token:alice`, `sso:asmith`): one person, one approval. */
   people: Record<string, string[]>;
   alerts: AlertMapping;
+  /** Where requests for a human are posted as alerts (Alertmanager's v2 API); unset, none are. */
+  alertmanager?: { url: string };
   server: ServerSettings;
   gitlab?: { url: string; token: string };
   taskQueue: string;
@@ -71,6 +73,8 @@ export interface ServerSettings {
   loginLimit: { perClient: number; overall: number; windowMs: number };
   /** Session cookies without Secure: only for serve reached over plain HTTP on purpose (a local test). */
   insecureCookies: boolean;
+  /** serve's URL as people reach it (behind the ingress): links to incidents are built on it. */
+  externalUrl?: string;
 }
 
 export interface SsoSettings {
@@ -95,7 +99,8 @@ export class ConfigError extends Error {
 
 const Listen = z.string().regex(/^[^:]+:\d{1,5}$/, { error: (iss) => `${quote(iss.input)} must be host:port` });
 const Url = z.string().refine((u) => URL.canParse(u), { error: (iss) => `${quote(iss.input)} is not a URL` });
-const SETTINGS = ['kubeconfig', 'clusters', 'policy', 'decisionKeys', 'people', 'alerts', 'server', 'gitlab', 'taskQueue', 'users', 'sso'] as const;
+const HttpUrl = z.string().refine((u) => URL.canParse(u) && /^https?:$/.test(new URL(u).protocol), { error: (iss) => `${quote(iss.input)} is not an http(s) URL` });
+const SETTINGS = ['kubeconfig', 'clusters', 'policy', 'decisionKeys', 'people', 'alerts', 'alertmanager', 'server', 'gitlab', 'taskQueue', 'users', 'sso'] as const;
 const ClaimName = z.string().min(1).max(256);
 /** A cluster's namespace allowlist: each is scanned on its own after a truncated alert group. */
 const MAX_NAMESPACES = 256;
@@ -119,6 +124,7 @@ const FileSchema = z
       decisionKeys: DecisionKeys.optional(),
       people: PeopleSchema.prefault({}),
       alerts: AlertMappingSchema.prefault({}),
+      alertmanager: z.strictObject({ url: HttpUrl }).optional(),
       server: z
         .strictObject({
           listen: Listen.optional(),
@@ -135,6 +141,7 @@ const FileSchema = z
             })
             .prefault({}),
           insecureCookies: z.boolean().default(false),
+          externalUrl: HttpUrl.optional(),
         })
         .prefault({}),
       gitlab: z.strictObject({ url: Url.optional() }).optional(),
@@ -255,6 +262,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     decisionKeys: file.decisionKeys ?? [],
     people: Object.assign(Object.create(null) as Record<string, string[]>, file.people),
     alerts: file.alerts,
+    ...(file.alertmanager ? { alertmanager: file.alertmanager } : {}),
     server: {
       listen: e.HELM_UNSTUCK_LISTEN ?? file.server.listen ?? '127.0.0.1:8080',
       maxBodyBytes: file.server.maxBodyBytes ?? 1 << 20,
@@ -266,6 +274,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxConnections: file.server.maxConnections,
       loginLimit: { perClient: file.server.loginLimit.perClient, overall: file.server.loginLimit.overall, windowMs: file.server.loginLimit.window },
       insecureCookies: file.server.insecureCookies,
+      ...(file.server.externalUrl ? { externalUrl: file.server.externalUrl } : {}),
     },
     ...(gitlabUrl && gitlabToken ? { gitlab: { url: gitlabUrl, token: gitlabToken } } : {}),
     taskQueue: e.HELM_UNSTUCK_TASK_QUEUE ?? file.taskQueue ?? 'helm-unstuck',

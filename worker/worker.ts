@@ -88,6 +88,7 @@ export async function startWorker(opts: WorkerOptions = {}): Promise<RunningWork
       admission: admission.check,
       ...(gitlab ? { gitlab } : {}),
       ...(opts.outcomes ? { outcomes: opts.outcomes } : {}),
+      alertmanager: { ...(config.alertmanager ? { url: config.alertmanager.url } : {}), ...(config.server.externalUrl ? { externalUrl: config.server.externalUrl } : {}) },
     }),
   });
   log(`worker serving task queue "${target.taskQueue}" in namespace "${target.namespace}" at ${target.connectionOptions.address}`);

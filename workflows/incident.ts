@@ -1,8 +1,9 @@
 // One incident's state, in one object, and what every runbook step does with it: enter a step,
 // note evidence, wait for a human on a hold, finish. The steps themselves are in remediate.ts.
-import { ActivityFailure, ApplicationFailure, condition, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, CancellationScope, condition, patched, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { ReleaseRef } from '../activities/release';
+import { decisionRequired, describePost, needsAttention, NEEDS_HUMAN, resolved, severityAfter, type RequestAlert, type Where } from '../decisions/alert-requests';
 import { approvalAsk, approvalProgress, describeDecider, judgeDecision, type Asking, type Judged } from '../decisions/approval';
 import { formatDuration } from '../decisions/duration';
 import { describeGaveUp } from '../decisions/outage';
@@ -36,6 +37,24 @@ const resilient = {
 } as const;
 export const reads = proxyActivities<Activities>(resilient);
 export const actions = proxyActivities<Activities>(resilient);
+const RETRY_BUDGET_MS = 15 * 60_000;
+// Posting a request to Alertmanager: one attempt per activity, retried by the workflow (deliver),
+// so the evidence can say at once that a request is not getting through, and the incident goes on.
+const notices = proxyActivities<Activities>({ startToCloseTimeout: '30 seconds', heartbeatTimeout: '10 seconds', retry: { maximumAttempts: 1 } });
+
+/** The patch under which an incident posts its requests as alerts (issue 22). */
+const REQUESTS_AS_ALERTS = 'requests-as-alerts';
+
+/**
+ * Who is told, through Alertmanager: whether this incident posts (unset once the worker says it
+ * has nowhere to post), its posts in order (a resolve never overtakes the raise it resolves), and
+ * the request firing now.
+ */
+export interface Telling {
+  on: boolean;
+  queue: Promise<void>;
+  raised?: RequestAlert;
+}
 
 /** An incident before its policy is known: enough to answer status and to finish. */
 export interface Opened {
@@ -46,6 +65,7 @@ export interface Opened {
   readonly status: RemediationStatus;
   /** How long each step took (human waits included), for the step-duration metric. */
   readonly clock: { stepSeconds: Partial<Record<Step, number>>; stepStart: number };
+  readonly telling: Telling;
 }
 
 /** Everything the workflow knows about its incident. The handlers write only `inbox` (and the approvals). */
@@ -97,6 +117,8 @@ export function open(input: RemediationInput): Opened {
     input: parsed.data,
     status: { incident: id, run: runId, step: 'ci-quiet', evidence: [], escalations: 0, approvals: [], view: {} },
     clock: { stepSeconds: {}, stepStart: Date.now() },
+    // Incidents started before requests were alerts replay without posting any.
+    telling: { on: patched(REQUESTS_AS_ALERTS), queue: Promise.resolve() },
   };
   setHandler(statusQuery, () => s.status);
   const t = parsed.data.trigger;
@@ -234,6 +256,8 @@ export function note(s: Opened, kind: EvidenceEntry['kind'], summary: string, ok
 export interface Waiting {
   waitingFor: string;
   readonly since: number;
+  /** How often this hold escalated: its request's severity. */
+  escalations: number;
 }
 
 export function openHold(s: Incident, hold: Hold, waitingFor: string): Waiting {
@@ -242,14 +266,78 @@ export function openHold(s: Incident, hold: Hold, waitingFor: string): Waiting {
   s.status.holdSeq = (s.status.holdSeq ?? 0) + 1;
   s.status.waitingFor = waitingFor;
   s.inbox.decision = undefined;
-  const w = { waitingFor, since: Date.now() };
+  const w = { waitingFor, since: Date.now(), escalations: 0 };
   note(s, 'wait', `waiting for ${waitingFor}`);
+  raise(s, w);
   return w;
 }
 
 export function closeHold(s: Incident): void {
   s.status.hold = undefined;
   s.status.waitingFor = undefined;
+  if (s.telling.raised) tell(s, [resolved(s.telling.raised)]);
+  s.telling.raised = undefined;
+}
+
+const whereOf = (s: Opened): Where => ({ cluster: s.input.cluster, namespace: s.input.namespace, release: s.input.release, incident: s.id });
+
+/**
+ * The open hold's request, as it is now (a new plan, an escalation), posted as an alert. An
+ * escalation changes its severity label, which makes it another alert: the one it replaces is
+ * resolved in the same post.
+ */
+export function raise(s: Incident, w: Waiting): void {
+  if (!s.telling.on || !s.status.hold) return;
+  const alert = decisionRequired(whereOf(s), s.status.hold, {
+    severity: severityAfter(w.escalations),
+    waitingFor: s.status.waitingFor ?? w.waitingFor,
+    since: new Date(w.since).toISOString(),
+    ...(s.plan ? { plan: s.plan } : {}),
+    escalateAfterMs: s.policy.escalateAfterMs,
+  });
+  const before = s.telling.raised;
+  const replaced = before && before.labels.severity !== alert.labels.severity ? [resolved(before)] : [];
+  s.telling.raised = alert;
+  tell(s, [...replaced, alert]);
+}
+
+/** Post after the posts before it; never awaited by the step that asks (finish waits for them all). */
+function tell(s: Opened, alerts: RequestAlert[]): void {
+  if (!s.telling.on) return;
+  s.telling.queue = s.telling.queue.then(() => deliver(s, alerts));
+}
+
+/**
+ * One post, tried again (1 s, doubling, at most 30 s apart) for the usual budget. The first
+ * failure is written down at once, and so is a late delivery; a cancelled incident still posts.
+ */
+async function deliver(s: Opened, alerts: RequestAlert[]): Promise<void> {
+  const what = describePost(alerts);
+  const started = Date.now();
+  for (let attempt = 1, waitMs = 1000; s.telling.on; attempt++, waitMs = Math.min(2 * waitMs, 30_000)) {
+    try {
+      const r = await CancellationScope.nonCancellable(() => notices.postAlerts({ incident: s.id, alerts }));
+      if (!r.delivered) {
+        s.telling.on = false;
+        note(s, 'check', `nobody is told through Alertmanager: ${r.why}`, false);
+      } else if (attempt > 1) note(s, 'check', `the request was delivered to Alertmanager at attempt ${attempt}: ${what}`, true);
+      return;
+    } catch (err) {
+      const cause = err instanceof ActivityFailure && err.cause instanceof Error ? err.cause.message : err instanceof Error ? err.message : String(err);
+      const hopeless = !(err instanceof ActivityFailure) || (err.cause instanceof ApplicationFailure && err.cause.nonRetryable) || Date.now() - started + waitMs > RETRY_BUDGET_MS;
+      if (hopeless) {
+        note(s, 'error', `the request could not be delivered to Alertmanager (${what}); gave up: ${cause}`, false);
+        return;
+      }
+      if (attempt === 1) note(s, 'error', `the request could not be delivered to Alertmanager (${what}): ${cause}; trying again for up to ${RETRY_BUDGET}`, false);
+      await CancellationScope.nonCancellable(() => sleep(waitMs));
+    }
+  }
+}
+
+/** Every post made or given up: the incident ends only after its last alert is out. */
+export async function toldAll(s: Opened): Promise<void> {
+  await s.telling.queue;
 }
 
 /**
@@ -274,6 +362,8 @@ async function escalate(s: Incident, w: Waiting): Promise<void> {
   // What it waits for may have moved on (a first approval, a new plan): say what it is now.
   const waitingFor = s.status.waitingFor ?? w.waitingFor;
   note(s, 'escalation', `escalation ${count}: still waiting for ${waitingFor} after ${formatDuration(waited)}`);
+  w.escalations++;
+  raise(s, w);
   await reads.notifyEscalation({ incident: s.id, waitingFor, waitedMs: waited, count, summary: waitingFor });
 }
 
@@ -313,7 +403,9 @@ export async function finish(s: Opened, end: End): Promise<RemediationResult> {
   s.status.outcome = outcome;
   s.status.reason = reason;
   note(s, 'decision', `${outcome}: ${reason}`);
+  if (NEEDS_HUMAN.includes(outcome)) tell(s, [needsAttention(whereOf(s), outcome, reason, new Date().toISOString())]);
   await reads.reportOutcome({ incident: s.id, outcome, reason, stepSeconds: s.clock.stepSeconds });
+  await toldAll(s);
   const { cluster, namespace, release } = s.input;
   return {
     incident: s.id,

@@ -62,7 +62,9 @@ import {
   note,
   open,
   openHold,
+  raise,
   reads,
+  toldAll,
   type End,
   type Incident,
   type Opened,
@@ -282,6 +284,8 @@ async function askApproval(s: Incident, first: Plan): Promise<End | { decision: 
         const voided = before.approvals.length ? `; ${before.approvals.map((a) => a.by).join(' and ')}'s approval of plan ${before.digest} no longer counts` : '';
         note(s, 'wait', `the pending records changed; approval is now asked for plan ${s.plan?.digest}: ${s.plan?.words}${voided}`);
         s.status.waitingFor = w.waitingFor = approvalRequest(s);
+        // The request names the plan: the alert says the new one.
+        raise(s, w);
         // Incidents started before this read showed the first plan's evidence next to the new plan.
         if (patched(CHANGED_PLAN_READS_LIVE_OBJECTS)) await showApplied(s, plan, history.driver);
       }
@@ -448,9 +452,10 @@ async function waitForJob(s: Incident, watch: CiWatch, rerun: CiJob): Promise<bo
 async function endOnError(s: Opened, err: unknown): Promise<RemediationResult> {
   if (isCancellation(err)) {
     note(s, 'error', `cancelled during ${s.status.step}`, false);
-    await CancellationScope.nonCancellable(() =>
-      reads.reportOutcome({ incident: s.id, outcome: 'aborted', reason: `cancelled during ${s.status.step}`, cancelled: true }),
-    );
+    await CancellationScope.nonCancellable(async () => {
+      await reads.reportOutcome({ incident: s.id, outcome: 'aborted', reason: `cancelled during ${s.status.step}`, cancelled: true });
+      await toldAll(s);
+    });
     throw err;
   }
   if (err instanceof ActivityFailure) {
