@@ -28,18 +28,22 @@ export interface AlertmanagerOptions {
   groupBy?: string[];
   /** The receiver's max_alerts: alerts beyond it are left out of each webhook (default 0, all). */
   maxAlerts?: number;
+  /** The route's group_wait (default 1s). */
+  groupWait?: string;
+  /** Listen on this port (to start it again where it was); default: a free one. */
+  port?: number;
 }
 
 export async function startAlertmanager(opts: AlertmanagerOptions): Promise<Alertmanager> {
   const dir = tempDir('alertmanager');
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const url = `http://127.0.0.1:${port}`;
   const config = {
     route: {
       receiver: 'helm-unstuck',
       group_by: opts.groupBy ?? ['alertname', 'cluster', 'namespace', 'label_name'],
       // Fast enough for tests; production uses Alertmanager's defaults.
-      group_wait: '1s',
+      group_wait: opts.groupWait ?? '1s',
       group_interval: '1s',
       repeat_interval: '1m',
     },

@@ -8,6 +8,7 @@ import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@t
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Client } from '@temporalio/client';
 import { createActivities, type Activities } from '../../activities';
+import type { AlertmanagerSettings } from '../../activities/alertmanager';
 import { clusterRegistry } from '../../activities/clusters';
 import { GitlabClient } from '../../activities/gitlab';
 import type { OperatorConfig } from '../../activities/policy';
@@ -84,6 +85,8 @@ export interface RigOperator {
   clusterPolicy?: PolicyConfig;
   /** Public keys trusted for decisions; default: SERVE_KEY's. */
   decisionKeys?: string[];
+  /** Where the worker posts requests as alerts, and serve's external URL they link to; default: nowhere. */
+  alertmanager?: AlertmanagerSettings;
 }
 
 /**
@@ -99,10 +102,10 @@ export function operatorConfig(rig: Pick<Rig, 'gitlab'>, o: RigOperator = {}): O
   };
 }
 
-export function activitiesFor(gitlabUrl: string, operator?: OperatorSource) {
+export function activitiesFor(gitlabUrl: string, operator?: OperatorSource, alertmanager?: AlertmanagerSettings) {
   const kubeFor = clusterRegistry({ kubeconfig: sharedStack().kubeconfig, contexts: { [CLUSTER]: 'admin' } });
   const client = new GitlabClient(gitlabUrl, GITLAB_TOKEN);
-  return createActivities({ kubeFor, gitlab: () => client, ...(operator ? { operator } : { admission: adminNeedsNoPolicy(kubeFor) }) });
+  return createActivities({ kubeFor, gitlab: () => client, ...(operator ? { operator } : { admission: adminNeedsNoPolicy(kubeFor) }), ...(alertmanager ? { alertmanager } : {}) });
 }
 
 /**
@@ -111,7 +114,7 @@ export function activitiesFor(gitlabUrl: string, operator?: OperatorSource) {
  * injected where it happens rather than by sleeping).
  */
 export async function newWorker(rig: Rig, taskQueue: string, operator: RigOperator = {}, around?: (real: Activities) => Partial<Activities>): Promise<Worker> {
-  const real = activitiesFor(rig.gitlab.url, operatorConfig(rig, operator));
+  const real = activitiesFor(rig.gitlab.url, operatorConfig(rig, operator), operator.alertmanager);
   return Worker.create({
     connection: rig.env.nativeConnection,
     taskQueue,
