@@ -141,7 +141,7 @@ decisionKeys: [${key}]
 
   const invalid: [string, string, NodeJS.ProcessEnv, string[]][] = [
     ['a list at the top level', '[1, 2]', {}, ['the file must be a mapping of settings']],
-    ['an unknown setting', 'polcy: {}', {}, ['the file has unknown setting "polcy" (known: kubeconfig, clusters, policy, decisionKeys, people, alerts, server, gitlab, taskQueue, users, sso)']],
+    ['an unknown setting', 'polcy: {}', {}, ['the file has unknown setting "polcy" (known: kubeconfig, clusters, policy, decisionKeys, people, alerts, alertmanager, server, gitlab, taskQueue, users, sso)']],
     ['a misspelt policy key', `${CLUSTER.replace('escalateAfter', 'escalateAter')}`, {}, ['policy has unknown key "escalateAter"']],
     ['clusters as a list', 'clusters: [gprd]', {}, ['clusters must be a mapping']],
     ['a cluster without GitLab projects', 'clusters: {gprd: {}}\npolicy: {approvers: [a]}', {}, ['clusters.gprd.gitlab must list at least one GitLab project and environment to watch (runbook step 1)']],
@@ -214,6 +214,18 @@ decisionKeys: [${key}]
     expect(c.decisionKey).toEqual(seed);
     expect(c.server).toMatchObject({ headersTimeoutMs: 5000, maxConnections: 64, metricsToken: 'metrics-token-16chars', loginLimit: { perClient: 3, overall: 100, windowMs: 60_000 }, insecureCookies: true });
     expect(c.sessionSecret).toBe('s'.repeat(32));
+  });
+
+  test("who gets told: alertmanager.url and server.externalUrl, http(s) URLs, both optional", () => {
+    const c = loadConfig({ HELM_UNSTUCK_CONFIG: file(`alertmanager: {url: "http://alertmanager.monitoring:9093"}\nserver: {externalUrl: "https://helm-unstuck.example.com"}`) });
+    expect(c.alertmanager).toEqual({ url: 'http://alertmanager.monitoring:9093' });
+    expect(c.server.externalUrl).toBe('https://helm-unstuck.example.com');
+    expect(loadConfig({})).not.toHaveProperty('alertmanager');
+    expect(loadConfig({}).server).not.toHaveProperty('externalUrl');
+    expect(problems({ HELM_UNSTUCK_CONFIG: file(`alertmanager: {url: "alertmanager:9093"}\nserver: {externalUrl: "ftp://x"}`) })).toEqual([
+      expect.stringMatching(/config-\d+\.yaml: alertmanager\.url "alertmanager:9093" is not an http\(s\) URL$/),
+      expect.stringMatching(/config-\d+\.yaml: server\.externalUrl "ftp:\/\/x" is not an http\(s\) URL$/),
+    ]);
   });
 
   test('lists every problem at once, file and environment', () => {
