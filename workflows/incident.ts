@@ -117,8 +117,8 @@ export function open(input: RemediationInput): Opened {
     input: parsed.data,
     status: { incident: id, run: runId, step: 'ci-quiet', evidence: [], escalations: 0, approvals: [], view: {} },
     clock: { stepSeconds: {}, stepStart: Date.now() },
-    // Incidents started before requests were alerts replay without posting any.
-    telling: { on: patched(REQUESTS_AS_ALERTS), queue: Promise.resolve() },
+    // On once the cluster's policy is known (begin): an incident about a cluster nobody configured tells nobody.
+    telling: { on: false, queue: Promise.resolve() },
   };
   setHandler(statusQuery, () => s.status);
   const t = parsed.data.trigger;
@@ -153,6 +153,8 @@ export async function begin(o: Opened): Promise<Incident | End> {
     accepted: { approvals: [], used: new Set<string>() },
     overrides: {},
   });
+  // Incidents started before requests were alerts replay without posting any.
+  s.telling.on = patched(REQUESTS_AS_ALERTS);
   listen(s);
   return s;
 }
@@ -402,10 +404,11 @@ export async function finish(s: Opened, end: End): Promise<RemediationResult> {
   enter(s, 'done');
   s.status.outcome = outcome;
   s.status.reason = reason;
-  note(s, 'decision', `${outcome}: ${reason}`);
   if (NEEDS_HUMAN.includes(outcome)) tell(s, [needsAttention(whereOf(s), outcome, reason, new Date().toISOString())]);
-  await reads.reportOutcome({ incident: s.id, outcome, reason, stepSeconds: s.clock.stepSeconds });
+  // What became of each post is written down before the outcome, which stays the last line.
   await toldAll(s);
+  note(s, 'decision', `${outcome}: ${reason}`);
+  await reads.reportOutcome({ incident: s.id, outcome, reason, stepSeconds: s.clock.stepSeconds });
   const { cluster, namespace, release } = s.input;
   return {
     incident: s.id,

@@ -135,7 +135,7 @@ describe('branches', () => {
     const r = await incident(o, { project: 999_999 }, undefined, 'failed');
     expect(r.outcome).toBe('failed');
     expect(r.reason).toMatch(/^ci-quiet: checkCiQuiet failed: .*404/);
-    expect(r.evidence.at(-2)).toMatchObject({ step: 'ci-quiet', kind: 'error', ok: false, summary: expect.stringMatching(/^checkCiQuiet failed: /) });
+    expect(r.evidence.filter((e) => e.kind === 'error').at(-1)).toMatchObject({ step: 'ci-quiet', kind: 'error', ok: false, summary: expect.stringMatching(/^checkCiQuiet failed: /) });
     expect(r.unlock).toBeUndefined();
     expect(await helm.history(o.release, o.namespace)).toEqual(before);
   });

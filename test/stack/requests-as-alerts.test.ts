@@ -2,6 +2,7 @@
 // the Temporal dev server, the fake GitLab, and Debian's real Alertmanager routing every alert to
 // its own group and on to a receiver standing in for Slack or PagerDuty. Nothing is posted by
 // hand: what arrives at the receiver is what the incident told Alertmanager.
+import { WorkflowFailedError } from '@temporalio/client';
 import { startRemediation } from '../../client/remediation';
 import { DECISION_REQUIRED, NEEDS_ATTENTION } from '../../decisions/alert-requests';
 import type { RemediationResult } from '../../workflows/remediate';
@@ -150,6 +151,23 @@ test('Alertmanager down during the request: the hold stays open, the evidence sa
   });
   expect(r.outcome).toBe('unstuck-and-verified');
   expect(evidence(r)).toMatch(/the request was delivered to Alertmanager at attempt \d+: HelmUnstuckDecisionRequired \(approval, warning\) raised/);
+});
+
+test('a cancelled incident resolves its open request', async () => {
+  const o = await stuckRelease();
+  const { project } = gitlabProject(rig.gitlab);
+  const tq = taskQueue();
+  const worker = await newWorker(rig, tq, { project, alertmanager: { url: am.url, externalUrl: EXTERNAL_URL } });
+  await worker.runUntil(async () => {
+    const { handle } = await startRemediation(rig.env.client, remediationInput(o), tq);
+    await waitForStatus(handle, (s) => s.hold === 'approval');
+    await receiver.next(of(handle.workflowId, DECISION_REQUIRED, 'firing'));
+    await handle.cancel();
+    await expect(handle.result()).rejects.toThrow(WorkflowFailedError);
+    // Posted before the run ended (it waits for its posts): Alertmanager holds nothing for it now.
+    expect(await activeIn(handle.workflowId)).toEqual([]);
+    await receiver.next(of(handle.workflowId, DECISION_REQUIRED, 'resolved'));
+  });
 });
 
 test('no alertmanager.url: nothing is posted, and the evidence says so once', async () => {
