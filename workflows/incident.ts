@@ -54,6 +54,8 @@ export interface Telling {
   on: boolean;
   queue: Promise<void>;
   raised?: RequestAlert;
+  /** Since when posts have been failing: one retry budget for an outage, not one per post. */
+  failingSince?: number;
 }
 
 /** An incident before its policy is known: enough to answer status and to finish. */
@@ -310,15 +312,16 @@ function tell(s: Opened, alerts: RequestAlert[]): void {
 }
 
 /**
- * One post, tried again (1 s, doubling, at most 30 s apart) for the usual budget. The first
- * failure is written down at once, and so is a late delivery; a cancelled incident still posts.
+ * One post, tried again (1 s, doubling, at most 30 s apart) for the usual budget, counted from the
+ * first failure of an outage (the posts queued behind it share it). The first failure is written
+ * down at once, and so is a late delivery; a cancelled incident still posts.
  */
 async function deliver(s: Opened, alerts: RequestAlert[]): Promise<void> {
   const what = describePost(alerts);
-  const started = Date.now();
   for (let attempt = 1, waitMs = 1000; s.telling.on; attempt++, waitMs = Math.min(2 * waitMs, 30_000)) {
     try {
       const r = await CancellationScope.nonCancellable(() => notices.postAlerts({ incident: s.id, alerts }));
+      s.telling.failingSince = undefined;
       if (!r.delivered) {
         s.telling.on = false;
         note(s, 'check', `nobody is told through Alertmanager: ${r.why}`, false);
@@ -326,7 +329,9 @@ async function deliver(s: Opened, alerts: RequestAlert[]): Promise<void> {
       return;
     } catch (err) {
       const cause = err instanceof ActivityFailure && err.cause instanceof Error ? err.cause.message : err instanceof Error ? err.message : String(err);
-      const hopeless = !(err instanceof ActivityFailure) || (err.cause instanceof ApplicationFailure && err.cause.nonRetryable) || Date.now() - started + waitMs > RETRY_BUDGET_MS;
+      const refused = !(err instanceof ActivityFailure) || (err.cause instanceof ApplicationFailure && err.cause.nonRetryable);
+      const since = refused ? Date.now() : (s.telling.failingSince ??= Date.now());
+      const hopeless = refused || Date.now() - since + waitMs > RETRY_BUDGET_MS;
       if (hopeless) {
         note(s, 'error', `the request could not be delivered to Alertmanager (${what}); gave up: ${cause}`, false);
         return;

@@ -10,7 +10,7 @@ import { startAlertmanager, type Alertmanager } from './alertmanager';
 import { startAlertReceiver, type AlertReceiver, type Received } from './alert-receiver';
 import { markHealthy } from './deployments';
 import { CHART_SECRETS, CLUSTER, helmFor, unique } from './fixtures';
-import { decideVerified, gitlabProject, newWorker, remediationInput, startRig, taskQueue, trace, waitForStatus, type Rig, type RigOperator } from './incident-rig';
+import { captureHistory, decideVerified, gitlabProject, newWorker, remediationInput, startRig, taskQueue, trace, waitForStatus, type Rig, type RigOperator } from './incident-rig';
 import { makeStuck } from './stuck';
 
 const EXTERNAL_URL = 'https://helm-unstuck.example.test';
@@ -42,13 +42,15 @@ async function stuckRelease() {
 type Handle = Awaited<ReturnType<typeof startRemediation>>['handle'];
 
 /** One incident on a fresh worker that posts to `am` (unless told otherwise); `drive` plays the humans. */
-async function incident(o: { release: string; namespace: string }, operator: RigOperator, drive: (h: Handle) => Promise<void>): Promise<RemediationResult> {
+async function incident(o: { release: string; namespace: string }, operator: RigOperator, drive: (h: Handle) => Promise<void>, golden?: string): Promise<RemediationResult> {
   const tq = taskQueue();
   const worker = await newWorker(rig, tq, { alertmanager: { url: am.url, externalUrl: EXTERNAL_URL }, ...operator });
   return worker.runUntil(async () => {
     const { handle } = await startRemediation(rig.env.client, remediationInput(o), tq);
     await drive(handle);
-    return handle.result();
+    const r = await handle.result();
+    if (golden) await captureHistory(golden, handle);
+    return r;
   });
 }
 
@@ -106,7 +108,7 @@ test('an overdue hold arrives again as critical (the warning one resolved); a re
     expect((await activeIn(id)).map((a) => a.labels.severity)).toEqual(['critical']);
     await decideVerified(rig.env.client, id, { action: 'reject', by: 'bob', reason: 'not during the freeze' });
     await receiver.next(of(id, DECISION_REQUIRED, 'resolved', { severity: 'critical' }));
-  });
+  }, 'requests-as-alerts-escalated');
   expect(r.outcome).toBe('rejected');
   expect(r.escalations).toBeGreaterThanOrEqual(1);
   expect(await activeIn(id)).toEqual([]);
@@ -148,7 +150,7 @@ test('Alertmanager down during the request: the hold stays open, the evidence sa
     expect(asked.annotations.plan_digest).toBe(down.view.plan?.digest);
     await approve(id);
     await receiver.next(of(id, DECISION_REQUIRED, 'resolved'));
-  });
+  }, 'requests-as-alerts-delayed');
   expect(r.outcome).toBe('unstuck-and-verified');
   expect(evidence(r)).toMatch(/the request was delivered to Alertmanager at attempt \d+: HelmUnstuckDecisionRequired \(approval, warning\) raised/);
 });
