@@ -153,7 +153,8 @@ export interface RecordedDecision {
 }
 
 /** What the workflow is waiting for a human to decide, if anything. */
-export type Hold = 'approval' | 'ci-busy' | 'unhealthy';
+export const HOLDS = ['approval', 'ci-busy', 'unhealthy'] as const;
+export type Hold = (typeof HOLDS)[number];
 
 /** Each hold's two answers: go on past it, or stop there. */
 export const HOLD_ANSWERS: Record<Hold, { go: DecisionAction; stop: DecisionAction }> = {
