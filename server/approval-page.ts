@@ -48,8 +48,9 @@ export const clientAddress = (c: Context): string => {
 const REFRESH_SECONDS = 3;
 const MAX_FORM_BYTES = 16 * 1024;
 const MAX_INCIDENTS = 500;
-/** The list asks this many incidents for their status at a time. */
+/** The list asks this many incidents for their status at a time, and waits this long for each. */
 const STATUS_QUERIES = 8;
+const STATUS_TIMEOUT_MS = 3000;
 
 /** Host only, not scheme: behind a TLS proxy the browser's Origin is https, our own URL http. */
 const sameOrigin = csrf({
@@ -148,7 +149,16 @@ export function approvalPage(o: ApprovalPageOptions): Hono<PageEnv> {
   });
 
   /** A running incident's status, or undefined when it cannot be read now (the row says so). */
-  const statusOf = (id: string) => o.client.workflow.getHandle(id).query(statusQuery).catch(() => undefined);
+  // A query waits for a worker: with none polling, the list must not wait with it.
+  const statusOf = async (id: string): Promise<RemediationStatus | undefined> => {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), STATUS_TIMEOUT_MS)));
+    try {
+      return await Promise.race([o.client.workflow.getHandle(id).query(statusQuery).catch(() => undefined), late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
   const list = async (c: Context<PageEnv>) => {
     const running: { workflowId: string; started: number }[] = [];
     for await (const w of o.client.workflow.list({ query: `WorkflowType = '${WORKFLOW_TYPE}' AND ExecutionStatus = 'Running'` })) {
