@@ -106,7 +106,8 @@ export const esc = (s: string): string => String(s).replace(/[&<>"']/g, (c) => E
 
 const sum = (spans: Span[]) => spans.reduce((n, s) => n + Math.max(0, s.to - s.from), 0);
 const COLORS = { machine: '#6b8fb5', human: '#e09a1f', decision: '#a4161a', verified: '#17662d' } as const;
-const [W, LABEL, TOTALS, ROW] = [720, 110, 150, 22];
+// Wide enough for the longest totals text at 12px ("2h05m (2h03m waiting for a human)").
+const [W, LABEL, TOTALS, ROW] = [760, 100, 230, 22];
 
 /** The timeline as an inline <svg> (a string of escaped markup), or '' when there is nothing to draw. */
 export function timelineSvg(t: Timeline | undefined): string {
@@ -133,12 +134,19 @@ export function timelineSvg(t: Timeline | undefined): string {
     const when = new Date(t.start + m.at).toISOString().slice(11, 19);
     return `<line class="${m.kind}" x1="${mx}" x2="${mx}" y1="0" y2="${height}" stroke="${COLORS[m.kind]}" stroke-width="2"><title>${esc(`${m.kind === 'decision' ? 'decision' : 'verified'} at ${when}Z`)}</title></line>`;
   });
-  const legend = [
-    ['machine', COLORS.machine, 'machine time'],
-    ['human', COLORS.human, 'waiting for a human'],
-    ['decision', COLORS.decision, 'decision'],
-    ['verified', COLORS.verified, 'verified'],
-  ].map(([, color, label], i) => `<rect x="${LABEL + i * 130}" y="${height + 8}" width="10" height="10" fill="${color}"/><text x="${LABEL + i * 130 + 14}" y="${height + 17}">${esc(label!)}</text>`);
+  let lx = LABEL;
+  const legend = (
+    [
+      [COLORS.machine, 'machine time'],
+      [COLORS.human, 'waiting for a human'],
+      [COLORS.decision, 'decision'],
+      [COLORS.verified, 'verified'],
+    ] as const
+  ).map(([color, label]) => {
+    const item = `<rect x="${lx}" y="${height + 8}" width="10" height="10" fill="${color}"/><text x="${lx + 14}" y="${height + 17}">${esc(label)}</text>`;
+    lx += 14 + label.length * 7 + 18;
+    return item;
+  });
   const axis = `<text x="${LABEL}" y="${height + 34}">0</text><text x="${LABEL + plot}" y="${height + 34}" text-anchor="end">${esc(formatDuration(t.length))}</text>`;
   const label = `Timeline: ${t.steps.map((b) => `${b.step} ${formatDuration(sum(b.spans))}`).join(', ')}`;
   return (
