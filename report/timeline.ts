@@ -147,7 +147,7 @@ export function timelineSvg(t: Timeline | undefined): string {
     lx += 14 + label.length * 7 + 18;
     return item;
   });
-  const axis = `<text x="${LABEL}" y="${height + 34}">0</text><text x="${LABEL + plot}" y="${height + 34}" text-anchor="end">${esc(formatDuration(t.length))}</text>`;
+  const axis = `<text x="${LABEL}" y="${height + 34}">${formatDuration(0)}</text><text x="${LABEL + plot}" y="${height + 34}" text-anchor="end">${esc(formatDuration(t.length))}</text>`;
   const label = `Timeline: ${t.steps.map((b) => `${b.step} ${formatDuration(sum(b.spans))}`).join(', ')}`;
   return (
     `<svg xmlns="http://www.w3.org/2000/svg" class="timeline" role="img" aria-label="${esc(label)}" width="${W}" height="${height + 40}" viewBox="0 0 ${W} ${height + 40}" font-family="system-ui,sans-serif" font-size="12">` +
