@@ -106,16 +106,24 @@ const PANELS: PanelSpec[] = [
     w: 8,
     targets: [series('time() - max by (cluster) (helm_unstuck_detector_last_sync_timestamp_seconds)', '{{cluster}}')],
   },
+  {
+    title: 'Detector watch restarts, by cluster and reason',
+    description: 'Watches restarted in the time range: expired (410 Gone, listed again) or disconnected (retried with backoff). Many disconnects: the API server is flapping.',
+    type: 'bargauge',
+    unit: 'short',
+    w: 24,
+    h: 6,
+    targets: [{ refId: 'A', expr: 'sum by (cluster, reason) (increase(helm_unstuck_detector_watch_restarts_total[$__range]))', legendFormat: '{{cluster}} {{reason}}', instant: true }],
+  },
 ];
 
 /** The panels laid out in rows of 24 columns. */
 export function panels(): Panel[] {
-  let x = 0;
-  let y = 0;
+  let [x, y, row] = [0, 0, 0];
   return PANELS.map(({ w, h = 8, ...p }, i) => {
-    if (x + w > 24) [x, y] = [0, y + h];
+    if (x + w > 24) [x, y, row] = [0, y + row, 0];
     const panel = { id: i + 1, ...p, gridPos: { x, y, w, h } };
-    x += w;
+    [x, row] = [x + w, Math.max(row, h)];
     return panel;
   });
 }

@@ -11,6 +11,11 @@ test.each(Object.entries(shippedFiles()))('%s is what dashboard.ts generates (ru
   expect(readFileSync(join(DIR, name), 'utf8')).toBe(text);
 });
 
+test('no two panels overlap on the grid', () => {
+  const cells = panels().flatMap((p) => Array.from({ length: p.gridPos.w * p.gridPos.h }, (_, i) => `${p.gridPos.x + (i % p.gridPos.w)},${p.gridPos.y + Math.floor(i / p.gridPos.w)}`));
+  expect(new Set(cells).size).toBe(cells.length);
+});
+
 test('every panel has a unique title, fits the 24-column grid and has a query; every metric it names is one of ours', () => {
   const sources = ['server/metrics.ts', 'detector/metrics.ts'].map((f) => readFileSync(join(__dirname, '..', '..', f), 'utf8')).join('\n');
   const all = panels();
