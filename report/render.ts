@@ -5,7 +5,8 @@ import { isGoodOutcome } from '../decisions/remediation';
 import { mark } from '../lib/glyphs';
 import { forTerminalLine } from '../lib/terminal';
 import type { IncidentReport, TimelineEntry } from './incident';
-import { buildTimeline, timelineSvg } from './timeline';
+import { formatDuration } from '../decisions/duration';
+import { buildTimeline, stepTotals, timelineSvg } from './timeline';
 
 const hhmmss = (iso: string) => iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
 
@@ -66,6 +67,11 @@ export function renderMarkdown(r: IncidentReport): string {
   if (r.rerun?.diff.releases.some((x) => x.changes.length)) {
     lines.push('', '## Objects the dry run would change', '');
     for (const rel of r.rerun.diff.releases) for (const c of rel.changes) lines.push(`- ${md(`${rel.release ?? ''} ${c.kind} ${c.namespace}/${c.name}: ${c.change}`)}`);
+  }
+  const drawn = buildTimeline(r.evidence ?? []);
+  if (drawn) {
+    lines.push('', '## Where the time went', '', '| step | time | of it, waiting for a human |', '|---|---|---|');
+    for (const t of stepTotals(drawn)) lines.push(`| ${md(t.step)} | ${formatDuration(t.total)} | ${t.human ? formatDuration(t.human) : ''} |`);
   }
   lines.push('', '## Timeline', '', '| time | | event |', '|---|---|---|');
   for (const t of r.timeline) lines.push(`| ${hhmmss(t.at)} | ${mark(t.ok)} | ${md(t.what)} |`);

@@ -105,6 +105,9 @@ const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;'
 export const esc = (s: string): string => String(s).replace(/[&<>"']/g, (c) => ESCAPES[c]!);
 
 const sum = (spans: Span[]) => spans.reduce((n, s) => n + Math.max(0, s.to - s.from), 0);
+
+/** Each step's time in all and, of it, the time spent waiting for a human (milliseconds). */
+export const stepTotals = (t: Timeline): { step: string; total: number; human: number }[] => t.steps.map((b) => ({ step: b.step, total: sum(b.spans), human: sum(b.human) }));
 const COLORS = { machine: '#6b8fb5', human: '#e09a1f', decision: '#a4161a', verified: '#17662d' } as const;
 // Wide enough for the longest totals text at 12px ("2h05m (2h03m waiting for a human)").
 const [W, LABEL, TOTALS, ROW] = [760, 100, 230, 22];
@@ -117,9 +120,10 @@ export function timelineSvg(t: Timeline | undefined): string {
   const width = (s: Span) => Math.max(1, x(s.to) - x(s.from));
   const rect = (s: Span, y: number, color: string, what: string) =>
     `<rect x="${x(s.from).toFixed(1)}" y="${y + 4}" width="${width(s).toFixed(1)}" height="${ROW - 8}" fill="${color}"><title>${esc(`${what}: ${formatDuration(s.to - s.from)}`)}</title></rect>`;
+  const totalsOf = stepTotals(t);
   const rows = t.steps.map((b, i) => {
     const y = i * ROW;
-    const [human, total] = [sum(b.human), sum(b.spans)];
+    const { human, total } = totalsOf[i]!;
     const totals = `${formatDuration(total)}${human > 0 ? ` (${formatDuration(human)} waiting for a human)` : ''}`;
     return (
       `<g class="step" data-step="${esc(b.step)}"><text x="0" y="${y + 15}">${esc(b.step)}</text>` +

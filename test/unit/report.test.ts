@@ -37,6 +37,8 @@ describe('a report from history answers what a review asks', () => {
     expect(svg).toMatch(/<title>approval, waiting for a human: \d+[sm]<\/title>/);
     expect(svg.match(/<line class="decision"/g)).toHaveLength(1);
     expect(svg.match(/<line class="verified"/g)).toHaveLength(1);
+    // The Markdown report (for the incident issue) has the same figures as a table.
+    expect(renderMarkdown(load('unstuck-and-verified'))).toMatch(/## Where the time went\n\n\| step \| time \| of it, waiting for a human \|\n\|---\|---\|---\|\n\| ci-quiet \| \d+s \| {2}\|[\s\S]*\n\| approval \| \d+[sm] \| \d+[sm] \|/);
     // A running incident's report has no evidence of the workflow's own yet: no picture, no error.
     expect(renderHtml({ ...load('unstuck-and-verified'), evidence: undefined as never })).not.toContain('<svg');
   });
