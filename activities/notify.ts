@@ -19,7 +19,7 @@ export interface OutcomeReport {
   cancelled?: boolean;
   /** Seconds spent in each step, human waits included. */
   stepSeconds?: Record<string, number>;
-  /** Stuck to verified, each hold's wait for a human, the incident's length (incidents started before these were kept send none). */
+  /** Stuck to verified, each hold's wait for a human, the incident's length (a sender older than these sends none). */
   times?: RecoveryTimes;
 }
 
