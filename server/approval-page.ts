@@ -20,6 +20,7 @@ import { checkDecisionRequest } from './decision-request';
 import type { LoginLimiter } from './rate-limit';
 import { csrfTokenMatches, sessions, tokenViewer, type SessionOptions, type Viewer } from './session';
 import type { SsoVerifier } from './sso';
+import { incidentRow, orderIncidents, type IncidentRow } from './incident-list';
 import { errorView, incidentView, incidentsView, loginView } from './views';
 
 export interface ApprovalPageOptions extends SessionOptions {
@@ -47,6 +48,9 @@ export const clientAddress = (c: Context): string => {
 const REFRESH_SECONDS = 3;
 const MAX_FORM_BYTES = 16 * 1024;
 const MAX_INCIDENTS = 500;
+/** The list asks this many incidents for their status at a time, and waits this long for each. */
+const STATUS_QUERIES = 8;
+const STATUS_TIMEOUT_MS = 3000;
 
 /** Host only, not scheme: behind a TLS proxy the browser's Origin is https, our own URL http. */
 const sameOrigin = csrf({
@@ -144,13 +148,29 @@ export function approvalPage(o: ApprovalPageOptions): Hono<PageEnv> {
     return c.redirect(o.sso ? '/oauth2/sign_out' : '/login', 303);
   });
 
-  const list = async (c: Context<PageEnv>) => {
-    const incidents: { workflowId: string; age: number }[] = [];
-    for await (const w of o.client.workflow.list({ query: `WorkflowType = '${WORKFLOW_TYPE}' AND ExecutionStatus = 'Running'` })) {
-      incidents.push({ workflowId: w.workflowId, age: now() - w.startTime.getTime() });
-      if (incidents.length >= MAX_INCIDENTS) break;
+  /** A running incident's status, or undefined when it cannot be read now (the row says so). */
+  // A query waits for a worker: with none polling, the list must not wait with it.
+  const statusOf = async (id: string): Promise<RemediationStatus | undefined> => {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), STATUS_TIMEOUT_MS)));
+    try {
+      return await Promise.race([o.client.workflow.getHandle(id).query(statusQuery).catch(() => undefined), late]);
+    } finally {
+      clearTimeout(timer);
     }
-    return c.html(incidentsView(c.var.session, incidents));
+  };
+  const list = async (c: Context<PageEnv>) => {
+    const running: { workflowId: string; started: number }[] = [];
+    for await (const w of o.client.workflow.list({ query: `WorkflowType = '${WORKFLOW_TYPE}' AND ExecutionStatus = 'Running'` })) {
+      running.push({ workflowId: w.workflowId, started: w.startTime.getTime() });
+      if (running.length >= MAX_INCIDENTS) break;
+    }
+    const rows: IncidentRow[] = [];
+    for (let i = 0; i < running.length; i += STATUS_QUERIES) {
+      const batch = running.slice(i, i + STATUS_QUERIES);
+      rows.push(...(await Promise.all(batch.map(async (w) => incidentRow(w.workflowId, w.started, await statusOf(w.workflowId))))));
+    }
+    return c.html(incidentsView(c.var.session, orderIncidents(rows), now()));
   };
   app.get('/incidents', list);
   app.get('/incidents/', list);

@@ -105,7 +105,7 @@ describe.each([3, 4] as HelmMajor[])('helm v%i', (major) => {
 
     // Replay the pod's view on this machine: each mounted volume becomes a folder under `root`.
     const root = tempDir('chart-pod');
-    const configMap = objs.find((o) => o.kind === 'ConfigMap') as unknown as { data: Record<string, string> };
+    const configMap = objs.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'hu-helm-unstuck') as unknown as { data: Record<string, string> };
     const volumes = new Map(pod.volumes.map((v) => [v.name, v]));
     for (const m of c.volumeMounts) {
       const v = volumes.get(m.name)!;
@@ -200,6 +200,17 @@ describe.each([3, 4] as HelmMajor[])('helm v%i', (major) => {
     const out = await helm.ok(['template', ...KUBE, 'hu', chart, '--set', 'prometheusRule.enabled=true', '--set', 'prometheusRule.labels.release=prometheus']);
     const rule = parseAllDocuments(out).map((d) => d.toJSON() as Obj).find((o) => o?.kind === 'PrometheusRule');
     expect(rule).toMatchObject({ apiVersion: 'monitoring.coreos.com/v1', metadata: { labels: { release: 'prometheus' } }, spec: { groups } });
+  });
+
+  test("Grafana dashboard: on by default, a ConfigMap with the sidecar's label holding deploy/grafana/helm-unstuck.json; off, none", async () => {
+    const dashboards = (objs: Obj[]) => objs.filter((o) => o.kind === 'ConfigMap' && o.metadata.name === 'hu-helm-unstuck-dashboard') as unknown as { metadata: { namespace: string; labels: Record<string, string>; annotations?: Record<string, string> }; data: Record<string, string> }[];
+    const [cm, ...more] = dashboards(await render([]));
+    expect(more).toEqual([]);
+    expect(cm!.metadata).toMatchObject({ namespace: 'ops', labels: { grafana_dashboard: '1' } });
+    expect(JSON.parse(cm!.data['helm-unstuck.json']!)).toEqual(JSON.parse(readFileSync(join(OWN_CHART, '..', '..', 'grafana', 'helm-unstuck.json'), 'utf8')));
+    const [moved] = dashboards(await render(['grafanaDashboard.namespace=monitoring', 'grafanaDashboard.label=dashboards', 'grafanaDashboard.labelValue=helm', 'grafanaDashboard.folder=Platform']));
+    expect(moved!.metadata).toMatchObject({ namespace: 'monitoring', labels: { dashboards: 'helm' }, annotations: { grafana_folder: 'Platform' } });
+    expect(dashboards(await render(['grafanaDashboard.enabled=false']))).toEqual([]);
   });
 });
 
