@@ -119,6 +119,14 @@ export function workflowIdFor(cluster: string, namespace: string, release: strin
   return `helm-unstuck/${cluster}/${namespace}/${release}`;
 }
 
+/**
+ * serve's page for a release (server/release-page.ts): stable, so an alert can link to it before
+ * its incident starts and after it ends; it redirects to the running incident or lists them.
+ */
+export function releasePagePath(cluster: string, namespace: string, release: string): string {
+  return `/releases/${cluster}/${namespace}/${release}`;
+}
+
 /** What a human can say, and to what. */
 export type DecisionAction = 'approve' | 'reject' | 'continue' | 'abort';
 export interface Decision {

@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { shippedFiles } from '../../deploy/prometheus/rules';
+import { CHART_EXTERNAL_URL, DEFAULTS, detectorRules, kubeStateMetricsRules, ownFiles, shippedFiles } from '../../deploy/prometheus/rules';
 
 const DIR = join(__dirname, '..', '..', 'deploy', 'prometheus');
 const PROMTOOL = process.env.PROMTOOL_BIN ?? '/usr/bin/promtool';
@@ -22,6 +22,42 @@ test('the PrometheusRule manifests hold exactly the plain rules files\' groups',
     const manifest = parse(readFileSync(join(DIR, `${base}.prometheusrule.yaml`), 'utf8')) as { spec: { groups: unknown } };
     expect(manifest.spec.groups).toEqual(plain.groups);
   }
+});
+
+describe('incident_url: the release\'s page on serve\'s external URL', () => {
+  const stuckAnnotations = (groups: { rules: { alert?: string; annotations?: Record<string, string> }[] }[]) => groups[0]!.rules.find((r) => r.alert === 'HelmReleaseStuck')!.annotations!;
+
+  test('both HelmReleaseStuck rules link to <externalUrl>/releases/<cluster>/<namespace>/<release>, each label escaped', () => {
+    const o = { ...DEFAULTS, externalUrl: 'https://hu.example.net/ops/' };
+    const want = 'https://hu.example.net/ops/releases/{{ $labels.cluster | urlquery }}/{{ $labels.namespace | urlquery }}/{{ $labels.label_name | urlquery }}';
+    expect(stuckAnnotations(detectorRules(o).groups).incident_url).toBe(want);
+    expect(stuckAnnotations(kubeStateMetricsRules(o).groups).incident_url).toBe(want);
+    // Your own files (--external-url URL --out DIR): the rules and manifests, not the Alertmanager example.
+    expect(Object.keys(ownFiles(o)).sort()).toEqual(['helm-unstuck-kube-state-metrics.prometheusrule.yaml', 'helm-unstuck-kube-state-metrics.rules.yml', 'helm-unstuck.prometheusrule.yaml', 'helm-unstuck.rules.yml']);
+    expect(ownFiles(o)['helm-unstuck.rules.yml']).toContain(`incident_url: ${want}\n`);
+  });
+
+  test('no externalUrl: no incident_url (no link rather than one to nowhere)', () => {
+    const { externalUrl: _, ...without } = DEFAULTS;
+    expect(Object.keys(stuckAnnotations(detectorRules(without).groups))).toEqual(['summary', 'description', 'runbook_url']);
+  });
+
+  test.each([
+    ['helm-unstuck.example.net', 'is not a URL'],
+    ['ftp://hu.example.net', 'must be an http or https URL'],
+    ['https://hu.example.net/{{ $value }}', 'must not contain braces'],
+    ['https://hu.example.net/?x=1', 'must not have a query or fragment'],
+    [`https://hu.example.net/${'a'.repeat(5000)}`, 'is longer than 2048 characters'],
+  ])('an externalUrl of %j is refused: %s', (externalUrl, why) => {
+    expect(() => detectorRules({ ...DEFAULTS, externalUrl })).toThrow(why);
+  });
+
+  test('the chart\'s template replaces exactly the placeholder its copy of the rules carries', () => {
+    const template = readFileSync(join(DIR, '..', 'chart', 'helm-unstuck', 'templates', 'prometheusrule.yaml'), 'utf8');
+    expect(template).toContain(`$placeholder := "${CHART_EXTERNAL_URL}"`);
+    const copy = readFileSync(join(DIR, '..', 'chart', 'helm-unstuck', 'files', 'helm-unstuck.rules.yml'), 'utf8');
+    expect(copy).toContain(`incident_url: ${CHART_EXTERNAL_URL}/releases/`);
+  });
 });
 
 test('promtool check rules accepts every rules file', () => {
