@@ -7,6 +7,7 @@ import { formatDuration } from '../decisions/duration';
 import { HOLD_ANSWERS, isGoodOutcome, type Hold } from '../decisions/remediation';
 import { VERDICT_WORDS } from '../decisions/live-objects';
 import type { RemediationStatus } from '../workflows/definitions';
+import type { IncidentRun } from './release-page';
 import type { Viewer } from './session';
 
 export type Html = ReturnType<typeof html>;
@@ -91,4 +92,20 @@ ${st.approvals?.length ? html`<h2>Decisions at the approval gate</h2><ul id="app
 ${decisionForm(id, st, s)}
 <h2>Evidence</h2><ul id="evidence">${st.evidence.map((e) => html`<li class="${verdict(e.ok)}">${e.at.slice(11, 19)} [${e.step}] ${e.summary}</li>`)}</ul>`;
   return layout(id, body, s, o.refresh);
+}
+
+/** A release's incidents (server/release-page.ts), newest first; the newest is the incident page's. */
+export function releaseView(
+  s: Viewer,
+  r: { cluster: string; namespace: string; release: string; page: string; incidentPage: string; runs: IncidentRun[]; now: number; refreshSeconds: number },
+): Html {
+  const when = (d: Date) => `${formatDuration(r.now - d.getTime())} ago`;
+  const rows = r.runs.map(
+    (run, i) => html`<tr><td>${i === 0 ? html`<a href="${r.incidentPage}">latest incident</a>` : html`earlier incident <code>${run.runId}</code>`}</td><td>${run.status.toLowerCase().replaceAll('_', ' ')}</td><td>started ${when(run.startTime)}${run.closeTime ? `, ended ${when(run.closeTime)}` : ''}</td></tr>`,
+  );
+  // None yet: the alert can arrive before its incident starts, so look again until one does.
+  const none = html`<p id="no-incident">No incident for this release yet. This page looks again every ${r.refreshSeconds} seconds.</p>`;
+  const body = html`<p><a href="/incidents">← incidents</a></p><h2>Release <code>${r.namespace}/${r.release}</code> in cluster <code>${r.cluster}</code></h2>
+${rows.length ? html`<table id="release-incidents">${rows}</table>` : none}`;
+  return layout(`${r.namespace}/${r.release} in ${r.cluster}`, body, s, rows.length ? undefined : { seconds: r.refreshSeconds, url: r.page });
 }
