@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { releasePagePath } from '../../decisions/remediation';
 import { externalUrlProblem, joinUrl } from '../../lib/external-url';
+import { alertmanagerExample } from './alertmanager-example';
 
 export interface RuleOptions {
   /** A pending release younger than this may be a live upgrade (the workflow's minPendingAge). */
@@ -144,40 +145,6 @@ export function prometheusRule(name: string, groups: Groups) {
     kind: 'PrometheusRule',
     metadata: { name, labels: { 'app.kubernetes.io/name': 'helm-unstuck', 'app.kubernetes.io/component': 'alerting' } },
     spec: { groups },
-  };
-}
-
-/** An Alertmanager route and receiver that send the alert to helm-unstuck serve. */
-export function alertmanagerExample() {
-  return {
-    route: {
-      receiver: 'default',
-      routes: [
-        {
-          receiver: 'helm-unstuck',
-          matchers: ['alertname="HelmReleaseStuck"'],
-          group_by: ['alertname', 'cluster', 'namespace', 'label_name'],
-          group_wait: '30s',
-          group_interval: '5m',
-          repeat_interval: '1h',
-          continue: true,
-        },
-      ],
-    },
-    receivers: [
-      { name: 'default' },
-      {
-        name: 'helm-unstuck',
-        webhook_configs: [
-          {
-            url: 'http://helm-unstuck:8080/webhook/alertmanager',
-            send_resolved: true,
-            max_alerts: 0,
-            http_config: { authorization: { type: 'Bearer', credentials_file: '/etc/alertmanager/helm-unstuck-token' } },
-          },
-        ],
-      },
-    ],
   };
 }
 
