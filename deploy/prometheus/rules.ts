@@ -186,4 +186,11 @@ function main(argv: string[]): void {
   for (const [name, text] of Object.entries(ownFiles({ ...DEFAULTS, externalUrl }))) writeFileSync(join(values.out, name), text);
 }
 
-if (require.main === module) main(process.argv.slice(2));
+if (require.main === module) {
+  try {
+    main(process.argv.slice(2));
+  } catch (err) {
+    console.error(`rules.ts: ${(err as Error).message}`);
+    process.exitCode = 1;
+  }
+}
