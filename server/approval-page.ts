@@ -1,6 +1,7 @@
 // The approval page's routes: a list of incidents, for one incident the evidence a human needs
-// with approve and reject buttons, and a release's stable page (./release-page.ts). Every POST behind the login must come from our own
-// pages: a same-origin Origin or Sec-Fetch-Site (hono/csrf), and the viewer's CSRF token.
+// with approve and reject buttons, and a release's stable page (./release-page.ts). Every POST
+// behind the login must come from our own pages: a same-origin Origin or Sec-Fetch-Site
+// (hono/csrf), and the viewer's CSRF token.
 // Who is looking is proven either by single sign-on (the ID token oauth2-proxy passes, verified on
 // every request; no login form) or by a token login's signed session cookie. The decision is sent
 // under that verified name, signed by serve; the workflow checks the signature and the approvers.
