@@ -125,6 +125,14 @@ export function releaseOfWorkflowId(id: string): { cluster: string; namespace: s
   return m ? { cluster: m[1]!, namespace: m[2]!, release: m[3]! } : undefined;
 }
 
+/**
+ * serve's page for a release (server/release-page.ts): stable, so an alert can link to it before
+ * its incident starts and after it ends; it redirects to the running incident or lists them.
+ */
+export function releasePagePath(cluster: string, namespace: string, release: string): string {
+  return `/releases/${cluster}/${namespace}/${release}`;
+}
+
 /** What a human can say, and to what. */
 export type DecisionAction = 'approve' | 'reject' | 'continue' | 'abort';
 export interface Decision {

@@ -1,6 +1,7 @@
-// The approval page's routes: a list of incidents, and for one incident the evidence a human
-// needs with approve and reject buttons. Every POST behind the login must come from our own
-// pages: a same-origin Origin or Sec-Fetch-Site (hono/csrf), and the viewer's CSRF token.
+// The approval page's routes: a list of incidents, for one incident the evidence a human needs
+// with approve and reject buttons, and a release's stable page (./release-page.ts). Every POST
+// behind the login must come from our own pages: a same-origin Origin or Sec-Fetch-Site
+// (hono/csrf), and the viewer's CSRF token.
 // Who is looking is proven either by single sign-on (the ID token oauth2-proxy passes, verified on
 // every request; no login form) or by a token login's signed session cookie. The decision is sent
 // under that verified name, signed by serve; the workflow checks the signature and the approvers.
@@ -15,13 +16,16 @@ import { secureHeaders } from 'hono/secure-headers';
 import { WORKFLOW_TYPE } from '../client/remediation';
 import { retriesOf } from '../client/retries';
 import { statusQuery, type RemediationStatus } from '../workflows/definitions';
+import type { NamespaceScope } from '../decisions/namespaces';
+import { releasePagePath } from '../decisions/remediation';
 import type { DecisionSender } from './decide';
 import { checkDecisionRequest } from './decision-request';
 import type { LoginLimiter } from './rate-limit';
+import { incidentPath, releaseAnswer, temporalRuns, type IncidentRuns } from './release-page';
 import { csrfTokenMatches, sessions, tokenViewer, type SessionOptions, type Viewer } from './session';
 import type { SsoVerifier } from './sso';
 import { incidentRow, orderIncidents, type IncidentRow } from './incident-list';
-import { errorView, incidentView, incidentsView, loginView } from './views';
+import { errorView, incidentView, incidentsView, loginView, releaseView } from './views';
 
 export interface ApprovalPageOptions extends SessionOptions {
   client: Client;
@@ -31,6 +35,10 @@ export interface ApprovalPageOptions extends SessionOptions {
   sso?: SsoVerifier;
   /** Failed token logins, per client address and overall. */
   limiter: LoginLimiter;
+  /** The configured clusters (config.clusters): a release's page exists only in these. */
+  clusters: Record<string, NamespaceScope>;
+  /** A release's incidents (default: Temporal's, through `client`). */
+  runs?: IncidentRuns;
 }
 
 type PageEnv = { Variables: { session: Viewer; form: URLSearchParams } };
@@ -51,6 +59,9 @@ const MAX_INCIDENTS = 500;
 /** The list asks this many incidents for their status at a time, and waits this long for each. */
 const STATUS_QUERIES = 8;
 const STATUS_TIMEOUT_MS = 3000;
+
+/** Where a login may return to: our own pages only, never another site. */
+const returnTo = (next: string | undefined): string => (next && /^\/(incidents|releases)(\/|$)/.test(next) ? next : '/incidents');
 
 /** Host only, not scheme: behind a TLS proxy the browser's Origin is https, our own URL http. */
 const sameOrigin = csrf({
@@ -93,11 +104,11 @@ export function approvalPage(o: ApprovalPageOptions): Hono<PageEnv> {
     },
   );
   // Our paths only: the app is mounted at / beside the webhook.
-  for (const path of ['/', '/login', '/logout', '/incidents', '/incidents/*']) app.use(path, headers);
+  for (const path of ['/', '/login', '/logout', '/incidents', '/incidents/*', '/releases/*']) app.use(path, headers);
 
   app.get('/', (c) => c.redirect('/incidents', 303));
   const noLoginForm = (c: Context<PageEnv>) => c.html(errorView('Single sign-on', 'This page signs you in through single sign-on; there is no login form.'), 404);
-  app.get('/login', (c) => (o.sso ? noLoginForm(c) : c.html(loginView(c.req.query('next') ?? '/incidents'))));
+  app.get('/login', (c) => (o.sso ? noLoginForm(c) : c.html(loginView(returnTo(c.req.query('next'))))));
   app.post(
     '/login',
     async (c, next) => (o.sso ? noLoginForm(c) : next()),
@@ -106,10 +117,9 @@ export function approvalPage(o: ApprovalPageOptions): Hono<PageEnv> {
       const f = c.var.form;
       const r = await o.limiter.attempt(clientAddress(c), () => login.userFor(f.get('token') ?? ''));
       if (!r.ok && r.retryAfter > 0) return c.html(loginView('/incidents', `too many failed logins: try again in ${r.retryAfter}s`), 429, { 'retry-after': String(r.retryAfter) });
-      if (!r.ok) return c.html(loginView(f.get('next') ?? '/incidents', 'unknown token'), 401);
+      if (!r.ok) return c.html(loginView(returnTo(f.get('next') ?? undefined), 'unknown token'), 401);
       await login.start(c, r.who);
-      const next = f.get('next') ?? '/incidents';
-      return c.redirect(next.startsWith('/incidents') ? next : '/incidents', 303);
+      return c.redirect(returnTo(f.get('next') ?? undefined), 303);
     },
   );
 
@@ -140,7 +150,7 @@ export function approvalPage(o: ApprovalPageOptions): Hono<PageEnv> {
     form((c, status) => c.html(errorView(status === 413 ? 'Too large' : 'Bad request', status === 413 ? `The form is larger than ${MAX_FORM_BYTES} bytes.` : 'Send the form as a browser would.', c.var.session), status)),
     async (c: Context<PageEnv>, next) => (csrfTokenMatches(c.var.session, c.var.form.get('csrf')) ? next() : forbidden(c)),
   );
-  for (const path of ['/incidents', '/incidents/*', '/logout']) app.use(path, requireSession);
+  for (const path of ['/incidents', '/incidents/*', '/releases/*', '/logout']) app.use(path, requireSession);
 
   app.post('/logout', fromOurPage, async (c) => {
     await login.end(c);
@@ -208,5 +218,16 @@ export function approvalPage(o: ApprovalPageOptions): Hono<PageEnv> {
     if (!r.ok) return r.notFound ? incident(c, id) : incident(c, id, `Not accepted: ${r.refused}`);
     return c.redirect(`/incidents/${id}`, 303);
   });
+
+  const runs = o.runs ?? temporalRuns(o.client);
+  app.get('/releases/:cluster/:namespace/:release', async (c) => {
+    const { cluster, namespace, release } = c.req.param();
+    const a = await releaseAnswer(runs, o.clusters, cluster, namespace, release);
+    if (a.kind === 'refused') return c.html(errorView(a.status === 400 ? 'Bad request' : 'Not found', a.why, c.var.session), a.status);
+    if (a.kind === 'running') return c.redirect(incidentPath(a.workflowId), 303);
+    const page = releasePagePath(encodeURIComponent(cluster), namespace, release);
+    return c.html(releaseView(c.var.session, { cluster, namespace, release, page, incidentPage: incidentPath(a.workflowId), runs: a.runs, now: now(), refreshSeconds: REFRESH_SECONDS }));
+  });
+  app.get('/releases/*', (c) => c.html(errorView('Not found', 'A release\'s page is /releases/<cluster>/<namespace>/<release>.', c.var.session), 404));
   return app;
 }

@@ -115,7 +115,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Serving> {
   const send = config.decisionKey ? decisionSender(client, config.decisionKey) : undefined;
   const people = send ? { client, send, users: config.users, limiter, ...(sso ? { sso } : {}) } : undefined;
   const page = people
-    ? approvalPage({ ...people, ...(config.sessionSecret ? { secret: config.sessionSecret } : {}), insecureCookies: config.server.insecureCookies })
+    ? approvalPage({ ...people, clusters: config.clusters, ...(config.sessionSecret ? { secret: config.sessionSecret } : {}), insecureCookies: config.server.insecureCookies })
     : undefined;
   const app = createApp({
     config,

@@ -9,6 +9,7 @@ import { VERDICT_WORDS } from '../decisions/live-objects';
 import { buildTimeline, timelineSvg } from '../report/timeline';
 import type { RemediationStatus } from '../workflows/definitions';
 import type { IncidentRow } from './incident-list';
+import type { IncidentRun } from './release-page';
 import type { Viewer } from './session';
 
 export type Html = ReturnType<typeof html>;
@@ -122,4 +123,20 @@ ${decisionForm(id, st, s)}
 ${svg ? html`<h2>Where the time went</h2><figure id="timeline">${raw(svg)}</figure>` : undefined}
 <h2>Evidence</h2><ul id="evidence">${st.evidence.map((e) => html`<li class="${verdict(e.ok)}">${e.at.slice(11, 19)} [${e.step}] ${e.summary}</li>`)}</ul>`;
   return layout(id, body, s, o.refresh);
+}
+
+/** A release's incidents (server/release-page.ts), newest first; the newest is the incident page's. */
+export function releaseView(
+  s: Viewer,
+  r: { cluster: string; namespace: string; release: string; page: string; incidentPage: string; runs: IncidentRun[]; now: number; refreshSeconds: number },
+): Html {
+  const when = (d: Date) => `${formatDuration(r.now - d.getTime())} ago`;
+  const rows = r.runs.map(
+    (run, i) => html`<tr><td>${i === 0 ? html`<a href="${r.incidentPage}">latest incident</a>` : html`earlier incident <code>${run.runId}</code>`}</td><td>${run.status.toLowerCase().replaceAll('_', ' ')}</td><td>started ${when(run.startTime)}${run.closeTime ? `, ended ${when(run.closeTime)}` : ''}</td></tr>`,
+  );
+  // None yet: the alert can arrive before its incident starts, so look again until one does.
+  const none = html`<p id="no-incident">No incident for this release yet. This page looks again every ${r.refreshSeconds} seconds.</p>`;
+  const body = html`<p><a href="/incidents">← incidents</a></p><h2>Release <code>${r.namespace}/${r.release}</code> in cluster <code>${r.cluster}</code></h2>
+${rows.length ? html`<table id="release-incidents">${rows}</table>` : none}`;
+  return layout(`${r.namespace}/${r.release} in ${r.cluster}`, body, s, rows.length ? undefined : { seconds: r.refreshSeconds, url: r.page });
 }

@@ -164,6 +164,12 @@ decisionKeys: [${key}]
     ['no alert names', 'alerts: {alertnames: []}', {}, ['alerts.alertnames is empty']],
     ['a listen address without a port', 'server: {listen: "0.0.0.0"}', {}, ['server.listen "0.0.0.0" must be host:port']],
     ['a body limit as a string', 'server: {maxBodyBytes: "1MiB"}', {}, ['server.maxBodyBytes must be a number']],
+    ['an external URL that is not one', 'server: {externalUrl: "helm-unstuck.example"}', {}, ['server.externalUrl "helm-unstuck.example" is not a URL']],
+    ['an external URL with a query', 'server: {externalUrl: "https://h.example/?a=1"}', {}, ['server.externalUrl "https://h.example/?a=1" must not have a query or fragment (serve\'s paths are appended to it)']],
+    ['an external URL with a template in it', 'server: {externalUrl: "https://h.example/{{ .x }}"}', {}, ['server.externalUrl "https://h.example/{{ .x }}" must not contain braces, quotes, angle brackets, backslashes or whitespace']],
+    ['an external URL with a password', 'server: {externalUrl: "https://u:p@h.example"}', {}, ['server.externalUrl "https://u:p@h.example" must not carry a user or password']],
+    ['an external URL of another scheme', 'server: {externalUrl: "javascript:alert(1)"}', {}, ['server.externalUrl "javascript:alert(1)" must be an http or https URL']],
+    ['a huge external URL', `server: {externalUrl: "https://h.example/${'a'.repeat(3000)}"}`, {}, [`server.externalUrl "https://h.example/${'a'.repeat(46)}…" is longer than 2048 characters`]],
     ['a user without a sha256', 'users: {bob: {tokenSha256: hunter2}}', {}, ["users.bob.tokenSha256 must be 64 hex characters (sha256 of the user's token)"]],
     ['a token in the file', 'users: {bob: {token: hunter2}}', {}, ['users.bob.tokenSha256 must be a string (it is missing)', 'users.bob has unknown key "token"']],
     ['headers allowed longer than the request', 'server: {headersTimeout: 1m, requestTimeout: 30s}', {}, ['server.headersTimeout must not be longer than server.requestTimeout']],
@@ -214,6 +220,11 @@ decisionKeys: [${key}]
     expect(c.decisionKey).toEqual(seed);
     expect(c.server).toMatchObject({ headersTimeoutMs: 5000, maxConnections: 64, metricsToken: 'metrics-token-16chars', loginLimit: { perClient: 3, overall: 100, windowMs: 60_000 }, insecureCookies: true });
     expect(c.sessionSecret).toBe('s'.repeat(32));
+  });
+
+  test('server.externalUrl is optional, and kept without its trailing slash (serve\'s paths are appended)', () => {
+    expect(loadConfig({}).server.externalUrl).toBeUndefined();
+    expect(loadConfig({ HELM_UNSTUCK_CONFIG: file('server: {externalUrl: "https://helm-unstuck.example/ops/"}') }).server.externalUrl).toBe('https://helm-unstuck.example/ops');
   });
 
   test('lists every problem at once, file and environment', () => {
