@@ -505,11 +505,10 @@ describe('BoundedMemory', () => {
     expect([m.get('e'), m.size]).toEqual([undefined, 0]);
   });
 
-  test('100,000 distinct keys: at most the cap held, the newest half kept, in linear time', () => {
+  // How fast is a benchmark's question (bench/), never a timed assertion on a shared machine.
+  test('100,000 distinct keys: at most the cap held, the newest half kept', () => {
     const m = new BoundedMemory<true>(10_000, 60_000);
-    const start = Date.now();
     for (let i = 0; i < 100_000; i++) m.set(`k${i}`, true);
-    expect(Date.now() - start).toBeLessThan(1000);
     expect(m.size).toBeLessThanOrEqual(10_000);
     expect(Array.from({ length: 5_000 }, (_, i) => m.get(`k${99_999 - i}`)).every(Boolean)).toBe(true);
   });
