@@ -119,6 +119,20 @@ export function workflowIdFor(cluster: string, namespace: string, release: strin
   return `helm-unstuck/${cluster}/${namespace}/${release}`;
 }
 
+/** The release a workflow id names (workflowIdFor's inverse), or undefined for any other id. */
+export function releaseOfWorkflowId(id: string): { cluster: string; namespace: string; release: string } | undefined {
+  const m = /^helm-unstuck\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(id);
+  return m ? { cluster: m[1]!, namespace: m[2]!, release: m[3]! } : undefined;
+}
+
+/**
+ * serve's page for a release (server/release-page.ts): stable, so an alert can link to it before
+ * its incident starts and after it ends; it redirects to the running incident or lists them.
+ */
+export function releasePagePath(cluster: string, namespace: string, release: string): string {
+  return `/releases/${cluster}/${namespace}/${release}`;
+}
+
 /** What a human can say, and to what. */
 export type DecisionAction = 'approve' | 'reject' | 'continue' | 'abort';
 export interface Decision {
@@ -153,7 +167,8 @@ export interface RecordedDecision {
 }
 
 /** What the workflow is waiting for a human to decide, if anything. */
-export type Hold = 'approval' | 'ci-busy' | 'unhealthy';
+export const HOLDS = ['approval', 'ci-busy', 'unhealthy'] as const;
+export type Hold = (typeof HOLDS)[number];
 
 /** Each hold's two answers: go on past it, or stop there. */
 export const HOLD_ANSWERS: Record<Hold, { go: DecisionAction; stop: DecisionAction }> = {

@@ -13,6 +13,7 @@ import { ClusterName, NamespaceName } from '../decisions/helm';
 import type { CiWatch, PolicyConfig } from '../decisions/remediation';
 import { checkPolicy, CiWatchesSchema, DecisionKeys, PeopleSchema, PolicySchema } from '../decisions/remediation-input';
 import { check, ownRecordOf, quote, z } from '../decisions/validation';
+import { externalUrlProblem } from './external-url';
 
 export interface ClusterSettings {
   /** kubeconfig context for this cluster (default: the cluster's name). */
@@ -73,7 +74,7 @@ export interface ServerSettings {
   loginLimit: { perClient: number; overall: number; windowMs: number };
   /** Session cookies without Secure: only for serve reached over plain HTTP on purpose (a local test). */
   insecureCookies: boolean;
-  /** serve's URL as people reach it (behind the ingress): links to incidents are built on it. */
+  /** Where people and alerts reach serve (its proxy's URL), without a trailing slash: links to incidents. */
   externalUrl?: string;
 }
 
@@ -100,6 +101,10 @@ export class ConfigError extends Error {
 const Listen = z.string().regex(/^[^:]+:\d{1,5}$/, { error: (iss) => `${quote(iss.input)} must be host:port` });
 const Url = z.string().refine((u) => URL.canParse(u), { error: (iss) => `${quote(iss.input)} is not a URL` });
 const HttpUrl = z.string().refine((u) => URL.canParse(u) && /^https?:$/.test(new URL(u).protocol), { error: (iss) => `${quote(iss.input)} is not an http(s) URL` });
+const ExternalUrl = z.string().check((ctx) => {
+  const problem = externalUrlProblem(ctx.value);
+  if (problem) ctx.issues.push({ code: 'custom', message: `${quote(ctx.value)} ${problem}`, input: ctx.value });
+});
 const SETTINGS = ['kubeconfig', 'clusters', 'policy', 'decisionKeys', 'people', 'alerts', 'alertmanager', 'server', 'gitlab', 'taskQueue', 'users', 'sso'] as const;
 const ClaimName = z.string().min(1).max(256);
 /** A cluster's namespace allowlist: each is scanned on its own after a truncated alert group. */
@@ -141,7 +146,7 @@ const FileSchema = z
             })
             .prefault({}),
           insecureCookies: z.boolean().default(false),
-          externalUrl: HttpUrl.optional(),
+          externalUrl: ExternalUrl.optional(),
         })
         .prefault({}),
       gitlab: z.strictObject({ url: Url.optional() }).optional(),
@@ -274,7 +279,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxConnections: file.server.maxConnections,
       loginLimit: { perClient: file.server.loginLimit.perClient, overall: file.server.loginLimit.overall, windowMs: file.server.loginLimit.window },
       insecureCookies: file.server.insecureCookies,
-      ...(file.server.externalUrl ? { externalUrl: file.server.externalUrl } : {}),
+      ...(file.server.externalUrl ? { externalUrl: file.server.externalUrl.replace(/\/+$/, '') } : {}),
     },
     ...(gitlabUrl && gitlabToken ? { gitlab: { url: gitlabUrl, token: gitlabToken } } : {}),
     taskQueue: e.HELM_UNSTUCK_TASK_QUEUE ?? file.taskQueue ?? 'helm-unstuck',

@@ -5,6 +5,7 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
 import type { Activities } from '../activities';
 import { isGoodOutcome, type Decision, type RecordedDecision, type RemediationInput } from '../decisions/remediation';
+import type { EvidenceEntry } from '../workflows/definitions';
 import type { RemediationResult } from '../workflows/remediate';
 import { formatDuration } from '../decisions/duration';
 import { describePolicy } from '../decisions/policy';
@@ -51,6 +52,8 @@ export interface IncidentReport {
   /** What the roll-forward changed on the cluster (the outcome's judge). */
   clusterChange?: string;
   timeline: TimelineEntry[];
+  /** The workflow's own evidence, once it has ended (its result carries it): the timeline's picture. */
+  evidence?: EvidenceEntry[];
 }
 
 /** When the server recorded an event, in epoch milliseconds (0 if it has no time). */
@@ -228,6 +231,7 @@ export function buildIncidentReport(history: History): IncidentReport {
       if (r) {
         report.outcome = r.outcome;
         report.reason = r.reason;
+        if (Array.isArray(r.evidence)) report.evidence = r.evidence;
         if (r.rerun?.cluster) report.clusterChange = `${r.rerun.cluster.change}: ${r.rerun.cluster.summary}`;
         // The gate's decisions as the workflow recorded them replace what was merely sent.
         const recorded = r.approvals ?? (r.approval ? [r.approval] : []);

@@ -1,10 +1,12 @@
 // The incident report as Markdown (for the incident issue) and as one self-contained HTML page.
-import { html } from 'hono/html';
+import { html, raw } from 'hono/html';
 import type { HtmlEscapedString } from 'hono/utils/html';
 import { isGoodOutcome } from '../decisions/remediation';
 import { mark } from '../lib/glyphs';
 import { forTerminalLine } from '../lib/terminal';
 import type { IncidentReport, TimelineEntry } from './incident';
+import { formatDuration } from '../decisions/duration';
+import { buildTimeline, stepTotals, timelineSvg } from './timeline';
 
 const hhmmss = (iso: string) => iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
 
@@ -66,6 +68,11 @@ export function renderMarkdown(r: IncidentReport): string {
     lines.push('', '## Objects the dry run would change', '');
     for (const rel of r.rerun.diff.releases) for (const c of rel.changes) lines.push(`- ${md(`${rel.release ?? ''} ${c.kind} ${c.namespace}/${c.name}: ${c.change}`)}`);
   }
+  const drawn = buildTimeline(r.evidence ?? []);
+  if (drawn) {
+    lines.push('', '## Where the time went', '', '| step | time | of it, waiting for a human |', '|---|---|---|');
+    for (const t of stepTotals(drawn)) lines.push(`| ${md(t.step)} | ${formatDuration(t.total)} | ${t.human ? formatDuration(t.human) : ''} |`);
+  }
   lines.push('', '## Timeline', '', '| time | | event |', '|---|---|---|');
   for (const t of r.timeline) lines.push(`| ${hhmmss(t.at)} | ${mark(t.ok)} | ${md(t.what)} |`);
   return lines.join('\n') + '\n';
@@ -75,6 +82,12 @@ type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
 
 function list(items: TimelineEntry[]): Html {
   return html`<ul>${items.map((c) => html`<li class="${c.ok === false ? 'bad' : c.ok ? 'good' : ''}"><time>${hhmmss(c.at)}</time> ${mark(c.ok)} ${c.what}</li>`)}</ul>`;
+}
+
+/** Where the time went, drawn (report/timeline.ts escapes its own text): once the incident has ended. */
+function picture(r: IncidentReport): Html | string {
+  const svg = timelineSvg(buildTimeline(r.evidence ?? []));
+  return svg ? html`<h2>Where the time went</h2><figure id="timeline">${raw(svg)}</figure>` : '';
 }
 
 export function renderHtml(r: IncidentReport): string {
@@ -97,7 +110,7 @@ ul{padding-left:1.2rem}li{margin:.2rem 0}time{color:#666;font-variant-numeric:ta
 <h2>What was checked</h2>${list(r.checks)}
 <h2>Evidence shown at approval</h2><ul>${r.shownAtApproval.length ? r.shownAtApproval.map((s) => html`<li>${s}</li>`) : html`<li>(no approval was asked for)</li>`}</ul>
 ${r.escalations.length ? html`<h2>Escalations</h2>${list(r.escalations)}` : ''}
-<h2>Timeline</h2>${list(r.timeline)}
+${picture(r)}<h2>Timeline</h2>${list(r.timeline)}
 </body></html>
 `;
   // Nothing in the page is asynchronous, so hono hands back the finished string.

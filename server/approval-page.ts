@@ -1,6 +1,7 @@
-// The approval page's routes: a list of incidents, and for one incident the evidence a human
-// needs with approve and reject buttons. Every POST behind the login must come from our own
-// pages: a same-origin Origin or Sec-Fetch-Site (hono/csrf), and the viewer's CSRF token.
+// The approval page's routes: a list of incidents, for one incident the evidence a human needs
+// with approve and reject buttons, and a release's stable page (./release-page.ts). Every POST
+// behind the login must come from our own pages: a same-origin Origin or Sec-Fetch-Site
+// (hono/csrf), and the viewer's CSRF token.
 // Who is looking is proven either by single sign-on (the ID token oauth2-proxy passes, verified on
 // every request; no login form) or by a token login's signed session cookie. The decision is sent
 // under that verified name, signed by serve; the workflow checks the signature and the approvers.
@@ -15,12 +16,16 @@ import { secureHeaders } from 'hono/secure-headers';
 import { WORKFLOW_TYPE } from '../client/remediation';
 import { retriesOf } from '../client/retries';
 import { statusQuery, type RemediationStatus } from '../workflows/definitions';
+import type { NamespaceScope } from '../decisions/namespaces';
+import { releasePagePath } from '../decisions/remediation';
 import type { DecisionSender } from './decide';
 import { checkDecisionRequest } from './decision-request';
 import type { LoginLimiter } from './rate-limit';
+import { incidentPath, releaseAnswer, temporalRuns, type IncidentRuns } from './release-page';
 import { csrfTokenMatches, sessions, tokenViewer, type SessionOptions, type Viewer } from './session';
 import type { SsoVerifier } from './sso';
-import { errorView, incidentView, incidentsView, loginView } from './views';
+import { incidentRow, orderIncidents, type IncidentRow } from './incident-list';
+import { errorView, incidentView, incidentsView, loginView, releaseView } from './views';
 
 export interface ApprovalPageOptions extends SessionOptions {
   client: Client;
@@ -30,6 +35,10 @@ export interface ApprovalPageOptions extends SessionOptions {
   sso?: SsoVerifier;
   /** Failed token logins, per client address and overall. */
   limiter: LoginLimiter;
+  /** The configured clusters (config.clusters): a release's page exists only in these. */
+  clusters: Record<string, NamespaceScope>;
+  /** A release's incidents (default: Temporal's, through `client`). */
+  runs?: IncidentRuns;
 }
 
 type PageEnv = { Variables: { session: Viewer; form: URLSearchParams } };
@@ -47,6 +56,12 @@ export const clientAddress = (c: Context): string => {
 const REFRESH_SECONDS = 3;
 const MAX_FORM_BYTES = 16 * 1024;
 const MAX_INCIDENTS = 500;
+/** The list asks this many incidents for their status at a time, and waits this long for each. */
+const STATUS_QUERIES = 8;
+const STATUS_TIMEOUT_MS = 3000;
+
+/** Where a login may return to: our own pages only, never another site. */
+const returnTo = (next: string | undefined): string => (next && /^\/(incidents|releases)(\/|$)/.test(next) ? next : '/incidents');
 
 /** Host only, not scheme: behind a TLS proxy the browser's Origin is https, our own URL http. */
 const sameOrigin = csrf({
@@ -89,11 +104,11 @@ export function approvalPage(o: ApprovalPageOptions): Hono<PageEnv> {
     },
   );
   // Our paths only: the app is mounted at / beside the webhook.
-  for (const path of ['/', '/login', '/logout', '/incidents', '/incidents/*']) app.use(path, headers);
+  for (const path of ['/', '/login', '/logout', '/incidents', '/incidents/*', '/releases/*']) app.use(path, headers);
 
   app.get('/', (c) => c.redirect('/incidents', 303));
   const noLoginForm = (c: Context<PageEnv>) => c.html(errorView('Single sign-on', 'This page signs you in through single sign-on; there is no login form.'), 404);
-  app.get('/login', (c) => (o.sso ? noLoginForm(c) : c.html(loginView(c.req.query('next') ?? '/incidents'))));
+  app.get('/login', (c) => (o.sso ? noLoginForm(c) : c.html(loginView(returnTo(c.req.query('next'))))));
   app.post(
     '/login',
     async (c, next) => (o.sso ? noLoginForm(c) : next()),
@@ -102,10 +117,9 @@ export function approvalPage(o: ApprovalPageOptions): Hono<PageEnv> {
       const f = c.var.form;
       const r = await o.limiter.attempt(clientAddress(c), () => login.userFor(f.get('token') ?? ''));
       if (!r.ok && r.retryAfter > 0) return c.html(loginView('/incidents', `too many failed logins: try again in ${r.retryAfter}s`), 429, { 'retry-after': String(r.retryAfter) });
-      if (!r.ok) return c.html(loginView(f.get('next') ?? '/incidents', 'unknown token'), 401);
+      if (!r.ok) return c.html(loginView(returnTo(f.get('next') ?? undefined), 'unknown token'), 401);
       await login.start(c, r.who);
-      const next = f.get('next') ?? '/incidents';
-      return c.redirect(next.startsWith('/incidents') ? next : '/incidents', 303);
+      return c.redirect(returnTo(f.get('next') ?? undefined), 303);
     },
   );
 
@@ -136,7 +150,7 @@ export function approvalPage(o: ApprovalPageOptions): Hono<PageEnv> {
     form((c, status) => c.html(errorView(status === 413 ? 'Too large' : 'Bad request', status === 413 ? `The form is larger than ${MAX_FORM_BYTES} bytes.` : 'Send the form as a browser would.', c.var.session), status)),
     async (c: Context<PageEnv>, next) => (csrfTokenMatches(c.var.session, c.var.form.get('csrf')) ? next() : forbidden(c)),
   );
-  for (const path of ['/incidents', '/incidents/*', '/logout']) app.use(path, requireSession);
+  for (const path of ['/incidents', '/incidents/*', '/releases/*', '/logout']) app.use(path, requireSession);
 
   app.post('/logout', fromOurPage, async (c) => {
     await login.end(c);
@@ -144,13 +158,29 @@ export function approvalPage(o: ApprovalPageOptions): Hono<PageEnv> {
     return c.redirect(o.sso ? '/oauth2/sign_out' : '/login', 303);
   });
 
-  const list = async (c: Context<PageEnv>) => {
-    const incidents: { workflowId: string; age: number }[] = [];
-    for await (const w of o.client.workflow.list({ query: `WorkflowType = '${WORKFLOW_TYPE}' AND ExecutionStatus = 'Running'` })) {
-      incidents.push({ workflowId: w.workflowId, age: now() - w.startTime.getTime() });
-      if (incidents.length >= MAX_INCIDENTS) break;
+  /** A running incident's status, or undefined when it cannot be read now (the row says so). */
+  // A query waits for a worker: with none polling, the list must not wait with it.
+  const statusOf = async (id: string): Promise<RemediationStatus | undefined> => {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), STATUS_TIMEOUT_MS)));
+    try {
+      return await Promise.race([o.client.workflow.getHandle(id).query(statusQuery).catch(() => undefined), late]);
+    } finally {
+      clearTimeout(timer);
     }
-    return c.html(incidentsView(c.var.session, incidents));
+  };
+  const list = async (c: Context<PageEnv>) => {
+    const running: { workflowId: string; started: number }[] = [];
+    for await (const w of o.client.workflow.list({ query: `WorkflowType = '${WORKFLOW_TYPE}' AND ExecutionStatus = 'Running'` })) {
+      running.push({ workflowId: w.workflowId, started: w.startTime.getTime() });
+      if (running.length >= MAX_INCIDENTS) break;
+    }
+    const rows: IncidentRow[] = [];
+    for (let i = 0; i < running.length; i += STATUS_QUERIES) {
+      const batch = running.slice(i, i + STATUS_QUERIES);
+      rows.push(...(await Promise.all(batch.map(async (w) => incidentRow(w.workflowId, w.started, await statusOf(w.workflowId))))));
+    }
+    return c.html(incidentsView(c.var.session, orderIncidents(rows), now()));
   };
   app.get('/incidents', list);
   app.get('/incidents/', list);
@@ -188,5 +218,16 @@ export function approvalPage(o: ApprovalPageOptions): Hono<PageEnv> {
     if (!r.ok) return r.notFound ? incident(c, id) : incident(c, id, `Not accepted: ${r.refused}`);
     return c.redirect(`/incidents/${id}`, 303);
   });
+
+  const runs = o.runs ?? temporalRuns(o.client);
+  app.get('/releases/:cluster/:namespace/:release', async (c) => {
+    const { cluster, namespace, release } = c.req.param();
+    const a = await releaseAnswer(runs, o.clusters, cluster, namespace, release);
+    if (a.kind === 'refused') return c.html(errorView(a.status === 400 ? 'Bad request' : 'Not found', a.why, c.var.session), a.status);
+    if (a.kind === 'running') return c.redirect(incidentPath(a.workflowId), 303);
+    const page = releasePagePath(encodeURIComponent(cluster), namespace, release);
+    return c.html(releaseView(c.var.session, { cluster, namespace, release, page, incidentPage: incidentPath(a.workflowId), runs: a.runs, now: now(), refreshSeconds: REFRESH_SECONDS }));
+  });
+  app.get('/releases/*', (c) => c.html(errorView('Not found', 'A release\'s page is /releases/<cluster>/<namespace>/<release>.', c.var.session), 404));
   return app;
 }

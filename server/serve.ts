@@ -17,7 +17,7 @@ import { approvalPage } from './approval-page';
 import { decisionSender } from './decide';
 import { AlertForwarder, clusterScanner } from './forwarder';
 import { createApp } from './http';
-import { createMetrics, type Metrics } from './metrics';
+import { createMetrics, outcomeSink, type Metrics } from './metrics';
 import { LoginLimiter } from './rate-limit';
 import { ssoVerifier } from './sso';
 
@@ -99,10 +99,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Serving> {
       env: { ...env, HELM_UNSTUCK_TASK_QUEUE: config.taskQueue },
       config,
       admission,
-      outcomes: {
-        incident: (outcome) => metrics.incidents.inc({ outcome }),
-        step: (step, seconds) => metrics.stepSeconds.observe({ step }, seconds),
-      },
+      outcomes: outcomeSink(metrics),
       log,
     });
     const connection = await Connection.connect({ ...worker.target.connectionOptions } as never);
@@ -118,7 +115,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Serving> {
   const send = config.decisionKey ? decisionSender(client, config.decisionKey) : undefined;
   const people = send ? { client, send, users: config.users, limiter, ...(sso ? { sso } : {}) } : undefined;
   const page = people
-    ? approvalPage({ ...people, ...(config.sessionSecret ? { secret: config.sessionSecret } : {}), insecureCookies: config.server.insecureCookies })
+    ? approvalPage({ ...people, clusters: config.clusters, ...(config.sessionSecret ? { secret: config.sessionSecret } : {}), insecureCookies: config.server.insecureCookies })
     : undefined;
   const app = createApp({
     config,

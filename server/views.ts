@@ -4,9 +4,12 @@ import { html, raw } from 'hono/html';
 import { describeDecider } from '../decisions/approval';
 import { MAX_REASON_CHARS } from '../decisions/decision-limits';
 import { formatDuration } from '../decisions/duration';
-import { HOLD_ANSWERS, isGoodOutcome, type Hold } from '../decisions/remediation';
+import { HOLD_ANSWERS, isGoodOutcome, releaseOfWorkflowId, type Hold } from '../decisions/remediation';
 import { VERDICT_WORDS } from '../decisions/live-objects';
+import { buildTimeline, timelineSvg } from '../report/timeline';
 import type { RemediationStatus } from '../workflows/definitions';
+import type { IncidentRow } from './incident-list';
+import type { IncidentRun } from './release-page';
 import type { Viewer } from './session';
 
 export type Html = ReturnType<typeof html>;
@@ -19,7 +22,10 @@ th{width:14rem;color:#555}.good{color:#17662d}.bad{color:#a4161a}.wait{backgroun
 textarea{width:100%;min-height:4rem}button{font:inherit;padding:.35rem 1rem;margin-right:.5rem}
 .approve{background:#17662d;color:#fff;border:0;border-radius:.3rem}.reject{background:#a4161a;color:#fff;border:0;border-radius:.3rem}
 .error{background:#fde8e8;color:#a4161a;padding:.6rem;border-radius:.4rem}.logout{display:inline}
-ul{padding-left:1.2rem}code{font-size:.9em}`;
+ul{padding-left:1.2rem}code{font-size:.9em}
+.cluster strong,.where .cluster{font-size:1.1rem;background:#1d1d1f;color:#fff;padding:.1rem .45rem;border-radius:.3rem}
+.release strong,.where .release{font-size:1.1rem;font-weight:700}.where{margin:.3rem 0 1rem}
+tr.hold td{background:#fff7e0}figure{margin:0;overflow-x:auto}`;
 
 export function layout(title: string, body: Html, s?: Viewer, refresh?: { seconds: number; url: string }): Html {
   const who = s && html`<span id="viewer">${s.user}${s.verifiedBy === 'sso' ? html` (single sign-on${s.groups.length ? `: ${s.groups.join(', ')}` : ''})` : ''}</span>`;
@@ -39,9 +45,31 @@ export const loginView = (next: string, error?: string) =>
 <label>Your helm-unstuck token <input type="password" name="token" autocomplete="current-password" required autofocus></label>
 <button type="submit">Log in</button></form>`);
 
-export function incidentsView(s: Viewer, incidents: { workflowId: string; age: number }[]): Html {
-  const rows = incidents.map((w) => html`<tr><td><a href="/incidents/${w.workflowId}">${w.workflowId}</a></td><td>started ${formatDuration(w.age)} ago</td></tr>`);
-  return layout('Incidents', html`<h2>Running incidents</h2>${rows.length ? html`<table id="incidents">${rows}</table>` : html`<p>No running incidents.</p>`}`, s);
+/** "03:12 UTC (17m ago)". */
+const since = (ms: number, now: number) => `${new Date(ms).toISOString().slice(11, 16)} UTC (${formatDuration(now - ms)} ago)`;
+
+/** The cluster as prominent as the release: an approver must not take production for staging. */
+function where(r: IncidentRow): Html {
+  const link = (text: string) => html`<a href="/incidents/${r.workflowId}">${text}</a>`;
+  return r.target
+    ? html`<td class="cluster">cluster <strong>${r.target.cluster}</strong></td><td class="release"><strong>${link(`${r.target.namespace}/${r.target.release}`)}</strong></td>`
+    : html`<td class="cluster">cluster unknown</td><td class="release">${link(r.workflowId)}</td>`;
+}
+
+/** Running incidents: those waiting for a human first (for whom, since when), then those working on their own. */
+export function incidentsView(s: Viewer, rows: IncidentRow[], now: number): Html {
+  const holds = rows.filter((r) => r.hold);
+  const working = rows.filter((r) => !r.hold);
+  const held = holds.map(
+    (r) => html`<tr class="hold">${where(r)}<td><strong>${r.hold!.hold}</strong>: waiting for ${r.hold!.waitingFor}</td><td>since ${since(r.hold!.since ?? r.started, now)}</td></tr>`,
+  );
+  const busy = working.map((r) => html`<tr>${where(r)}<td>${r.unknown ? 'status not readable now' : `working: ${r.step ?? ''}`}</td><td>started ${since(r.started, now)}</td></tr>`);
+  return layout(
+    'Incidents',
+    html`<div id="incidents"><h2>Waiting for a human</h2>${held.length ? html`<table id="holds">${held}</table>` : html`<p>Nobody is waited for.</p>`}
+<h2>Working on their own</h2>${busy.length ? html`<table id="working">${busy}</table>` : html`<p>No other running incidents.</p>`}</div>`,
+    s,
+  );
 }
 
 /** Button labels; which action each button sends is HOLD_ANSWERS'. */
@@ -73,7 +101,10 @@ export function incidentView(id: string, st: RemediationStatus, s: Viewer, now: 
   const row = (k: string, val: string | undefined, ok?: boolean) => val && html`<tr><th>${k}</th><td class="${verdict(ok)}">${val}</td></tr>`;
   const age = v.release?.pendingSince ? ` (pending for ${formatDuration(now - Date.parse(v.release.pendingSince))})` : '';
   const plan = v.plan?.records.map((r) => html`<li><code>${r.objectName}</code> (revision ${r.revision}, ${r.status}, uid <code>${r.uid}</code>) → backup <code>${r.backupName}</code></li>`);
+  const target = releaseOfWorkflowId(id);
+  const svg = timelineSvg(buildTimeline(st.evidence ?? [], { ...(st.outcome ? {} : { end: now }), ...(st.hold && st.holdSince ? { openSince: st.holdSince } : {}) }));
   const body = html`<p><a href="/incidents">← incidents</a></p><h2>Incident <code>${id}</code></h2>
+${target && html`<p class="where" id="where"><span class="cluster">cluster ${target.cluster}</span> <span class="release">${target.namespace}/${target.release}</span></p>`}
 ${o.error && html`<p class="error" role="alert">${o.error}</p>`}
 <table id="summary">
 ${row('Step', st.step)}${row('Outcome', st.outcome ? `${st.outcome}: ${st.reason ?? ''}` : undefined, isGoodOutcome(st.outcome))}
@@ -89,6 +120,23 @@ ${v.applied?.objects.length ? html`<h2>Each object of the release, live</h2><ul 
 ${plan?.length ? html`<h2>On approval, helm-unstuck will ${v.plan?.strategy === 'delete' ? 'back up, then delete' : 'back up, then mark failed'} (plan <code id="plan-digest">${v.plan?.digest}</code>)</h2><ul id="plan">${plan}</ul>` : undefined}
 ${st.approvals?.length ? html`<h2>Decisions at the approval gate</h2><ul id="approvals">${st.approvals.map((d) => html`<li>${describeDecider(d)} ${d.action === 'approve' ? 'approved' : 'rejected'}${d.plan ? html` plan <code>${d.plan}</code>` : ''} via ${d.via} at ${d.at.slice(11, 19)}: ${d.reason}</li>`)}</ul>` : undefined}
 ${decisionForm(id, st, s)}
+${svg ? html`<h2>Where the time went</h2><figure id="timeline">${raw(svg)}</figure>` : undefined}
 <h2>Evidence</h2><ul id="evidence">${st.evidence.map((e) => html`<li class="${verdict(e.ok)}">${e.at.slice(11, 19)} [${e.step}] ${e.summary}</li>`)}</ul>`;
   return layout(id, body, s, o.refresh);
+}
+
+/** A release's incidents (server/release-page.ts), newest first; the newest is the incident page's. */
+export function releaseView(
+  s: Viewer,
+  r: { cluster: string; namespace: string; release: string; page: string; incidentPage: string; runs: IncidentRun[]; now: number; refreshSeconds: number },
+): Html {
+  const when = (d: Date) => `${formatDuration(r.now - d.getTime())} ago`;
+  const rows = r.runs.map(
+    (run, i) => html`<tr><td>${i === 0 ? html`<a href="${r.incidentPage}">latest incident</a>` : html`earlier incident <code>${run.runId}</code>`}</td><td>${run.status.toLowerCase().replaceAll('_', ' ')}</td><td>started ${when(run.startTime)}${run.closeTime ? `, ended ${when(run.closeTime)}` : ''}</td></tr>`,
+  );
+  // None yet: the alert can arrive before its incident starts, so look again until one does.
+  const none = html`<p id="no-incident">No incident for this release yet. This page looks again every ${r.refreshSeconds} seconds.</p>`;
+  const body = html`<p><a href="/incidents">← incidents</a></p><h2>Release <code>${r.namespace}/${r.release}</code> in cluster <code>${r.cluster}</code></h2>
+${rows.length ? html`<table id="release-incidents">${rows}</table>` : none}`;
+  return layout(`${r.namespace}/${r.release} in ${r.cluster}`, body, s, rows.length ? undefined : { seconds: r.refreshSeconds, url: r.page });
 }

@@ -51,6 +51,8 @@ export interface RemediationStatus {
   hold?: Hold;
   /** The open hold's number in the run, counted from 1: a decision's proof answers one hold. */
   holdSeq?: number;
+  /** When the open hold opened (ISO time): how long a human has been waited for. */
+  holdSince?: string;
   evidence: EvidenceEntry[];
   /** The decision that settled the approval gate (the last approval, or the rejection). */
   approval?: RecordedDecision;

@@ -20,6 +20,7 @@ import {
   type Step,
 } from '../decisions/remediation';
 import { IGNORED_INPUT_KEYS } from '../decisions/remediation-input';
+import { recoveryTimes, type RecoveryClock } from '../decisions/recovery-times';
 import type { Ending } from '../decisions/runbook';
 import { alertSignal, decideSignal, decideUpdate, statusQuery, type EvidenceEntry, type RemediationResult, type RemediationStatus } from './definitions';
 
@@ -65,8 +66,11 @@ export interface Opened {
   readonly input: RemediationInput;
   /** What the status query answers: the step, the evidence, what a human deciding needs to see. */
   readonly status: RemediationStatus;
-  /** How long each step took (human waits included), for the step-duration metric. */
-  readonly clock: { stepSeconds: Partial<Record<Step, number>>; stepStart: number };
+  /**
+   * How long each step took (human waits included), for the step-duration metric; when the
+   * incident started, was verified, and how long each hold waited for its answer (recovery times).
+   */
+  readonly clock: { stepSeconds: Partial<Record<Step, number>>; stepStart: number } & RecoveryClock;
   readonly telling: Telling;
 }
 
@@ -118,7 +122,7 @@ export function open(input: RemediationInput): Opened {
     id,
     input: parsed.data,
     status: { incident: id, run: runId, step: 'ci-quiet', evidence: [], escalations: 0, approvals: [], view: {} },
-    clock: { stepSeconds: {}, stepStart: Date.now() },
+    clock: { stepSeconds: {}, stepStart: Date.now(), startedAt: Date.now(), decisionWaits: [] },
     // On once the cluster's policy is known (begin): an incident about a cluster nobody configured tells nobody.
     telling: { on: false, queue: Promise.resolve() },
   };
@@ -352,6 +356,7 @@ export async function toldAll(s: Opened): Promise<void> {
  * escalateAfter and keeps waiting: nobody is approved by default.
  */
 export async function nextOnHold(s: Incident, w: Waiting): Promise<RecordedDecision | 'alert-resolved'> {
+  s.status.holdSince = new Date(w.since).toISOString();
   for (;;) {
     const woke = await condition(() => s.inbox.decision !== undefined || s.inbox.alertResolved, s.policy.escalateAfterMs);
     if (s.inbox.decision) return s.inbox.decision;
@@ -380,11 +385,23 @@ export async function askHuman(s: Incident, hold: Hold, waitingFor: string): Pro
   try {
     for (;;) {
       const next = await nextOnHold(s, w);
-      if (next !== 'alert-resolved') return next;
+      if (next !== 'alert-resolved') return answered(s, w, next);
     }
   } finally {
-    closeHold(s);
+    leaveHold(s);
   }
+}
+
+/** The decision that answers the open hold: how long the hold waited for it is kept for the metrics. */
+export function answered(s: Incident, w: Waiting, d: RecordedDecision): RecordedDecision {
+  if (s.status.hold) s.clock.decisionWaits.push({ hold: s.status.hold, seconds: Math.max(0, Date.now() - w.since) / 1000 });
+  return d;
+}
+
+/** The hold closed: nothing waits any more, so there is no "since" to show. */
+export function leaveHold(s: Incident): void {
+  closeHold(s);
+  delete s.status.holdSince;
 }
 
 /**
@@ -409,11 +426,13 @@ export async function finish(s: Opened, end: End): Promise<RemediationResult> {
   enter(s, 'done');
   s.status.outcome = outcome;
   s.status.reason = reason;
+  // Measured at the ending: waiting for the last posts below is not the incident's time.
+  const times = recoveryTimes(s.clock, s.status.view.release?.pendingSince, Date.now());
   if (NEEDS_HUMAN.includes(outcome)) tell(s, [needsAttention(whereOf(s), outcome, reason, new Date().toISOString())]);
   // What became of each post is written down before the outcome, which stays the last line.
   await toldAll(s);
   note(s, 'decision', `${outcome}: ${reason}`);
-  await reads.reportOutcome({ incident: s.id, outcome, reason, stepSeconds: s.clock.stepSeconds });
+  await reads.reportOutcome({ incident: s.id, outcome, reason, stepSeconds: s.clock.stepSeconds, times });
   const { cluster, namespace, release } = s.input;
   return {
     incident: s.id,

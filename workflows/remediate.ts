@@ -28,6 +28,7 @@ import { formatDuration } from '../decisions/duration';
 import { intendedRevision, judgeDriftBeforeRerun, judgeRollForwardChange, type DriftBeforeRerun, type LiveObject } from '../decisions/live-objects';
 import { backupName, type StorageDriver } from '../decisions/helm';
 import { describePlan, planDigest } from '../decisions/approval';
+import { recoveryTimes } from '../decisions/recovery-times';
 import { FAILURE_TYPES, type FailureType } from '../decisions/failure-types';
 import type { ApprovedRecord } from '../decisions/runbook';
 import type { CiWatch, RecordedDecision, RemediationInput } from '../decisions/remediation';
@@ -49,14 +50,15 @@ import type { RemediationResult } from './definitions';
 import {
   actions,
   approvalRequest,
+  answered,
   approvalsOfPlan,
   askHuman,
   begin,
-  closeHold,
   enter,
   finish,
   gaveUp,
   isEnd,
+  leaveHold,
   mandateOf,
   nextOnHold,
   note,
@@ -263,7 +265,7 @@ async function askApproval(s: Incident, first: Plan): Promise<End | { decision: 
     for (;;) {
       const next = await nextOnHold(s, w);
       if (next !== 'alert-resolved') {
-        if (!approvesAnotherPlan(s, next)) return { decision: next, plan };
+        if (!approvesAnotherPlan(s, next)) return { decision: answered(s, w, next), plan };
         // Given while the release was read again, on the plan shown then: it approves records that
         // are no longer the lock. (Incidents started before this check took it as it was.)
         if (patched(STALE_APPROVAL_DROPPED)) {
@@ -271,7 +273,7 @@ async function askApproval(s: Incident, first: Plan): Promise<End | { decision: 
           note(s, 'wait', `${next.by}'s approval of plan ${next.plan} came while the release was read again; it does not count for plan ${s.plan?.digest}, which approval is now asked for`);
           continue;
         }
-        return { decision: next, plan };
+        return { decision: answered(s, w, next), plan };
       }
       const history = await reads.readReleaseHistory(s.ref);
       note(s, 'check', `alert resolved; looked again: ${history.state.reason}`, history.state.kind === 'Locked');
@@ -291,7 +293,7 @@ async function askApproval(s: Incident, first: Plan): Promise<End | { decision: 
       }
     }
   } finally {
-    closeHold(s);
+    leaveHold(s);
   }
 }
 
@@ -366,6 +368,7 @@ async function verify(s: Incident, u: Unlocked): Promise<End | Verified> {
   const expect = { ...u.plan.expect, strategy: s.policy.strategy, unlocked: u.unlock.actions.map((a) => a.revision) };
   const verification = await reads.verifyRelease({ ...s.ref, driver: u.driver, expect });
   note(s, 'check', verification.summary, verification.verified);
+  if (verification.verified) s.clock.verifiedAt = Date.now();
   s.status.view.verification = { verified: verification.verified, summary: verification.summary };
   const done = { unlock: u.unlock, verification };
   const notVerified = decideVerified(verification);
@@ -453,7 +456,13 @@ async function endOnError(s: Opened, err: unknown): Promise<RemediationResult> {
   if (isCancellation(err)) {
     note(s, 'error', `cancelled during ${s.status.step}`, false);
     await CancellationScope.nonCancellable(async () => {
-      await reads.reportOutcome({ incident: s.id, outcome: 'aborted', reason: `cancelled during ${s.status.step}`, cancelled: true });
+      await reads.reportOutcome({
+        incident: s.id,
+        outcome: 'aborted',
+        reason: `cancelled during ${s.status.step}`,
+        cancelled: true,
+        times: recoveryTimes(s.clock, s.status.view.release?.pendingSince, Date.now()),
+      });
       await toldAll(s);
     });
     throw err;

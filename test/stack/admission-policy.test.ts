@@ -13,7 +13,7 @@ import { clusterRegistry } from '../../activities/clusters';
 import type { ReleaseHistory } from '../../activities/release';
 import { MARKED_FROM } from '../../activities/unlock';
 import { serve, type Serving } from '../../server/serve';
-import { apiRequest, serviceAccountToken } from './control-plane';
+import { apiRequest, callAs, serviceAccountToken } from './control-plane';
 import { CLUSTER, helmFor, unique, unlockInput } from './fixtures';
 import { OWN_CHART, type Helm, type HelmDriver } from './helm';
 import { tempDir } from './process';
@@ -33,16 +33,8 @@ interface Answer {
 /** Raw API calls as one identity. */
 const as =
   (token: string) =>
-  async (method: string, path: string, body?: unknown): Promise<Answer> => {
-    const r = await apiRequest(`${stack.server}${path}`, token, ca, { method, ...(body !== undefined ? { body } : {}) });
-    let message = '';
-    try {
-      message = (JSON.parse(r.body) as { message?: string }).message ?? '';
-    } catch {
-      message = r.body.slice(0, 200);
-    }
-    return { status: r.status, message };
-  };
+  (method: string, path: string, body?: unknown): Promise<Answer> =>
+    callAs(stack.server, ca, token, method, path, body);
 const admin = as(stack.adminToken);
 /** An object as the admin reads it. */
 async function read<T = Obj>(path: string): Promise<T> {

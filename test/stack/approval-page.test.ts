@@ -86,7 +86,11 @@ test('an approver reviews the evidence and approves in the browser; the incident
   await m.ctx.close();
 
   const { ctx, page } = await login(ALICE);
-  expect(await page.textContent('#incidents')).toContain(handle.workflowId);
+  // The list: this incident among those waiting for a human, its cluster named beside its release.
+  const held = page.locator('#holds tr', { has: page.locator(`a[href="/incidents/${handle.workflowId}"]`) });
+  expect(await held.locator('td.cluster').textContent()).toBe('cluster local');
+  expect(await held.locator('td.release').textContent()).toBe(`${o.namespace}/${o.release}`);
+  expect(await held.textContent()).toMatch(/approval: waiting for approval by alice .*since \d\d:\d\d UTC \(\d+s ago\)/);
   await page.click(`a[href="/incidents/${handle.workflowId}"]`);
   await page.waitForSelector('#decision');
   // A page waiting for a human never reloads itself: that would wipe a half-written reason.
@@ -97,6 +101,8 @@ test('an approver reviews the evidence and approves in the browser; the incident
   expect(summary).toMatch(/revision 2 has been pending-upgrade .*\(pending for \d+s\)/);
   expect(await page.textContent('#deployments')).toMatch(/-web: healthy \(2 updated, 2 available of 2\)/);
   expect(await page.textContent('#plan')).toMatch(new RegExp(`sh\\.helm\\.release\\.v1\\.${o.release}\\.v2 \\(revision 2, pending-upgrade, uid [0-9a-f-]+\\) → backup helm-unstuck\\.backup\\.${o.release}\\.v2\\.[0-9a-f]{8}`));
+  expect(await page.textContent('#where')).toBe(`cluster local ${o.namespace}/${o.release}`);
+  expect(await page.locator('#timeline svg g.step[data-step="approval"]').count()).toBe(1);
   mkdirSync(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: join(ARTIFACTS, 'approval-page.png'), fullPage: true });
 
@@ -110,6 +116,10 @@ test('an approver reviews the evidence and approves in the browser; the incident
   expect(result).toMatchObject({ outcome: 'unstuck-and-verified', approval: { by: 'alice', action: 'approve', reason: 'CI quiet, Deployments healthy, revision 2 is what runs', verifiedBy: 'token', via: 'page' } });
   await page.locator('#summary', { hasText: 'unstuck-and-verified' }).waitFor({ timeout: 30_000 });
   expect(await page.locator('meta[http-equiv=refresh]').count()).toBe(0);
+  // Where the time went: alice's wait apart from machine time, her decision and the verification marked.
+  expect(await page.locator('#timeline svg title', { hasText: /^approval, waiting for a human: / }).count()).toBe(1);
+  expect([await page.locator('#timeline line.decision').count(), await page.locator('#timeline line.verified').count()]).toEqual([1, 1]);
+  await page.screenshot({ path: join(ARTIFACTS, 'approval-page-ended.png'), fullPage: true });
   await ctx.close();
 });
 

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
 import { MARKED_FROM } from '../../activities/unlock';
 import { encodeKey } from '../../decisions/decision-proof';
+import { EXAMPLE_EXTERNAL_URL } from '../../deploy/prometheus/rules';
 import { loadConfig } from '../../lib/config';
 import { helmFor } from './fixtures';
 import { OWN_CHART, type HelmMajor } from './helm';
@@ -36,6 +37,7 @@ const OPTIONAL_ON = [
   'config.clusters.gprd.gitlab[0].environment=gprd',
   'config.policy.approvers={alice,bob}',
   'containerPort=9090',
+  'externalUrl=https://helm-unstuck.example.net/ops/',
 ];
 const sets = (values: string[]) => values.flatMap((v) => ['--set', v]);
 // The chart needs Kubernetes >= 1.30 (kubeVersion). `helm template` checks that against
@@ -105,7 +107,7 @@ describe.each([3, 4] as HelmMajor[])('helm v%i', (major) => {
 
     // Replay the pod's view on this machine: each mounted volume becomes a folder under `root`.
     const root = tempDir('chart-pod');
-    const configMap = objs.find((o) => o.kind === 'ConfigMap') as unknown as { data: Record<string, string> };
+    const configMap = objs.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'hu-helm-unstuck') as unknown as { data: Record<string, string> };
     const volumes = new Map(pod.volumes.map((v) => [v.name, v]));
     for (const m of c.volumeMounts) {
       const v = volumes.get(m.name)!;
@@ -120,7 +122,7 @@ describe.each([3, 4] as HelmMajor[])('helm v%i', (major) => {
     const cfg = loadConfig(env);
     expect(cfg.decisionKey).toEqual(SEED);
     expect(cfg).toMatchObject({
-      server: { listen: '0.0.0.0:9090', maxBodyBytes: 1048576, webhookToken: 'helm-unstuck-webhook-0123456789abcdef', metricsToken: 'metrics-token-0123456789abcdef' },
+      server: { listen: '0.0.0.0:9090', externalUrl: 'https://helm-unstuck.example.net/ops', maxBodyBytes: 1048576, webhookToken: 'helm-unstuck-webhook-0123456789abcdef', metricsToken: 'metrics-token-0123456789abcdef' },
       gitlab: { url: 'https://ops.gitlab.net', token: 'ops-gitlab-0123456789abcdef' },
       sessionSecret: 'approval-sessions-0123456789abcdef',
       sso: { issuer: 'https://sso.example/', clientId: 'helm-unstuck' },
@@ -179,11 +181,20 @@ describe.each([3, 4] as HelmMajor[])('helm v%i', (major) => {
     expect({ code: old.code, err: old.stderr }).toEqual({ code: 1, err: expect.stringContaining('>=1.30.0-0') });
   });
 
-  test('PrometheusRule: off by default; on, it carries the shipped rules, and refuses to render an empty rules file', async () => {
+  test('PrometheusRule: off by default; on, it carries the shipped rules with externalUrl as incident_url, and refuses to render an empty rules file', async () => {
     expect((await render([])).filter((o) => o.kind === 'PrometheusRule')).toEqual([]);
-    const shipped = parseAllDocuments(await helm.ok(['template', ...KUBE, 'hu', OWN_CHART, '--set', 'prometheusRule.enabled=true'])).map((d) => d.toJSON() as Obj).find((o) => o?.kind === 'PrometheusRule');
+    const ruleOf = async (values: string[]) => (await render(['prometheusRule.enabled=true', ...values])).find((o) => o.kind === 'PrometheusRule') as unknown as { spec: { groups: { rules: { alert: string; annotations: Record<string, string> }[] }[] } };
     const plain = parseAllDocuments(readFileSync(join(OWN_CHART, '..', '..', 'prometheus', 'helm-unstuck.prometheusrule.yaml'), 'utf8'))[0]!.toJSON() as { spec: unknown };
-    expect(shipped).toMatchObject({ spec: plain.spec });
+    // The shipped files link to the example URL; the chart given that URL renders exactly them.
+    expect(await ruleOf([`externalUrl=${EXAMPLE_EXTERNAL_URL}/`])).toMatchObject({ spec: plain.spec });
+    const stuck = async (values: string[]) => (await ruleOf(values)).spec.groups[0]!.rules.find((r) => r.alert === 'HelmReleaseStuck')!.annotations;
+    expect((await stuck(['externalUrl=https://hu.example.net/ops'])).incident_url).toBe('https://hu.example.net/ops/releases/{{ $labels.cluster | urlquery }}/{{ $labels.namespace | urlquery }}/{{ $labels.label_name | urlquery }}');
+    // No externalUrl: no link at all, rather than one to nowhere.
+    expect(Object.keys(await stuck([])).sort()).toEqual(['description', 'runbook_url', 'summary']);
+    for (const bad of ['helm-unstuck.example.net', 'https://hu.example.net/{{ .x }}', 'https://hu.example.net/?a=1', 'https://user:pw@hu.example.net']) {
+      const r = await helm.run(['template', ...KUBE, 'hu', OWN_CHART, '--set', `externalUrl=${bad}`]);
+      expect({ bad, code: r.code, err: r.stderr }).toEqual({ bad, code: 1, err: expect.stringContaining('externalUrl') });
+    }
 
     const empty = join(tempDir('chart-empty'), 'helm-unstuck');
     cpSync(OWN_CHART, empty, { recursive: true });
@@ -200,6 +211,17 @@ describe.each([3, 4] as HelmMajor[])('helm v%i', (major) => {
     const out = await helm.ok(['template', ...KUBE, 'hu', chart, '--set', 'prometheusRule.enabled=true', '--set', 'prometheusRule.labels.release=prometheus']);
     const rule = parseAllDocuments(out).map((d) => d.toJSON() as Obj).find((o) => o?.kind === 'PrometheusRule');
     expect(rule).toMatchObject({ apiVersion: 'monitoring.coreos.com/v1', metadata: { labels: { release: 'prometheus' } }, spec: { groups } });
+  });
+
+  test("Grafana dashboard: on by default, a ConfigMap with the sidecar's label holding deploy/grafana/helm-unstuck.json; off, none", async () => {
+    const dashboards = (objs: Obj[]) => objs.filter((o) => o.kind === 'ConfigMap' && o.metadata.name === 'hu-helm-unstuck-dashboard') as unknown as { metadata: { namespace: string; labels: Record<string, string>; annotations?: Record<string, string> }; data: Record<string, string> }[];
+    const [cm, ...more] = dashboards(await render([]));
+    expect(more).toEqual([]);
+    expect(cm!.metadata).toMatchObject({ namespace: 'ops', labels: { grafana_dashboard: '1' } });
+    expect(JSON.parse(cm!.data['helm-unstuck.json']!)).toEqual(JSON.parse(readFileSync(join(OWN_CHART, '..', '..', 'grafana', 'helm-unstuck.json'), 'utf8')));
+    const [moved] = dashboards(await render(['grafanaDashboard.namespace=monitoring', 'grafanaDashboard.label=dashboards', 'grafanaDashboard.labelValue=helm', 'grafanaDashboard.folder=Platform']));
+    expect(moved!.metadata).toMatchObject({ namespace: 'monitoring', labels: { dashboards: 'helm' }, annotations: { grafana_folder: 'Platform' } });
+    expect(dashboards(await render(['grafanaDashboard.enabled=false']))).toEqual([]);
   });
 });
 

@@ -89,6 +89,21 @@ export function apiRequest(
     req.end(opts.body === undefined ? undefined : JSON.stringify(opts.body));
   });
 }
+/**
+ * One raw API call as the identity `token` holds, answering its status and the API server's
+ * message (its Status `message`, or the first 200 characters of another body).
+ */
+export async function callAs(server: string, ca: Buffer, token: string, method: string, path: string, body?: unknown): Promise<{ status: number; message: string }> {
+  const r = await apiRequest(`${server}${path}`, token, ca, { method, ...(body !== undefined ? { body } : {}) });
+  let message = '';
+  try {
+    message = (JSON.parse(r.body) as { message?: string }).message ?? '';
+  } catch {
+    message = r.body.slice(0, 200);
+  }
+  return { status: r.status, message };
+}
+
 const get = (url: string, token: string, ca: Buffer) => apiRequest(url, token, ca);
 
 /** A token for a ServiceAccount, from the TokenRequest API (as `kubectl create token` does). */

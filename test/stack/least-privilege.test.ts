@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { createMechanisms, createOperatorActions } from '../../activities';
 import { clusterRegistry } from '../../activities/clusters';
 import type { ReleaseHistory } from '../../activities/release';
-import { apiRequest, serviceAccountToken, writeKubeconfig } from './control-plane';
+import { apiRequest, callAs, serviceAccountToken, writeKubeconfig } from './control-plane';
 import { markHealthy } from './deployments';
 import { CLUSTER, helmFor, unique } from './fixtures';
 import { OWN_CHART, type Helm, type HelmMajor } from './helm';
@@ -28,13 +28,8 @@ interface Answer {
 /** Raw API calls as one identity; a refusal says which layer refused. */
 function as(token: string) {
   return async (method: string, path: string, body?: unknown): Promise<Answer> => {
-    const r = await apiRequest(`${stack.server}${path}`, token, ca, { method, ...(body !== undefined ? { body } : {}) });
-    let message = '';
-    try {
-      message = (JSON.parse(r.body) as { message?: string }).message ?? '';
-    } catch {
-      message = r.body.slice(0, 200);
-    }
+    const r = await callAs(stack.server, ca, token, method, path, body);
+    const { message } = r;
     // RBAC: `User "…" cannot delete resource "secrets" …`; admission: `ValidatingAdmissionPolicy '…' … denied request`.
     const layer: Layer = /ValidatingAdmissionPolicy '[^']+' with binding/.test(message)
       ? 'admission'

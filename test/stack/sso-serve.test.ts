@@ -169,7 +169,7 @@ test('forged headers and a wrong token get nothing; two-person rule on the page 
   expect(await alice.textContent('#plan-digest')).toBe(older);
   const first = await cli(['approve', id, '--reason', 'CI quiet', '--yes']);
   expect(first).toMatchObject({ code: EXIT.ok, out: `approve accepted by incident ${id} (at step approval), as bob (verified by token, through serve)\n` });
-  expect(first.err).toContain(`waits at the approval gate; this sends approve on plan ${older}: delete sh.helm.release.v1.${o.release}.v3`);
+  expect(first.err).toContain(`waits at the approval gate; this sends approve on plan ${older}: back up and delete sh.helm.release.v1.${o.release}.v3`);
 
   // The pending record changes (another operator touched it) and the alert resolves: a new plan.
   await relabelPending(o.namespace, `sh.helm.release.v1.${o.release}.v3`);
@@ -184,7 +184,7 @@ test('forged headers and a wrong token get nothing; two-person rule on the page 
   // bob names the older plan through the CLI: refused before sending, and shown the new one.
   const stale = await cli(['approve', id, '--reason', 'saw it earlier', '--plan', older]);
   expect(stale).toMatchObject({ code: EXIT.error, err: expect.stringContaining(`--plan ${older} is not the plan the incident shows now (${newer}): nothing was sent`) });
-  expect(stale.err).toContain(`this sends approve on plan ${newer}: delete sh.helm.release.v1.${o.release}.v3`);
+  expect(stale.err).toContain(`this sends approve on plan ${newer}: back up and delete sh.helm.release.v1.${o.release}.v3`);
 
   // The new plan: bob approves; bob again is refused (two distinct people); alice's page shows it.
   expect(await cli(['approve', id, '--reason', 'the new plan is right', '--plan', newer])).toMatchObject({ code: EXIT.ok });

@@ -164,6 +164,12 @@ decisionKeys: [${key}]
     ['no alert names', 'alerts: {alertnames: []}', {}, ['alerts.alertnames is empty']],
     ['a listen address without a port', 'server: {listen: "0.0.0.0"}', {}, ['server.listen "0.0.0.0" must be host:port']],
     ['a body limit as a string', 'server: {maxBodyBytes: "1MiB"}', {}, ['server.maxBodyBytes must be a number']],
+    ['an external URL that is not one', 'server: {externalUrl: "helm-unstuck.example"}', {}, ['server.externalUrl "helm-unstuck.example" is not a URL']],
+    ['an external URL with a query', 'server: {externalUrl: "https://h.example/?a=1"}', {}, ['server.externalUrl "https://h.example/?a=1" must not have a query or fragment (serve\'s paths are appended to it)']],
+    ['an external URL with a template in it', 'server: {externalUrl: "https://h.example/{{ .x }}"}', {}, ['server.externalUrl "https://h.example/{{ .x }}" must not contain braces, quotes, angle brackets, backslashes or whitespace']],
+    ['an external URL with a password', 'server: {externalUrl: "https://u:p@h.example"}', {}, ['server.externalUrl "https://u:p@h.example" must not carry a user or password']],
+    ['an external URL of another scheme', 'server: {externalUrl: "javascript:alert(1)"}', {}, ['server.externalUrl "javascript:alert(1)" must be an http or https URL']],
+    ['a huge external URL', `server: {externalUrl: "https://h.example/${'a'.repeat(3000)}"}`, {}, [`server.externalUrl "https://h.example/${'a'.repeat(46)}…" is longer than 2048 characters`]],
     ['a user without a sha256', 'users: {bob: {tokenSha256: hunter2}}', {}, ["users.bob.tokenSha256 must be 64 hex characters (sha256 of the user's token)"]],
     ['a token in the file', 'users: {bob: {token: hunter2}}', {}, ['users.bob.tokenSha256 must be a string (it is missing)', 'users.bob has unknown key "token"']],
     ['headers allowed longer than the request', 'server: {headersTimeout: 1m, requestTimeout: 30s}', {}, ['server.headersTimeout must not be longer than server.requestTimeout']],
@@ -216,7 +222,7 @@ decisionKeys: [${key}]
     expect(c.sessionSecret).toBe('s'.repeat(32));
   });
 
-  test("who gets told: alertmanager.url and server.externalUrl, http(s) URLs, both optional", () => {
+  test("who gets told: alertmanager.url, an http(s) URL, optional; with server.externalUrl", () => {
     const c = loadConfig({ HELM_UNSTUCK_CONFIG: file(`alertmanager: {url: "http://alertmanager.monitoring:9093"}\nserver: {externalUrl: "https://helm-unstuck.example.com"}`) });
     expect(c.alertmanager).toEqual({ url: 'http://alertmanager.monitoring:9093' });
     expect(c.server.externalUrl).toBe('https://helm-unstuck.example.com');
@@ -224,8 +230,13 @@ decisionKeys: [${key}]
     expect(loadConfig({}).server).not.toHaveProperty('externalUrl');
     expect(problems({ HELM_UNSTUCK_CONFIG: file(`alertmanager: {url: "alertmanager:9093"}\nserver: {externalUrl: "ftp://x"}`) })).toEqual([
       expect.stringMatching(/config-\d+\.yaml: alertmanager\.url "alertmanager:9093" is not an http\(s\) URL$/),
-      expect.stringMatching(/config-\d+\.yaml: server\.externalUrl "ftp:\/\/x" is not an http\(s\) URL$/),
+      expect.stringMatching(/config-\d+\.yaml: server\.externalUrl "ftp:\/\/x" /),
     ]);
+  });
+
+  test('server.externalUrl is optional, and kept without its trailing slash (serve\'s paths are appended)', () => {
+    expect(loadConfig({}).server.externalUrl).toBeUndefined();
+    expect(loadConfig({ HELM_UNSTUCK_CONFIG: file('server: {externalUrl: "https://helm-unstuck.example/ops/"}') }).server.externalUrl).toBe('https://helm-unstuck.example/ops');
   });
 
   test('lists every problem at once, file and environment', () => {

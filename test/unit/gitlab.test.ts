@@ -154,3 +154,19 @@ test('retryCiJob is idempotent: a second call finds the first retry instead of r
   expect(second).toMatchObject({ id: first.id, alreadyRetried: true });
   expect(gl.retries()).toHaveLength(1);
 });
+
+describe('ids that reach a URL (issue 20: a job id of "../../../projects/42/variables#" read another API path with the token)', () => {
+  test.each<[string, { project: unknown; jobId: unknown }]>([
+    ['a job id that walks up the path', { project: P, jobId: '../../../projects/42/variables#' }],
+    ['a job id that is not whole', { project: P, jobId: 1.5 }],
+    ['a job id of zero', { project: P, jobId: 0 }],
+    ['a project path that walks up', { project: 'group/../../admin', jobId: 1 }],
+    ['a project with a query', { project: 'group/p?private_token=x', jobId: 1 }],
+    ['no project', { project: undefined, jobId: 1 }],
+  ])('%s: refused as invalid input before any request', async (_, input) => {
+    for (const act of [acts.readDryRunDiff, acts.getCiJob, acts.retryCiJob]) {
+      await expect(act(input as never)).rejects.toMatchObject({ type: 'InvalidInput', nonRetryable: true });
+    }
+    expect(gl.calls).toEqual([]);
+  });
+});

@@ -86,7 +86,7 @@ describe('a flood of bad tokens (serve as configured by default: loginLimit 10 p
       forwarder: { forward: () => Promise.reject(new Error('no alerts here')) },
       metrics: createMetrics(),
       log: () => undefined,
-      approvalPage: approvalPage(people),
+      approvalPage: approvalPage({ ...people, clusters: {} }),
       api: api(people),
     });
   }

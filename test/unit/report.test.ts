@@ -30,6 +30,19 @@ describe('a report from history answers what a review asks', () => {
     expect(r.shownAtApproval.join('\n')).not.toMatch(/is deployed; Helm will accept/);
   });
 
+  test("the HTML page draws where the time went: each step a bar, alice's wait apart, the decision and the verification marked", () => {
+    const page = renderHtml(load('unstuck-and-verified'));
+    const svg = /<figure id="timeline">(<svg[\s\S]*?<\/svg>)<\/figure>/.exec(page)?.[1] ?? '';
+    expect(svg.match(/data-step="([a-z-]+)"/g)).toEqual(['ci-quiet', 'health', 'identify', 'approval', 'unlock', 'verify', 'roll-forward'].map((s) => `data-step="${s}"`));
+    expect(svg).toMatch(/<title>approval, waiting for a human: \d+[sm]<\/title>/);
+    expect(svg.match(/<line class="decision"/g)).toHaveLength(1);
+    expect(svg.match(/<line class="verified"/g)).toHaveLength(1);
+    // The Markdown report (for the incident issue) has the same figures as a table.
+    expect(renderMarkdown(load('unstuck-and-verified'))).toMatch(/## Where the time went\n\n\| step \| time \| of it, waiting for a human \|\n\|---\|---\|---\|\n\| ci-quiet \| \d+s \| {2}\|[\s\S]*\n\| approval \| \d+[sm] \| \d+[sm] \|/);
+    // A running incident's report has no evidence of the workflow's own yet: no picture, no error.
+    expect(renderHtml({ ...load('unstuck-and-verified'), evidence: undefined as never })).not.toContain('<svg');
+  });
+
   test('rejected: who rejected and why; nothing deleted', () => {
     const md = renderMarkdown(load('rejected'));
     expect(answer(md, 'Who decided')).toMatch(/bob rejected at .*because not during the freeze/);

@@ -40,7 +40,7 @@ async function listen(o: { sso: boolean; metricsToken?: string; perClient?: numb
     forwarder: { forward: () => Promise.reject(new Error('no alerts here')) },
     metrics: createMetrics(),
     log: () => undefined,
-    approvalPage: approvalPage(people),
+    approvalPage: approvalPage({ ...people, clusters: {} }),
     api: api(people),
     ...(o.metricsToken ? { metricsToken: o.metricsToken } : {}),
   });
@@ -134,7 +134,7 @@ describe('the API', () => {
 
 describe('the page behind single sign-on', () => {
   test('forged identity headers without an ID token get nothing', async () => {
-    for (const path of ['/incidents', '/incidents/helm-unstuck/local/ns/rel']) {
+    for (const path of ['/incidents', '/incidents/helm-unstuck/local/ns/rel', '/releases/local/ns/rel', '/releases/local']) {
       const r = await fetch(`${sso}${path}`, { headers: FORGED, redirect: 'manual' });
       expect(r.status).toBe(401);
       expect(await r.text()).toMatch(/Sign in through single sign-on: no ID token/);

@@ -17,7 +17,7 @@ const send: DecisionSender = async () => ({ ok: true, step: 'approval' });
 
 const T = Date.parse('2026-11-25T12:00:00Z');
 const page = (o: { insecureCookies?: boolean } = {}) =>
-  approvalPage({ client, send, users: { alice: createHash('sha256').update(ALICE).digest('hex') }, limiter: new LoginLimiter(loadConfig({}).server.loginLimit), now: () => T, ...o });
+  approvalPage({ client, send, users: { alice: createHash('sha256').update(ALICE).digest('hex') }, limiter: new LoginLimiter(loadConfig({}).server.loginLimit), clusters: {}, now: () => T, ...o });
 type Page = ReturnType<typeof page>;
 const form = (app: Page, path: string, body: string, headers: Record<string, string> = {}) =>
   app.request(path, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', host: 'serve.test', ...headers }, body });
