@@ -3,10 +3,11 @@
 // Alertmanager posts to serve's webhook with the bearer token; the incident starts. After the
 // unlock the series disappears, the alert resolves, and the resolved notification reaches the
 // incident. Its own control plane, so no other test's stuck release can raise an alert here.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Kube } from '../../activities/kubernetes';
+import { encodeKey, newSecretKey, publicKeyOf } from '../../decisions/decision-proof';
 import { workflowIdFor } from '../../decisions/remediation';
 import { serve, type Serving } from '../../server/serve';
 import { WEBHOOK_PATH } from '../../server/http';
@@ -22,6 +23,9 @@ import { sharedStack } from './shared';
 import { makeStuck } from './stuck';
 
 const TOKEN = `webhook-${randomBytes(12).toString('hex')}`;
+/** alice's login token for the approval page, where the alert's incident_url leads. */
+const ALICE = `alice-${randomBytes(12).toString('hex')}`;
+const SERVE_KEY = newSecretKey();
 const MIN_AGE_SECONDS = 3;
 let cp: ControlPlane;
 let rig: Rig;
@@ -39,15 +43,17 @@ beforeAll(async () => {
   writeFileSync(file, JSON.stringify({
     clusters: { e2e: { context: 'admin', gitlab: [{ project: 1, environment: 'e2e' }] } },
     policy: { approvers: ['alice'], minPendingAge: '0s', escalateAfter: '1h' },
-    server: { listen: '127.0.0.1:0' },
+    server: { listen: '127.0.0.1:0', insecureCookies: true },
+    users: { alice: { tokenSha256: createHash('sha256').update(ALICE).digest('hex') } },
+    decisionKeys: [publicKeyOf(SERVE_KEY)],
     kubeconfig: cp.kubeconfig,
   }));
   svc = await serve({
-    env: { ...process.env, HELM_UNSTUCK_CONFIG: file, HELM_UNSTUCK_WEBHOOK_TOKEN: TOKEN, HELM_UNSTUCK_GITLAB_URL: rig.gitlab.url, HELM_UNSTUCK_GITLAB_TOKEN: GITLAB_TOKEN, TEMPORAL_ADDRESS: rig.env.address, HELM_UNSTUCK_TASK_QUEUE: unique('chain') },
+    env: { ...process.env, HELM_UNSTUCK_CONFIG: file, HELM_UNSTUCK_WEBHOOK_TOKEN: TOKEN, HELM_UNSTUCK_GITLAB_URL: rig.gitlab.url, HELM_UNSTUCK_GITLAB_TOKEN: GITLAB_TOKEN, TEMPORAL_ADDRESS: rig.env.address, HELM_UNSTUCK_TASK_QUEUE: unique('chain'), HELM_UNSTUCK_DECISION_KEY: encodeKey(SERVE_KEY) },
     log: () => undefined,
   });
   am = await startAlertmanager({ webhookUrl: `${svc.url}${WEBHOOK_PATH}`, bearerToken: TOKEN });
-  prom = await startPrometheus({ target: new URL(svc.url).host, alertmanager: new URL(am.url).host, rules: { minAgeSeconds: MIN_AGE_SECONDS, for: '1s' } });
+  prom = await startPrometheus({ target: new URL(svc.url).host, alertmanager: new URL(am.url).host, rules: { minAgeSeconds: MIN_AGE_SECONDS, for: '1s', externalUrl: svc.url } });
 }, 180_000);
 
 afterAll(async () => {
@@ -76,6 +82,23 @@ test('a release stuck by a killed helm becomes an incident; the unlock resolves 
   const handle = svc.client.workflow.getHandle(workflowIdFor('e2e', o.namespace, o.release));
   const waiting = await waitForStatus(handle as never, (s) => s.hold === 'approval', 60_000);
   expect(waiting.evidence[0]?.summary).toMatch(/^started by alertmanager \(alert [0-9a-f]+\): Helm release .* is stuck pending-upgrade/);
+
+  // The page the alert links to: logged in, it leads to the incident waiting for a human.
+  const incidentUrl = alert!.annotations.incident_url!;
+  expect(incidentUrl).toBe(`${svc.url}/releases/e2e/${o.namespace}/${o.release}`);
+  const login = await fetch(`${svc.url}/login`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', origin: svc.url },
+    body: new URLSearchParams({ token: ALICE, next: new URL(incidentUrl).pathname }).toString(),
+  });
+  expect([login.status, login.headers.get('location')]).toEqual([303, new URL(incidentUrl).pathname]);
+  const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+  const followed = await fetch(incidentUrl, { redirect: 'manual', headers: { cookie } });
+  expect([followed.status, followed.headers.get('location')]).toEqual([303, `/incidents/${handle.workflowId}`]);
+  const page = await fetch(new URL(followed.headers.get('location')!, svc.url), { headers: { cookie } });
+  expect(page.status).toBe(200);
+  expect(await page.text()).toContain(o.release);
 
   // An operator unlocks by hand, as the runbook says: delete exactly the pending record.
   const kube = Kube.fromKubeconfig({ file: cp.kubeconfig });
