@@ -4,9 +4,11 @@
 // test/unit/prometheus-rules.test.ts checks it with amtool: the file, where each alert is routed,
 // and what the buttons say.
 
-/** The alerts an incident posts while it waits for a human, and when it ends needing one (issue 22 item 1). */
-export const DECISION_REQUIRED = 'HelmUnstuckDecisionRequired';
-export const NEEDS_ATTENTION = 'HelmUnstuckNeedsAttention';
+// The alerts an incident posts while it waits for a human, and when it ends needing one: named
+// once, where the workflow builds them.
+import { DECISION_REQUIRED, NEEDS_ATTENTION } from '../../decisions/alert-requests';
+
+export { DECISION_REQUIRED, NEEDS_ATTENTION };
 /** The severity an overdue hold rises to: the one that pages. */
 export const PAGING_SEVERITY = 'critical';
 
