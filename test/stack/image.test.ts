@@ -1,6 +1,6 @@
 // The OCI image built by tools/image, run with `buildah run --isolation chroot`: its own Node, as
 // UID 65532, against the test API server. `npm run image` builds it and runs this file; `npm test`
-// skips it (see README, "Install").
+// skips it (see docs/operating.md, "Install").
 import { execFile } from 'node:child_process';
 import { chmodSync, copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -54,7 +54,7 @@ describe('loadConfig', () => {
     });
   });
 
-  test('the README example loads as written', () => {
+  test('the configuration example of docs/operating.md loads as written', () => {
     const path = file(`${CLUSTER}
 users:
   alice: {tokenSha256: 2bd806c97f0e00af1a1fc3328fa763a9269723c8db8fac4f93af71db186d6e90}
