@@ -432,7 +432,7 @@ export class Kube {
 // with the number of releases.
 
 /** Helm's records that hold a release's lock. */
-export const PENDING_RECORDS_SELECTOR = 'owner=helm,status in (pending-install,pending-upgrade,pending-rollback)';
+export { PENDING_RECORDS_SELECTOR } from '../decisions/helm';
 
 /** A record's identity and labels: never its data. */
 export interface RecordMeta {

@@ -2,7 +2,7 @@
 // check that Helm shows the release deployed again. Reads as little as it can: Helm's labels
 // say revision and status, so payloads are fetched only for the few revisions worth describing.
 import pLimit from 'p-limit';
-import { validateNamespace, validateReleaseName, type RevisionRecord, type StorageDriver } from '../decisions/helm';
+import { PENDING_RECORDS_SELECTOR, validateNamespace, validateReleaseName, type RevisionRecord, type StorageDriver } from '../decisions/helm';
 import { determineReleaseState, type ReleaseState } from '../decisions/release-state';
 import { judgeVerification, type Verification, type VerifyExpectation } from '../decisions/verification';
 import type { KubeFor } from './clusters';
@@ -19,7 +19,6 @@ export interface ReleaseRef {
 }
 
 export const kindOf = (d: StorageDriver): RecordKind => (d === 'secret' ? 'Secret' : 'ConfigMap');
-const PENDING_SELECTOR = 'owner=helm,status in (pending-install,pending-upgrade,pending-rollback)';
 export const releaseSelector = (release: string) => `owner=helm,name=${release}`;
 
 export function validateRef(ref: ReleaseRef): void {
@@ -139,7 +138,7 @@ export async function scan(kube: KubeApi, input: ScanInput, nowMs: number): Prom
   // Only pending records, only metadata, both drivers at once: on a cluster with thousands of
   // revisions this is a handful of small objects.
   const drivers = input.drivers ?? (['secret', 'configmap'] as StorageDriver[]);
-  const pendingByDriver = await Promise.all(drivers.map((d) => kube.listRecords(kindOf(d), input.namespace, PENDING_SELECTOR, { metadataOnly: true })));
+  const pendingByDriver = await Promise.all(drivers.map((d) => kube.listRecords(kindOf(d), input.namespace, PENDING_RECORDS_SELECTOR, { metadataOnly: true })));
   for (const [i, driver] of drivers.entries()) {
     for (const r of readable(pendingByDriver[i]!)) {
       candidates.set(`${driver}/${r.namespace}/${r.release}`, { namespace: r.namespace, release: r.release, driver });

@@ -18,6 +18,9 @@ export type ReleaseStatus = (typeof RELEASE_STATUSES)[number];
 export const PENDING_STATUSES = ['pending-install', 'pending-upgrade', 'pending-rollback'] as const;
 export type PendingStatus = (typeof PENDING_STATUSES)[number];
 
+/** Helm's own records with a pending status: the label selector every pending-record list uses. */
+export const PENDING_RECORDS_SELECTOR = `owner=helm,status in (${PENDING_STATUSES.join(',')})`;
+
 export function isPending(status: string): status is PendingStatus {
   return (PENDING_STATUSES as readonly string[]).includes(status);
 }

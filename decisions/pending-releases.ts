@@ -1,7 +1,9 @@
 // Which releases are stuck, from the labels of Helm's pending records alone (the detector's view).
 // Pure: the detector calls it at each scrape, tests table-test it.
 
-export const PENDING_STATUSES = ['pending-install', 'pending-upgrade', 'pending-rollback'] as const;
+import { PENDING_STATUSES } from './helm';
+
+export { PENDING_STATUSES };
 
 export interface PendingRecordFacts {
   namespace: string;

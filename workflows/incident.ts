@@ -6,6 +6,7 @@ import type { ReleaseRef } from '../activities/release';
 import { decisionRequired, describePost, needsAttention, NEEDS_HUMAN, resolved, severityAfter, type RequestAlert, type Where } from '../decisions/alert-requests';
 import { approvalAsk, approvalProgress, describeDecider, judgeDecision, type Asking, type Judged } from '../decisions/approval';
 import { formatDuration } from '../decisions/duration';
+import { FAILURE_TYPES } from '../decisions/failure-types';
 import { describeGaveUp } from '../decisions/outage';
 import { describePolicy } from '../decisions/policy';
 import {
@@ -109,14 +110,14 @@ export function open(input: RemediationInput): Opened {
   const { workflowId: id, runId } = workflowInfo();
   const parsed = parseRemediationInput(input);
   if ('problems' in parsed) {
-    throw ApplicationFailure.nonRetryable(`invalid remediation input: ${parsed.problems.join('; ')}`, 'InvalidInput');
+    throw ApplicationFailure.nonRetryable(`invalid remediation input: ${parsed.problems.join('; ')}`, FAILURE_TYPES.InvalidInput);
   }
   // One workflow per release, under the release's own id: an id squatted for another release
   // would ask approval under one name and act on another. (Incidents started before this check
   // replay without it; the acts check the id again themselves.)
   const { cluster, namespace, release } = parsed.data;
   if (patched('workflow-id-is-the-release') && id !== workflowIdFor(cluster, namespace, release)) {
-    throw ApplicationFailure.nonRetryable(`workflow id ${id} is not ${workflowIdFor(cluster, namespace, release)}, the id of the release the input names`, 'InvalidInput');
+    throw ApplicationFailure.nonRetryable(`workflow id ${id} is not ${workflowIdFor(cluster, namespace, release)}, the id of the release the input names`, FAILURE_TYPES.InvalidInput);
   }
   const s: Opened = {
     id,
@@ -143,7 +144,7 @@ export async function begin(o: Opened): Promise<Incident | End> {
   try {
     loaded = await reads.loadPolicy({ cluster: o.input.cluster, namespace: o.input.namespace });
   } catch (err) {
-    if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'InvalidInput') {
+    if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === FAILURE_TYPES.InvalidInput) {
       note(o, 'error', err.cause.message, false);
       return { outcome: 'failed', reason: `${err.cause.message}; nothing was done` };
     }

@@ -5,6 +5,7 @@
 // writes your own, linking HelmReleaseStuck to your serve.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PENDING_STATUSES } from '../../decisions/helm';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { releasePagePath } from '../../decisions/remediation';
@@ -44,7 +45,7 @@ export const DEFAULTS: RuleOptions = {
  */
 export const CHART_EXTERNAL_URL = 'https://external-url.helm-unstuck.invalid';
 
-const PENDING = 'pending-install|pending-upgrade|pending-rollback';
+const PENDING = PENDING_STATUSES.join('|');
 /** The labels helm-unstuck's receiver maps by default (decisions/alerts.ts), and the status. */
 const STUCK_BY = 'cluster, namespace, label_name, label_version';
 
