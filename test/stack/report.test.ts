@@ -77,7 +77,7 @@ test('the HTML report reads well in Chromium (screenshot in test-artifacts/)', a
       Verified: expect.stringMatching(/^yes: /),
       'Dry run of the re-run job': expect.stringMatching(/^no-op/),
     });
-    expect(await page.locator('h2').allTextContents()).toEqual(['What was checked', 'Evidence shown at approval', 'Timeline']);
+    expect(await page.locator('h2').allTextContents()).toEqual(['What was checked', 'Evidence shown at approval', 'Where the time went', 'Timeline']);
     expect(errors).toEqual([]);
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, 'incident-report.png'), fullPage: true });
