@@ -38,12 +38,18 @@ const PayloadSchema = z.object({
   commonAnnotations: StringMap,
   externalURL: str,
   // Any number: a group of 5,000 alerts (max_alerts: 0) is one release each, none to refuse. The
-  // body's size limit bounds the count; the receiver forwards them a few at a time.
-  alerts: z.array(AlertSchema).min(1),
+  // body's size limit bounds the count; the receiver forwards them a few at a time. Each alert is
+  // read on its own (below): one bad alert is rejected alone, not the group it came with.
+  alerts: z.array(z.unknown()).min(1),
 });
 
-export type AlertmanagerPayload = z.output<typeof PayloadSchema>;
-export type AlertmanagerAlert = AlertmanagerPayload['alerts'][number];
+export type AlertmanagerAlert = z.output<typeof AlertSchema>;
+/** An alert that is not one, with why, and its fingerprint when it has a readable one. */
+export interface UnreadableAlert {
+  fingerprint: string;
+  reason: string;
+}
+export type AlertmanagerPayload = Omit<z.output<typeof PayloadSchema>, 'alerts'> & { alerts: AlertmanagerAlert[]; unreadable: UnreadableAlert[] };
 
 /** Which labels name the cluster, namespace, release and revision (kube-state-metrics' by default). */
 export interface AlertMapping {
@@ -79,7 +85,22 @@ export function parseAlertmanagerPayload(body: unknown): { payload: Alertmanager
   const version = (body as { version?: unknown }).version;
   if (version !== '4') return { problems: [`version must be "4" (Alertmanager webhook version 4), not ${quote(version ?? null)}`] };
   const r = check(PayloadSchema, body, 'body');
-  return 'problems' in r ? r : { payload: r.data };
+  if ('problems' in r) return r;
+  const alerts: AlertmanagerAlert[] = [];
+  const unreadable: UnreadableAlert[] = [];
+  r.data.alerts.forEach((raw, i) => {
+    const root = `alerts[${i}]`;
+    const a = check(AlertSchema, raw, root);
+    if ('data' in a) alerts.push(a.data);
+    else unreadable.push({ fingerprint: fingerprintOf(raw), reason: a.problems.slice(0, 5).map((p) => (p.startsWith(root) ? p : `${root}.${p}`)).join('; ') });
+  });
+  return { payload: { ...r.data, alerts, unreadable } };
+}
+
+/** A rejected alert's fingerprint, for the answer and the log: only one that is one. */
+function fingerprintOf(raw: unknown): string {
+  const f = raw && typeof raw === 'object' ? (raw as { fingerprint?: unknown }).fingerprint : undefined;
+  return typeof f === 'string' && /^[0-9a-f]{1,64}$/.test(f) ? f : '(none)';
 }
 
 export interface AlertTarget {

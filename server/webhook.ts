@@ -160,6 +160,8 @@ export function webhook(deps: WebhookDeps): Hono {
       }
       throw err;
     }
+    // Alerts that were not alerts at all are rejected alone: the rest of their group is handled.
+    results = [...payload.unreadable.map((u): AlertResult => ({ fingerprint: u.fingerprint, result: 'rejected', reason: u.reason })), ...results];
     for (const r of results) deps.metrics.alerts.inc({ result: r.result });
     const accepted = results.filter((r) => r.result !== 'rejected');
     const rejected = results.filter((r) => r.result === 'rejected');

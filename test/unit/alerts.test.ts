@@ -44,8 +44,20 @@ describe('parseAlertmanagerPayload', () => {
     ['1,001 things that are not alerts', { ...good(), alerts: Array.from({ length: 1001 }, () => 'not even an alert') }, /^alerts\[0\] must be an object; .*alerts\[1000\] must be an object$/],
     ['a __proto__ label (JSON keeps it as an own key)', JSON.parse(JSON.stringify(good()).replace('"labels":{', '"labels":{"__proto__":"x",')), /^alerts\[0\]\.labels\.__proto__ is not allowed as a name$/],
   ])('rejects %s', (_w, body, message) => {
+    // A bad payload is refused whole; a bad alert in it is rejected alone, with its reason.
     const r = parseAlertmanagerPayload(body);
-    expect('problems' in r && r.problems.join('; ')).toMatch(message);
+    expect('problems' in r ? r.problems.join('; ') : r.payload.unreadable.map((u) => u.reason).join('; ')).toMatch(message);
+  });
+
+  test('one bad alert is rejected alone: the rest of its group is read (issue 23: a __proto__ label made the whole payload 400)', () => {
+    const body = good();
+    const bad = JSON.parse(JSON.stringify(body.alerts[0]).replace('"labels":{', '"labels":{"__proto__":"x",')) as object;
+    const r = parseAlertmanagerPayload({ ...body, alerts: [bad, body.alerts[0], 'not an alert'] });
+    expect('payload' in r && r.payload.alerts).toEqual([body.alerts[0]]);
+    expect('payload' in r && r.payload.unreadable).toEqual([
+      { fingerprint: body.alerts[0]!.fingerprint, reason: 'alerts[0].labels.__proto__ is not allowed as a name' },
+      { fingerprint: '(none)', reason: 'alerts[2] must be an object' },
+    ]);
   });
 });
 
