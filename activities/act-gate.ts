@@ -7,10 +7,9 @@
 import { Context } from '@temporalio/activity';
 import { judgeMandate, type Caller, type Mandate } from '../decisions/mandate';
 import { namespaceAllowed, namespaceRefusal } from '../decisions/namespaces';
-import { resolvePolicy } from '../decisions/remediation-input';
 import { own } from '../decisions/validation';
 import { ApprovalRefusedError } from './failures';
-import type { OperatorConfig } from './policy';
+import { policyOfCluster, type OperatorConfig } from './policy';
 
 /** The configuration as it is now: a fixed one (tests), or one read again when its file changes. */
 export type OperatorSource = OperatorConfig | (() => OperatorConfig);
@@ -47,7 +46,7 @@ export function checkMandate(what: string, source: OperatorSource | undefined, t
   if (!config) throw new ApprovalRefusedError(`${what} refused: this worker has no configuration to check the approval against (HELM_UNSTUCK_CONFIG)`);
   const cluster = own(config.clusters, String(target?.cluster));
   if (cluster && !namespaceAllowed(cluster, String(target.namespace))) throw new ApprovalRefusedError(`${what} refused: ${namespaceRefusal(target.cluster, String(target.namespace))}; nothing was changed`);
-  const policy = cluster && resolvePolicy(config.policy, cluster.policy, config.decisionKeys, config.people);
+  const policy = cluster && policyOfCluster(config, cluster);
   const judged = judgeMandate({ caller: who, target, mandate, policy });
   if (!judged.ok) throw new ApprovalRefusedError(`${what} refused: ${judged.why}; nothing was changed`);
   return { by: judged.by, config };

@@ -1,6 +1,7 @@
 // All activities, built from their dependencies (samples-typescript's createActivities pattern):
 // tests pass their own cluster registry and clock, the worker passes the real ones.
 import type { Decision } from '../decisions/remediation';
+import { own } from '../decisions/validation';
 import { checkMandate, operatorNow, type OperatorSource, type Target } from './act-gate';
 import { AdmissionMonitor, type AdmissionCheck } from './admission';
 import { createAlertmanagerActivities, type AlertmanagerSettings } from './alertmanager';
@@ -80,7 +81,7 @@ function createActs(deps: ActivityDeps, now: () => number) {
     async retryCiJob(input: GatedRerunInput) {
       validateRerun(input);
       const { config } = checkMandate(`the re-run of job ${input.jobId}`, deps.operator, input, { approved: input.approved, strategy: input.strategy, decisions: input.approvals });
-      const watch = config.clusters[input.cluster]?.gitlab.find((w) => String(w.project) === String(input.project));
+      const watch = own(config.clusters, input.cluster)?.gitlab.find((w) => String(w.project) === String(input.project));
       if (!watch) throw new ApprovalRefusedError(`the re-run of job ${input.jobId} refused: project ${input.project} is not configured for cluster ${input.cluster}; nothing was changed`);
       if (!(await isFailedDeployJob(gitlab(), watch, input.jobId))) {
         throw new ApprovalRefusedError(`the re-run of job ${input.jobId} refused: it is not the job of a failed deployment to ${watch.environment} in project ${watch.project}; nothing was changed`);

@@ -12,6 +12,10 @@ import { InvalidInputError } from './failures';
 /** What loadPolicy reads of the configuration. */
 export type OperatorConfig = Pick<Config, 'clusters' | 'policy' | 'decisionKeys'> & Partial<Pick<Config, 'people'>>;
 
+/** One configured cluster's policy, resolved as the workflow and the acts both read it. */
+export const policyOfCluster = (operator: OperatorConfig, cluster: NonNullable<OperatorConfig['clusters'][string]>) =>
+  resolvePolicy(operator.policy, cluster.policy, operator.decisionKeys, operator.people);
+
 export function createPolicyActivities(source: OperatorConfig | (() => OperatorConfig) | undefined) {
   return {
     /** The cluster's policy; refused for a cluster not configured, or a namespace it does not allow (before anything is read). */
@@ -23,7 +27,7 @@ export function createPolicyActivities(source: OperatorConfig | (() => OperatorC
       // The namespace is optional: a caller that names none gets the cluster's policy unchecked for it.
       const namespace = input.namespace;
       if (namespace !== undefined && !namespaceAllowed(cluster, String(namespace))) throw new InvalidInputError(namespaceRefusal(String(input.cluster), String(namespace)));
-      return operatorPolicy(resolvePolicy(operator.policy, cluster.policy, operator.decisionKeys, operator.people), cluster.gitlab);
+      return operatorPolicy(policyOfCluster(operator, cluster), cluster.gitlab);
     },
   };
 }
