@@ -5,7 +5,8 @@ tools_root() { echo "${HELM_UNSTUCK_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/h
 
 tool_version() {
   case $1 in
-    temporal) echo "$TEMPORAL_CLI_VERSION" ;; kubernetes) echo "$KUBERNETES_VERSION" ;;
+    temporal) echo "$TEMPORAL_CLI_VERSION" ;; temporal-server) echo "$TEMPORAL_SERVER_VERSION" ;;
+    kubernetes) echo "$KUBERNETES_VERSION" ;;
     etcd) echo "$ETCD_VERSION" ;; helm3) echo "$HELM3_VERSION" ;; helm4) echo "$HELM4_VERSION" ;;
     oauth2-proxy) echo "$OAUTH2_PROXY_VERSION" ;; oidc-provider) echo "$ZITADEL_OIDC_VERSION" ;;
     *) die "unknown tool '$1'" ;;
@@ -31,6 +32,7 @@ tool_override() {
     temporal) [[ -n ${TEMPORAL_CLI_PATH:-} ]] || return $NO_OVERRIDE
       [[ -x $TEMPORAL_CLI_PATH ]] || die "TEMPORAL_CLI_PATH=$TEMPORAL_CLI_PATH is not an executable"
       echo "$TEMPORAL_CLI_PATH" ;;
+    temporal-server) return $NO_OVERRIDE ;;
     kubernetes|etcd) [[ -n ${KUBEBUILDER_ASSETS:-} ]] || return $NO_OVERRIDE
       local b="$KUBEBUILDER_ASSETS/$([[ $1 == etcd ]] && echo etcd || echo kube-apiserver)"
       [[ -x $b ]] || die "KUBEBUILDER_ASSETS=$KUBEBUILDER_ASSETS has no executable $(basename "$b")"
@@ -63,6 +65,7 @@ tool_path() {
   [[ $rc -eq $NO_OVERRIDE ]] || exit "$rc"
   case $1 in
     temporal) echo "$(tool_dir temporal)/temporal" ;;
+    temporal-server) echo "$(tool_dir temporal-server)/temporal-server" ;;
     kubernetes) echo "$(tool_dir kubernetes)/kube-apiserver" ;;
     etcd) echo "$(tool_dir etcd)/etcd" ;;
     helm3|helm4) echo "$(tool_dir "$1")/helm" ;;
