@@ -57,8 +57,10 @@ export function startServer(name: string, command: string, args: string[], opts:
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  child.stdout?.pipe(log);
-  child.stderr?.pipe(log);
+  // Two sources into one file: neither may end it (the other may still write); 'close' does, once both are done.
+  child.stdout?.pipe(log, { end: false });
+  child.stderr?.pipe(log, { end: false });
+  child.once('close', () => log.end());
   let done = false;
   const exit = new Promise<void>((ok) =>
     child.once('exit', () => {
@@ -80,7 +82,6 @@ export function startServer(name: string, command: string, args: string[], opts:
       const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
       await exit;
       clearTimeout(timer);
-      log.end();
     },
   };
 }
@@ -112,6 +113,8 @@ export async function waitUntil(
 /** Paths of the stack's binaries, as resolved by tools/stack (overrides or the tools cache). */
 export interface Binaries {
   temporal: string;
+  /** temporal-server; temporal-sql-tool is beside it. */
+  temporalServer: string;
   kubeApiserver: string;
   etcd: string;
   helm3: string;
@@ -139,6 +142,7 @@ export async function binaries(): Promise<Binaries> {
   };
   return {
     temporal: need('TEMPORAL_CLI_PATH'),
+    temporalServer: need('TEMPORAL_SERVER_BIN'),
     kubeApiserver: need('KUBE_APISERVER_BIN'),
     etcd: need('ETCD_BIN'),
     helm3: need('HELM3_BIN'),
