@@ -148,14 +148,20 @@ function routeRetries(g: FakeGitlab): void {
   };
 }
 
-/** A worker process (test/stack/worker-process.ts) on a leash. */
+/** What a worker process needs of a stack. */
+export type WorkerStack = Pick<ChaosStack, 'gitlab' | 'bundleFile'> & { temporal: Pick<Temporal, 'address'>; cp: Pick<ControlPlane, 'kubeconfig'> };
+
+/**
+ * A worker process (test/stack/worker-process.ts) on a leash. `env` goes last: e.g. a Temporal
+ * profile instead of TEMPORAL_ADDRESS (a variable set to undefined is not passed on).
+ */
 export class WorkerProcess {
   readonly child: ChildProcess;
   private out = '';
   private readonly exit: Promise<unknown>;
   killed = false;
 
-  constructor(stack: ChaosStack, taskQueue: string, operator: OperatorConfig, pause = '', gitlabUrl = stack.gitlab.url) {
+  constructor(stack: WorkerStack, taskQueue: string, operator: OperatorConfig, pause = '', gitlabUrl = stack.gitlab.url, env: NodeJS.ProcessEnv = {}) {
     const entry = resolve(__dirname, 'worker-process.ts');
     this.child = spawn(LEASH, [String(process.pid), '--', process.execPath, '--import', 'tsx', entry], {
       cwd: resolve(__dirname, '..', '..'),
@@ -168,6 +174,7 @@ export class WorkerProcess {
         WORKFLOW_BUNDLE: stack.bundleFile,
         OPERATOR_CONFIG: JSON.stringify(operator),
         CHAOS_PAUSE: pause,
+        ...env,
       },
       stdio: ['pipe', 'pipe', 'pipe'],
     });

@@ -1,10 +1,11 @@
 // A worker in a process of its own, so a test can SIGKILL it mid-incident. Configured by env:
-// TEMPORAL_ADDRESS, TASK_QUEUE, GITLAB_URL, KUBECONFIG_FILE, WORKFLOW_BUNDLE (path to bundle code),
-// OPERATOR_CONFIG (the operator's configuration as JSON: clusters, policy, decisionKeys; each
-// cluster's kubeconfig context is used as configured), and optionally CHAOS_PAUSE (see
-// pausePoints): the chaos matrix's way to stop at an exact activity boundary, or around one
-// Kubernetes request inside an activity, and let the harness kill this process (or fault
-// anything else) there.
+// Temporal by the SDK's conventions, as the product's worker reads them (TEMPORAL_ADDRESS, or a
+// TEMPORAL_CONFIG_FILE profile with its namespace and client certificate), TASK_QUEUE, GITLAB_URL,
+// KUBECONFIG_FILE, WORKFLOW_BUNDLE (path to bundle code), OPERATOR_CONFIG (the operator's
+// configuration as JSON: clusters, policy, decisionKeys; each cluster's kubeconfig context is used
+// as configured), and optionally CHAOS_PAUSE (see pausePoints): the chaos matrix's way to stop at
+// an exact activity boundary, or around one Kubernetes request inside an activity, and let the
+// harness kill this process (or fault anything else) there.
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { NativeConnection, Worker } from '@temporalio/worker';
@@ -12,6 +13,7 @@ import { createActivities } from '../../activities';
 import { clusterRegistry, type KubeFor } from '../../activities/clusters';
 import { GitlabClient } from '../../activities/gitlab';
 import type { OperatorConfig } from '../../activities/policy';
+import { temporalProfile } from '../../worker/temporal';
 import { GITLAB_TOKEN } from './incident-rig';
 
 async function main() {
@@ -20,13 +22,16 @@ async function main() {
     if (!v) throw new Error(`${k} is not set`);
     return v;
   };
-  const connection = await NativeConnection.connect({ address: env('TEMPORAL_ADDRESS') });
+  const { connectionOptions, namespace } = temporalProfile(process.env);
+  if (!connectionOptions.address) throw new Error('TEMPORAL_ADDRESS (or a TEMPORAL_CONFIG_FILE profile) is not set');
+  const connection = await NativeConnection.connect(connectionOptions);
   const gitlab = new GitlabClient(env('GITLAB_URL'), GITLAB_TOKEN);
   const operator = JSON.parse(env('OPERATOR_CONFIG')) as OperatorConfig;
   const contexts = Object.fromEntries(Object.entries(operator.clusters ?? {}).map(([name, c]) => [name, c.context ?? name]));
   const pauses = pausePoints(process.env.CHAOS_PAUSE ?? '');
   const worker = await Worker.create({
     connection,
+    namespace,
     taskQueue: env('TASK_QUEUE'),
     workflowBundle: { code: readFileSync(env('WORKFLOW_BUNDLE'), 'utf8') },
     activities: pauses.aroundActivities(
