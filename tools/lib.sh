@@ -32,7 +32,11 @@ tool_override() {
     temporal) [[ -n ${TEMPORAL_CLI_PATH:-} ]] || return $NO_OVERRIDE
       [[ -x $TEMPORAL_CLI_PATH ]] || die "TEMPORAL_CLI_PATH=$TEMPORAL_CLI_PATH is not an executable"
       echo "$TEMPORAL_CLI_PATH" ;;
-    temporal-server) return $NO_OVERRIDE ;;
+    temporal-server) [[ -n ${TEMPORAL_SERVER_BIN:-} ]] || return $NO_OVERRIDE
+      [[ -x $TEMPORAL_SERVER_BIN ]] || die "TEMPORAL_SERVER_BIN=$TEMPORAL_SERVER_BIN is not an executable"
+      [[ -x $(dirname "$TEMPORAL_SERVER_BIN")/temporal-sql-tool ]] ||
+        die "TEMPORAL_SERVER_BIN=$TEMPORAL_SERVER_BIN has no executable temporal-sql-tool beside it"
+      echo "$TEMPORAL_SERVER_BIN" ;;
     kubernetes|etcd) [[ -n ${KUBEBUILDER_ASSETS:-} ]] || return $NO_OVERRIDE
       local b="$KUBEBUILDER_ASSETS/$([[ $1 == etcd ]] && echo etcd || echo kube-apiserver)"
       [[ -x $b ]] || die "KUBEBUILDER_ASSETS=$KUBEBUILDER_ASSETS has no executable $(basename "$b")"

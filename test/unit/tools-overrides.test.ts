@@ -28,17 +28,21 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 test('every override is used instead of the tools cache', async () => {
   const temporal = fake('temporal');
+  mkdirSync(join(dir, 'server'));
+  const server = fake('server/temporal-server');
+  fake('server/temporal-sql-tool');
   fake('assets/kube-apiserver');
   fake('assets/etcd');
   const helm3 = fake('helm3', 'v3.99.0');
   const helm4 = fake('helm4', 'v4.99.0');
   const proxy = fake('oauth2-proxy');
   const provider = fake('oidc-provider');
-  const r = await run(['--env'], { TEMPORAL_CLI_PATH: temporal, KUBEBUILDER_ASSETS: join(dir, 'assets'), HELM_BIN: helm3, HELM4_BIN: helm4, OAUTH2_PROXY_BIN: proxy, OIDC_PROVIDER_BIN: provider, HELM_UNSTUCK_TOOLS_DIR: join(dir, 'empty-cache') });
+  const r = await run(['--env'], { TEMPORAL_CLI_PATH: temporal, TEMPORAL_SERVER_BIN: server, KUBEBUILDER_ASSETS: join(dir, 'assets'), HELM_BIN: helm3, HELM4_BIN: helm4, OAUTH2_PROXY_BIN: proxy, OIDC_PROVIDER_BIN: provider, HELM_UNSTUCK_TOOLS_DIR: join(dir, 'empty-cache') });
   expect(r.code).toBe(0);
   expect(r.out).toBe(
     [
       `TEMPORAL_CLI_PATH=${temporal}`,
+      `TEMPORAL_SERVER_BIN=${server}`,
       `KUBE_APISERVER_BIN=${join(dir, 'assets', 'kube-apiserver')}`,
       `ETCD_BIN=${join(dir, 'assets', 'etcd')}`,
       `HELM3_BIN=${helm3}`,
@@ -67,4 +71,6 @@ test('an override that is not what it claims is refused', async () => {
   expect(r4).toMatchObject({ code: 1, err: expect.stringMatching(/OAUTH2_PROXY_BIN=.* is not an executable/) });
   const r5 = await run(['--path', 'oidc-provider'], { OIDC_PROVIDER_BIN: join(dir, 'nope') });
   expect(r5).toMatchObject({ code: 1, err: expect.stringMatching(/OIDC_PROVIDER_BIN=.* is not an executable/) });
+  const r6 = await run(['--path', 'temporal-server'], { TEMPORAL_SERVER_BIN: fake('temporal-server') });
+  expect(r6).toMatchObject({ code: 1, err: expect.stringMatching(/TEMPORAL_SERVER_BIN=.* has no executable temporal-sql-tool beside it/) });
 });
