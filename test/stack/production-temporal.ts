@@ -95,7 +95,7 @@ export async function startProductionTemporal(): Promise<ProductionTemporal> {
     async stop() {
       await server?.stop(30_000);
       await pg.stop();
-      await removeDir(dir);
+      if (!process.env.HELM_UNSTUCK_KEEP_TEST_DIRS) await removeDir(dir);
     },
   };
   try {
