@@ -51,8 +51,11 @@ export interface ProductionTemporal {
   stop(): Promise<void>;
 }
 
-/** PostgreSQL, then the schemas, then temporal-server, then the namespace. */
-export async function startProductionTemporal(): Promise<ProductionTemporal> {
+/**
+ * PostgreSQL, then the schemas, then temporal-server, then the namespace (with `searchAttributes`
+ * registered on it, if given, before any test file's worker starts).
+ */
+export async function startProductionTemporal(opts: { searchAttributes?: Record<string, SearchAttributeType> } = {}): Promise<ProductionTemporal> {
   const dir = tempDir('prod-temporal');
   const bins = sharedStack().binaries;
   const owner = await dbOwner();
@@ -106,6 +109,7 @@ export async function startProductionTemporal(): Promise<ProductionTemporal> {
     await cli(['operator', 'namespace', 'create', '--namespace', NAMESPACE, '--retention', '72h']);
     // The frontend learns of a new namespace when its namespace registry refreshes.
     await waitUntil('namespace', () => cli(['workflow', 'count']).then(() => true), { timeoutMs: 60_000, intervalMs: 500 });
+    if (opts.searchAttributes) await t.addSearchAttributes(opts.searchAttributes);
   } catch (err) {
     // Stop what runs, but keep the folder: its logs say why.
     await server?.stop(5000).catch(() => undefined);
