@@ -190,93 +190,127 @@ function scanJsonFields(lines: string[], found: Found): number {
   return n;
 }
 
-function judgeSegment(lines: string[], release: string | undefined, ranDiff: boolean): ReleaseDiff {
-  const found = new Found();
-  let plan: number[] | undefined;
-  let jsonEmpty = false;
-  let jsonRead = false;
-  let jsonUnread = false;
-  let error: string | undefined;
+/** What one release's output showed, gathered line by line before anything is judged. */
+interface SegmentFacts {
+  found: Found;
+  /** The counts of a `Plan: a to add, c to change, d to destroy[, o to change ownership]` summary. */
+  plan?: number[];
+  /** A JSON diff that was `[]`; one that was read; one that began but could not be read. */
+  jsonEmpty: boolean;
+  jsonRead: boolean;
+  jsonUnread: boolean;
   // `--detailed-exitcode`: helm-diff's exit 2 makes helm print both lines; together they mean
   // "changes", the plugin line alone means helm-diff failed.
-  let identified = false;
-  let pluginExited = false;
-  let jsonStart = -1;
-  const endJson = (end: number) => {
-    const block = lines.slice(jsonStart, end + 1);
-    const chars = block.reduce((n, l) => n + l.length + 1, 0);
-    if (chars <= TRACE_LIMITS.maxJsonChars && readJsonArray(block.join('\n'), found)) jsonRead = true;
-    else if (scanJsonFields(block, found) > 0) jsonRead = true;
-    else jsonUnread = true;
-    jsonStart = -1;
-  };
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!;
-    const t = line.trim();
-    // A JSON array: `[{` (json) or `[` (structured) opens it, `}]` or `]` closes it. A new opener
-    // abandons an unclosed one, so each line is looked at once.
-    if (t.startsWith('[{') || t === '[') {
-      if (jsonStart >= 0) endJson(i - 1);
-      jsonStart = i;
-      if (t.endsWith('}]')) endJson(i);
-      continue;
-    }
-    if (jsonStart >= 0) {
-      if (t === ']' || t.endsWith('}]')) endJson(i);
-      continue;
-    }
-    if (t === '[]') {
-      jsonEmpty = true;
-      continue;
-    }
-    const h = OBJECT_LINE.exec(line);
-    if (h) {
-      const [, namespace, name, kind, , what] = h;
-      // "has changed, but diff is empty after suppression.": only lines the user suppresses differ.
-      if (what === 'has changed' && line.includes('but diff is empty after suppression')) found.add(namespace, name, kind, 'MODIFY_SUPPRESSED');
-      else found.add(namespace, name, kind, what);
-      continue;
-    }
-    const p = PLAN.exec(t);
-    if (p) {
-      plan = p.slice(1).map((n) => Number(n ?? 0));
-      continue;
-    }
-    if (!t.startsWith('Error: ')) continue;
-    if (t.includes(IDENTIFIED_CHANGE)) identified = true;
-    else if (t === PLUGIN_EXITED) pluginExited = true;
-    else error ??= t;
-  }
-  if (jsonStart >= 0) endJson(lines.length - 1);
-  if (pluginExited && !identified) error ??= PLUGIN_EXITED;
+  identified: boolean;
+  pluginExited: boolean;
+  /** The first other `Error: ` line. */
+  error?: string;
+}
 
-  const base = release === undefined ? {} : { release };
-  const who = release ? `release ${release}` : 'the diff';
-  const omitted = found.total - found.changes.length;
-  if (found.total > 0) {
-    const list = found.changes.map((c) => `${c.kind} ${c.namespace}/${c.name} ${c.change}`).join(', ');
-    return {
-      ...base,
-      verdict: 'changes',
-      changes: found.changes,
-      ...(omitted > 0 ? { omitted } : {}),
-      reason: `${who} would change ${found.total} object(s): ${list}${omitted > 0 ? ` and ${omitted} more` : ''}`,
-    };
+/** A JSON array's lines into the facts: parsed whole when small enough, else field by field. */
+function readJsonBlock(facts: SegmentFacts, block: string[]): void {
+  const chars = block.reduce((n, l) => n + l.length + 1, 0);
+  if (chars <= TRACE_LIMITS.maxJsonChars && readJsonArray(block.join('\n'), facts.found)) facts.jsonRead = true;
+  else if (scanJsonFields(block, facts.found) > 0) facts.jsonRead = true;
+  else facts.jsonUnread = true;
+}
+
+/**
+ * The segment's JSON arrays and its other lines, in order. `[{` (json) or `[` (structured) opens
+ * an array, `}]` or `]` closes it; a new opener abandons an unclosed one, so each line is looked
+ * at once.
+ */
+function* jsonBlocksAndLines(lines: string[]): Generator<{ json: string[] } | { line: string }> {
+  let open: string[] | undefined;
+  for (const line of lines) {
+    const t = line.trim();
+    if (t.startsWith('[{') || t === '[') {
+      if (open) yield { json: open };
+      open = [line];
+    } else if (open) open.push(line);
+    else {
+      yield { line };
+      continue;
+    }
+    if (t === ']' || t.endsWith('}]')) {
+      yield { json: open };
+      open = undefined;
+    }
   }
-  const changes: ChangedObject[] = [];
-  if (plan && plan.some((n) => n > 0)) {
-    return { ...base, verdict: 'changes', changes, reason: `${who} plans changes (${plan.join('/')} add/change/destroy/ownership)` };
+  if (open) yield { json: open };
+}
+
+/** One line outside JSON into the facts: the first reader that recognises it takes it. */
+const LINE_READERS: ((facts: SegmentFacts, line: string, t: string) => boolean)[] = [
+  (f, _, t) => t === '[]' && (f.jsonEmpty = true),
+  (f, line) => {
+    const h = OBJECT_LINE.exec(line);
+    if (!h) return false;
+    const [, namespace, name, kind, , what] = h;
+    // "has changed, but diff is empty after suppression.": only lines the user suppresses differ.
+    const suppressed = what === 'has changed' && line.includes('but diff is empty after suppression');
+    f.found.add(namespace, name, kind, suppressed ? 'MODIFY_SUPPRESSED' : what);
+    return true;
+  },
+  (f, _, t) => {
+    const p = PLAN.exec(t);
+    if (p) f.plan = p.slice(1).map((n) => Number(n ?? 0));
+    return p !== null;
+  },
+  (f, _, t) => {
+    if (!t.startsWith('Error: ')) return false;
+    if (t.includes(IDENTIFIED_CHANGE)) f.identified = true;
+    else if (t === PLUGIN_EXITED) f.pluginExited = true;
+    else f.error ??= t;
+    return true;
+  },
+];
+
+function readSegment(lines: string[]): SegmentFacts {
+  const facts: SegmentFacts = { found: new Found(), jsonEmpty: false, jsonRead: false, jsonUnread: false, identified: false, pluginExited: false };
+  for (const part of jsonBlocksAndLines(lines)) {
+    if ('json' in part) readJsonBlock(facts, part.json);
+    else LINE_READERS.some((read) => read(facts, part.line, part.line.trim()));
   }
-  if (identified) {
-    return { ...base, verdict: 'changes', changes, reason: `${who}: helm-diff identified at least one change (--detailed-exitcode) in output this does not list` };
-  }
-  if (jsonUnread) return { ...base, verdict: 'unknown', changes, reason: `${who}: a JSON diff began but could not be read` };
-  if (error) return { ...base, verdict: 'unknown', changes, reason: `${who} did not finish: ${clip(error)}` };
-  const note = found.suppressedOnly ? ` (${found.suppressedOnly} object(s) differ only in suppressed content)` : '';
-  if (plan) return { ...base, verdict: 'no-op', changes, reason: `${who}: Plan: 0 to add, 0 to change, 0 to destroy${note}` };
-  if (jsonEmpty || jsonRead) return { ...base, verdict: 'no-op', changes, reason: `${who}: JSON diff is []${note}` };
-  if (ranDiff) return { ...base, verdict: 'no-op', changes, reason: `${who} ran and printed no changes${note}` };
-  return { ...base, verdict: 'unknown', changes, reason: `could not tell: the trace shows no diff output and no sign that a diff ran` };
+  if (facts.pluginExited && !facts.identified) facts.error ??= PLUGIN_EXITED;
+  return facts;
+}
+
+/** Judging one segment's facts: the first rule that holds gives the verdict. Changes shown beat any doubt; doubt beats silence. */
+const SEGMENT_VERDICTS: { when: (f: SegmentFacts, ranDiff: boolean) => boolean; verdict: DiffVerdict; reason: (f: SegmentFacts, who: string) => string }[] = [
+  {
+    when: (f) => f.found.total > 0,
+    verdict: 'changes',
+    reason: (f, who) => {
+      const omitted = f.found.total - f.found.changes.length;
+      const list = f.found.changes.map((c) => `${c.kind} ${c.namespace}/${c.name} ${c.change}`).join(', ');
+      return `${who} would change ${f.found.total} object(s): ${list}${omitted > 0 ? ` and ${omitted} more` : ''}`;
+    },
+  },
+  { when: (f) => f.plan?.some((n) => n > 0) === true, verdict: 'changes', reason: (f, who) => `${who} plans changes (${f.plan!.join('/')} add/change/destroy/ownership)` },
+  { when: (f) => f.identified, verdict: 'changes', reason: (_, who) => `${who}: helm-diff identified at least one change (--detailed-exitcode) in output this does not list` },
+  { when: (f) => f.jsonUnread, verdict: 'unknown', reason: (_, who) => `${who}: a JSON diff began but could not be read` },
+  { when: (f) => f.error !== undefined, verdict: 'unknown', reason: (f, who) => `${who} did not finish: ${clip(f.error!)}` },
+  { when: (f) => f.plan !== undefined, verdict: 'no-op', reason: (f, who) => `${who}: Plan: 0 to add, 0 to change, 0 to destroy${suppressedNote(f)}` },
+  { when: (f) => f.jsonEmpty || f.jsonRead, verdict: 'no-op', reason: (f, who) => `${who}: JSON diff is []${suppressedNote(f)}` },
+  { when: (_, ranDiff) => ranDiff, verdict: 'no-op', reason: (f, who) => `${who} ran and printed no changes${suppressedNote(f)}` },
+  { when: () => true, verdict: 'unknown', reason: () => 'could not tell: the trace shows no diff output and no sign that a diff ran' },
+];
+
+const suppressedNote = (f: SegmentFacts) => (f.found.suppressedOnly ? ` (${f.found.suppressedOnly} object(s) differ only in suppressed content)` : '');
+
+function judgeSegment(lines: string[], release: string | undefined, ranDiff: boolean): ReleaseDiff {
+  const facts = readSegment(lines);
+  const rule = SEGMENT_VERDICTS.find((r) => r.when(facts, ranDiff))!;
+  const omitted = facts.found.total - facts.found.changes.length;
+  return {
+    ...(release === undefined ? {} : { release }),
+    verdict: rule.verdict,
+    // Empty unless objects were found: only the first rule lists them.
+    changes: facts.found.changes,
+    ...(omitted > 0 ? { omitted } : {}),
+    reason: rule.reason(facts, release ? `release ${release}` : 'the diff'),
+  };
 }
 
 /** A command the job echoed (`$ …` from GitLab, `exec: …` from helmfile --debug), as words. */
@@ -376,93 +410,75 @@ const unknownTrace = (reason: string): DiffReport => ({ verdict: 'unknown', mode
 export const traceNotRead = (bytesRead: number): DiffReport =>
   unknownTrace(`could not tell: the trace is over the ${TRACE_LIMITS.maxChars}-byte cap (reading stopped after ${bytesRead} bytes) and was not judged`);
 
+/** helmfile: one release per "Comparing release=…" segment, at most maxReleases listed, the rest counted. */
+function helmfileReleases(lines: string[], starts: number[]): { releases: ReleaseDiff[]; omitted: number } {
+  const releases: ReleaseDiff[] = [];
+  let omitted = 0;
+  starts.forEach((start, k) => {
+    const r = judgeSegment(lines.slice(start, starts[k + 1] ?? lines.length), COMPARING.exec(lines[start]!)![1], true);
+    if (releases.length < TRACE_LIMITS.maxReleases) releases.push(r);
+    else omitted++;
+  });
+  markAffected(lines, releases);
+  return { releases, omitted };
+}
+
+/** `helmfile diff --detailed-exitcode` and `helmfile apply` close with the affected releases: each of them changes. */
+function markAffected(lines: string[], releases: ReleaseDiff[]): void {
+  const affectedAt = lines.findIndex((l) => l.trim().startsWith('Affected releases are:'));
+  if (affectedAt < 0) return;
+  for (const l of lines.slice(affectedAt + 1)) {
+    const m = AFFECTED_ITEM.exec(l);
+    if (!m) break;
+    const r = releases.find((x) => x.release === m[1]);
+    if (r && r.verdict !== 'changes') {
+      r.verdict = 'changes';
+      r.reason = `release ${m[1]} is listed as ${m[3]} in helmfile's affected releases`;
+    }
+  }
+}
+
+/** A trace of one release (helm diff, or helmfile naming none): silence proves nothing in a format this does not read. */
+function singleRelease(lines: string[], commands: DiffCommands): ReleaseDiff {
+  const noAffected = lines.some((l) => l.trim().startsWith('No affected releases'));
+  const ran = (commands.ranDiff || noAffected) && commands.unreadFormat === undefined;
+  const r = judgeSegment(lines, undefined, ran);
+  if (commands.unreadFormat === undefined || r.verdict !== 'no-op') return r;
+  return { verdict: 'unknown', changes: [], reason: `could not tell: the diff ran with output "${clip(commands.unreadFormat)}", which this does not read` };
+}
+
+/** The trace's verdict from its releases': any change, else the trace's own "identified", else any doubt, else no-op. */
+function overallVerdict(releases: ReleaseDiff[], identified: boolean, more: string): { verdict: DiffVerdict; reason: string } {
+  const changed = releases.filter((r) => r.verdict === 'changes');
+  if (changed.length > 0) return { verdict: 'changes', reason: changed.map((r) => r.reason).join('; ') + more };
+  // helmfile says a release changed but no release's output shows which.
+  if (identified) return { verdict: 'changes', reason: 'the trace says it identified at least one change (--detailed-exitcode), though it lists none this can read' };
+  const unknown = releases.filter((r) => r.verdict === 'unknown');
+  if (unknown.length > 0) return { verdict: 'unknown', reason: unknown.map((r) => r.reason).join('; ') + more };
+  return { verdict: 'no-op', reason: releases.map((r) => r.reason).join('; ') + more };
+}
+
+/** A trace with a line too long to read, or cut short by GitLab, proves nothing either way: why, or undefined. */
+function unreadPart(lines: string[], overlong: ReadTrace['overlong'], read: { verdict: DiffVerdict; reason: string }): string | undefined {
+  if (overlong) {
+    return `could not tell: line ${overlong.line} is ${overlong.chars} characters, over the ${TRACE_LIMITS.maxLineChars}-character cap (read so far: ${read.verdict}: ${read.reason})`;
+  }
+  if (read.verdict === 'no-op' && lines.some((l) => l.includes(LOG_LIMIT))) return `could not tell: GitLab cut the job log short (${LOG_LIMIT}), after: ${read.reason}`;
+  return undefined;
+}
+
 export function parseDryRunTrace(trace: string): DiffReport {
   if (trace.length > TRACE_LIMITS.maxChars) {
-    return unknownTrace(
-      `could not tell: the trace is ${trace.length} characters, over the ${TRACE_LIMITS.maxChars}-character cap, and was not read`,
-    );
+    return unknownTrace(`could not tell: the trace is ${trace.length} characters, over the ${TRACE_LIMITS.maxChars}-character cap, and was not read`);
   }
   const { lines, overlong } = readTrace(trace);
   const commands = findCommands(lines);
   // helm-diff's line, or helmfile's closing "Identified at least one change".
   const identified = lines.some((l) => l.includes(IDENTIFIED_CHANGE) || l.includes('Identified at least one change'));
-
-  // helmfile: one segment per "Comparing release=…", plus its closing summary.
-  const starts: number[] = [];
-  lines.forEach((l, i) => {
-    if (l.startsWith('Comparing release=') && COMPARING.test(l)) starts.push(i);
-  });
-  let releases: ReleaseDiff[];
-  let releasesOmitted = 0;
-  if (starts.length > 0) {
-    releases = [];
-    for (let k = 0; k < starts.length; k++) {
-      const start = starts[k]!;
-      const end = starts[k + 1] ?? lines.length;
-      const r = judgeSegment(lines.slice(start, end), COMPARING.exec(lines[start]!)![1], true);
-      if (releases.length < TRACE_LIMITS.maxReleases) releases.push(r);
-      else releasesOmitted++;
-    }
-    // `helmfile diff --detailed-exitcode` and `helmfile apply` name the affected releases.
-    const affectedAt = lines.findIndex((l) => l.trim().startsWith('Affected releases are:'));
-    if (affectedAt >= 0) {
-      for (const l of lines.slice(affectedAt + 1)) {
-        const m = AFFECTED_ITEM.exec(l);
-        if (!m) break;
-        const r = releases.find((x) => x.release === m[1]);
-        if (r && r.verdict !== 'changes') {
-          r.verdict = 'changes';
-          r.reason = `release ${m[1]} is listed as ${m[3]} in helmfile's affected releases`;
-        }
-      }
-    }
-  } else {
-    const noAffected = lines.some((l) => l.trim().startsWith('No affected releases'));
-    const ran = (commands.ranDiff || noAffected) && commands.unreadFormat === undefined;
-    releases = [judgeSegment(lines, undefined, ran)];
-    if (commands.unreadFormat !== undefined && releases[0]!.verdict === 'no-op') {
-      releases[0] = {
-        verdict: 'unknown',
-        changes: [],
-        reason: `could not tell: the diff ran with output "${clip(commands.unreadFormat)}", which this does not read`,
-      };
-    }
-  }
-
-  const mode = { mode: commands.mode };
-  const explain = (reason: string) => `${reason}. ${commands.modeReason}`;
-  const more = releasesOmitted > 0 ? ` (and ${releasesOmitted} more release(s) not listed)` : '';
-  const changed = releases.filter((r) => r.verdict === 'changes');
-  const unknown = releases.filter((r) => r.verdict === 'unknown');
-  let verdict: DiffVerdict;
-  let reason: string;
-  if (changed.length > 0) {
-    verdict = 'changes';
-    reason = changed.map((r) => r.reason).join('; ') + more;
-  } else if (identified) {
-    // helmfile says a release changed but no release's output shows which.
-    verdict = 'changes';
-    reason = 'the trace says it identified at least one change (--detailed-exitcode), though it lists none this can read';
-  } else if (unknown.length > 0) {
-    verdict = 'unknown';
-    reason = unknown.map((r) => r.reason).join('; ') + more;
-  } else {
-    verdict = 'no-op';
-    reason = releases.map((r) => r.reason).join('; ') + more;
-  }
-  // A trace cut short or with a line too long to read cannot prove anything, either way.
-  if (overlong) {
-    return {
-      verdict: 'unknown',
-      ...mode,
-      releases,
-      reason: explain(
-        `could not tell: line ${overlong.line} is ${overlong.chars} characters, over the ${TRACE_LIMITS.maxLineChars}-character cap (read so far: ${verdict}: ${reason})`,
-      ),
-    };
-  }
-  if (verdict === 'no-op' && lines.some((l) => l.includes(LOG_LIMIT))) {
-    return { verdict: 'unknown', ...mode, releases, reason: explain(`could not tell: GitLab cut the job log short (${LOG_LIMIT}), after: ${reason}`) };
-  }
-  return { verdict, ...mode, releases, reason: explain(reason) };
+  const starts = lines.flatMap((l, i) => (l.startsWith('Comparing release=') && COMPARING.test(l) ? [i] : []));
+  const { releases, omitted } = starts.length > 0 ? helmfileReleases(lines, starts) : { releases: [singleRelease(lines, commands)], omitted: 0 };
+  const read = overallVerdict(releases, identified, omitted > 0 ? ` (and ${omitted} more release(s) not listed)` : '');
+  const unread = unreadPart(lines, overlong, read);
+  const { verdict, reason } = unread ? { verdict: 'unknown' as const, reason: unread } : read;
+  return { verdict, mode: commands.mode, releases, reason: `${reason}. ${commands.modeReason}` };
 }

@@ -4,8 +4,8 @@
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
 import type { Activities } from '../activities';
-import { isGoodOutcome, type Decision, type RecordedDecision, type RemediationInput } from '../decisions/remediation';
-import type { EvidenceEntry } from '../workflows/definitions';
+import { isGoodOutcome, workflowIdFor, type Decision, type RecordedDecision, type RemediationInput } from '../decisions/remediation';
+import { decideSignal, type EvidenceEntry } from '../workflows/definitions';
 import type { RemediationResult } from '../workflows/remediate';
 import { formatDuration } from '../decisions/duration';
 import { describePolicy } from '../decisions/policy';
@@ -169,6 +169,130 @@ function readActivity<N extends ActivityName>(report: IncidentReport, name: N, a
   return { line: reader.unnamed ? what : `${name}: ${what}`, ...(ok === undefined ? {} : { ok }) };
 }
 
+/** What the handlers share while reading one history. */
+interface HistoryReading {
+  report: IncidentReport;
+  events: Event[];
+  scheduled: Map<string, { name: string; input: unknown }>;
+  add: (e: Event, what: string, ok?: boolean) => void;
+}
+
+/** One kind of history event into the report; each handler is called only for its own kind. */
+type EventHandler = (r: HistoryReading, e: Event) => void;
+
+function activityScheduled(r: HistoryReading, e: Event): void {
+  const s = e.activityTaskScheduledEventAttributes!;
+  r.scheduled.set(String(e.eventId), { name: s.activityType?.name ?? '?', input: decode(s.input) });
+}
+
+function activityCompleted(r: HistoryReading, e: Event): void {
+  const c = e.activityTaskCompletedEventAttributes!;
+  const act = r.scheduled.get(String(c.scheduledEventId));
+  const name = act?.name ?? '?';
+  // An activity the report does not know (one since removed, say) still gets its line.
+  const { line, ok } = isKnown(name) ? readActivity(r.report, name, time(e), decode<unknown>(c.result), act?.input) : { line: `${name} completed`, ok: undefined };
+  r.add(e, line, ok);
+}
+
+function activityFailed(r: HistoryReading, e: Event): void {
+  const f = e.activityTaskFailedEventAttributes!;
+  r.add(e, `${r.scheduled.get(String(f.scheduledEventId))?.name ?? '?'} failed: ${f.failure?.message ?? ''}`, false);
+}
+
+const updateDecision = (e: Event): Decision | undefined => decode<Decision>(e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.args);
+
+function updateAccepted(r: HistoryReading, e: Event): void {
+  const d = updateDecision(e);
+  if (!d) return;
+  const { proof: _proof, ...said } = d;
+  r.report.decisions.push({ ...said, at: time(e), channel: 'update' });
+  r.add(e, `${d.by}: ${d.action}, because ${d.reason} (update)`);
+}
+
+function signaled(r: HistoryReading, e: Event): void {
+  const sig = e.workflowExecutionSignaledEventAttributes!;
+  const payload = decode<Record<string, unknown>>(sig.input);
+  if (sig.signalName === decideSignal.name) r.add(e, `signal: ${String(payload?.by)} asked to ${String(payload?.action)}: ${String(payload?.reason)}`);
+  else r.add(e, `signal ${sig.signalName}: ${JSON.stringify(payload)}`);
+}
+
+function timerStarted(r: HistoryReading, e: Event): void {
+  const t = e.timerStartedEventAttributes!.startToFireTimeout;
+  const ms = Number(t?.seconds ?? 0) * 1000 + Math.floor((t?.nanos ?? 0) / 1e6);
+  r.add(e, `durable timer ${ms < 1000 ? `${ms}ms` : formatDuration(ms)}`);
+}
+
+/** The workflow ended: its status, its end time, and (for an outcome of its own) why. */
+function ended(r: HistoryReading, e: Event, status: IncidentReport['status'], outcome?: { outcome: string; reason: string }): void {
+  r.report.status = status;
+  r.report.endedAt = time(e);
+  if (outcome) Object.assign(r.report, outcome);
+}
+
+/** The gate's decisions as the workflow recorded them replace what was merely sent. */
+function recordedDecisions(r: HistoryReading, result: RemediationResult): void {
+  const recorded = result.approvals ?? (result.approval ? [result.approval] : []);
+  if (!recorded.length) return;
+  r.report.decisions = r.report.decisions.filter((d) => d.action !== 'approve' && d.action !== 'reject');
+  for (const a of recorded) {
+    const sent = r.events.some((x) => updateDecision(x)?.by === a.by);
+    r.report.decisions.push({ ...a, channel: a.via === 'policy' ? 'policy' : sent ? 'update' : 'signal' });
+  }
+}
+
+function completed(r: HistoryReading, e: Event): void {
+  ended(r, e, 'completed');
+  const result = decode<RemediationResult>(e.workflowExecutionCompletedEventAttributes!.result);
+  if (!result) return;
+  r.report.outcome = result.outcome;
+  r.report.reason = result.reason;
+  if (Array.isArray(result.evidence)) r.report.evidence = result.evidence;
+  if (result.rerun?.cluster) r.report.clusterChange = `${result.rerun.cluster.change}: ${result.rerun.cluster.summary}`;
+  recordedDecisions(r, result);
+  r.add(e, `finished: ${result.outcome}: ${result.reason}`, isGoodOutcome(result.outcome));
+}
+
+function cancelled(r: HistoryReading, e: Event): void {
+  ended(r, e, 'cancelled', { outcome: 'aborted', reason: 'cancelled' });
+  r.add(e, 'cancelled', false);
+}
+
+function failed(r: HistoryReading, e: Event): void {
+  const reason = e.workflowExecutionFailedEventAttributes!.failure?.message ?? '';
+  ended(r, e, 'failed', { outcome: 'failed', reason });
+  r.add(e, `failed: ${reason}`, false);
+}
+
+function terminated(r: HistoryReading, e: Event): void {
+  ended(r, e, 'terminated');
+  r.add(e, `terminated: ${e.workflowExecutionTerminatedEventAttributes!.reason ?? ''}`, false);
+}
+
+function timedOut(r: HistoryReading, e: Event): void {
+  ended(r, e, 'timed-out');
+  r.add(e, 'timed out', false);
+}
+
+/** Each event kind the report reads, by the attribute that marks it; any other event adds nothing. */
+const EVENT_HANDLERS: [keyof Event, EventHandler][] = [
+  ['activityTaskScheduledEventAttributes', activityScheduled],
+  ['activityTaskCompletedEventAttributes', activityCompleted],
+  ['activityTaskFailedEventAttributes', activityFailed],
+  ['workflowExecutionUpdateAcceptedEventAttributes', updateAccepted],
+  ['workflowExecutionSignaledEventAttributes', signaled],
+  ['timerStartedEventAttributes', timerStarted],
+  ['workflowExecutionCompletedEventAttributes', completed],
+  ['workflowExecutionCanceledEventAttributes', cancelled],
+  ['workflowExecutionFailedEventAttributes', failed],
+  ['workflowExecutionTerminatedEventAttributes', terminated],
+  ['workflowExecutionTimedOutEventAttributes', timedOut],
+];
+
+function startedBy(input: RemediationInput | undefined): string {
+  const t = input?.trigger;
+  return `started by ${t?.source ?? '?'} (${t?.by ?? '?'})${t?.summary ? `: ${t.summary}` : ''}`;
+}
+
 export function buildIncidentReport(history: History): IncidentReport {
   const events = history.events ?? [];
   const first = events[0];
@@ -176,7 +300,7 @@ export function buildIncidentReport(history: History): IncidentReport {
   if (!first || !started) throw new Error('not a workflow history: the first event is not WorkflowExecutionStarted');
   const input = decode<RemediationInput>(started.input);
   const report: IncidentReport = {
-    incident: input ? `helm-unstuck/${input.cluster}/${input.namespace}/${input.release}` : '(unknown)',
+    incident: input ? workflowIdFor(input.cluster, input.namespace, input.release) : '(unknown)',
     status: 'running',
     startedAt: time(first),
     ...(input ? { input } : {}),
@@ -187,89 +311,10 @@ export function buildIncidentReport(history: History): IncidentReport {
     timeline: [],
   };
   const add = (e: Event, what: string, ok?: boolean) => report.timeline.push({ at: time(e), what, ...(ok === undefined ? {} : { ok }) });
-  add(first, `started by ${input?.trigger.source ?? '?'} (${input?.trigger.by ?? '?'})${input?.trigger.summary ? `: ${input.trigger.summary}` : ''}`);
-
-  const scheduled = new Map<string, { name: string; input: unknown }>();
+  add(first, startedBy(input));
+  const reading: HistoryReading = { report, events, scheduled: new Map(), add };
   for (const e of events) {
-    const s = e.activityTaskScheduledEventAttributes;
-    if (s) scheduled.set(String(e.eventId), { name: s.activityType?.name ?? '?', input: decode(s.input) });
-    const c = e.activityTaskCompletedEventAttributes;
-    if (c) {
-      const act = scheduled.get(String(c.scheduledEventId));
-      const name = act?.name ?? '?';
-      // An activity the report does not know (one since removed, say) still gets its line.
-      const { line, ok } = isKnown(name) ? readActivity(report, name, time(e), decode<unknown>(c.result), act?.input) : { line: `${name} completed`, ok: undefined };
-      add(e, line, ok);
-    }
-    const f = e.activityTaskFailedEventAttributes;
-    if (f) add(e, `${scheduled.get(String(f.scheduledEventId))?.name ?? '?'} failed: ${f.failure?.message ?? ''}`, false);
-    const ua = e.workflowExecutionUpdateAcceptedEventAttributes;
-    if (ua) {
-      const d = decode<Decision>(ua.acceptedRequest?.input?.args);
-      if (d) {
-        const { proof: _proof, ...said } = d;
-        report.decisions.push({ ...said, at: time(e), channel: 'update' });
-        add(e, `${d.by}: ${d.action}, because ${d.reason} (update)`);
-      }
-    }
-    const sig = e.workflowExecutionSignaledEventAttributes;
-    if (sig) {
-      const payload = decode<Record<string, unknown>>(sig.input);
-      if (sig.signalName === 'decide') add(e, `signal: ${String(payload?.by)} asked to ${String(payload?.action)}: ${String(payload?.reason)}`);
-      else add(e, `signal ${sig.signalName}: ${JSON.stringify(payload)}`);
-    }
-    const timer = e.timerStartedEventAttributes;
-    if (timer) {
-      const ms = Number(timer.startToFireTimeout?.seconds ?? 0) * 1000 + Math.floor((timer.startToFireTimeout?.nanos ?? 0) / 1e6);
-      add(e, `durable timer ${ms < 1000 ? `${ms}ms` : formatDuration(ms)}`);
-    }
-    const done = e.workflowExecutionCompletedEventAttributes;
-    if (done) {
-      report.status = 'completed';
-      report.endedAt = time(e);
-      const r = decode<RemediationResult>(done.result);
-      if (r) {
-        report.outcome = r.outcome;
-        report.reason = r.reason;
-        if (Array.isArray(r.evidence)) report.evidence = r.evidence;
-        if (r.rerun?.cluster) report.clusterChange = `${r.rerun.cluster.change}: ${r.rerun.cluster.summary}`;
-        // The gate's decisions as the workflow recorded them replace what was merely sent.
-        const recorded = r.approvals ?? (r.approval ? [r.approval] : []);
-        if (recorded.length) {
-          report.decisions = report.decisions.filter((d) => d.action !== 'approve' && d.action !== 'reject');
-          for (const a of recorded) {
-            const sent = events.some((x) => decode<Decision>(x.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.args)?.by === a.by);
-            report.decisions.push({ ...a, channel: a.via === 'policy' ? 'policy' : sent ? 'update' : 'signal' });
-          }
-        }
-        add(e, `finished: ${r.outcome}: ${r.reason}`, isGoodOutcome(r.outcome));
-      }
-    }
-    if (e.workflowExecutionCanceledEventAttributes) {
-      report.status = 'cancelled';
-      report.endedAt = time(e);
-      report.outcome = 'aborted';
-      report.reason = 'cancelled';
-      add(e, 'cancelled', false);
-    }
-    const failed = e.workflowExecutionFailedEventAttributes;
-    if (failed) {
-      report.status = 'failed';
-      report.endedAt = time(e);
-      report.outcome = 'failed';
-      report.reason = failed.failure?.message ?? '';
-      add(e, `failed: ${report.reason}`, false);
-    }
-    if (e.workflowExecutionTerminatedEventAttributes) {
-      report.status = 'terminated';
-      report.endedAt = time(e);
-      add(e, `terminated: ${e.workflowExecutionTerminatedEventAttributes.reason ?? ''}`, false);
-    }
-    if (e.workflowExecutionTimedOutEventAttributes) {
-      report.status = 'timed-out';
-      report.endedAt = time(e);
-      add(e, 'timed out', false);
-    }
+    for (const [attributes, handle] of EVENT_HANDLERS) if (e[attributes]) handle(reading, e);
   }
   const decided = report.decisions.find((d) => d.action === 'approve' || d.action === 'reject');
   report.shownAtApproval = report.checks.filter((c) => !decided || c.at <= decided.at).map((c) => `${mark(c.ok)} ${c.what}`);

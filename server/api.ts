@@ -7,7 +7,9 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { every } from 'hono/combine';
 import { incidentStatus } from '../client/remediation';
+import type { RemediationStatus } from '../workflows/definitions';
 import { clientAddress } from './approval-page';
 import type { DecisionSender } from './decide';
 import { checkDecisionRequest } from './decision-request';
@@ -31,69 +33,80 @@ export interface ApiOptions {
 type ApiEnv = { Variables: { who: Identity } };
 export type Api = ReturnType<typeof api>;
 
-export function api(o: ApiOptions): Hono<ApiEnv> {
-  const app = new Hono<ApiEnv>();
-  const unauthorized = (c: Context) => sendJson(c, 401, { error: 'a valid bearer token is required (your helm-unstuck user token, or an ID token)' }, { 'www-authenticate': 'Bearer' });
 
-  /** The person a bearer token names: a user token, else (with single sign-on) an ID token. */
-  const identify = async (header: string | undefined): Promise<Identity | undefined> => {
-    const token = /^Bearer (.+)$/.exec(header ?? '')?.[1] ?? '';
-    const user = token ? userForToken(o.users, token) : undefined;
-    if (user) return { user, verifiedBy: 'token', groups: [] };
-    if (o.sso && token.split('.').length === 3) {
-      const r = await o.sso.verify(header);
-      if (r.ok) return r.identity;
-    }
-    return undefined;
-  };
-  const authenticate: MiddlewareHandler<ApiEnv> = async (c, next) => {
-    const r = await o.limiter.attempt(clientAddress(c), () => identify(c.req.header('authorization')));
+const unauthorized = (c: Context) => sendJson(c, 401, { error: 'a valid bearer token is required (your helm-unstuck user token, or an ID token)' }, { 'www-authenticate': 'Bearer' });
+
+/** The person a bearer token names: a user token, else (with single sign-on) an ID token. */
+async function identify(o: ApiOptions, header: string | undefined): Promise<Identity | undefined> {
+  const token = /^Bearer (.+)$/.exec(header ?? '')?.[1] ?? '';
+  const user = token ? userForToken(o.users, token) : undefined;
+  if (user) return { user, verifiedBy: 'token', groups: [] };
+  if (o.sso && token.split('.').length === 3) {
+    const r = await o.sso.verify(header);
+    if (r.ok) return r.identity;
+  }
+  return undefined;
+}
+
+/** Every API request names its person, and failures are counted against the limiter. */
+const authenticate =
+  (o: ApiOptions): MiddlewareHandler<ApiEnv> =>
+  async (c, next) => {
+    const r = await o.limiter.attempt(clientAddress(c), () => identify(o, c.req.header('authorization')));
     if (!r.ok && r.retryAfter > 0) return sendJson(c, 429, { error: `too many failed attempts: try again in ${r.retryAfter}s` }, { 'retry-after': String(r.retryAfter) });
     if (!r.ok) return unauthorized(c);
     c.set('who', r.who);
     await next();
   };
-  app.use(`${API_PREFIX}/*`, authenticate);
 
-  const status = async (id: string) => {
-    try {
-      return await incidentStatus(o.client, id);
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) return undefined;
-      throw err;
-    }
-  };
-  const notFound = (c: Context, id: string) => sendJson(c, 404, { error: `no incident ${id}` });
+/** A JSON body of at most MAX_BODY_BYTES. */
+const jsonBody = every(
+  async (c: Context, next) => {
+    if (!/^application\/json\b/i.test(c.req.header('content-type') ?? '')) return sendJson(c, 415, { error: 'content-type must be application/json' });
+    await next();
+  },
+  bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => sendJson(c, 413, { error: `body larger than ${MAX_BODY_BYTES} bytes` }) }),
+);
 
-  app.post(
-    `${API_PREFIX}/incidents/:id{.+}/decisions`,
-    async (c, next) => {
-      if (!/^application\/json\b/i.test(c.req.header('content-type') ?? '')) return sendJson(c, 415, { error: 'content-type must be application/json' });
-      await next();
-    },
-    bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => sendJson(c, 413, { error: `body larger than ${MAX_BODY_BYTES} bytes` }) }),
-    async (c) => {
-      const id = c.req.param('id');
-      let body: unknown;
-      try {
-        body = JSON.parse(await c.req.text());
-      } catch (err) {
-        return sendJson(c, 400, { error: `body is not JSON: ${(err as Error).message}` });
-      }
-      const who = c.var.who;
-      const parsed = checkDecisionRequest(body, who);
-      if ('problems' in parsed) return sendJson(c, 400, { error: `not a decision: ${parsed.problems.join('; ')}`, problems: parsed.problems });
-      const r = await o.send(id, parsed.data, who, 'api');
-      if (r.ok) return sendJson(c, 200, { accepted: true, step: r.step, by: who.user, verifiedBy: who.verifiedBy });
-      if (r.notFound) return notFound(c, id);
-      // The status as it is now (the new plan, the approvals so far), if it can still be read.
-      const now = await status(id).catch(() => undefined);
-      return sendJson(c, 409, { error: `refused: ${r.refused}`, refused: r.refused, ...(now ? { status: now } : {}) });
-    },
-  );
+/** The incident's status (incidentStatus), or undefined when there is no such incident. */
+async function statusOf(client: Client, id: string): Promise<RemediationStatus | undefined> {
+  try {
+    return await incidentStatus(client, id);
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return undefined;
+    throw err;
+  }
+}
+
+const notFound = (c: Context, id: string) => sendJson(c, 404, { error: `no incident ${id}` });
+
+/** POST …/decisions: the decision sent under the caller's verified name; refused, with the status as it is now. */
+async function decide(o: ApiOptions, c: Context<ApiEnv>): Promise<Response> {
+  const id = c.req.param('id')!;
+  let body: unknown;
+  try {
+    body = JSON.parse(await c.req.text());
+  } catch (err) {
+    return sendJson(c, 400, { error: `body is not JSON: ${(err as Error).message}` });
+  }
+  const who = c.var.who;
+  const parsed = checkDecisionRequest(body, who);
+  if ('problems' in parsed) return sendJson(c, 400, { error: `not a decision: ${parsed.problems.join('; ')}`, problems: parsed.problems });
+  const r = await o.send(id, parsed.data, who, 'api');
+  if (r.ok) return sendJson(c, 200, { accepted: true, step: r.step, by: who.user, verifiedBy: who.verifiedBy });
+  if (r.notFound) return notFound(c, id);
+  // The status as it is now (the new plan, the approvals so far), if it can still be read.
+  const now = await statusOf(o.client, id).catch(() => undefined);
+  return sendJson(c, 409, { error: `refused: ${r.refused}`, refused: r.refused, ...(now ? { status: now } : {}) });
+}
+
+export function api(o: ApiOptions): Hono<ApiEnv> {
+  const app = new Hono<ApiEnv>();
+  app.use(`${API_PREFIX}/*`, authenticate(o));
+  app.post(`${API_PREFIX}/incidents/:id{.+}/decisions`, jsonBody, (c) => decide(o, c));
   app.get(`${API_PREFIX}/incidents/:id{.+}`, async (c) => {
     const id = c.req.param('id');
-    const s = await status(id);
+    const s = await statusOf(o.client, id);
     return s ? sendJson(c, 200, s) : notFound(c, id);
   });
   return app;

@@ -3,68 +3,49 @@
 // must not grow with what they send. Forgetting early is always safe here; it costs one more
 // Temporal call or one more log line, never a second incident.
 //
-// Two generations, as quick-lru does: writes go to `current`; when it holds half the cap it
-// becomes `previous` and the old `previous` is dropped whole. Every operation is O(1) (evicting
-// one by one from a Map's front is not: V8 skips the deleted slots on every iteration), the
-// newest half of the cap is always kept, and a generation whose newest entry is past the TTL
-// is dropped at the next operation.
+// lru-cache holds the entries (at most `maxEntries`, the least recently used evicted first, each
+// forgotten `ttlMs` after it was set). What this adds: the clock is injectable (tests), and `size`
+// counts live entries without making every read a walk over all of them. (To lru-cache a set at
+// time 0 never expires: a test clock starts later.)
+import { LRUCache } from 'lru-cache';
 
-interface Entry<V> {
-  at: number;
-  value: V;
-}
-
-export class BoundedMemory<V> {
-  private current = new Map<string, Entry<V>>();
-  private previous = new Map<string, Entry<V>>();
-  private currentNewest = -Infinity;
-  private previousNewest = -Infinity;
-  private readonly half: number;
+export class BoundedMemory<V extends NonNullable<unknown>> {
+  private readonly cache: LRUCache<string, V>;
+  private lastPurge = -Infinity;
 
   constructor(
     readonly maxEntries: number,
     readonly ttlMs: number,
     private readonly now: () => number = Date.now,
   ) {
-    this.half = Math.max(1, Math.floor(maxEntries / 2));
+    // ttlResolution 0: ask the clock on every check (lru-cache otherwise caches it for 1 ms of real time).
+    this.cache = new LRUCache<string, V>({ max: maxEntries, ttl: ttlMs, ttlResolution: 0, perf: { now } });
   }
 
-  /** Entries held (some may be past the TTL until their generation goes); never over the cap. */
+  /**
+   * Entries held, never over the cap. Expired entries are dropped here at most once per
+   * min(TTL, 1 min): dropping them is a walk over every entry, and the webhook asks on every
+   * alert. So an entry may be counted up to a minute past its TTL.
+   */
   get size(): number {
-    this.sweep();
-    return this.current.size + this.previous.size;
+    const now = this.now();
+    if (now - this.lastPurge >= Math.min(this.ttlMs, 60_000)) {
+      this.cache.purgeStale();
+      this.lastPurge = now;
+    }
+    return this.cache.size;
   }
 
-  /** The value remembered under `key`, unless it is older than the TTL. */
+  /** The value remembered under `key`, unless it was set more than the TTL ago. */
   get(key: string): V | undefined {
-    this.sweep();
-    const e = this.current.get(key) ?? this.previous.get(key);
-    return e && this.now() - e.at < this.ttlMs ? e.value : undefined;
+    return this.cache.get(key);
   }
 
   set(key: string, value: V): void {
-    this.sweep();
-    const at = this.now();
-    this.previous.delete(key);
-    this.current.set(key, { at, value });
-    this.currentNewest = Math.max(this.currentNewest, at);
-    if (this.current.size >= this.half) {
-      this.previous = this.current;
-      this.previousNewest = this.currentNewest;
-      this.current = new Map();
-      this.currentNewest = -Infinity;
-    }
+    this.cache.set(key, value);
   }
 
   delete(key: string): void {
-    this.current.delete(key);
-    this.previous.delete(key);
-  }
-
-  /** Drop each generation whose every entry is past the TTL. */
-  sweep(): void {
-    const now = this.now();
-    if (this.previous.size > 0 && now - this.previousNewest >= this.ttlMs) this.previous = new Map();
-    if (this.current.size > 0 && now - this.currentNewest >= this.ttlMs) this.current = new Map();
+    this.cache.delete(key);
   }
 }

@@ -116,7 +116,6 @@ export class AlertForwarder {
     const k = `${t.namespace}/${t.release}`;
     if (firing) set.set(k, true);
     else set.delete(k);
-    set.sweep();
     this.metrics.stuckReleases.set({ cluster: t.cluster }, set.size);
   }
 

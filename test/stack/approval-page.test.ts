@@ -64,7 +64,7 @@ async function login(token: string) {
   return { ctx, page };
 }
 
-test('an approver reviews the evidence and approves in the browser; the incident ends unstuck-and-verified', async () => {
+test('an approver reviews the evidence and approves in the browser; the incident ends unstuck-and-verified, and its page still answers with no worker', async () => {
   const helm = helmFor(3);
   const o = { release: unique('web'), namespace: unique('page') };
   await makeStuck['pending-upgrade'](helm, o);
@@ -120,6 +120,12 @@ test('an approver reviews the evidence and approves in the browser; the incident
   expect(await page.locator('#timeline svg title', { hasText: /^approval, waiting for a human: / }).count()).toBe(1);
   expect([await page.locator('#timeline line.decision').count(), await page.locator('#timeline line.verified').count()]).toEqual([1, 1]);
   await page.screenshot({ path: join(ARTIFACTS, 'approval-page-ended.png'), fullPage: true });
+  // Ended, its page is read from its history: it answers with no worker polling at all.
+  await svc.worker!.shutdown();
+  const ended = await page.goto(`${svc.url}/incidents/${handle.workflowId}`);
+  expect(ended?.status()).toBe(200);
+  expect(await page.textContent('#summary')).toMatch(/unstuck-and-verified: /);
+  expect(await page.textContent('#approvals')).toMatch(/alice .*approved/);
   await ctx.close();
 });
 

@@ -82,3 +82,14 @@ test('a configured cluster whose name a visibility query cannot quote: the newes
   expect(r.status).toBe(200);
   expect(rowsOf(await r.text())).toEqual([expect.stringMatching(/^latest incident terminated started/)]);
 });
+
+test("a finished incident's page is read from its history: it answers with its outcome though no worker ever polled", async () => {
+  const id = workflowIdFor('local', 'apps', unique('rel'));
+  const run = await startRun(id);
+  await run.terminate('test: ends');
+  const r = await get(`/incidents/${id}`);
+  expect(r.status).toBe(200);
+  const html = await r.text();
+  expect(html).toMatch(/<th>Outcome<\/th><td class="[^"]*">aborted: the workflow is terminated<\/td>/);
+  expect(html).not.toContain('http-equiv="refresh"');
+});
