@@ -8,7 +8,7 @@ import { Worker, bundleWorkflowCode } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { clusterRegistry } from '../activities/clusters';
 import { GitlabClient } from '../activities/gitlab';
-import { decide, startRemediation } from '../client/remediation';
+import { decide, startRemediation } from '../client/incidents';
 import { DECISION_REQUIRED } from '../decisions/alert-requests';
 import { newSecretKey, publicKeyOf, signProof } from '../decisions/decision-proof';
 import { parseDuration } from '../decisions/duration';

@@ -6,7 +6,7 @@ import { Worker, bundleWorkflowCode } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { clusterRegistry } from '../activities/clusters';
 import { GitlabClient } from '../activities/gitlab';
-import { decide, startRemediation } from '../client/remediation';
+import { decide, startRemediation } from '../client/incidents';
 import { newSecretKey, publicKeyOf, signProof } from '../decisions/decision-proof';
 import { workflowIdFor } from '../decisions/remediation';
 import { statusQuery } from '../workflows/definitions';

@@ -20,7 +20,7 @@ import { startAlertmanager } from '../test/stack/alertmanager';
 import { startPrometheus } from '../test/stack/prometheus';
 import { FakeGitlab } from '../test/fake-gitlab/server';
 import { serve } from '../server/serve';
-import { decide } from '../client/remediation';
+import { decide } from '../client/incidents';
 import { workflowIdFor, type Outcome } from '../decisions/remediation';
 import { statusQuery } from '../workflows/definitions';
 import type { remediateStuckRelease } from '../workflows/remediate';

@@ -7,7 +7,7 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { incidentStatus } from '../client/remediation';
+import { incidentStatus } from '../client/incidents';
 import { clientAddress } from './approval-page';
 import type { DecisionSender } from './decide';
 import { checkDecisionRequest } from './decision-request';

@@ -13,7 +13,7 @@ import { every } from 'hono/combine';
 import { csrf } from 'hono/csrf';
 import { HTTPException } from 'hono/http-exception';
 import { secureHeaders } from 'hono/secure-headers';
-import { WORKFLOW_TYPE } from '../client/remediation';
+import { WORKFLOW_TYPE } from '../client/incidents';
 import { retriesOf } from '../client/retries';
 import { statusQuery, type RemediationStatus } from '../workflows/definitions';
 import type { NamespaceScope } from '../decisions/namespaces';

@@ -6,7 +6,7 @@ import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@
 import { signProof, type DecisionProof, type ProofBinding } from '../decisions/decision-proof';
 import { principalOf } from '../decisions/principal';
 import type { Decision, DecisionAction } from '../decisions/remediation';
-import { decide, incidentStatus } from '../client/remediation';
+import { decide, incidentStatus } from '../client/incidents';
 import type { Identity } from './sso';
 
 /**

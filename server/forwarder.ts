@@ -18,7 +18,7 @@ import { namespaceAllowed, namespaceRefusal } from '../decisions/namespaces';
 import { own } from '../decisions/validation';
 import { workflowIdFor, type RemediationInput } from '../decisions/remediation';
 import type { Config } from '../lib/config';
-import { InvalidRemediationInput, notifyAlert, startRemediation } from '../client/remediation';
+import { InvalidRemediationInput, notifyAlert, startRemediation } from '../client/incidents';
 import { BoundedMemory } from './bounded-memory';
 import type { Metrics } from './metrics';
 

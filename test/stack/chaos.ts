@@ -12,7 +12,7 @@ import * as k8s from '@kubernetes/client-node';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import type { OperatorConfig } from '../../activities/policy';
-import { startRemediation } from '../../client/remediation';
+import { startRemediation } from '../../client/incidents';
 import { publicKeyOf } from '../../decisions/decision-proof';
 import type { Outcome, PolicyConfig } from '../../decisions/remediation';
 import { statusQuery, type RemediationResult, type RemediationStatus } from '../../workflows/definitions';

@@ -16,7 +16,7 @@ import type { OperatorSource } from '../../activities/act-gate';
 import { publicKeyOf, signProof, type DecisionProof, type ProofBinding } from '../../decisions/decision-proof';
 import { principalOf } from '../../decisions/principal';
 import { workflowIdFor, type Decision, type PolicyConfig, type RemediationInput } from '../../decisions/remediation';
-import { decide } from '../../client/remediation';
+import { decide } from '../../client/incidents';
 import { statusQuery, type RemediationStatus } from '../../workflows/definitions';
 import { FakeGitlab, type Job } from '../fake-gitlab/server';
 import { adminNeedsNoPolicy, CLUSTER, unique } from './fixtures';

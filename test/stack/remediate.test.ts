@@ -2,7 +2,7 @@
 // with the fake GitLab. Each test is one branch of the runbook, asserting the outcome and the
 // evidence the workflow recorded.
 import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
-import { startRemediation, decide, notifyAlert } from '../../client/remediation';
+import { startRemediation, decide, notifyAlert } from '../../client/incidents';
 import type { RemediationInput } from '../../decisions/remediation';
 import type { RemediationResult } from '../../workflows/remediate';
 import { decideSignal } from '../../workflows/definitions';

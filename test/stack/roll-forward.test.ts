@@ -4,7 +4,7 @@
 // before approval; what the re-run changed is read from the cluster before and after it, and the
 // cluster decides where the log disagrees. Incidents run concurrently: each has its own release,
 // namespace, GitLab project and task queue.
-import { notifyAlert, startRemediation } from '../../client/remediation';
+import { notifyAlert, startRemediation } from '../../client/incidents';
 import type { Activities } from '../../activities';
 import type { UnlockStrategy } from '../../decisions/remediation';
 import type { RemediationResult } from '../../workflows/remediate';

@@ -9,10 +9,10 @@ import { mark } from '../lib/glyphs';
 import { forTerminal, forTerminalLine } from '../lib/terminal';
 import { loadConfig } from '../lib/config';
 import type { RemediationStatus } from '../workflows/definitions';
-import { connectClient } from './connect';
+import { connectClient } from '../client/connect';
 import { CommandError, type CommandIo } from './errors';
-import { decide, incidentStatus, InvalidRemediationInput, planDigest, startRemediation, WORKFLOW_TYPE } from './remediation';
-import { apiDecide, apiStatus, serveApiFrom, type ServeApi } from './serve-api';
+import { decide, incidentStatus, InvalidRemediationInput, planDigest, startRemediation, WORKFLOW_TYPE } from '../client/incidents';
+import { apiDecide, apiStatus, serveApiFrom, type ServeApi } from './serve-client';
 
 /** One Temporal connection for the whole command, closed at its end. */
 async function withClient<T>(io: CommandIo, fn: (client: Client) => Promise<T>): Promise<T> {

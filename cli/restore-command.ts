@@ -10,9 +10,9 @@ import { workflowIdFor } from '../decisions/remediation';
 import { loadConfig } from '../lib/config';
 import { forTerminalLine } from '../lib/terminal';
 import { backupInHistory, type OurRun } from './backup-history';
-import { connectClient } from './connect';
+import { connectClient } from '../client/connect';
 import { CommandError, type CommandIo } from './errors';
-import { WORKFLOW_TYPE } from './remediation';
+import { WORKFLOW_TYPE } from '../client/incidents';
 
 export interface RestoreOptions {
   cluster: string;
