@@ -12,7 +12,7 @@ import { decide, startRemediation } from '../client/incidents';
 import { DECISION_REQUIRED } from '../decisions/alert-requests';
 import { newSecretKey, publicKeyOf, signProof } from '../decisions/decision-proof';
 import { parseDuration } from '../decisions/duration';
-import { workflowIdFor } from '../decisions/remediation';
+import { workflowIdFor } from '../decisions/vocabulary';
 import { statusQuery, type RemediationStatus } from '../workflows/definitions';
 import { FakeGitlab } from '../test/fake-gitlab/server';
 import { startAlertmanager } from '../test/stack/alertmanager';

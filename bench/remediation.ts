@@ -8,7 +8,7 @@ import { clusterRegistry } from '../activities/clusters';
 import { GitlabClient } from '../activities/gitlab';
 import { decide, startRemediation } from '../client/incidents';
 import { newSecretKey, publicKeyOf, signProof } from '../decisions/decision-proof';
-import { workflowIdFor } from '../decisions/remediation';
+import { workflowIdFor } from '../decisions/vocabulary';
 import { statusQuery } from '../workflows/definitions';
 import { eventTimeMs } from '../report/incident';
 import { FakeGitlab } from '../test/fake-gitlab/server';

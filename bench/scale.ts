@@ -26,7 +26,7 @@ import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import { Kube } from '../activities/kubernetes';
 import { scan } from '../activities/release';
 import { startRemediation } from '../client/incidents';
-import type { RemediationInput } from '../decisions/remediation';
+import type { RemediationInput } from '../decisions/schemas';
 import { eventTimeMs } from '../report/incident';
 import { serve } from '../server/serve';
 import { FakeGitlab } from '../test/fake-gitlab/server';

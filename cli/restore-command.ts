@@ -6,7 +6,7 @@ import { createOperatorActions } from '../activities';
 import type { BackupRef } from '../activities/restore';
 import { clusterRegistry } from '../activities/clusters';
 import type { HistoryDigest } from '../decisions/backup-digest';
-import { workflowIdFor } from '../decisions/remediation';
+import { workflowIdFor } from '../decisions/vocabulary';
 import { loadConfig } from '../lib/config';
 import { forTerminalLine } from '../lib/terminal';
 import { backupInHistory, type OurRun } from './backup-history';

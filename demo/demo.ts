@@ -21,7 +21,7 @@ import { startPrometheus } from '../test/stack/prometheus';
 import { FakeGitlab } from '../test/fake-gitlab/server';
 import { serve } from '../server/serve';
 import { decide } from '../client/incidents';
-import { workflowIdFor, type Outcome } from '../decisions/remediation';
+import { workflowIdFor, type Outcome } from '../decisions/vocabulary';
 import { statusQuery } from '../workflows/definitions';
 import type { remediateStuckRelease } from '../workflows/remediate';
 import { buildIncidentReport } from '../report/incident';

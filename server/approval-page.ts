@@ -17,7 +17,7 @@ import { WORKFLOW_TYPE } from '../client/incidents';
 import { retriesOf } from '../client/retries';
 import { statusQuery, type RemediationStatus } from '../workflows/definitions';
 import type { NamespaceScope } from '../decisions/namespaces';
-import { releasePagePath } from '../decisions/remediation';
+import { releasePagePath } from '../decisions/vocabulary';
 import type { DecisionSender } from './decide';
 import { checkDecisionRequest } from './decision-request';
 import type { LoginLimiter } from './rate-limit';

@@ -5,7 +5,7 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { validateNamespace, validateReleaseName } from '../decisions/helm';
 import { namespaceAllowed, namespaceRefusal, type NamespaceScope } from '../decisions/namespaces';
-import { workflowIdFor } from '../decisions/remediation';
+import { workflowIdFor } from '../decisions/vocabulary';
 import { quote } from '../decisions/validation';
 import { WORKFLOW_TYPE } from '../client/incidents';
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Kube } from '../../activities/kubernetes';
 import { EXIT, main } from '../../cli/main';
 import { decide } from '../../client/incidents';
-import { workflowIdFor } from '../../decisions/remediation';
+import { workflowIdFor } from '../../decisions/vocabulary';
 import { WEBHOOK_PATH } from '../../server/http';
 import type { RemediationResult } from '../../workflows/definitions';
 import { serve, type Serving } from '../../server/serve';

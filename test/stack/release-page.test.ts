@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { WORKFLOW_TYPE } from '../../client/incidents';
 import { newSecretKey } from '../../decisions/decision-proof';
-import { workflowIdFor } from '../../decisions/remediation';
+import { workflowIdFor } from '../../decisions/vocabulary';
 import { approvalPage } from '../../server/approval-page';
 import { decisionSender } from '../../server/decide';
 import { LoginLimiter } from '../../server/rate-limit';

@@ -3,7 +3,7 @@
 // evidence the workflow recorded.
 import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { startRemediation, decide, notifyAlert } from '../../client/incidents';
-import type { RemediationInput } from '../../decisions/remediation';
+import type { RemediationInput } from '../../decisions/schemas';
 import type { RemediationResult } from '../../workflows/remediate';
 import { decideSignal } from '../../workflows/definitions';
 import { CHART_SECRETS, helmFor, unique } from './fixtures';
