@@ -58,4 +58,14 @@ export default tseslint.config(
     languageOptions: { globals: { module: 'writable', require: 'readonly', __dirname: 'readonly', process: 'readonly', console: 'readonly' } },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
+  {
+    // One adapter module per external system imports its client library: Kubernetes is
+    // activities/kubernetes/ (workflows/ have their own, stricter rule above; tests and benches
+    // build their fixtures with client-node directly).
+    files: ['**/*.ts'],
+    ignores: ['activities/kubernetes/**', 'workflows/**', 'test/**', 'bench/**'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['@kubernetes/*'], message: 'only activities/kubernetes/ imports client-node: use its Kube.' }] }],
+    },
+  },
 );

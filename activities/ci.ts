@@ -1,8 +1,8 @@
 // Runbook steps 1 and 6 (observe, act): is CI deploying to this environment right now, and the
 // re-run of the failed deploy job whose dry-run diff should change nothing.
 import { parseDryRunTrace, TRACE_LIMITS, traceNotRead, type DiffReport } from '../decisions/dry-run-diff';
-import { watchProblems, type CiWatch } from '../decisions/remediation';
-import { compileJobPattern } from '../decisions/remediation-input';
+import { watchProblems, type CiWatch } from '../decisions/schemas';
+import { compileJobPattern } from '../decisions/schemas';
 import { InvalidInputError } from './failures';
 import type { CiJob, GitlabClient } from './gitlab';
 

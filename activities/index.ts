@@ -1,6 +1,6 @@
 // All activities, built from their dependencies (samples-typescript's createActivities pattern):
 // tests pass their own cluster registry and clock, the worker passes the real ones.
-import type { Decision } from '../decisions/remediation';
+import type { Decision } from '../decisions/vocabulary';
 import { own } from '../decisions/validation';
 import { checkMandate, operatorNow, type OperatorSource, type Target } from './act-gate';
 import { AdmissionMonitor, type AdmissionCheck } from './admission';

@@ -3,8 +3,8 @@
 // history, so a start cannot bring its own policy, and replay sees the policy the incident had.
 import { namespaceAllowed, namespaceRefusal } from '../decisions/namespaces';
 import { operatorPolicy } from '../decisions/policy';
-import type { OperatorPolicy } from '../decisions/remediation';
-import { resolvePolicy } from '../decisions/remediation-input';
+import type { OperatorPolicy } from '../decisions/vocabulary';
+import { resolvePolicy } from '../decisions/schemas';
 import { own } from '../decisions/validation';
 import type { Config } from '../lib/config';
 import { InvalidInputError } from './failures';

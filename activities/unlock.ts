@@ -12,7 +12,7 @@ import { refuseUnlessAdmissionPolicyInForce } from '../decisions/admission-polic
 import { judgeApprovedRecord, markedByUsDetail, settleBeforeActing, type RecordSeen } from '../decisions/approved-record';
 import { backupName, isPending, recordName, type StorageDriver } from '../decisions/helm';
 import { judgeRecordGone, type RecordGone } from '../decisions/record-gone';
-import type { UnlockStrategy } from '../decisions/remediation';
+import type { UnlockStrategy } from '../decisions/schemas';
 import type { ApprovedRecord } from '../decisions/runbook';
 import { AdmissionMonitor, type AdmissionCheck } from './admission';
 import { abortedBecause, attemptNumber, attemptSignal, leftToFinish, requestSignal } from './attempt';

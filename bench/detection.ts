@@ -15,7 +15,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Kube, RecordWatcher, type NewRecord } from '../activities/kubernetes';
-import { workflowIdFor } from '../decisions/remediation';
+import { workflowIdFor } from '../decisions/vocabulary';
 import { Detector } from '../detector/detector';
 import { detectorRegistry } from '../detector/metrics';
 import { serve } from '../server/serve';

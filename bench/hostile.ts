@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseDryRunTrace, TRACE_LIMITS } from '../decisions/dry-run-diff';
-import { compileJobPattern } from '../decisions/remediation-input';
+import { compileJobPattern } from '../decisions/schemas';
 import { median, writeResult } from './lib/stack';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);

@@ -25,8 +25,8 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import { Kube } from '../activities/kubernetes';
 import { scan } from '../activities/release';
-import { startRemediation } from '../client/remediation';
-import type { RemediationInput } from '../decisions/remediation';
+import { startRemediation } from '../client/incidents';
+import type { RemediationInput } from '../decisions/schemas';
 import { eventTimeMs } from '../report/incident';
 import { serve } from '../server/serve';
 import { FakeGitlab } from '../test/fake-gitlab/server';
@@ -151,7 +151,7 @@ async function concurrentSection(stack: BenchStack, temporal: TestWorkflowEnviro
     clusters: { bench: { context: 'bench', gitlab: [{ project: 1000, environment: 'gprd' }], admissionPolicy: 'not-required' } },
     policy: { approvers: ['alice'], minPendingAge: '0s', ciPollInterval: '200ms', ciJobTimeout: '5m', autoApprove: { configuredBy: 'bench/scale.ts', reason: 'benchmark: the operator approves stuck releases in advance' } },
   }));
-  const worker = spawn(process.execPath, [join(ROOT, 'dist', 'client', 'cli.js'), 'worker'], {
+  const worker = spawn(process.execPath, [join(ROOT, 'dist', 'cli', 'main.js'), 'worker'], {
     env: { ...process.env, HELM_UNSTUCK_CONFIG: config, TEMPORAL_ADDRESS: temporal.address, HELM_UNSTUCK_TASK_QUEUE: taskQueue, HELM_UNSTUCK_GITLAB_URL: gitlab.url, HELM_UNSTUCK_GITLAB_TOKEN: GITLAB_TOKEN },
     stdio: ['ignore', 'ignore', 'pipe'],
   });

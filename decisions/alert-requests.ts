@@ -1,7 +1,7 @@
 // Requests as alerts (issue 22): what the incident tells Alertmanager while a human is asked, and
 // when an ending needs one. Pure, so the workflow builds the alerts and the adapter
 // (activities/alertmanager.ts) only adds the times and the incident page's link.
-import type { Hold, Outcome } from './remediation';
+import type { Hold, Outcome } from './vocabulary';
 import { ownRecordOf, z } from './validation';
 
 export const DECISION_REQUIRED = 'HelmUnstuckDecisionRequired';

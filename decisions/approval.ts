@@ -5,7 +5,8 @@
 import { MAX_BY_CHARS, MAX_REASON_CHARS } from './decision-limits';
 import { checkProof, shortDigest } from './decision-proof';
 import { isApprover, personOf, principalOf } from './principal';
-import { actionsFor, type Decision, type Hold, type RecordedDecision, type ResolvedPolicy, type UnlockStrategy } from './remediation';
+import { actionsFor, type Decision, type Hold, type RecordedDecision } from './vocabulary';
+import type { ResolvedPolicy, UnlockStrategy } from './schemas';
 import type { ApprovedRecord } from './runbook';
 
 /**

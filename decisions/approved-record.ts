@@ -9,7 +9,7 @@
 // DELETE requests for one unlock (the second answered 404: issue 14's double action). So a retry
 // that finds its own backup, proof that an earlier attempt got as far as the write, waits until the
 // API server has had time to run what it holds, reads the record again, and judges it here.
-import type { UnlockStrategy } from './remediation';
+import type { UnlockStrategy } from './schemas';
 
 export type ApprovedRecordState =
   /** Same uid and resourceVersion as approved: nothing has written it; ours to act on. */

@@ -8,7 +8,8 @@
 import { checkProof } from './decision-proof';
 import { planDigest } from './approval';
 import { isApprover, personOf, principalOf } from './principal';
-import { workflowIdFor, type Decision, type ResolvedPolicy, type UnlockStrategy } from './remediation';
+import { workflowIdFor, type Decision } from './vocabulary';
+import type { ResolvedPolicy, UnlockStrategy } from './schemas';
 import type { ApprovedRecord } from './runbook';
 
 /** The workflow type whose runs may act. */

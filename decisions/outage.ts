@@ -1,7 +1,7 @@
 // Outages, in words: what an incident waiting on a retried activity is waiting for (the `status`
 // command and the approval page), and how an incident ends when an outage outlasts the retry
 // budget: what was done, what was not, and how to resume.
-import type { Step } from './remediation';
+import type { Step } from './vocabulary';
 
 /** Which system each activity talks to, for the words. */
 const SYSTEM_OF: Record<string, 'the API server' | 'GitLab'> = {

@@ -2,7 +2,8 @@
 // configuration always gives the same digest, whatever the key order) and its words.
 import { shortDigest } from './decision-proof';
 import { formatDuration } from './duration';
-import type { CiWatch, OperatorPolicy, ResolvedPolicy } from './remediation';
+import type { OperatorPolicy } from './vocabulary';
+import type { CiWatch, ResolvedPolicy } from './schemas';
 
 /** JSON with every object's keys sorted, so equal values give equal text. */
 export function canonicalJson(v: unknown): string {

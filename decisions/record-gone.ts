@@ -3,7 +3,7 @@
 // taken by this incident, means this incident backed it up and deleted it in an earlier attempt
 // whose answer was lost (an API server that froze, a worker that died mid-request). Without a
 // backup of it, someone else changed Helm's state.
-import type { UnlockStrategy } from './remediation';
+import type { UnlockStrategy } from './schemas';
 
 export interface RecordGone {
   /** This incident (the workflow id), and the record's uid as approved. */

@@ -1,7 +1,7 @@
 // The times the people paged care about, from one incident's clock: from the release going stuck
 // to Helm showing it deployed again, how long each hold waited for a human's answer, and how long
 // the incident lasted. Pure: the workflow computes them at its end and hands them to reportOutcome.
-import type { Hold } from './remediation';
+import type { Hold } from './vocabulary';
 
 /** One hold a human answered: which, and how long after it opened. */
 export interface DecisionWait {

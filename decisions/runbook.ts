@@ -7,7 +7,8 @@ import type { DiffMode, DiffVerdict } from './dry-run-diff';
 import type { ClusterChange } from './live-objects';
 import type { ReleaseState } from './release-state';
 import type { VerifyExpectation } from './verification';
-import { HOLD_ANSWERS, type Decision, type Hold, type Outcome, type ResolvedPolicy } from './remediation';
+import { HOLD_ANSWERS, type Decision, type Hold, type Outcome } from './vocabulary';
+import type { ResolvedPolicy } from './schemas';
 
 /** How an incident ends: the outcome, and why in one sentence. */
 export interface Ending {

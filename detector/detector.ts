@@ -5,13 +5,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   Kube,
-  PENDING_RECORDS_SELECTOR,
   RecordWatcher,
   type RecordEvent,
   type RecordKind,
   type RecordMeta,
   type RunningWatch,
 } from '../activities/kubernetes';
+import { PENDING_RECORDS_SELECTOR } from '../decisions/helm';
 import { stuckReleases, type StuckRelease } from '../decisions/pending-releases';
 
 const KINDS: RecordKind[] = ['Secret', 'ConfigMap'];

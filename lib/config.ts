@@ -10,8 +10,8 @@ import { AlertMappingSchema, type AlertMapping } from '../decisions/alerts';
 import { decodeKey } from '../decisions/decision-proof';
 import { DurationMs } from '../decisions/duration';
 import { ClusterName, NamespaceName } from '../decisions/helm';
-import type { CiWatch, PolicyConfig } from '../decisions/remediation';
-import { checkPolicy, CiWatchesSchema, DecisionKeys, PeopleSchema, PolicySchema } from '../decisions/remediation-input';
+import type { CiWatch, PolicyConfig } from '../decisions/schemas';
+import { checkPolicy, CiWatchesSchema, DecisionKeys, PeopleSchema, PolicySchema } from '../decisions/schemas';
 import { check, ownRecordOf, quote, z } from '../decisions/validation';
 import { externalUrlProblem } from './external-url';
 

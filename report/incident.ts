@@ -4,7 +4,8 @@
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
 import type { Activities } from '../activities';
-import { isGoodOutcome, workflowIdFor, type Decision, type RecordedDecision, type RemediationInput } from '../decisions/remediation';
+import { isGoodOutcome, workflowIdFor, type Decision, type RecordedDecision } from '../decisions/vocabulary';
+import type { RemediationInput } from '../decisions/schemas';
 import { decideSignal, type EvidenceEntry } from '../workflows/definitions';
 import type { RemediationResult } from '../workflows/remediate';
 import { formatDuration } from '../decisions/duration';

@@ -1,7 +1,7 @@
 // The incident report as Markdown (for the incident issue) and as one self-contained HTML page.
 import { html, raw } from 'hono/html';
 import type { HtmlEscapedString } from 'hono/utils/html';
-import { isGoodOutcome } from '../decisions/remediation';
+import { isGoodOutcome } from '../decisions/vocabulary';
 import { mark } from '../lib/glyphs';
 import { forTerminalLine } from '../lib/terminal';
 import type { IncidentReport, TimelineEntry } from './incident';

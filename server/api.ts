@@ -8,7 +8,7 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { every } from 'hono/combine';
-import { incidentStatus } from '../client/remediation';
+import { incidentStatus } from '../client/incidents';
 import type { RemediationStatus } from '../workflows/definitions';
 import { clientAddress } from './approval-page';
 import type { DecisionSender } from './decide';

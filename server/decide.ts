@@ -5,8 +5,8 @@
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { signProof, type DecisionProof, type ProofBinding } from '../decisions/decision-proof';
 import { principalOf } from '../decisions/principal';
-import type { Decision, DecisionAction } from '../decisions/remediation';
-import { decide, incidentStatus } from '../client/remediation';
+import type { Decision, DecisionAction } from '../decisions/vocabulary';
+import { decide, incidentStatus } from '../client/incidents';
 import type { Identity } from './sso';
 
 /**

@@ -16,9 +16,10 @@ import { scan } from '../activities/release';
 import type { AlertTarget } from '../decisions/alerts';
 import { namespaceAllowed, namespaceRefusal } from '../decisions/namespaces';
 import { own } from '../decisions/validation';
-import { workflowIdFor, type RemediationInput } from '../decisions/remediation';
+import { workflowIdFor } from '../decisions/vocabulary';
+import type { RemediationInput } from '../decisions/schemas';
 import type { Config } from '../lib/config';
-import { InvalidRemediationInput, notifyAlert, startRemediation } from '../client/remediation';
+import { InvalidRemediationInput, notifyAlert, startRemediation } from '../client/incidents';
 import { BoundedMemory } from './bounded-memory';
 import type { Metrics } from './metrics';
 

@@ -1,7 +1,7 @@
 // The incident list's rows: which release on which cluster, and whether it waits for a human (on
 // which hold, for whom, since when). Open holds come first, the longest waiting at the top: that
 // is what an approver opening the list is there for.
-import { releaseOfWorkflowId, type Hold } from '../decisions/remediation';
+import { releaseOfWorkflowId, type Hold } from '../decisions/vocabulary';
 import type { RemediationStatus } from '../workflows/definitions';
 
 export interface IncidentRow {

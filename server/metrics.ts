@@ -4,7 +4,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { OutcomeSink } from '../activities/notify';
 import type { RecoveryTimes } from '../decisions/recovery-times';
-import { HOLDS, OUTCOMES, STEPS } from '../decisions/remediation';
+import { HOLDS, OUTCOMES, STEPS } from '../decisions/vocabulary';
 
 /** Minutes to hours: a human answering at once, the runbook by hand (15-30 min), a night's wait. */
 export const RECOVERY_BUCKETS = [30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 86400];

@@ -5,9 +5,9 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { validateNamespace, validateReleaseName } from '../decisions/helm';
 import { namespaceAllowed, namespaceRefusal, type NamespaceScope } from '../decisions/namespaces';
-import { workflowIdFor } from '../decisions/remediation';
+import { workflowIdFor } from '../decisions/vocabulary';
 import { quote } from '../decisions/validation';
-import { WORKFLOW_TYPE } from '../client/remediation';
+import { WORKFLOW_TYPE } from '../client/incidents';
 
 /** One run of a release's workflow id: one incident. */
 export interface IncidentRun {

@@ -4,7 +4,7 @@ import { html, raw } from 'hono/html';
 import { describeDecider } from '../decisions/approval';
 import { MAX_REASON_CHARS } from '../decisions/decision-limits';
 import { formatDuration } from '../decisions/duration';
-import { HOLD_ANSWERS, isGoodOutcome, releaseOfWorkflowId, type Hold } from '../decisions/remediation';
+import { HOLD_ANSWERS, isGoodOutcome, releaseOfWorkflowId, type Hold } from '../decisions/vocabulary';
 import { VERDICT_WORDS } from '../decisions/live-objects';
 import { buildTimeline, timelineSvg } from '../report/timeline';
 import type { RemediationStatus } from '../workflows/definitions';

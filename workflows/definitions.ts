@@ -6,7 +6,7 @@ import type { VerifyResult } from '../activities/release';
 import type { UnlockResult } from '../activities/unlock';
 import type { DiffReport } from '../decisions/dry-run-diff';
 import type { ClusterChange, LiveVerdict } from '../decisions/live-objects';
-import type { Decision, Hold, Outcome, RecordedDecision, Step } from '../decisions/remediation';
+import type { Decision, Hold, Outcome, RecordedDecision, Step } from '../decisions/vocabulary';
 import type { ApprovedRecord } from '../decisions/runbook';
 
 /** What the workflow returns: how the incident ended, why, and what was done on the way. */

@@ -9,24 +9,16 @@ import { formatDuration } from '../decisions/duration';
 import { FAILURE_TYPES } from '../decisions/failure-types';
 import { describeGaveUp } from '../decisions/outage';
 import { describePolicy } from '../decisions/policy';
-import {
-  parseRemediationInput,
-  workflowIdFor,
-  type CiWatch,
-  type Decision,
-  type Hold,
-  type RecordedDecision,
-  type RemediationInput,
-  type ResolvedPolicy,
-  type Step,
-} from '../decisions/remediation';
-import { IGNORED_INPUT_KEYS } from '../decisions/remediation-input';
+import { workflowIdFor, type Decision, type Hold, type RecordedDecision, type Step } from '../decisions/vocabulary';
+import { parseRemediationInput, type CiWatch, type RemediationInput, type ResolvedPolicy } from '../decisions/schemas';
+import { IGNORED_INPUT_KEYS } from '../decisions/schemas';
 import { recoveryTimes, type RecoveryClock } from '../decisions/recovery-times';
 import type { Ending } from '../decisions/runbook';
 import { alertSignal, decideSignal, decideUpdate, statusQuery, type EvidenceEntry, type RemediationResult, type RemediationStatus } from './definitions';
 
-// Reads and actions alike retry through an outage of the API server or GitLab of at least 10
-// minutes (the actions are idempotent and find their own earlier work): every 30 s at most, for
+// Every activity but the Alertmanager requests, reads and acts alike, goes through `retried`: it
+// retries through an outage of the API server or GitLab of at least 10 minutes (the acts are
+// idempotent and find their own earlier work): every 30 s at most, for
 // 15 minutes in all. Each attempt heartbeats every 2 s, so a lost worker is noticed in 10 s, and
 // ends its own requests (15-20 s each) before its start-to-close timeout (activities/attempt.ts),
 // so an attempt never overlaps its retry. Past the budget the incident ends saying what was done.
@@ -37,12 +29,11 @@ const resilient = {
   scheduleToCloseTimeout: RETRY_BUDGET,
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
 } as const;
-export const reads = proxyActivities<Activities>(resilient);
-export const actions = proxyActivities<Activities>(resilient);
+export const retried = proxyActivities<Activities>(resilient);
 const RETRY_BUDGET_MS = 15 * 60_000;
 // Posting a request to Alertmanager: one attempt per activity, retried by the workflow (deliver),
 // so the evidence can say at once that a request is not getting through, and the incident goes on.
-const notices = proxyActivities<Activities>({ startToCloseTimeout: '30 seconds', heartbeatTimeout: '10 seconds', retry: { maximumAttempts: 1 } });
+const triedOnce = proxyActivities<Activities>({ startToCloseTimeout: '30 seconds', heartbeatTimeout: '10 seconds', retry: { maximumAttempts: 1 } });
 
 /** The patch under which an incident posts its requests as alerts (issue 22). */
 const REQUESTS_AS_ALERTS = 'requests-as-alerts';
@@ -142,7 +133,7 @@ export function open(input: RemediationInput): Opened {
 export async function begin(o: Opened): Promise<Incident | End> {
   let loaded;
   try {
-    loaded = await reads.loadPolicy({ cluster: o.input.cluster, namespace: o.input.namespace });
+    loaded = await retried.loadPolicy({ cluster: o.input.cluster, namespace: o.input.namespace });
   } catch (err) {
     if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === FAILURE_TYPES.InvalidInput) {
       note(o, 'error', err.cause.message, false);
@@ -325,7 +316,7 @@ async function deliver(s: Opened, alerts: RequestAlert[]): Promise<void> {
   const what = describePost(alerts);
   for (let attempt = 1, waitMs = 1000; s.telling.on; attempt++, waitMs = Math.min(2 * waitMs, 30_000)) {
     try {
-      const r = await CancellationScope.nonCancellable(() => notices.postAlerts({ incident: s.id, alerts }));
+      const r = await CancellationScope.nonCancellable(() => triedOnce.postAlerts({ incident: s.id, alerts }));
       s.telling.failingSince = undefined;
       if (!r.delivered) {
         s.telling.on = false;
@@ -377,7 +368,7 @@ async function escalate(s: Incident, w: Waiting): Promise<void> {
   note(s, 'escalation', `escalation ${count}: still waiting for ${waitingFor} after ${formatDuration(waited)}`);
   w.escalations++;
   raise(s, w);
-  await reads.notifyEscalation({ incident: s.id, waitingFor, waitedMs: waited, count, summary: waitingFor });
+  await retried.notifyEscalation({ incident: s.id, waitingFor, waitedMs: waited, count, summary: waitingFor });
 }
 
 /** A human continues past the hold or stops there. A resolved alert changes nothing on it. */
@@ -433,7 +424,7 @@ export async function finish(s: Opened, end: End): Promise<RemediationResult> {
   // What became of each post is written down before the outcome, which stays the last line.
   await toldAll(s);
   note(s, 'decision', `${outcome}: ${reason}`);
-  await reads.reportOutcome({ incident: s.id, outcome, reason, stepSeconds: s.clock.stepSeconds, times });
+  await retried.reportOutcome({ incident: s.id, outcome, reason, stepSeconds: s.clock.stepSeconds, times });
   const { cluster, namespace, release } = s.input;
   return {
     incident: s.id,

@@ -31,7 +31,8 @@ import { describePlan, planDigest } from '../decisions/approval';
 import { recoveryTimes } from '../decisions/recovery-times';
 import { FAILURE_TYPES, type FailureType } from '../decisions/failure-types';
 import type { ApprovedRecord } from '../decisions/runbook';
-import type { CiWatch, RecordedDecision, RemediationInput } from '../decisions/remediation';
+import type { RecordedDecision } from '../decisions/vocabulary';
+import type { CiWatch, RemediationInput } from '../decisions/schemas';
 import {
   approvedRecords,
   decideAnswer,
@@ -45,10 +46,9 @@ import {
   decideVerified,
   type Plan,
 } from '../decisions/runbook';
-import type { Decision, Step } from '../decisions/remediation';
+import type { Decision, Step } from '../decisions/vocabulary';
 import type { RemediationResult } from './definitions';
 import {
-  actions,
   approvalRequest,
   answered,
   approvalsOfPlan,
@@ -65,7 +65,7 @@ import {
   open,
   openHold,
   raise,
-  reads,
+  retried,
   toldAll,
   type End,
   type Incident,
@@ -118,7 +118,7 @@ async function ciQuiet(s: Incident): Promise<End | undefined> {
 }
 
 async function lookAtCi(s: Incident) {
-  const ci = await reads.checkCiQuiet(s.gitlab);
+  const ci = await retried.checkCiQuiet(s.gitlab);
   note(s, 'check', ci.summary, ci.quiet);
   s.status.view.ci = { quiet: ci.quiet, summary: ci.summary };
   return ci;
@@ -134,7 +134,7 @@ function override(s: Incident, hold: 'ci' | 'health', d: Decision): undefined {
 async function health(s: Incident): Promise<End | undefined> {
   enter(s, 'health');
   const { cluster, namespace } = s.input;
-  const seen = await reads.checkDeploymentHealth({ cluster, namespace, hpaTolerance: s.policy.hpaTolerance });
+  const seen = await retried.checkDeploymentHealth({ cluster, namespace, hpaTolerance: s.policy.hpaTolerance });
   note(s, 'check', describeHealth(seen), seen.healthy);
   s.status.view.health = { healthy: seen.healthy, summary: seen.summary, deployments: seen.deployments.map((d) => d.summary) };
   if (seen.healthy) return undefined;
@@ -194,7 +194,7 @@ function liveObjectsInput(s: Incident, plan: Plan, driver: StorageDriver | undef
 async function lookAtLiveObjects(s: Incident, input: LiveObjectsInput | undefined, when = ''): Promise<LiveObjectsResult | undefined> {
   if (!input) return undefined;
   try {
-    const live = await reads.readLiveObjects(input);
+    const live = await retried.readLiveObjects(input);
     if (!when) note(s, 'check', live.summary, live.changing === 0 || live.applied === live.changing);
     return live;
   } catch (err) {
@@ -205,7 +205,7 @@ async function lookAtLiveObjects(s: Incident, input: LiveObjectsInput | undefine
 }
 
 async function lookAtRelease(s: Incident) {
-  const history = await reads.readReleaseHistory(s.ref);
+  const history = await retried.readReleaseHistory(s.ref);
   note(s, 'check', history.state.reason, history.state.kind === 'Locked');
   return history;
 }
@@ -275,7 +275,7 @@ async function askApproval(s: Incident, first: Plan): Promise<End | { decision: 
         }
         return { decision: answered(s, w, next), plan };
       }
-      const history = await reads.readReleaseHistory(s.ref);
+      const history = await retried.readReleaseHistory(s.ref);
       note(s, 'check', `alert resolved; looked again: ${history.state.reason}`, history.state.kind === 'Locked');
       const look = decideLookAgain(plan.approved, history.state, s.policy);
       if (look.look === 'not-stuck') return look.ending;
@@ -318,7 +318,7 @@ async function unlock(s: Incident, plan: Plan): Promise<End | Unlocked> {
   try {
     // Once started, an unlock runs to its end even if the workflow is cancelled meanwhile.
     const done = await CancellationScope.nonCancellable(() =>
-      actions.unlockRelease({ cluster, namespace, release, driver, strategy: s.policy.strategy, approved: plan.approved, incident: s.id, approvals: mandateOf(s) }),
+      retried.unlockRelease({ cluster, namespace, release, driver, strategy: s.policy.strategy, approved: plan.approved, incident: s.id, approvals: mandateOf(s) }),
     );
     note(s, 'action', done.summary, true);
     return { plan, driver, unlock: done };
@@ -339,15 +339,15 @@ function failedWith(err: unknown, ...types: FailureType[]): string | undefined {
 /** CI, the Deployments and the lock, looked at again: unless a human overrode a hold, each must be as approved. */
 async function recheck(s: Incident, plan: Plan): Promise<End | { driver: StorageDriver }> {
   const { cluster, namespace } = s.input;
-  const ci = await reads.checkCiQuiet(s.gitlab);
+  const ci = await retried.checkCiQuiet(s.gitlab);
   note(s, 'check', `re-check: ${ci.summary}`, ci.quiet);
   const busy = decideRecheck({ check: 'ci', quiet: ci.quiet, summary: ci.summary, overridden: s.overrides.ci !== undefined });
   if (busy) return busy;
-  const deployments = await reads.checkDeploymentHealth({ cluster, namespace, hpaTolerance: s.policy.hpaTolerance });
+  const deployments = await retried.checkDeploymentHealth({ cluster, namespace, hpaTolerance: s.policy.hpaTolerance });
   note(s, 'check', `re-check: ${describeHealth(deployments)}`, deployments.healthy);
   const unhealthy = decideRecheck({ check: 'health', healthy: deployments.healthy, summary: describeHealth(deployments), overridden: s.overrides.health !== undefined });
   if (unhealthy) return unhealthy;
-  const history = await reads.readReleaseHistory(s.ref);
+  const history = await retried.readReleaseHistory(s.ref);
   const go = decideUnlock(plan.approved, history.state, history.driver);
   note(s, 'check', `re-check: ${go.seen}`, go.action === 'unlock');
   return go.action === 'unlock' ? { driver: go.driver } : go.ending;
@@ -366,7 +366,7 @@ interface Verified {
 async function verify(s: Incident, u: Unlocked): Promise<End | Verified> {
   enter(s, 'verify');
   const expect = { ...u.plan.expect, strategy: s.policy.strategy, unlocked: u.unlock.actions.map((a) => a.revision) };
-  const verification = await reads.verifyRelease({ ...s.ref, driver: u.driver, expect });
+  const verification = await retried.verifyRelease({ ...s.ref, driver: u.driver, expect });
   note(s, 'check', verification.summary, verification.verified);
   if (verification.verified) s.clock.verifiedAt = Date.now();
   s.status.view.verification = { verified: verification.verified, summary: verification.summary };
@@ -394,7 +394,7 @@ async function rollForward(s: Incident, done: Verified): Promise<End> {
   const drift = before && noteDrift(s, before.objects);
   let rerun;
   try {
-    rerun = await actions.retryCiJob({ ...s.ref, project: watch.project, jobId: job.id, approved: done.approved, strategy: s.policy.strategy, approvals: mandateOf(s) });
+    rerun = await retried.retryCiJob({ ...s.ref, project: watch.project, jobId: job.id, approved: done.approved, strategy: s.policy.strategy, approvals: mandateOf(s) });
   } catch (err) {
     const refused = failedWith(err, FAILURE_TYPES.ApprovalRefused);
     if (!refused) throw err;
@@ -405,7 +405,7 @@ async function rollForward(s: Incident, done: Verified): Promise<End> {
   if (!(await waitForJob(s, watch, rerun))) {
     return { ...decideRollForward(verified, { job: 'timed-out', id: rerun.id, timeoutMs: s.policy.ciJobTimeoutMs }), done: { unlock, verification } };
   }
-  const result = await reads.readDryRunDiff({ project: watch.project, jobId: rerun.id });
+  const result = await retried.readDryRunDiff({ project: watch.project, jobId: rerun.id });
   const { verdict, reason, mode } = result.diff;
   note(s, 'check', `job ${rerun.id} ${result.job.status}; dry run: ${verdict}: ${reason}`, verdict === 'no-op');
   s.status.view.dryRun = { jobId: rerun.id, verdict, reason };
@@ -429,7 +429,7 @@ function noteDrift(s: Incident, before: readonly LiveObject[]): DriftBeforeRerun
 /** The newest failed deploy job, in the first watched project that has one. */
 async function findJobToRerun(s: Incident): Promise<{ watch: CiWatch; job: CiJob } | undefined> {
   for (const watch of s.gitlab) {
-    const job = await reads.findJobToRerun(watch);
+    const job = await retried.findJobToRerun(watch);
     if (job) return { watch, job };
   }
   return undefined;
@@ -445,7 +445,7 @@ async function waitForJob(s: Incident, watch: CiWatch, rerun: CiJob): Promise<bo
     if (next === 'read-diff') break;
     s.status.waitingFor = `CI job ${rerun.id} (${current.status}) to finish`;
     await sleep(s.policy.ciPollIntervalMs);
-    current = await reads.getCiJob({ project: watch.project, jobId: rerun.id });
+    current = await retried.getCiJob({ project: watch.project, jobId: rerun.id });
   }
   s.status.waitingFor = undefined;
   return true;
@@ -456,7 +456,7 @@ async function endOnError(s: Opened, err: unknown): Promise<RemediationResult> {
   if (isCancellation(err)) {
     note(s, 'error', `cancelled during ${s.status.step}`, false);
     await CancellationScope.nonCancellable(async () => {
-      await reads.reportOutcome({
+      await retried.reportOutcome({
         incident: s.id,
         outcome: 'aborted',
         reason: `cancelled during ${s.status.step}`,

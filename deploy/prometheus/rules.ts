@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { PENDING_STATUSES } from '../../decisions/helm';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
-import { releasePagePath } from '../../decisions/remediation';
+import { releasePagePath } from '../../decisions/vocabulary';
 import { externalUrlProblem, joinUrl } from '../../lib/external-url';
 import { alertmanagerExample } from './alertmanager-example';
 

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { serve, type Serving } from '../../server/serve';
 import { WEBHOOK_PATH } from '../../server/http';
 import { counted } from '../../server/metrics';
-import { workflowIdFor } from '../../decisions/remediation';
+import { workflowIdFor } from '../../decisions/vocabulary';
 import { startAlertmanager, type Alertmanager } from './alertmanager';
 import { helmFor, unique } from './fixtures';
 import { startRig, type Rig } from './incident-rig';

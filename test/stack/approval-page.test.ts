@@ -3,7 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
-import { startRemediation } from '../../client/remediation';
+import { startRemediation } from '../../client/incidents';
 import { serve, type Serving } from '../../server/serve';
 import { markHealthy } from './deployments';
 import { helmFor, unique } from './fixtures';

@@ -5,7 +5,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startRemediation } from '../../client/remediation';
+import { startRemediation } from '../../client/incidents';
 import { DECISION_REQUIRED } from '../../decisions/alert-requests';
 import { encodeKey, newSecretKey, publicKeyOf } from '../../decisions/decision-proof';
 import { serve, type Serving } from '../../server/serve';

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodePayload, encodePayload } from '../../activities/helm-storage';
 import { BACKUP_ANNOTATIONS } from '../../activities/unlock';
-import { EXIT, main } from '../../client/cli';
+import { EXIT, main } from '../../cli/main';
 import { markHealthy } from './deployments';
 import { CLUSTER, digestOfHeld, helmFor, stackKubeFor, unique } from './fixtures';
 import { GITLAB_TOKEN, gitlabProject, newWorker, startRig, trace, type Rig } from './incident-rig';

@@ -7,8 +7,8 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { decide, startRemediation } from '../../client/remediation';
-import { workflowIdFor } from '../../decisions/remediation';
+import { decide, startRemediation } from '../../client/incidents';
+import { workflowIdFor } from '../../decisions/vocabulary';
 import { serve, type Serving } from '../../server/serve';
 import { markHealthy } from './deployments';
 import { helmFor, unique } from './fixtures';

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { resolve } from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { EXIT, main } from '../../client/cli';
+import { EXIT, main } from '../../cli/main';
 import { listening } from '../../worker/dev-server';
 import { LEASH } from './process';
 import { startTemporal } from './temporal';
@@ -24,7 +24,7 @@ const listeningAt = (url: string) => {
 test('Ctrl-C at the approval prompt (in a terminal) cancels the incident, stops everything, exits 130', async () => {
   // A real pseudo-terminal (script(1)), so readline is in raw mode and sees Ctrl-C as a byte. The
   // leash goes inside: script(1) waits for all its children, the leash's watcher among them.
-  const cli = `'${LEASH}' ${process.pid} -- '${process.execPath}' --import tsx client/cli.ts demo`;
+  const cli = `'${LEASH}' ${process.pid} -- '${process.execPath}' --import tsx cli/main.ts demo`;
   const child = spawn('script', ['-qfec', cli, '/dev/null'], {
     cwd: resolve(__dirname, '..', '..'),
     env: { ...process.env, TEMPORAL_ADDRESS: env.address },
@@ -58,7 +58,7 @@ test('Ctrl-C at the approval prompt (in a terminal) cancels the incident, stops 
 }, 180_000);
 
 test('no terminal and no --yes: at the end of input the demo approves nothing, cancels its incident, exits 1', async () => {
-  const child = spawn(LEASH, [String(process.pid), '--', process.execPath, '--import', 'tsx', 'client/cli.ts', 'demo'], {
+  const child = spawn(LEASH, [String(process.pid), '--', process.execPath, '--import', 'tsx', 'cli/main.ts', 'demo'], {
     cwd: resolve(__dirname, '..', '..'),
     env: { ...process.env, TEMPORAL_ADDRESS: env.address },
     stdio: ['ignore', 'pipe', 'pipe'], // stdin is /dev/null

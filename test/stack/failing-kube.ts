@@ -54,7 +54,7 @@ export function failingKubeFor(real: KubeFor, cluster: string): { kubeFor: KubeF
   return { kube, kubeFor: (c) => (c === cluster ? kube.api : real(c)) };
 }
 
-/** What the adapter throws for a 5xx or a dropped connection (translate() in kubernetes.ts). */
+/** What the adapter throws for a 5xx or a dropped connection (translate() in activities/kubernetes/request.ts). */
 export function unavailable(what: string, status = 500): KubeUnavailableError {
   return new KubeUnavailableError(`${what}: HTTP ${status} (injected)`, status);
 }

@@ -3,7 +3,7 @@
 // failure and changes nothing, read before and after.
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { WorkflowFailedError } from '@temporalio/client';
-import { startRemediation, decide, notifyAlert } from '../../client/remediation';
+import { startRemediation, decide, notifyAlert } from '../../client/incidents';
 import { CLUSTER, helmFor, stackActivities, unique } from './fixtures';
 import {
   activitiesFor,

@@ -74,7 +74,7 @@ test('scan, as its own process: lists the genuine release as stuck and the bomb 
   // GNU time's %M is the child's peak resident set, in KiB: the whole process, decoding included.
   const { stdout, stderr } = await promisify(execFile)(
     '/usr/bin/time',
-    ['-f', 'maxrss=%M', process.execPath, join(BUILT, 'client', 'cli.js'), 'scan', '--kubeconfig', sharedStack().kubeconfig, '-n', namespace, '-o', 'json'],
+    ['-f', 'maxrss=%M', process.execPath, join(BUILT, 'cli', 'main.js'), 'scan', '--kubeconfig', sharedStack().kubeconfig, '-n', namespace, '-o', 'json'],
     { cwd: ROOT, maxBuffer: 16 * 1024 * 1024 },
   );
   const maxRssKb = Number(/maxrss=(\d+)/.exec(stderr)?.[1]);

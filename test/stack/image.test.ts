@@ -57,7 +57,7 @@ let dir: string;
     expect(who).toMatchObject({ code: 0, out: `${process.version} 65532 /usr/bin/node\n` });
     expect((await inImage(ctr, '--', '/bin/sh', '-c', 'true')).code).not.toBe(0);
     const listing = await inImage(ctr, '--', 'node', '-e', 'console.log(require("fs").readdirSync("/usr/local/lib/node_modules/helm-unstuck/dist").join(" "))');
-    expect(listing.out.trim().split(' ').sort()).toEqual(['activities', 'client', 'decisions', 'detector', 'lib', 'report', 'server', 'worker', 'workflows']);
+    expect(listing.out.trim().split(' ').sort()).toEqual(['activities', 'cli', 'client', 'decisions', 'detector', 'lib', 'report', 'server', 'worker', 'workflows']);
     expect(await inImage(ctr, '--', 'helm-unstuck', 'demo')).toMatchObject({ code: 1, err: expect.stringMatching(/the demo is not part of the installed package/) });
   });
 

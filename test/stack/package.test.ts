@@ -60,7 +60,7 @@ async function installed(...argv: string[]): Promise<{ code: number; out: string
 
 test('the package holds the runtime and no test code, demo harness, benchmarks or rule generator', async () => {
   const files = (await run('tar', ['tzf', tarball])).stdout.trim().split('\n');
-  expect(files).toEqual(expect.arrayContaining(['package/bin/helm-unstuck', 'package/dist/client/cli.js', 'package/dist/workflows/index.js', 'package/dist/detector/detector.js', 'package/tools/leash']));
+  expect(files).toEqual(expect.arrayContaining(['package/bin/helm-unstuck', 'package/dist/cli/main.js', 'package/dist/workflows/index.js', 'package/dist/detector/detector.js', 'package/tools/leash']));
   expect(files.filter((f) => /(^|\/)(test|demo|bench|deploy|fake-gitlab)(\/|$)|\.test\.js$/.test(f))).toEqual([]);
 });
 

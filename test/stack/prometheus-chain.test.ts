@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Kube } from '../../activities/kubernetes';
 import { encodeKey, newSecretKey, publicKeyOf } from '../../decisions/decision-proof';
-import { workflowIdFor } from '../../decisions/remediation';
+import { workflowIdFor } from '../../decisions/vocabulary';
 import { serve, type Serving } from '../../server/serve';
 import { WEBHOOK_PATH } from '../../server/http';
 import { startAlertmanager, type Alertmanager } from './alertmanager';

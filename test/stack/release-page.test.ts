@@ -3,9 +3,9 @@
 // page reads Temporal's own describe and visibility list, not a fake.
 import { createHash } from 'node:crypto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { WORKFLOW_TYPE } from '../../client/remediation';
+import { WORKFLOW_TYPE } from '../../client/incidents';
 import { newSecretKey } from '../../decisions/decision-proof';
-import { workflowIdFor } from '../../decisions/remediation';
+import { workflowIdFor } from '../../decisions/vocabulary';
 import { approvalPage } from '../../server/approval-page';
 import { decisionSender } from '../../server/decide';
 import { LoginLimiter } from '../../server/rate-limit';

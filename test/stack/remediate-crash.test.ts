@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import type { OperatorConfig } from '../../activities/policy';
-import { startRemediation } from '../../client/remediation';
+import { startRemediation } from '../../client/incidents';
 import { helmFor, unique } from './fixtures';
 import { markHealthy } from './deployments';
 import { decideVerified, gitlabProject, newWorker, operatorConfig, remediationInput, startRig, taskQueue, trace, waitForStatus, type Rig } from './incident-rig';

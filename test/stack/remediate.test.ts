@@ -2,8 +2,8 @@
 // with the fake GitLab. Each test is one branch of the runbook, asserting the outcome and the
 // evidence the workflow recorded.
 import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
-import { startRemediation, decide, notifyAlert } from '../../client/remediation';
-import type { RemediationInput } from '../../decisions/remediation';
+import { startRemediation, decide, notifyAlert } from '../../client/incidents';
+import type { RemediationInput } from '../../decisions/schemas';
 import type { RemediationResult } from '../../workflows/remediate';
 import { decideSignal } from '../../workflows/definitions';
 import { CHART_SECRETS, helmFor, unique } from './fixtures';

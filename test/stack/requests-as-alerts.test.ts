@@ -3,7 +3,7 @@
 // its own group and on to a receiver standing in for Slack or PagerDuty. Nothing is posted by
 // hand: what arrives at the receiver is what the incident told Alertmanager.
 import { WorkflowFailedError } from '@temporalio/client';
-import { startRemediation } from '../../client/remediation';
+import { startRemediation } from '../../client/incidents';
 import { DECISION_REQUIRED, NEEDS_ATTENTION } from '../../decisions/alert-requests';
 import type { RemediationResult } from '../../workflows/remediate';
 import { startAlertmanager, type Alertmanager } from './alertmanager';

@@ -4,9 +4,9 @@
 // before approval; what the re-run changed is read from the cluster before and after it, and the
 // cluster decides where the log disagrees. Incidents run concurrently: each has its own release,
 // namespace, GitLab project and task queue.
-import { notifyAlert, startRemediation } from '../../client/remediation';
+import { notifyAlert, startRemediation } from '../../client/incidents';
 import type { Activities } from '../../activities';
-import type { UnlockStrategy } from '../../decisions/remediation';
+import type { UnlockStrategy } from '../../decisions/schemas';
 import type { RemediationResult } from '../../workflows/remediate';
 import type { RemediationStatus } from '../../workflows/definitions';
 import { runDeployJob } from './deploy-job';
@@ -240,7 +240,7 @@ test('a read our identity may not make is evidence ("could not read … (forbidd
   await makeStuckAfterApply(helm, { ...o, upgradesBefore: 1 }, async () => (await image(o.namespace, `${o.release}-web`)) === pendingImage);
   const { acts, kube: failing } = failingStackActivities();
   const h = await acts.readReleaseHistory({ cluster: CLUSTER, ...o });
-  // What the adapter throws for the API server's 403 (translate() in activities/kubernetes.ts).
+  // What the adapter throws for the API server's 403 (translate() in activities/kubernetes/request.ts).
   failing.on('readObject', async (real, obj) => {
     if (obj.kind === 'Deployment') throw new KubeForbiddenError(`read Deployment ${obj.namespace}/${obj.name}: deployments.apps is forbidden`, 403, 'Forbidden');
     return real.readObject(obj);

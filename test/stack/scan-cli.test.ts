@@ -1,5 +1,5 @@
 // `helm-unstuck scan` over a kubeconfig, as an SRE runs it.
-import { main, EXIT } from '../../client/cli';
+import { main, EXIT } from '../../cli/main';
 import { helmFor, unique } from './fixtures';
 import { sharedStack } from './shared';
 import { makeStuck } from './stuck';

@@ -7,7 +7,7 @@ import { serve, type Serving } from '../../server/serve';
 import { WEBHOOK_PATH } from '../../server/http';
 import { AlertForwarder, ForwardError } from '../../server/forwarder';
 import { createMetrics } from '../../server/metrics';
-import { workflowIdFor } from '../../decisions/remediation';
+import { workflowIdFor } from '../../decisions/vocabulary';
 import { statusQuery } from '../../workflows/definitions';
 import { startAlertmanager } from './alertmanager';
 import { markHealthy } from './deployments';

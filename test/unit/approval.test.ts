@@ -2,7 +2,7 @@
 // (who, verified how, on which plan, the two-person rule).
 import { newSecretKey, publicKeyOf, signProof, type DecisionProof } from '../../decisions/decision-proof';
 import { approvalAsk, approvalProgress, describeDecider, isApprover, judgeDecision, planDigest, type Asking, type DecisionPolicy } from '../../decisions/approval';
-import type { Decision } from '../../decisions/remediation';
+import type { Decision } from '../../decisions/vocabulary';
 
 const INCIDENT = 'helm-unstuck/gprd/gitlab/gitlab';
 const NOW = Date.parse('2026-11-26T00:30:00Z');

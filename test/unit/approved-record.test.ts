@@ -1,5 +1,5 @@
 import { judgeApprovedRecord, markedByUsDetail, settleBeforeActing, type ApprovedRecordState, type BackupWrite, type RecordSeen } from '../../decisions/approved-record';
-import type { UnlockStrategy } from '../../decisions/remediation';
+import type { UnlockStrategy } from '../../decisions/schemas';
 
 const approved = { uid: 'u-3', resourceVersion: '41' };
 

@@ -6,7 +6,7 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import type { temporal } from '@temporalio/proto';
 import type { UnlockResult } from '../../activities/unlock';
-import { backupInHistory } from '../../client/backup-history';
+import { backupInHistory } from '../../cli/backup-history';
 
 type History = temporal.api.history.v1.IHistory;
 const DIGEST = `sha256:${'a'.repeat(64)}`;

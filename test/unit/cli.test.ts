@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EXIT, main } from '../../client/cli';
+import { EXIT, main } from '../../cli/main';
 import { decodeKey, publicKeyOf } from '../../decisions/decision-proof';
 
 async function cli(...argv: string[]) {
@@ -75,7 +75,7 @@ test('a command that fails says why and exits 1', async () => {
 test('--help and --version load neither Temporal, the Kubernetes client nor the worker', () => {
   // A fresh process: what `helm-unstuck --help` loads, listed from require's cache.
   const script = `
-    const { main } = require('./client/cli.ts');
+    const { main } = require('./cli/main.ts');
     main([process.env.FLAG], { out: () => {}, err: () => {}, env: {} }).then((code) => {
       process.stdout.write(JSON.stringify({ code, loaded: Object.keys(require.cache) }));
     });`;

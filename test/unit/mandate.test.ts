@@ -3,7 +3,7 @@
 import { newSecretKey, publicKeyOf, signProof, type DecisionProof } from '../../decisions/decision-proof';
 import { planDigest } from '../../decisions/approval';
 import { judgeMandate, type MandateAsk } from '../../decisions/mandate';
-import { workflowIdFor, type Decision } from '../../decisions/remediation';
+import { workflowIdFor, type Decision } from '../../decisions/vocabulary';
 
 const SERVE = newSecretKey();
 const OTHER = newSecretKey();

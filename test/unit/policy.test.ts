@@ -3,7 +3,7 @@
 import { createPolicyActivities, type OperatorConfig } from '../../activities/policy';
 import { InvalidInputError } from '../../activities/failures';
 import { canonicalJson, describePolicy, operatorPolicy } from '../../decisions/policy';
-import { resolvePolicy } from '../../decisions/remediation';
+import { resolvePolicy } from '../../decisions/schemas';
 
 const KEY = 'A'.repeat(43);
 const operator = (): OperatorConfig => ({

@@ -1,6 +1,6 @@
 import { parseDuration } from '../../decisions/duration';
 import { validateNamespace, validateReleaseName } from '../../decisions/helm';
-import { checkPolicy, parseRemediationInput, resolvePolicy, validateRemediationInput, watchProblems, type PolicyConfig, type RemediationInput } from '../../decisions/remediation';
+import { checkPolicy, parseRemediationInput, resolvePolicy, validateRemediationInput, watchProblems, type PolicyConfig, type RemediationInput } from '../../decisions/schemas';
 import { z } from '../../decisions/validation';
 
 // The schemas the workflow, the client and the config loader share.

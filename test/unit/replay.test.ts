@@ -5,7 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { OUTCOMES, workflowIdFor } from '../../decisions/remediation';
+import { OUTCOMES, workflowIdFor } from '../../decisions/vocabulary';
 
 const DIR = join(__dirname, '..', 'histories');
 const files = readdirSync(DIR).filter((f) => f.endsWith('.json')).sort();

@@ -1,7 +1,7 @@
 // Each runbook step's decision as a table: one row per situation an operator meets.
 import type { RevisionRecord } from '../../decisions/helm';
 import { determineReleaseState } from '../../decisions/release-state';
-import { isGoodOutcome, OUTCOMES, type Decision, type Hold, type Outcome } from '../../decisions/remediation';
+import { isGoodOutcome, OUTCOMES, type Decision, type Hold, type Outcome } from '../../decisions/vocabulary';
 import {
   decideAnswer,
   decideCiQuiet,

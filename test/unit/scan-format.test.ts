@@ -1,7 +1,7 @@
 // The fleet view: one table over every cluster, a row per stuck release, one row for a quiet
 // cluster and one row saying why for a cluster that could not be scanned.
 import type { ScanResult, StuckReleaseSummary } from '../../activities/release';
-import { errorCell, fleetTable, scanTable, type FleetEntry } from '../../client/scan-format';
+import { errorCell, fleetTable, scanTable, type FleetEntry } from '../../cli/scan-format';
 
 const stuck = (o: Partial<StuckReleaseSummary> & Pick<StuckReleaseSummary, 'namespace' | 'release' | 'revision'>): StuckReleaseSummary => ({
   driver: 'secret',

@@ -2,8 +2,8 @@
 // reasons, CI job names and log lines come from whoever controls a cluster or a project.
 import { forTerminal, forTerminalLine } from '../../lib/terminal';
 import { md } from '../../report/render';
-import { scanTable } from '../../client/scan-format';
-import { renderStatus } from '../../client/incident-commands';
+import { scanTable } from '../../cli/scan-format';
+import { renderStatus } from '../../cli/incident-commands';
 import type { ScanResult } from '../../activities/release';
 import type { RemediationStatus } from '../../workflows/definitions';
 

@@ -4,7 +4,7 @@
 // refused by the act itself. `remediateStuckRelease` borrows our workflow's type, the worst case.
 import { ActivityFailure, ApplicationFailure, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../../../activities';
-import type { Decision } from '../../../decisions/remediation';
+import type { Decision } from '../../../decisions/vocabulary';
 
 export interface RogueInput {
   /** The real worker's task queue, where the acts are served. */

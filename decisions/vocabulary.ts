@@ -1,10 +1,8 @@
-// The remediation workflow's vocabulary and its decisions, pure so that the workflow, the client
-// and the tests share them: input and policy, validation, and each step's "what next".
+// The remediation workflow's vocabulary, shared by the workflow, the clients and the tests: its
+// outcomes and steps, the workflow id of a release, what a human can decide and what the workflow
+// holds for. The input and the policy, as schemas with the types derived from them, are schemas.ts.
 import type { DecisionPath, DecisionProof } from './decision-proof';
-import type { StorageDriver } from './helm';
-
-// Input validation and the policy's defaults live with the input's schema.
-export { DEFAULT_POLICY, checkPolicy, parseRemediationInput, resolvePolicy, validateRemediationInput, watchProblems } from './remediation-input';
+import type { CiWatch, ResolvedPolicy } from './schemas';
 
 export const OUTCOMES = [
   'unstuck-and-verified',
@@ -24,87 +22,6 @@ export const isGoodOutcome = (o: Outcome | string | undefined): boolean => GOOD_
 /** The runbook's steps, in order, as the workflow reports where it is. */
 export const STEPS = ['ci-quiet', 'health', 'identify', 'approval', 'unlock', 'verify', 'roll-forward', 'done'] as const;
 export type Step = (typeof STEPS)[number];
-
-/** One GitLab project on the ops instance whose jobs deploy to this cluster. */
-export interface CiWatch {
-  project: string | number;
-  /** The GitLab environment the deploy jobs target (e.g. gprd-us-east1-b). */
-  environment: string;
-  /** Which running/pending jobs count (regex on "<stage>:<name>"); unset: all of them. */
-  jobPattern?: string;
-}
-
-export type UnlockStrategy = 'delete' | 'mark-failed';
-
-/** The operator's policy (configuration only, never the workflow input): defaults, or one cluster's. */
-export interface Policy {
-  /**
-   * Who may approve or reject: user names (`alice`) or groups (`group:sre`). A group matches only
-   * the groups of a decision whose identity serve verified (a signed proof).
-   */
-  approvers: string[];
-  /** How many distinct approvers must approve the same plan (2: the two-person rule). */
-  approvals: number;
-  /** Accept decisions nobody verified (a raw Temporal update with a free-text `by`). Off by default. */
-  allowUnverifiedDecisions: boolean;
-  /**
-   * Approve without a human. Off unless an operator configures it explicitly, naming themself
-   * and why; the approval is then recorded as the policy's, never as a person's.
-   */
-  autoApprove?: { configuredBy: string; reason: string };
-  /** Escalate when a human decision has been awaited this long, and again each time after. */
-  escalateAfter: string | number;
-  /** While CI is busy: look again this often, this many times, then ask a human. */
-  ciRecheckInterval: string | number;
-  ciMaxChecks: number;
-  /** A pending revision younger than this may be a live upgrade: wait until it is this old. */
-  minPendingAge: string | number;
-  /** Allowed updated/available gap under an HPA, as a fraction of spec.replicas. */
-  hpaTolerance: number;
-  strategy: UnlockStrategy;
-  /** Roll forward: how long to wait for the re-run job, and how often to look. */
-  ciJobTimeout: string | number;
-  ciPollInterval: string | number;
-}
-
-export interface Trigger {
-  source: 'alertmanager' | 'cli' | 'api';
-  /** Who or what started it (a user, or the alert's fingerprint). */
-  by: string;
-  fingerprint?: string;
-  summary?: string;
-  startsAt?: string;
-}
-
-/**
- * What an incident is about, and nothing else: the policy and the GitLab projects to watch are the
- * operator's (the worker's configuration, read by the loadPolicy activity), never the starter's.
- */
-export interface RemediationInput {
-  cluster: string;
-  namespace: string;
-  release: string;
-  /** The revision the alert named, when it named one. */
-  revision?: number;
-  driver?: StorageDriver;
-  trigger: Trigger;
-}
-
-/** The policy as written in the configuration: any key may be left to its default. */
-export type PolicyConfig = Partial<Policy>;
-
-/** Policy with defaults filled in, durations in milliseconds, and the keys serve signs decisions with. */
-export interface ResolvedPolicy extends Omit<Policy, 'escalateAfter' | 'ciRecheckInterval' | 'minPendingAge' | 'ciJobTimeout' | 'ciPollInterval'> {
-  escalateAfterMs: number;
-  ciRecheckIntervalMs: number;
-  minPendingAgeMs: number;
-  ciJobTimeoutMs: number;
-  ciPollIntervalMs: number;
-  /** Base64url Ed25519 public keys whose signatures on decisions are trusted. */
-  decisionKeys: string[];
-  /** The operator's map of people to their principals (decisions/principal.ts); absent in older histories. */
-  people?: Record<string, string[]>;
-}
 
 /** What the loadPolicy activity returns: the operator's policy for one cluster, and its digest. */
 export interface OperatorPolicy {

@@ -5,7 +5,7 @@ import { historyFromJSON, historyToJSON } from '@temporalio/common/lib/proto-uti
 import { buildIncidentReport } from '../report/incident';
 import { renderHtml, renderMarkdown } from '../report/render';
 import { forTerminal } from '../lib/terminal';
-import { connectClient } from './connect';
+import { connectClient } from '../client/connect';
 import { CommandError, UsageError, type CommandIo } from './errors';
 
 /** To the file given with -o, or to standard output for none or `-`. */

@@ -6,13 +6,13 @@ import { createOperatorActions } from '../activities';
 import type { BackupRef } from '../activities/restore';
 import { clusterRegistry } from '../activities/clusters';
 import type { HistoryDigest } from '../decisions/backup-digest';
-import { workflowIdFor } from '../decisions/remediation';
+import { workflowIdFor } from '../decisions/vocabulary';
 import { loadConfig } from '../lib/config';
 import { forTerminalLine } from '../lib/terminal';
 import { backupInHistory, type OurRun } from './backup-history';
-import { connectClient } from './connect';
+import { connectClient } from '../client/connect';
 import { CommandError, type CommandIo } from './errors';
-import { WORKFLOW_TYPE } from './remediation';
+import { WORKFLOW_TYPE } from '../client/incidents';
 
 export interface RestoreOptions {
   cluster: string;

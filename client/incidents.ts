@@ -1,6 +1,7 @@
 // Starting and steering incidents from outside: the CLI, the webhook receiver, tests.
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdConflictPolicy, type Client, type WorkflowHandle } from '@temporalio/client';
-import { validateRemediationInput, workflowIdFor, type Decision, type RemediationInput } from '../decisions/remediation';
+import { workflowIdFor, type Decision } from '../decisions/vocabulary';
+import { validateRemediationInput, type RemediationInput } from '../decisions/schemas';
 import { alertSignal, decideUpdate, statusQuery, type AlertNotice, type RemediationStatus } from '../workflows/definitions';
 import type { remediateStuckRelease } from '../workflows/remediate';
 import { retriesOf } from './retries';
@@ -74,4 +75,4 @@ export async function incidentStatus(client: Client, id: string): Promise<Remedi
 }
 
 /** The digest of the plan an approval would act on, as the incident shows it (approval gate only). */
-export const planDigest = (s: RemediationStatus): string | undefined => (s.hold === 'approval' ? s.view.plan?.digest : undefined);
+export const awaitedPlanDigest = (s: RemediationStatus): string | undefined => (s.hold === 'approval' ? s.view.plan?.digest : undefined);

@@ -2,7 +2,7 @@
 // token and signs your decision, so the workflow can trust it. Configured by
 // HELM_UNSTUCK_SERVER_URL and HELM_UNSTUCK_USER_TOKEN (or _FILE).
 import { readFileSync } from 'node:fs';
-import type { DecisionAction } from '../decisions/remediation';
+import type { DecisionAction } from '../decisions/vocabulary';
 import type { RemediationStatus } from '../workflows/definitions';
 import { CommandError } from './errors';
 

@@ -1,15 +1,16 @@
-// What a remediation needs, as schemas: the workflow checks its input with one, the client checks
-// before starting anything, and the config loader composes the others (a cluster's GitLab
-// projects, the operator's policy), so all of them accept and refuse exactly the same things.
+// What a remediation needs, as schemas, and its types derived from them (one declaration each):
+// the workflow checks its input with one, the client checks before starting anything, and the
+// config loader composes the others (a cluster's GitLab projects, the operator's policy), so all
+// of them accept and refuse exactly the same things.
 import { RE2JS } from 're2js';
 import { decodeKey } from './decision-proof';
 import { peopleProblems } from './principal';
 import { Duration, DurationMs } from './duration';
 import { ClusterName, NamespaceName, ReleaseName } from './helm';
-import type { Policy, PolicyConfig, RemediationInput, ResolvedPolicy } from './remediation';
 import { check, ownRecordOf, quote, z } from './validation';
 
-export const DEFAULT_POLICY: Omit<Policy, 'approvers'> = {
+/** The policy's defaults: every key but approvers (someone must name them) and autoApprove (off). */
+export const DEFAULT_POLICY: Required<Omit<PolicyConfig, 'approvers' | 'autoApprove'>> = {
   approvals: 1,
   allowUnverifiedDecisions: false,
   escalateAfter: '15m',
@@ -46,12 +47,15 @@ const ATLEAST_ONE_WATCH = 'must list at least one GitLab project and environment
 
 /** One GitLab project on the ops instance whose jobs deploy to the cluster. */
 export const CiWatchSchema = z.object({
+  /** A project path (group/name) or a numeric id. */
   project: z
     .union([z.string(), z.number()], { error: 'must be a project path (group/name) or a numeric id' })
     .refine((p) => (typeof p === 'number' ? Number.isSafeInteger(p) && p > 0 : p.length > 0 && p.length <= 256), {
       error: 'must be a project path (group/name) or a numeric id',
     }),
+  /** The GitLab environment the deploy jobs target (e.g. gprd-us-east1-b). */
   environment: text(),
+  /** Which running/pending jobs count (regex on "<stage>:<name>"); unset: all of them. */
   jobPattern: z
     .string()
     .max(1024)
@@ -61,6 +65,7 @@ export const CiWatchSchema = z.object({
     })
     .optional(),
 });
+export type CiWatch = z.output<typeof CiWatchSchema>;
 
 export const CiWatchesSchema = z
   .array(CiWatchSchema, { error: (iss) => (iss.input === undefined ? ATLEAST_ONE_WATCH : undefined) })
@@ -72,6 +77,7 @@ const CiMaxChecks = z.number(wholeAtLeastOne).int(wholeAtLeastOne).min(1, wholeA
 const betweenZeroAndOne = { error: 'must be between 0 and 1' };
 const HpaTolerance = z.number(betweenZeroAndOne).min(0, betweenZeroAndOne).max(1, betweenZeroAndOne);
 const Strategy = z.enum(['delete', 'mark-failed']);
+export type UnlockStrategy = z.output<typeof Strategy>;
 
 const ATLEAST_ONE_APPROVER = 'must list at least one approver';
 const Approvers = z.array(text(), { error: (iss) => (iss.input === undefined ? ATLEAST_ONE_APPROVER : undefined) }).min(1, { error: ATLEAST_ONE_APPROVER }).max(256);
@@ -88,21 +94,38 @@ const Approvals = z.number(oneToFive).int(oneToFive).min(1, oneToFive).max(5, on
  */
 export const PolicySchema = z.strictObject(
   {
+    /**
+     * Who may approve or reject: user names (`alice`) or groups (`group:sre`). A group matches only
+     * the groups of a decision whose identity serve verified (a signed proof).
+     */
     approvers: Approvers.optional(),
+    /** How many distinct approvers must approve the same plan (2: the two-person rule). */
     approvals: Approvals.optional(),
+    /** Accept decisions nobody verified (a raw Temporal update with a free-text `by`). Off by default. */
     allowUnverifiedDecisions: z.boolean().optional(),
+    /**
+     * Approve without a human. Off unless an operator configures it explicitly, naming themself
+     * and why; the approval is then recorded as the policy's, never as a person's.
+     */
     autoApprove: AutoApprove.optional(),
+    /** Escalate when a human decision has been awaited this long, and again each time after. */
     escalateAfter: Duration.optional(),
+    /** While CI is busy: look again this often, this many times, then ask a human. */
     ciRecheckInterval: Duration.optional(),
     ciMaxChecks: CiMaxChecks.optional(),
+    /** A pending revision younger than this may be a live upgrade: wait until it is this old. */
     minPendingAge: Duration.optional(),
+    /** Allowed updated/available gap under an HPA, as a fraction of spec.replicas. */
     hpaTolerance: HpaTolerance.optional(),
     strategy: Strategy.optional(),
+    /** Roll forward: how long to wait for the re-run job, and how often to look. */
     ciJobTimeout: Duration.optional(),
     ciPollInterval: Duration.optional(),
   },
   { error: (iss) => (iss.code === 'invalid_type' ? 'must be a mapping of policy settings' : undefined) },
-) satisfies z.ZodType<PolicyConfig>;
+);
+/** The policy as written in the configuration: any key may be left to its default. */
+export type PolicyConfig = z.input<typeof PolicySchema>;
 
 /** A base64url Ed25519 public key (32 bytes): one key serve signs decisions with. */
 export const DecisionKey = z.string().refine((k) => decodeKey(k)?.length === 32, {
@@ -115,7 +138,10 @@ export const PeopleSchema = ownRecordOf(z.string().min(1).max(256), z.array(z.st
   for (const { person, problem } of peopleProblems(ctx.value)) ctx.issues.push({ code: 'custom', path: [person], message: problem, input: ctx.value });
 });
 
-/** The policy with defaults filled in and durations in milliseconds. */
+/**
+ * The policy with defaults filled in, durations in milliseconds, the keys serve signs decisions
+ * with (base64url Ed25519 public keys) and the operator's map of people to their principals.
+ */
 const ResolvedPolicySchema = PolicySchema.extend({
   approvers: Approvers,
   approvals: Approvals.default(DEFAULT_POLICY.approvals),
@@ -138,7 +164,7 @@ const ResolvedPolicySchema = PolicySchema.extend({
     }
   })
   .transform(
-  ({ escalateAfter, ciRecheckInterval, minPendingAge, ciJobTimeout, ciPollInterval, ...rest }): ResolvedPolicy => ({
+  ({ escalateAfter, ciRecheckInterval, minPendingAge, ciJobTimeout, ciPollInterval, ...rest }) => ({
     ...rest,
     escalateAfterMs: escalateAfter,
     ciRecheckIntervalMs: ciRecheckInterval,
@@ -147,14 +173,18 @@ const ResolvedPolicySchema = PolicySchema.extend({
     ciPollIntervalMs: ciPollInterval,
   }),
 );
+/** The policy as the workflow uses it (ResolvedPolicySchema's output). */
+export type ResolvedPolicy = z.output<typeof ResolvedPolicySchema>;
 
 export const TriggerSchema = z.object({
   source: z.enum(['alertmanager', 'cli', 'api']),
+  /** Who or what started it (a user, or the alert's fingerprint). */
   by: text(),
   fingerprint: z.string().max(256).optional(),
   summary: z.string().max(4096).optional(),
   startsAt: z.string().max(64).optional(),
 });
+export type Trigger = z.output<typeof TriggerSchema>;
 
 /**
  * The incident, and only the incident. Other keys are dropped, not refused: an older client's
@@ -166,12 +196,18 @@ export const RemediationInputSchema = z.object(
     cluster: ClusterName,
     namespace: NamespaceName,
     release: ReleaseName,
+    /** The revision the alert named, when it named one. */
     revision: z.number().int().min(1).max(1_000_000_000).optional(),
     driver: z.enum(['secret', 'configmap']).optional(),
     trigger: TriggerSchema,
   },
   { error: (iss) => (iss.code === 'invalid_type' ? 'must be an object' : undefined) },
-) satisfies z.ZodType<RemediationInput>;
+);
+/**
+ * What an incident is about, and nothing else: the policy and the GitLab projects to watch are the
+ * operator's (the worker's configuration, read by the loadPolicy activity), never the starter's.
+ */
+export type RemediationInput = z.output<typeof RemediationInputSchema>;
 
 /** Keys an input may carry from before the policy became the operator's; ignored. */
 export const IGNORED_INPUT_KEYS = ['policy', 'gitlab', 'autoApprove'] as const;

@@ -4,15 +4,16 @@ import { formatDuration } from '../decisions/duration';
 import { VERDICT_WORDS } from '../decisions/live-objects';
 import { namespaceAllowed, namespaceRefusal } from '../decisions/namespaces';
 import { describePlan } from '../decisions/approval';
-import { HOLD_ANSWERS, validateRemediationInput, workflowIdFor, type DecisionAction, type Hold, type RemediationInput } from '../decisions/remediation';
+import { HOLD_ANSWERS, workflowIdFor, type DecisionAction, type Hold } from '../decisions/vocabulary';
+import { validateRemediationInput, type RemediationInput } from '../decisions/schemas';
 import { mark } from '../lib/glyphs';
 import { forTerminal, forTerminalLine } from '../lib/terminal';
 import { loadConfig } from '../lib/config';
 import type { RemediationStatus } from '../workflows/definitions';
-import { connectClient } from './connect';
+import { connectClient } from '../client/connect';
 import { CommandError, type CommandIo } from './errors';
-import { decide, incidentStatus, InvalidRemediationInput, planDigest, startRemediation, WORKFLOW_TYPE } from './remediation';
-import { apiDecide, apiStatus, serveApiFrom, type ServeApi } from './serve-api';
+import { decide, incidentStatus, InvalidRemediationInput, awaitedPlanDigest, startRemediation, WORKFLOW_TYPE } from '../client/incidents';
+import { apiDecide, apiStatus, serveApiFrom, type ServeApi } from './serve-client';
 
 /** One Temporal connection for the whole command, closed at its end. */
 async function withClient<T>(io: CommandIo, fn: (client: Client) => Promise<T>): Promise<T> {
@@ -103,7 +104,7 @@ function actionFor(kind: 'approve' | 'reject', s: RemediationStatus, id: string)
 
 /** The plan's digest as the status shows it, with what it covers, in words. */
 function planLine(s: RemediationStatus): string | undefined {
-  const digest = planDigest(s);
+  const digest = awaitedPlanDigest(s);
   if (!digest) return undefined;
   const plan = s.view.plan;
   return `plan ${digest}: ${plan ? describePlan(plan.strategy === 'mark-failed' ? 'mark-failed' : 'delete', plan.records) : '?'}`;
@@ -118,7 +119,7 @@ const HOLD_WORDS: Record<Hold, string> = { approval: 'the approval gate', 'ci-bu
  */
 async function confirmed(kind: 'approve' | 'reject', o: DecideOptions, s: RemediationStatus, io: CommandIo): Promise<{ action: DecisionAction; plan?: string }> {
   const action = actionFor(kind, s, o.id);
-  const plan = planDigest(s);
+  const plan = awaitedPlanDigest(s);
   const line = planLine(s);
   io.err(forTerminalLine(`helm-unstuck ${kind}: incident ${o.id} waits at ${HOLD_WORDS[s.hold!]}; this sends ${action}${line ? ` on ${line}` : ' (no plan to name at this hold)'}`) + '\n');
   if (o.plan !== undefined && o.plan !== plan) {
