@@ -6,7 +6,7 @@ import { Client, Connection } from '@temporalio/client';
 import type { Serving } from '../../server/serve';
 import { WEBHOOK_PATH } from '../../server/http';
 import { AlertForwarder, ForwardError } from '../../server/forwarder';
-import { createMetrics } from '../../server/metrics';
+import { counted, createMetrics } from '../../server/metrics';
 import { workflowIdFor } from '../../decisions/remediation';
 import { statusQuery } from '../../workflows/definitions';
 import { startAlertmanager } from './alertmanager';
@@ -143,6 +143,7 @@ describe('bad requests change nothing', () => {
 
   test('1,000 fuzzed malformed or hostile payloads: only 4xx with reasons, no crash, no incident', async () => {
     const before = await workflowIds();
+    const startedBefore = await counted(svc.metrics.alerts, { result: 'started' });
     const seeds = ['firing-one-release.json', 'firing-many-releases.json', 'resolved-one-release.json'].map((n) => JSON.parse(fixture(n)) as Record<string, unknown>);
     let state = 42;
     const rand = () => ((state = (state * 1103515245 + 12345) >>> 0) / 2 ** 32);
@@ -185,6 +186,8 @@ describe('bad requests change nothing', () => {
     expect([...statuses.values()].reduce((a, b) => a + b, 0)).toBe(1000);
     expect((await fetch(`${svc.url}/healthz`)).status).toBe(200);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    // Counted as each answer is sent: nothing started (the listing below may lag behind a start).
+    expect(await counted(svc.metrics.alerts, { result: 'started' })).toBe(startedBefore);
     expect(await workflowIds()).toEqual(before);
   });
 });
