@@ -2,21 +2,7 @@
 import type { RevisionRecord } from '../../decisions/helm';
 import { determineReleaseState } from '../../decisions/release-state';
 import { isGoodOutcome, OUTCOMES, type Decision, type Hold, type Outcome } from '../../decisions/remediation';
-import {
-  decideAnswer,
-  decideCiQuiet,
-  decideIdentify,
-  decideLookAgain,
-  decideRecheck,
-  decideRerunWait,
-  decideRollForward,
-  decideUnlock,
-  decideVerified,
-  approvedRecords,
-  type Ending,
-  type Recheck,
-  type Rerun,
-} from '../../decisions/runbook';
+import { approvedRecords, decideAnswer, decideCiQuiet, decideIdentify, decideLookAgain, decideRecheck, decideRerunWait, decideRollForward, decideUnlock, decideVerified, type Ending, type Recheck, type Rerun } from '../../decisions/runbook';
 import { NOW, rev } from './revisions';
 
 const state = (...history: RevisionRecord[]) => determineReleaseState('gitlab', 'gitlab', history, NOW);
