@@ -61,6 +61,10 @@ let server: Server;
 let url: string;
 beforeAll(async () => {
   server = createAdaptorServer({ fetch: app.fetch }) as Server;
+  // fetch keeps an idle connection until 1 s before the server's keep-alive timeout (5 s by
+  // default) ends it; on a loaded machine a test that runs for seconds without HTTP in between can
+  // let fetch reuse one the server is closing (ECONNRESET). Idle gaps here are far below a minute.
+  server.keepAliveTimeout = 60_000;
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
