@@ -11,7 +11,7 @@ import { counted } from '../server/metrics';
 import { serve } from '../server/serve';
 import { binaries, removeDir, tempDir } from '../test/stack/process';
 import { startTemporal } from '../test/stack/temporal';
-import { writeResult } from './lib/stack';
+import { runBench, writeResult } from './lib/result';
 import { pct, storm, stormPayload, STORM_RELEASES } from './lib/storm';
 
 const ALERTS = Number(process.env.BENCH_ALERTS ?? 10_000);
@@ -77,14 +77,10 @@ async function main() {
       sweep: runs,
       at: new Date().toISOString(),
     };
-    writeResult('alert-storm', result);
-    console.log(JSON.stringify({ alerts_per_second: result.alerts_per_second, p50_ms: result.p50_ms, p99_ms: result.p99_ms, workflows_started: result.workflows_started }));
+    writeResult('alert-storm', result, ['alerts_per_second', 'p50_ms', 'p99_ms', 'workflows_started']);
   } finally {
     await temporal.teardown();
   }
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exitCode = 1;
-});
+runBench(main);

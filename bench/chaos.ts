@@ -7,7 +7,6 @@
 //   npm run chaos -- --out <file>          write the results there (a partial run, --only or
 //                                          --short, never replaces bench/results/chaos.json:
 //                                          it goes to chaos-partial.json in the temp folder)
-import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
@@ -36,7 +35,7 @@ import {
   workerKillInWaits,
 } from '../test/stack/chaos-matrix';
 import { unique } from '../test/stack/fixtures';
-import { writeResult } from './lib/stack';
+import { runBench, writeResult } from './lib/result';
 
 const args = process.argv.slice(2);
 const only = args.includes('--only') ? new RegExp(args[args.indexOf('--only') + 1] ?? '.') : undefined;
@@ -170,10 +169,8 @@ async function main() {
     runs_detail: matrix,
     at: new Date().toISOString(),
   };
-  if (out) writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
-  log(`results in ${out ?? writeResult('chaos', result)}`);
   const { scenarios, runs, completed_correctly, double_actions, lost_incidents, wall_s } = result;
-  console.log(JSON.stringify({ scenarios, runs, completed_correctly, double_actions, lost_incidents, wall_s, self_check_detected: result.self_check?.detected }));
+  writeResult('chaos', result, { scenarios, runs, completed_correctly, double_actions, lost_incidents, wall_s, self_check_detected: result.self_check?.detected }, out);
   if (completed_correctly !== runs || double_actions > 0 || lost_incidents > 0 || (check && !result.self_check?.detected)) process.exitCode = 1;
 
   // The stack stops only once the results are written: a status query the harness gave up on
@@ -189,7 +186,4 @@ async function main() {
   process.exit();
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exitCode = 1;
-});
+runBench(main);

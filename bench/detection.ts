@@ -25,7 +25,8 @@ import { startApiProxy } from '../test/stack/api-proxy';
 import { startPrometheus } from '../test/stack/prometheus';
 import { startTemporal } from '../test/stack/temporal';
 import { seedReleases } from './lib/seed';
-import { median, startBenchStack, writeResult } from './lib/stack';
+import { runBench, writeResult } from './lib/result';
+import { median, startBenchStack } from './lib/stack';
 
 const REST_SECONDS = Number(process.env.BENCH_REST_SECONDS ?? 120);
 const AT_ONCE = 100;
@@ -148,9 +149,8 @@ async function main() {
       machine: { cpus: cpus().length, node: process.version, kubernetes: stack.cp.version },
       at: new Date().toISOString(),
     };
-    const file = writeResult('detection', result);
-    console.log(JSON.stringify({ detector_p99_ms: result.detector_p99_ms, end_to_end_ratio: result.end_to_end_ratio, watch_requests_per_minute: result.watch_requests_per_minute, e2e_runs_ms: result.end_to_end.runs_ms }));
-    console.error(`bench: wrote ${file}`);
+    const { detector_p99_ms, end_to_end_ratio, watch_requests_per_minute } = result;
+    writeResult('detection', result, { detector_p99_ms, end_to_end_ratio, watch_requests_per_minute, e2e_runs_ms: result.end_to_end.runs_ms });
   } finally {
     await detector.stop();
     metricsServer.close();
@@ -221,7 +221,4 @@ async function endToEnd(temporalBin: string, kubeconfig: string, dir: string, ku
   }
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exitCode = 1;
-});
+runBench(main);

@@ -21,7 +21,8 @@ import { markHealthy } from '../test/stack/deployments';
 import { Helm } from '../test/stack/helm';
 import { makeStuck } from '../test/stack/stuck';
 import { startTemporal } from '../test/stack/temporal';
-import { median, startBenchStack, writeResult } from './lib/stack';
+import { runBench, writeResult } from './lib/result';
+import { median, startBenchStack } from './lib/stack';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 20);
 const GROUP_WAIT = '1s';
@@ -125,8 +126,7 @@ async function main() {
       runs: samples,
       at: new Date().toISOString(),
     };
-    writeResult('notify', result);
-    console.log(JSON.stringify({ request_to_notified_p99_ms: result.request_to_notified_p99_ms, notify_ratio: result.notify_ratio, decided_to_resolved_p99_ms: result.decided_to_resolved_p99_ms }));
+    writeResult('notify', result, ['request_to_notified_p99_ms', 'notify_ratio', 'decided_to_resolved_p99_ms']);
   } finally {
     await am.stop();
     await receiver.stop();
@@ -136,7 +136,4 @@ async function main() {
   }
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exitCode = 1;
-});
+runBench(main);

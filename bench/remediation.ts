@@ -16,7 +16,8 @@ import { markHealthy } from '../test/stack/deployments';
 import { Helm } from '../test/stack/helm';
 import { makeStuck } from '../test/stack/stuck';
 import { startTemporal } from '../test/stack/temporal';
-import { median, startBenchStack, writeResult } from './lib/stack';
+import { runBench, writeResult } from './lib/result';
+import { median, startBenchStack } from './lib/stack';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);
 const TOKEN = 'glpat-bench';
@@ -116,8 +117,7 @@ async function main() {
       kubernetes: stack.cp.version,
       at: new Date().toISOString(),
     };
-    writeResult('remediation', result);
-    console.log(JSON.stringify({ start_to_verified_ms: result.start_to_verified_ms, start_to_approval_asked_ms: result.start_to_approval_asked_ms, start_to_completed_ms: result.start_to_completed_ms }));
+    writeResult('remediation', result, ['start_to_verified_ms', 'start_to_approval_asked_ms', 'start_to_completed_ms']);
   } finally {
     await gitlab.stop();
     await env.teardown();
@@ -125,7 +125,4 @@ async function main() {
   }
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exitCode = 1;
-});
+runBench(main);

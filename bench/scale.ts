@@ -34,6 +34,7 @@ import { binaries, removeDir, tempDir } from '../test/stack/process';
 import { startTemporal } from '../test/stack/temporal';
 import type { RemediationResult } from '../workflows/definitions';
 import { seedReleases } from './lib/seed';
+import { RESULTS_DIR, runBench, writeResult } from './lib/result';
 import { median, startBenchStack, type BenchStack } from './lib/stack';
 import { pct, storm, stormPayload } from './lib/storm';
 
@@ -310,7 +311,7 @@ async function replaySection() {
 
 // ---- all ---------------------------------------------------------------------------------------
 
-const RESULT = process.env.BENCH_SCALE_RESULT ?? join(__dirname, 'results', 'scale.json');
+const RESULT = process.env.BENCH_SCALE_RESULT ?? join(RESULTS_DIR, 'scale.json');
 const GOALS = { scan_speedup: '>= 100', scan_flatness: '<= 1.5', concurrent_all_verified: true, worker_peak_rss_mb: '<= 250', replay_1000_s: '< 60', storm_ratio: '>= 0.5', storm_p99_ms: '<= 50' };
 
 async function main() {
@@ -363,13 +364,8 @@ async function main() {
     machine: { cpus: cpus().length, node: process.version, note: 'shared by other jobs: each section records its 1-minute load average at start and end' },
     at: new Date().toISOString(),
   });
-  const file = SMALL ? join(tempDir('scale-result'), 'scale.json') : RESULT;
-  writeFileSync(file, JSON.stringify(result, null, 2) + '\n');
-  console.error(`bench: wrote ${file}`);
-  console.log(JSON.stringify(Object.fromEntries(Object.entries(result).filter(([k]) => !['detail', 'goals', 'machine'].includes(k)))));
+  const headline = Object.fromEntries(Object.entries(result).filter(([k]) => !['detail', 'goals', 'machine'].includes(k)));
+  writeResult('scale', result, headline, SMALL ? join(tempDir('scale-result'), 'scale.json') : RESULT);
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exitCode = 1;
-});
+runBench(main);

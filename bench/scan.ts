@@ -8,7 +8,8 @@ import { promisify } from 'node:util';
 import { Kube } from '../activities/kubernetes';
 import { scan } from '../activities/release';
 import { seedReleases } from './lib/seed';
-import { median, startBenchStack, writeResult } from './lib/stack';
+import { runBench, writeResult } from './lib/result';
+import { median, startBenchStack } from './lib/stack';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const shape = {
@@ -91,15 +92,11 @@ async function main() {
       machine: { cpus: cpus().length, node: process.version },
       at: new Date().toISOString(),
     };
-    const file = writeResult('scan', result);
-    console.log(JSON.stringify({ speedup: result.speedup, bytes_ratio: result.bytes_ratio, ours_ms: us.median_ms, helm_v3_ms: helm3.median_ms, helm_v4_ms: helm4.median_ms, ours_bytes: us.bytes_received, helm_v3_bytes: helm3.bytes_received }));
-    console.error(`bench: wrote ${file}`);
+    const { speedup, bytes_ratio } = result;
+    writeResult('scan', result, { speedup, bytes_ratio, ours_ms: us.median_ms, helm_v3_ms: helm3.median_ms, helm_v4_ms: helm4.median_ms, ours_bytes: us.bytes_received, helm_v3_bytes: helm3.bytes_received });
   } finally {
     await stack.stop();
   }
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exitCode = 1;
-});
+runBench(main);

@@ -22,7 +22,7 @@ export function decideCiQuiet(quiet: boolean, checks: number, policy: Pick<Resol
   return checks < policy.ciMaxChecks ? 'look-again' : 'ask-human';
 }
 
-/** Steps 1, 2 and 4: what a human's answer on a hold means. `held` says what held us. */
+/** Steps 1 and 2, and the approval before step 4: what a human's answer on a hold means. `held` says what held us. */
 export function decideAnswer(hold: Hold, d: Decision, held: string): Ending | undefined {
   if (d.action !== HOLD_ANSWERS[hold].stop) return undefined;
   switch (hold) {
@@ -92,7 +92,7 @@ export interface Plan {
 }
 
 /**
- * Step 4, while waiting for approval: the alert resolved, and the release was read again. It is
+ * The approval before step 4, while waiting: the alert resolved, and the release was read again. It is
  * no longer stuck (end), its pending records changed (ask again for the new ones), or it is the
  * same (keep waiting). A pending record younger than the policy's minimum age may be a live
  * upgrade: it is never put before an approver; the incident ends, and if that record does stay
@@ -119,10 +119,10 @@ export function decideLookAgain(approved: readonly ApprovedRecord[], now: Releas
   return { look: 'changed', plan: { state: now, approved: approvedRecords(now), expect: next.expect } };
 }
 
-/** Step 5, before unlocking: are CI and the Deployments still as they were judged before approval? */
+/** Step 4, before unlocking: are CI and the Deployments still as they were judged before approval? */
 export type Recheck = { check: 'ci'; quiet: boolean; summary: string; overridden: boolean } | { check: 'health'; healthy: boolean; summary: string; overridden: boolean };
 
-/** Undefined: still fine (or a human had already chosen to go on despite it). */
+/** Step 4, the recheck before unlocking: undefined when still fine (or a human had already chosen to go on despite it). */
 export function decideRecheck(r: Recheck): Ending | undefined {
   if (r.check === 'ci') {
     return r.quiet || r.overridden ? undefined : { outcome: 'needs-investigation', reason: `CI became busy after approval: ${r.summary}` };
@@ -130,7 +130,7 @@ export function decideRecheck(r: Recheck): Ending | undefined {
   return r.healthy || r.overridden ? undefined : { outcome: 'needs-investigation', reason: `Deployments became unhealthy after approval: ${r.summary}` };
 }
 
-/** Step 5: is the lock, read again, exactly what was approved? Only then unlock. */
+/** Step 4: is the lock, read again, exactly what was approved? Only then unlock. */
 export type UnlockDecision = { action: 'unlock'; driver: StorageDriver; seen: string } | { action: 'stop'; ending: Ending; seen: string };
 
 export function decideUnlock(approved: readonly ApprovedRecord[], now: ReleaseState, driver: StorageDriver | undefined): UnlockDecision {
@@ -148,7 +148,7 @@ export function decideUnlock(approved: readonly ApprovedRecord[], now: ReleaseSt
   return { action: 'unlock', driver, seen };
 }
 
-/** Step 6: Helm must show the release deployed again, or a human looks. */
+/** Step 5: Helm must show the release deployed again, or a human looks. */
 export function decideVerified(v: { verified: boolean; summary: string }): Ending | undefined {
   return v.verified ? undefined : { outcome: 'needs-investigation', reason: `unlocked, but ${v.summary}` };
 }
@@ -156,19 +156,19 @@ export function decideVerified(v: { verified: boolean; summary: string }): Endin
 /** GitLab job statuses after which a job will not change any more. */
 export const FINISHED_JOB_STATUSES: readonly string[] = ['success', 'failed', 'canceled', 'skipped'];
 
-/** Step 7, while the re-run job runs: read its dry run, poll again, or give up waiting. */
+/** Step 6, while the re-run job runs: read its dry run, poll again, or give up waiting. */
 export function decideRerunWait(jobStatus: string, nowMs: number, deadlineMs: number): 'read-diff' | 'poll' | 'give-up' {
   if (FINISHED_JOB_STATUSES.includes(jobStatus)) return 'read-diff';
   return nowMs >= deadlineMs ? 'give-up' : 'poll';
 }
 
-/** What step 7 saw of the re-run: no job to re-run, a job that did not finish in time, or its end and dry run. */
+/** What step 6 saw of the re-run: no job to re-run, a job that did not finish in time, or its end and dry run. */
 export type Rerun =
   | { job: 'none' }
   | { job: 'timed-out'; id: number; timeoutMs: number }
   | { job: 'finished'; status: string; verdict: DiffVerdict; reason: string; mode?: DiffMode; cluster?: ClusterChange };
 
-/** Step 7: the outcome. `verified` is step 6's summary, which leads the reason of a finished roll-forward. */
+/** Step 6: the outcome. `verified` is step 5's summary, which leads the reason of a finished roll-forward. */
 export function decideRollForward(verified: string, rerun: Rerun): Ending {
   switch (rerun.job) {
     case 'none':

@@ -1,16 +1,18 @@
-// remediateStuckRelease: the runbook, executed durably. One workflow per release.
+// remediateStuckRelease: the runbook, executed durably. One workflow per release. The numbers
+// are the runbook's (docs/runbook-helm-upgrade-stuck.txt, decisions/runbook.ts); the approval is
+// the gate before step 4, not a step of its own.
 //
 //   1 ci-quiet   checkCiQuiet          no deploy job or deployment running; else wait, then ask a human
 //   2 health     checkDeploymentHealth every Deployment healthy; else ask a human (override needs a reason)
 //   3 identify   readReleaseHistory    decideIdentify: nothing to do, too young (wait), or ask approval;
 //                readLiveObjects       what the interrupted upgrade already applied (evidence)
-//   4 approval   (signal / update)     a named approver approves or rejects; escalate, never auto-approve
+//   - approval   (signal / update)     a named approver approves or rejects; escalate, never auto-approve
 //                                      unless an operator configured it explicitly
 //                readReleaseHistory    when the alert resolves: unstuck (end), the same, or a new plan,
 //                readLiveObjects       whose applied objects are read again before it is asked for
-//   5 unlock     unlockRelease         after re-checking 1-3 against what was approved
-//   6 verify     verifyRelease         Helm shows the release deployed again
-//   7 roll-fwd   readLiveObjects, retryCiJob, getCiJob, readDryRunDiff, readLiveObjects → decideRollForward
+//   4 unlock     unlockRelease         after re-checking 1-3 against what was approved
+//   5 verify     verifyRelease         Helm shows the release deployed again
+//   6 roll-fwd   readLiveObjects, retryCiJob, getCiJob, readDryRunDiff, readLiveObjects → decideRollForward
 //                (the cluster decides what the re-run changed; the log is quoted; objects someone changed
 //                outside both revisions before the re-run are written down, and undoing them is reviewed)
 //
@@ -227,8 +229,8 @@ function showPlan(s: Incident, plan: Plan): void {
 
 
 /**
- * 4. Approvers (as many distinct ones as the policy asks) approve exactly this plan, or the
- * policy an operator configured does.
+ * The approval gate before step 4: approvers (as many distinct ones as the policy asks) approve
+ * exactly this plan, or the policy an operator configured does.
  */
 async function approval(s: Incident, plan: Plan): Promise<End | Plan> {
   enter(s, 'approval');
@@ -308,7 +310,7 @@ interface Unlocked {
   unlock: UnlockResult;
 }
 
-/** 5. Re-check steps 1-3 against what was approved, then unlock. */
+/** 4. Re-check steps 1-3 against what was approved, then unlock (delete the pending revision's record). */
 async function unlock(s: Incident, plan: Plan): Promise<End | Unlocked> {
   enter(s, 'unlock');
   const still = await recheck(s, plan);
@@ -362,7 +364,7 @@ interface Verified {
   live?: LiveObjectsInput;
 }
 
-/** 6. Helm shows the release deployed again. */
+/** 5. Helm shows the release deployed again. */
 async function verify(s: Incident, u: Unlocked): Promise<End | Verified> {
   enter(s, 'verify');
   const expect = { ...u.plan.expect, strategy: s.policy.strategy, unlocked: u.unlock.actions.map((a) => a.revision) };
@@ -376,7 +378,7 @@ async function verify(s: Incident, u: Unlocked): Promise<End | Verified> {
 }
 
 /**
- * 7. Roll forward: re-run the failed deploy job. The release's live objects, read just before and
+ * 6. Roll forward: re-run the failed deploy job. The release's live objects, read just before and
  * after it, say what it changed; its log's dry-run diff is quoted, and where they disagree the
  * cluster decides.
  */

@@ -1,5 +1,4 @@
 // A control plane of the bench's own (not shared with tests), reached through a byte counter.
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { startControlPlane, writeKubeconfig, type ControlPlane } from '../../test/stack/control-plane';
@@ -46,10 +45,4 @@ export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-export function writeResult(name: string, result: unknown): string {
-  const file = join(__dirname, '..', 'results', `${name}.json`);
-  writeFileSync(file, JSON.stringify(result, null, 2) + '\n');
-  return file;
 }

@@ -20,6 +20,7 @@ import { tempDir } from './process';
 import { sharedStack } from './shared';
 import { makeStuck } from './stuck';
 import { startTemporal } from './temporal';
+import { waitFor } from '../wait-for';
 
 const stack = sharedStack();
 const ca = readFileSync(stack.caFile);
@@ -91,13 +92,8 @@ function writeContexts(file: string, tokens: Record<string, string>): void {
  * a dry-run create of an Opaque Secret is let through by RBAC, and refused by the policy if one is wanted.
  */
 async function ready(token: string, ns: string, policy: boolean): Promise<void> {
-  const started = Date.now();
-  for (;;) {
-    const a = await as(token)('POST', `/api/v1/namespaces/${ns}/secrets?dryRun=All`, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'probe' }, type: 'Opaque' });
-    if (policy ? /ValidatingAdmissionPolicy/.test(a.message) : a.status === 201) return;
-    if (Date.now() - started > 30_000) throw new Error(`not ready after 30 s: ${a.status} ${a.message}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const probe = () => as(token)('POST', `/api/v1/namespaces/${ns}/secrets?dryRun=All`, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'probe' }, type: 'Opaque' });
+  await waitFor(policy ? 'RBAC and the admission policy loaded' : 'RBAC loaded', probe, (a) => (policy ? /ValidatingAdmissionPolicy/.test(a.message) : a.status === 201));
 }
 
 const refused = (says: RegExp) => ({ status: 403, message: expect.stringMatching(new RegExp(`ValidatingAdmissionPolicy '[^']+' with binding '[^']+' denied request: ${says.source}`)) });

@@ -2,6 +2,7 @@
 // to it (version 4), each alert with the moment it arrived, and waits for one to match.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { waitFor } from '../wait-for';
 
 export interface Received {
   status: 'firing' | 'resolved';
@@ -43,13 +44,8 @@ export async function startAlertReceiver(): Promise<AlertReceiver> {
     url: `http://127.0.0.1:${port}/hook`,
     received,
     async next(pred, timeoutMs = 60_000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const found = received.find(pred);
-        if (found) return found;
-        if (Date.now() > deadline) throw new Error(`no matching alert within ${timeoutMs} ms; received: ${JSON.stringify(received.map((a) => [a.status, a.labels]))}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      const seen = () => ({ found: received.find(pred), received: received.map((a) => [a.status, a.labels]) });
+      return (await waitFor('a matching alert', seen, (s) => s.found !== undefined, { timeoutMs, intervalMs: 50 })).found!;
     },
     stop: () => new Promise<void>((ok) => server.close(() => ok())),
   };

@@ -1,10 +1,8 @@
 // Alertmanager with max_alerts: 2 and five stuck releases in one group sends the same first two
 // alerts every time: the other three would get no incident until those resolve. The receiver
 // counts the truncation and scans the cluster itself; five incidents start, none resolving.
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { serve, type Serving } from '../../server/serve';
+import type { Serving } from '../../server/serve';
 import { WEBHOOK_PATH } from '../../server/http';
 import { counted } from '../../server/metrics';
 import { workflowIdFor } from '../../decisions/vocabulary';
@@ -12,8 +10,9 @@ import { startAlertmanager, type Alertmanager } from './alertmanager';
 import { helmFor, unique } from './fixtures';
 import { startRig, type Rig } from './incident-rig';
 import { removeDir, tempDir } from './process';
-import { sharedStack } from './shared';
+import { serveOnRig } from './serve-rig';
 import { makeStuck } from './stuck';
+import { waitFor } from '../wait-for';
 
 const TOKEN = `webhook-${randomBytes(12).toString('hex')}`;
 const CLUSTER = 'trunc';
@@ -38,24 +37,9 @@ beforeAll(async () => {
     policy: { approvers: ['alice'], escalateAfter: '1h' },
     server: { listen: '127.0.0.1:0' },
   };
-  const file = join(dir, 'config.yaml');
-  writeFileSync(file, JSON.stringify(config));
   const helm = helmFor(3);
   await Promise.all(RELEASES.map((release) => makeStuck['pending-upgrade'](helm, { release, namespace })));
-  svc = await serve({
-    env: {
-      ...process.env,
-      KUBECONFIG: sharedStack().kubeconfig,
-      HELM_UNSTUCK_CONFIG: file,
-      HELM_UNSTUCK_WEBHOOK_TOKEN: TOKEN,
-      HELM_UNSTUCK_GITLAB_URL: rig.gitlab.url,
-      HELM_UNSTUCK_GITLAB_TOKEN: 'glpat-helm-unstuck-test',
-      TEMPORAL_ADDRESS: rig.env.address,
-      HELM_UNSTUCK_TASK_QUEUE: unique('trunc'),
-    },
-    withDetector: false,
-    log: (l) => logs.push(l),
-  });
+  svc = await serveOnRig(rig, { dir, config, taskQueue: unique('trunc'), webhookToken: TOKEN, withDetector: false, log: (l) => logs.push(l) });
   am = await startAlertmanager({ webhookUrl: `${svc.url}${WEBHOOK_PATH}`, bearerToken: TOKEN, groupBy: ['alertname', 'cluster'], maxAlerts: 2 });
 }, 300_000);
 afterAll(async () => {
@@ -82,16 +66,12 @@ test('max_alerts: 2 and five stuck releases in one group: five incidents start, 
       annotations: { summary: `Helm release ${namespace}/${release} is stuck` },
     })),
   );
-  let started: string[] = [];
-  for (let i = 0; i < 300 && started.length < 5; i++) {
-    await new Promise((r) => setTimeout(r, 100));
-    started = await incidents();
-  }
+  const started = await waitFor('five incidents', incidents, (ids) => ids.length === RELEASES.length, { timeoutMs: 60_000 });
   expect(started).toEqual(RELEASES);
   // The scan's summary is logged once all its forwards have answered, which can be just after
   // the incidents they started are listed.
   const SUMMARY = /alert group of cluster trunc truncated \(3 alerts left out\): scanned it, \d+ stuck release\(s\): \d+ incident\(s\) started/;
-  for (let i = 0; i < 100 && !SUMMARY.test(logs.join('\n')); i++) await new Promise((r) => setTimeout(r, 100));
+  await waitFor("the scan's summary logged", () => logs.join('\n'), (l) => SUMMARY.test(l));
   // Counted, logged, and the scan ran once however often Alertmanager re-sent the group.
   expect(await counted(svc.metrics.alertsTruncated, {})).toBeGreaterThanOrEqual(3);
   expect(await counted(svc.metrics.truncationScans, { result: 'scanned' })).toBe(1);

@@ -1,17 +1,17 @@
 // The approval page, end to end in Chromium on the real stack.
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { startRemediation } from '../../client/incidents';
-import { serve, type Serving } from '../../server/serve';
+import type { Serving } from '../../server/serve';
 import { markHealthy } from './deployments';
 import { helmFor, unique } from './fixtures';
-import { encodeKey, publicKeyOf } from '../../decisions/decision-proof';
-import { GITLAB_TOKEN, gitlabProject, remediationInput, RIG_POLICY, SERVE_KEY, startRig, trace, type Rig } from './incident-rig';
+import { publicKeyOf } from '../../decisions/decision-proof';
+import { gitlabProject, remediationInput, RIG_POLICY, SERVE_KEY, startRig, trace, type Rig } from './incident-rig';
 import { removeDir, tempDir } from './process';
 import { CHROMIUM, CHROMIUM_ARGS } from './browser';
-import { sharedStack } from './shared';
+import { serveOnRig } from './serve-rig';
 import { makeStuck } from './stuck';
 
 const ARTIFACTS = join(__dirname, '..', '..', 'test-artifacts');
@@ -30,8 +30,7 @@ beforeAll(async () => {
   dir = tempDir('page');
   tq = unique('page');
   ({ project } = gitlabProject(rig.gitlab));
-  const config = join(dir, 'config.yaml');
-  writeFileSync(config, JSON.stringify({
+  const config = {
     clusters: { local: { context: 'admin', gitlab: [{ project, environment: 'gprd' }], admissionPolicy: 'not-required' } },
     // serve signs the page's decisions: nothing unverified is accepted.
     policy: { ...RIG_POLICY, approvers: ['alice'], allowUnverifiedDecisions: false },
@@ -39,12 +38,8 @@ beforeAll(async () => {
     users: { alice: { tokenSha256: sha(ALICE) }, mallory: { tokenSha256: sha(MALLORY) } },
     // Plain HTTP on loopback, on purpose: the browser gets a cookie without Secure.
     server: { listen: '127.0.0.1:0', insecureCookies: true },
-    kubeconfig: sharedStack().kubeconfig,
-  }));
-  svc = await serve({
-    env: { ...process.env, KUBECONFIG: sharedStack().kubeconfig, HELM_UNSTUCK_CONFIG: config, HELM_UNSTUCK_WEBHOOK_TOKEN: 'page-test-webhook-token', TEMPORAL_ADDRESS: rig.env.address, HELM_UNSTUCK_TASK_QUEUE: tq, HELM_UNSTUCK_GITLAB_URL: rig.gitlab.url, HELM_UNSTUCK_GITLAB_TOKEN: GITLAB_TOKEN, HELM_UNSTUCK_DECISION_KEY: encodeKey(SERVE_KEY) },
-    log: () => undefined,
-  });
+  };
+  svc = await serveOnRig(rig, { dir, config, taskQueue: tq, decisionKey: SERVE_KEY });
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
 }, 120_000);
 afterAll(async () => {

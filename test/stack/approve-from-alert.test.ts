@@ -3,19 +3,17 @@
 // page's URL; a person follows that URL, logs in, approves on the page; the resolved notification
 // arrives and the release is unstuck. Nothing is posted by hand but what a person would click.
 import { createHash, randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { startRemediation } from '../../client/incidents';
 import { DECISION_REQUIRED } from '../../decisions/alert-requests';
-import { encodeKey, newSecretKey, publicKeyOf } from '../../decisions/decision-proof';
-import { serve, type Serving } from '../../server/serve';
+import { newSecretKey, publicKeyOf } from '../../decisions/decision-proof';
+import type { Serving } from '../../server/serve';
 import { startAlertmanager, type Alertmanager } from './alertmanager';
 import { startAlertReceiver, type AlertReceiver, type Received } from './alert-receiver';
 import { markHealthy } from './deployments';
 import { helmFor, unique } from './fixtures';
-import { ENVIRONMENT, GITLAB_TOKEN, gitlabProject, remediationInput, startRig, trace, type Rig } from './incident-rig';
+import { ENVIRONMENT, gitlabProject, remediationInput, startRig, trace, type Rig } from './incident-rig';
 import { freePort, removeDir, tempDir } from './process';
-import { sharedStack } from './shared';
+import { serveOnRig } from './serve-rig';
 import { makeStuck } from './stuck';
 
 const ALICE = `alice-${randomBytes(12).toString('hex')}`;
@@ -36,30 +34,15 @@ beforeAll(async () => {
   project = gitlabProject(rig.gitlab).project;
   // serve's external URL is in the links it sends, so its port is chosen first.
   const port = await freePort();
-  const file = join(dir, 'config.yaml');
-  writeFileSync(file, JSON.stringify({
+  const config = {
     clusters: { local: { context: 'admin', gitlab: [{ project, environment: ENVIRONMENT }], admissionPolicy: 'not-required' } },
     policy: { approvers: ['alice'], minPendingAge: '0s', escalateAfter: '1h', ciPollInterval: '200ms' },
     decisionKeys: [publicKeyOf(KEY)],
     users: { alice: { tokenSha256: createHash('sha256').update(ALICE).digest('hex') } },
     alertmanager: { url: am.url },
     server: { listen: `127.0.0.1:${port}`, externalUrl: `http://127.0.0.1:${port}`, insecureCookies: true },
-    kubeconfig: sharedStack().kubeconfig,
-  }));
-  svc = await serve({
-    env: {
-      ...process.env,
-      KUBECONFIG: sharedStack().kubeconfig,
-      HELM_UNSTUCK_CONFIG: file,
-      HELM_UNSTUCK_WEBHOOK_TOKEN: `webhook-${randomBytes(12).toString('hex')}`,
-      HELM_UNSTUCK_DECISION_KEY: encodeKey(KEY),
-      HELM_UNSTUCK_GITLAB_URL: rig.gitlab.url,
-      HELM_UNSTUCK_GITLAB_TOKEN: GITLAB_TOKEN,
-      TEMPORAL_ADDRESS: rig.env.address,
-      HELM_UNSTUCK_TASK_QUEUE: tq,
-    },
-    log: () => undefined,
-  });
+  };
+  svc = await serveOnRig(rig, { dir, config, taskQueue: tq, decisionKey: KEY });
 }, 180_000);
 afterAll(async () => {
   await svc?.close();

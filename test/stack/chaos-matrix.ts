@@ -80,7 +80,7 @@ export function workerKillInWaits(): RunSpec[] {
     },
     {
       scenario: 'worker-kill-in-durable-wait',
-      name: 're-run CI job timer (step 7)',
+      name: 're-run CI job timer (step 6)',
       async fault(ctx) {
         await ctx.waitForStatus((s) => /CI job \d+ \(\w+\) to finish/.test(s.waitingFor ?? ''));
         await ctx.worker.kill();
@@ -175,7 +175,7 @@ export function apiOutage(mode: 'sigstop' | 'kill', point: keyof typeof API_POIN
   };
 }
 
-/** GitLab answering errors in bursts at runbook steps 1 and 7. */
+/** GitLab answering errors in bursts at runbook steps 1 and 6. */
 export function gitlabBursts(status: 500 | 502 | 503 | 429): RunSpec {
   const headers = status === 429 ? { 'retry-after': '2' } : undefined;
   const burst = (n: number, match?: RegExp) => Array.from({ length: n }, () => ({ status, ...(headers ? { headers } : {}), ...(match ? { match } : {}) }));

@@ -26,6 +26,7 @@ import { Helm } from './helm';
 import { decideVerified, ENVIRONMENT, GITLAB_TOKEN, remediationInput, RIG_POLICY, SERVE_KEY, trace } from './incident-rig';
 import { binaries, freePort, LEASH, removeDir, startServer, tempDir, waitUntil, type Binaries, type Server } from './process';
 import { makeStuck } from './stuck';
+import { waitFor } from '../wait-for';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -191,14 +192,9 @@ export class WorkerProcess {
 
   /** Resolves once the worker stops at `point` (any pause point if unset). */
   async paused(point?: string, timeoutMs = 10 * 60_000): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const m = /chaos-paused (\S+)/g;
-      for (const hit of this.out.matchAll(m)) if (!point || hit[1] === point || hit[1] === `${point}:1`) return hit[1]!;
-      if (this.exited) throw new Error(`worker exited before its pause: ${this.out.slice(-2000)}`);
-      if (Date.now() > deadline) throw new Error(`worker never paused (${timeoutMs} ms)`);
-      await sleep(100);
-    }
+    const pause = () => [...this.out.matchAll(/chaos-paused (\S+)/g)].map((m) => m[1]!).find((p) => !point || p === point || p === `${point}:1`);
+    const exited = () => (this.exited ? `the worker exited: ${this.out.slice(-2000)}` : undefined);
+    return (await waitFor(`the worker to pause at ${point ?? 'any point'}`, pause, (p) => p !== undefined, { timeoutMs, failIf: exited }))!;
   }
 
   resume(): void {
@@ -523,34 +519,21 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   ]);
 }
 
-async function pollStatus(h: WorkflowHandle, pred: (s: RemediationStatus) => boolean, timeoutMs: number): Promise<RemediationStatus> {
-  const deadline = Date.now() + timeoutMs;
-  let last: RemediationStatus | undefined;
-  while (Date.now() < deadline) {
-    try {
-      last = await withTimeout(h.query(statusQuery), 15_000);
-      if (pred(last)) return last;
-    } catch {
-      // no worker right now
-    }
-    await sleep(200);
-  }
-  throw new Error(`status never matched; last step ${last?.step}, waiting for ${last?.waitingFor}`);
+/** The status query until `pred` holds; a query no worker answers (none running) counts as "not yet". */
+function pollStatus(h: WorkflowHandle, pred: (s: RemediationStatus) => boolean, timeoutMs: number): Promise<RemediationStatus> {
+  const status = () => withTimeout(h.query(statusQuery), 15_000);
+  return waitFor('the status query to match', status, pred, { timeoutMs, intervalMs: 200 });
 }
 
 async function waitForEvent(h: WorkflowHandle, activity: string, kind: 'scheduled' | 'completed', nth: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const events = (await h.fetchHistory().catch(() => undefined))?.events ?? [];
+  const count = async () => {
+    const events = (await h.fetchHistory()).events ?? [];
     const scheduled = new Set(events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === activity).map((e) => String(e.eventId)));
-    const n =
-      kind === 'scheduled'
-        ? scheduled.size
-        : events.filter((e) => e.activityTaskCompletedEventAttributes && scheduled.has(String(e.activityTaskCompletedEventAttributes.scheduledEventId))).length;
-    if (n >= nth) return;
-    await sleep(150);
-  }
-  throw new Error(`${activity} never ${kind} ${nth} time(s)`);
+    return kind === 'scheduled'
+      ? scheduled.size
+      : events.filter((e) => e.activityTaskCompletedEventAttributes && scheduled.has(String(e.activityTaskCompletedEventAttributes.scheduledEventId))).length;
+  };
+  await waitFor(`${activity} ${kind} ${nth} time(s)`, count, (n) => n >= nth, { timeoutMs, intervalMs: 150 });
 }
 
 /** Delete a record once more, by hand: the harness's proof that a second DELETE is counted. */

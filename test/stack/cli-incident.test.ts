@@ -10,6 +10,7 @@ import { GITLAB_TOKEN, gitlabProject, newWorker, startRig, trace, type Rig } fro
 import { removeDir, tempDir } from './process';
 import { sharedStack } from './shared';
 import { makeStuck } from './stuck';
+import { waitFor } from '../wait-for';
 
 let rig: Rig;
 let dir: string;
@@ -64,11 +65,7 @@ test('start, status, a refused and an accepted approval, list, report, restore',
     const { workflowId } = JSON.parse(started.out) as { workflowId: string };
     expect((await run('start', '--cluster', 'local', '-n', o.namespace, '--release', o.release, '--by', 'alice')).out).toBe(`joined the running incident ${workflowId}\n`);
 
-    let s = await run('status', workflowId);
-    for (let i = 0; i < 100 && !/waiting for approval/.test(s.out); i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      s = await run('status', workflowId);
-    }
+    const s = await waitFor('`status` to say the incident waits for approval', () => run('status', workflowId), (r) => /waiting for approval/.test(r.out));
     expect(s.out).toMatch(/✓ \[identify\] .* is stuck: revision 2 has been pending-upgrade/);
     expect(s.out).toMatch(/… waiting for approval by alice or bob to back up and delete sh\.helm\.release\.v1\..*; plan [0-9a-f]{12}\n/);
     const plan = /; plan ([0-9a-f]{12})\n/.exec(s.out)![1]!;

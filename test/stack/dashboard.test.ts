@@ -4,18 +4,17 @@
 // every query of every panel in deploy/grafana/helm-unstuck.json is evaluated as Grafana would
 // (instant over the time range, or a range query), and a panel whose query returns no value fails
 // the test by name.
-import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decide, startRemediation } from '../../client/incidents';
 import { workflowIdFor } from '../../decisions/vocabulary';
-import { serve, type Serving } from '../../server/serve';
+import type { Serving } from '../../server/serve';
 import { markHealthy } from './deployments';
 import { helmFor, unique } from './fixtures';
-import { GITLAB_TOKEN, startRig, waitForStatus, type Rig } from './incident-rig';
+import { startRig, waitForStatus, type Rig } from './incident-rig';
 import { freePort, removeDir, tempDir, waitUntil } from './process';
 import { startPrometheus, type Prometheus } from './prometheus';
-import { sharedStack } from './shared';
+import { serveOnRig } from './serve-rig';
 import { makeStuck } from './stuck';
 
 const CLUSTER = 'dash';
@@ -41,27 +40,13 @@ beforeAll(async () => {
   rig = await startRig();
   dir = tempDir('dashboard');
   rig.gitlab.addProject(1, 'ops/k8s-workloads');
-  const file = join(dir, 'config.yaml');
-  writeFileSync(file, JSON.stringify({
+  const config = {
     clusters: { [CLUSTER]: { context: 'admin', gitlab: [{ project: 1, environment: CLUSTER }], admissionPolicy: 'not-required' } },
     // alice decides straight through Temporal here (no sign-in), which the operator must allow.
     policy: { approvers: ['alice'], minPendingAge: '0s', escalateAfter: '1h', ciRecheckInterval: '200ms', ciMaxChecks: 2, allowUnverifiedDecisions: true },
     server: { listen: '127.0.0.1:0' },
-    kubeconfig: sharedStack().kubeconfig,
-  }));
-  svc = await serve({
-    env: {
-      ...process.env,
-      KUBECONFIG: sharedStack().kubeconfig,
-      HELM_UNSTUCK_CONFIG: file,
-      HELM_UNSTUCK_WEBHOOK_TOKEN: `webhook-${randomBytes(12).toString('hex')}`,
-      HELM_UNSTUCK_GITLAB_URL: rig.gitlab.url,
-      HELM_UNSTUCK_GITLAB_TOKEN: GITLAB_TOKEN,
-      TEMPORAL_ADDRESS: rig.env.address,
-      HELM_UNSTUCK_TASK_QUEUE: unique('dashboard'),
-    },
-    log: () => undefined,
-  });
+  };
+  svc = await serveOnRig(rig, { dir, config, taskQueue: unique('dashboard') });
   // No Alertmanager: this test is about what Prometheus stores, not what it sends (a closed port).
   prom = await startPrometheus({ target: new URL(svc.url).host, alertmanager: `127.0.0.1:${await freePort()}`, rules: {} });
 }, 180_000);

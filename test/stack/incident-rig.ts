@@ -20,6 +20,7 @@ import type { PolicyConfig, RemediationInput } from '../../decisions/schemas';
 import { decide } from '../../client/incidents';
 import { statusQuery, type RemediationStatus } from '../../workflows/definitions';
 import { FakeGitlab, type Job } from '../fake-gitlab/server';
+import { waitFor } from '../wait-for';
 import { adminNeedsNoPolicy, CLUSTER, unique } from './fixtures';
 import { sharedStack } from './shared';
 import { startTemporal } from './temporal';
@@ -188,24 +189,14 @@ export function remediationInput(o: { release: string; namespace: string }): Rem
 export const incidentId = (o: { release: string; namespace: string }) => workflowIdFor(CLUSTER, o.namespace, o.release);
 export const taskQueue = () => unique('tq');
 
-/** Poll the status query until `pred` holds. */
-export async function waitForStatus(
+/** Poll the status query until `pred` holds (a query before the workflow starts counts as "not yet"). */
+export function waitForStatus(
   handle: { query: (q: never) => Promise<unknown> },
   pred: (s: RemediationStatus) => boolean,
   timeoutMs = 60_000,
 ): Promise<RemediationStatus> {
-  const deadline = Date.now() + timeoutMs;
-  let last: RemediationStatus | undefined;
-  while (Date.now() < deadline) {
-    try {
-      last = (await handle.query(statusQuery as never)) as RemediationStatus;
-      if (pred(last)) return last;
-    } catch {
-      // not started yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`status never matched; last: ${JSON.stringify(last, null, 2)}`);
+  const status = async () => (await handle.query(statusQuery as never)) as RemediationStatus;
+  return waitFor('the status query to match', status, pred, { timeoutMs });
 }
 
 export const HISTORIES_DIR = join(__dirname, '..', 'histories');

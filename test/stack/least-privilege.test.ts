@@ -14,6 +14,7 @@ import { CLUSTER, helmFor, unique } from './fixtures';
 import { OWN_CHART, type Helm, type HelmMajor } from './helm';
 import { sharedStack } from './shared';
 import { makeStuck } from './stuck';
+import { waitFor } from '../wait-for';
 
 const stack = sharedStack();
 const ca = readFileSync(stack.caFile);
@@ -76,13 +77,8 @@ interface Installed {
  * Helm's (a dry run: nothing is stored).
  */
 async function policyInForce(token: string, ns: string): Promise<void> {
-  const started = Date.now();
-  for (;;) {
-    const a = await as(token)('POST', `/api/v1/namespaces/${ns}/secrets?dryRun=All`, secret(ns, 'probe', 'Opaque'));
-    if (a.layer === 'admission') break;
-    if (Date.now() - started > 30_000) throw new Error(`the admission policy is not in force after 30 s: ${a.status} ${a.message}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const probe = () => as(token)('POST', `/api/v1/namespaces/${ns}/secrets?dryRun=All`, secret(ns, 'probe', 'Opaque'));
+  await waitFor('the admission policy in force', probe, (a) => a.layer === 'admission');
 }
 
 /** Install the chart with real helm (no --wait: nothing here runs pods), then act as its ServiceAccount. */

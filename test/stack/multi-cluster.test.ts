@@ -14,14 +14,15 @@ import { decide } from '../../client/incidents';
 import { workflowIdFor } from '../../decisions/vocabulary';
 import { WEBHOOK_PATH } from '../../server/http';
 import type { RemediationResult } from '../../workflows/definitions';
-import { serve, type Serving } from '../../server/serve';
+import type { Serving } from '../../server/serve';
 import { startAlertmanager, type Alertmanager } from './alertmanager';
 import { startControlPlane, type ControlPlane } from './control-plane';
 import { markHealthy } from './deployments';
 import { unique } from './fixtures';
 import { Helm } from './helm';
-import { GITLAB_TOKEN, startRig, waitForStatus, type Rig } from './incident-rig';
+import { startRig, waitForStatus, type Rig } from './incident-rig';
 import { freePort, removeDir, tempDir } from './process';
+import { serveOnRig } from './serve-rig';
 import { sharedStack } from './shared';
 import { makeStuck } from './stuck';
 
@@ -79,18 +80,15 @@ beforeAll(async () => {
     rig.gitlab.addDeployment(11 + i, { environment: c, status: 'failed', job: failed });
   });
   rig.gitlab.onRetry = (project, job) => rig.gitlab.setJob(project, job.id, 'success', NOOP);
-  configFile = join(dir, 'config.yaml');
-  writeFileSync(configFile, JSON.stringify({
+  const config = {
     kubeconfig,
     clusters: Object.fromEntries(CLUSTERS.map((c, i) => [c, { context: c, gitlab: [{ project: 11 + i, environment: c }], admissionPolicy: 'not-required' }])),
     // Decisions go straight through Temporal here (no sign-in), which the operator must allow.
     policy: { approvers: ['alice'], minPendingAge: '0s', escalateAfter: '1h', ciPollInterval: '200ms', ciJobTimeout: '1m', allowUnverifiedDecisions: true },
     server: { listen: '127.0.0.1:0' },
-  }));
-  svc = await serve({
-    env: { ...process.env, HELM_UNSTUCK_CONFIG: configFile, HELM_UNSTUCK_WEBHOOK_TOKEN: TOKEN, HELM_UNSTUCK_GITLAB_URL: rig.gitlab.url, HELM_UNSTUCK_GITLAB_TOKEN: GITLAB_TOKEN, TEMPORAL_ADDRESS: rig.env.address, HELM_UNSTUCK_TASK_QUEUE: unique('fleet') },
-    log: () => undefined,
-  });
+  };
+  svc = await serveOnRig(rig, { dir, config, taskQueue: unique('fleet'), webhookToken: TOKEN });
+  configFile = join(dir, 'config.yaml');
   am = await startAlertmanager({ webhookUrl: `${svc.url}${WEBHOOK_PATH}`, bearerToken: TOKEN });
 }, 180_000);
 

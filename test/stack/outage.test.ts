@@ -25,6 +25,7 @@ import { decideVerified, GITLAB_TOKEN, gitlabProject, operatorConfig, remediatio
 import { removeDir, tempDir } from './process';
 import { sharedStack } from './shared';
 import { makeStuck } from './stuck';
+import { waitFor } from '../wait-for';
 
 const LONG = process.env.HELM_UNSTUCK_LONG_OUTAGES === '1';
 // HELM_UNSTUCK_OUTAGE_SECONDS sets any other length (e.g. 150, past the 2-minute start-to-close timeout).
@@ -95,17 +96,14 @@ async function backupsIn(namespace: string): Promise<string[]> {
 }
 
 /** `helm-unstuck status ID`, as an operator runs it, until its output matches `want`. */
-async function statusUntil(id: string, want: RegExp, timeoutMs: number): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  let out = '';
-  while (Date.now() < deadline) {
-    out = '';
+function statusUntil(id: string, want: RegExp, timeoutMs: number): Promise<string> {
+  const status = async () => {
+    let out = '';
     const io = { out: (t: string) => void (out += t), err: () => {}, env: { TEMPORAL_ADDRESS: rig.env.address } };
     await statusCommand({ id, watch: false, output: 'text' }, io);
-    if (want.test(out)) return out;
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-  throw new Error(`status never said ${want}; last:\n${out}`);
+    return out;
+  };
+  return waitFor(`\`status\` to say ${want}`, status, (out) => want.test(out), { timeoutMs, intervalMs: 1000 });
 }
 
 /**

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 import { PACKAGE_ROOT as REPO, LEASH } from '../../lib/repo';
+import { waitFor } from '../wait-for';
 
 export { LEASH };
 
@@ -86,28 +87,16 @@ export function startServer(name: string, command: string, args: string[], opts:
   };
 }
 
-/** Poll `probe` until it returns true, or fail with what the server logged. */
+/** Poll `probe` until it returns true (waitFor), failing at once if `server` exits first. */
 export async function waitUntil(
   what: string,
   probe: () => Promise<boolean>,
   opts: { timeoutMs: number; server?: Server; intervalMs?: number },
 ): Promise<void> {
-  const deadline = Date.now() + opts.timeoutMs;
-  let lastError: unknown;
-  while (Date.now() < deadline) {
-    if (opts.server?.exited()) {
-      throw new Error(`${what}: ${opts.server.name} exited early; see ${opts.server.logFile}`);
-    }
-    try {
-      if (await probe()) return;
-    } catch (err) {
-      lastError = err;
-    }
-    await new Promise((r) => setTimeout(r, opts.intervalMs ?? 100));
-  }
-  const detail = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
-  const log = opts.server ? `; see ${opts.server.logFile}` : '';
-  throw new Error(`${what}: not ready after ${opts.timeoutMs} ms${detail}${log}`);
+  const { server } = opts;
+  if (!server) return void (await waitFor(what, probe, Boolean, opts));
+  const failIf = () => (server.exited() ? `${server.name} exited early` : undefined);
+  await waitFor(`${what} (log: ${server.logFile})`, probe, Boolean, { ...opts, failIf });
 }
 
 /** Paths of the stack's binaries, as resolved by tools/stack (overrides or the tools cache). */

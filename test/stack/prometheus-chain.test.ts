@@ -4,21 +4,21 @@
 // unlock the series disappears, the alert resolves, and the resolved notification reaches the
 // incident. Its own control plane, so no other test's stuck release can raise an alert here.
 import { createHash, randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Kube } from '../../activities/kubernetes';
-import { encodeKey, newSecretKey, publicKeyOf } from '../../decisions/decision-proof';
+import { newSecretKey, publicKeyOf } from '../../decisions/decision-proof';
 import { workflowIdFor } from '../../decisions/vocabulary';
-import { serve, type Serving } from '../../server/serve';
+import type { Serving } from '../../server/serve';
 import { WEBHOOK_PATH } from '../../server/http';
 import { startAlertmanager, type Alertmanager } from './alertmanager';
 import { startControlPlane, type ControlPlane } from './control-plane';
 import { markHealthy } from './deployments';
 import { unique } from './fixtures';
 import { Helm } from './helm';
-import { GITLAB_TOKEN, startRig, waitForStatus, type Rig } from './incident-rig';
+import { startRig, waitForStatus, type Rig } from './incident-rig';
 import { removeDir, tempDir, waitUntil } from './process';
 import { startPrometheus, type Prometheus } from './prometheus';
+import { serveOnRig } from './serve-rig';
 import { sharedStack } from './shared';
 import { makeStuck } from './stuck';
 
@@ -39,19 +39,15 @@ beforeAll(async () => {
   dir = tempDir('chain');
   [cp, rig] = await Promise.all([startControlPlane({ etcdBin: bins.etcd, apiserverBin: bins.kubeApiserver, dir: join(dir, 'kube') }), startRig()]);
   rig.gitlab.addProject(1, 'ops/k8s-workloads');
-  const file = join(dir, 'config.yaml');
-  writeFileSync(file, JSON.stringify({
+  const config = {
     clusters: { e2e: { context: 'admin', gitlab: [{ project: 1, environment: 'e2e' }] } },
     policy: { approvers: ['alice'], minPendingAge: '0s', escalateAfter: '1h' },
     server: { listen: '127.0.0.1:0', insecureCookies: true },
     users: { alice: { tokenSha256: createHash('sha256').update(ALICE).digest('hex') } },
     decisionKeys: [publicKeyOf(SERVE_KEY)],
     kubeconfig: cp.kubeconfig,
-  }));
-  svc = await serve({
-    env: { ...process.env, HELM_UNSTUCK_CONFIG: file, HELM_UNSTUCK_WEBHOOK_TOKEN: TOKEN, HELM_UNSTUCK_GITLAB_URL: rig.gitlab.url, HELM_UNSTUCK_GITLAB_TOKEN: GITLAB_TOKEN, TEMPORAL_ADDRESS: rig.env.address, HELM_UNSTUCK_TASK_QUEUE: unique('chain'), HELM_UNSTUCK_DECISION_KEY: encodeKey(SERVE_KEY) },
-    log: () => undefined,
-  });
+  };
+  svc = await serveOnRig(rig, { dir, config, taskQueue: unique('chain'), webhookToken: TOKEN, decisionKey: SERVE_KEY });
   am = await startAlertmanager({ webhookUrl: `${svc.url}${WEBHOOK_PATH}`, bearerToken: TOKEN });
   prom = await startPrometheus({ target: new URL(svc.url).host, alertmanager: new URL(am.url).host, rules: { minAgeSeconds: MIN_AGE_SECONDS, for: '1s', externalUrl: svc.url } });
 }, 180_000);

@@ -11,6 +11,7 @@ import { decisionSender } from '../../server/decide';
 import { LoginLimiter } from '../../server/rate-limit';
 import { unique } from './fixtures';
 import { startTemporal } from './temporal';
+import { waitFor } from '../wait-for';
 
 const ALICE = 'alice-release-page-token';
 const QUOTED = "o'brien";
@@ -40,14 +41,8 @@ const startRun = (id: string) => env.client.workflow.start(WORKFLOW_TYPE, { work
 const rowsOf = (html: string) => [...html.matchAll(/<tr>(.*?)<\/tr>/g)].map((m) => m[1]!.replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim());
 
 /** Visibility catches up after a start or close: ask again until it does (bounded), then assert. */
-async function pageOnceListed(path: string, runs: number): Promise<string> {
-  let html = '';
-  for (let i = 0; i < 100; i++) {
-    html = await (await get(path)).text();
-    if (rowsOf(html).length >= runs) break;
-    await new Promise((ok) => setTimeout(ok, 200));
-  }
-  return html;
+function pageOnceListed(path: string, runs: number): Promise<string> {
+  return waitFor(`${runs} incidents listed on ${path}`, async () => (await get(path)).text(), (html) => rowsOf(html).length >= runs, { intervalMs: 200 });
 }
 
 test('running: 303 to the incident; ended: its incidents newest first, the newest linked', async () => {

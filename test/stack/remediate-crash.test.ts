@@ -14,6 +14,7 @@ import { decideVerified, gitlabProject, newWorker, operatorConfig, remediationIn
 import { LEASH, removeDir, tempDir } from './process';
 import { sharedStack } from './shared';
 import { makeStuck } from './stuck';
+import { waitFor } from '../wait-for';
 
 let rig: Rig;
 let dir: string;
@@ -61,11 +62,8 @@ test('a worker killed mid-incident is replaced; the incident completes with one 
   const first = startWorkerProcess(tq, operatorConfig(rig, { project }));
   let out = '';
   first.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  const deadline = Date.now() + 60_000;
-  while (!out.includes('worker ready')) {
-    if (Date.now() > deadline || first.exitCode !== null) throw new Error(`worker process did not start: ${out}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const exited = () => (first.exitCode !== null ? `the worker process exited (${first.exitCode})` : undefined);
+  await waitFor("the worker process's 'worker ready'", () => out, (o) => o.includes('worker ready'), { timeoutMs: 60_000, failIf: exited });
 
   const { handle } = await startRemediation(rig.env.client, remediationInput(o), tq);
   await waitForStatus(handle, (s) => s.hold === 'approval');

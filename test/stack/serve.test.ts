@@ -1,22 +1,23 @@
 // `helm-unstuck serve` on the real stack: Alertmanager webhooks in, incidents out.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
-import { serve, type Serving } from '../../server/serve';
+import type { Serving } from '../../server/serve';
 import { WEBHOOK_PATH } from '../../server/http';
 import { AlertForwarder, ForwardError } from '../../server/forwarder';
-import { createMetrics } from '../../server/metrics';
+import { counted, createMetrics } from '../../server/metrics';
 import { workflowIdFor } from '../../decisions/vocabulary';
 import { statusQuery } from '../../workflows/definitions';
 import { startAlertmanager } from './alertmanager';
 import { markHealthy } from './deployments';
 import { helmFor, unique } from './fixtures';
-import { GITLAB_TOKEN, startRig, waitForStatus, type Rig } from './incident-rig';
+import { startRig, waitForStatus, type Rig } from './incident-rig';
 import { removeDir, tempDir } from './process';
 import { relabelPending } from './records';
-import { sharedStack } from './shared';
+import { serveOnRig } from './serve-rig';
 import { makeStuck } from './stuck';
+import { waitFor } from '../wait-for';
 
 const FIXTURES = join(__dirname, '..', 'fixtures', 'alertmanager');
 const fixture = (n: string) => readFileSync(join(FIXTURES, n), 'utf8');
@@ -39,23 +40,8 @@ beforeAll(async () => {
     },
     policy: { approvers: ['alice'], minPendingAge: '0s', escalateAfter: '1h' },
     server: { listen: '127.0.0.1:0' },
-    kubeconfig: sharedStack().kubeconfig,
   };
-  const file = join(dir, 'config.yaml');
-  writeFileSync(file, JSON.stringify(config));
-  svc = await serve({
-    env: {
-      ...process.env,
-      KUBECONFIG: sharedStack().kubeconfig, // the environment wins over the file's kubeconfig
-      HELM_UNSTUCK_CONFIG: file,
-      HELM_UNSTUCK_WEBHOOK_TOKEN: TOKEN,
-      HELM_UNSTUCK_GITLAB_URL: rig.gitlab.url,
-      HELM_UNSTUCK_GITLAB_TOKEN: GITLAB_TOKEN,
-      TEMPORAL_ADDRESS: rig.env.address,
-      HELM_UNSTUCK_TASK_QUEUE: tq,
-    },
-    log: () => undefined,
-  });
+  svc = await serveOnRig(rig, { dir, config, taskQueue: tq, webhookToken: TOKEN });
 }, 120_000);
 afterAll(async () => {
   await svc?.close();
@@ -91,11 +77,8 @@ test('firing-many-releases starts exactly three incidents and rejects the fourth
   for (let i = 0; i < 5; i++) expect((await post(fixture('firing-many-releases.json'))).status).toBe(200);
   const dup = (await (await post(fixture('firing-one-release.json'))).json()) as { accepted: { result: string }[] };
   expect(dup.accepted.map((a) => a.result)).toEqual(['duplicate']);
-  let ids: string[] = [];
-  for (let i = 0; i < 50 && ids.length < 3; i++) {
-    ids = await workflowIds();
-    await new Promise((res) => setTimeout(res, 100));
-  }
+  // Listing is eventually consistent (visibility): wait for the three, then check there are no more.
+  const ids = await waitFor('the three incidents listed', workflowIds, (l) => l.length >= 3);
   expect(ids).toEqual(['helm-unstuck/gprd-us-east1-b/gitlab/gitlab', 'helm-unstuck/gprd-us-east1-c/gitlab/gitlab', 'helm-unstuck/gstg/gitlab-cny/gitlab-cny']);
 
   const metrics = await (await fetch(`${svc.url}/metrics`)).text();
@@ -160,6 +143,7 @@ describe('bad requests change nothing', () => {
 
   test('1,000 fuzzed malformed or hostile payloads: only 4xx with reasons, no crash, no incident', async () => {
     const before = await workflowIds();
+    const startedBefore = await counted(svc.metrics.alerts, { result: 'started' });
     const seeds = ['firing-one-release.json', 'firing-many-releases.json', 'resolved-one-release.json'].map((n) => JSON.parse(fixture(n)) as Record<string, unknown>);
     let state = 42;
     const rand = () => ((state = (state * 1103515245 + 12345) >>> 0) / 2 ** 32);
@@ -202,6 +186,8 @@ describe('bad requests change nothing', () => {
     expect([...statuses.values()].reduce((a, b) => a + b, 0)).toBe(1000);
     expect((await fetch(`${svc.url}/healthz`)).status).toBe(200);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    // Counted as each answer is sent: nothing started (the listing below may lag behind a start).
+    expect(await counted(svc.metrics.alerts, { result: 'started' })).toBe(startedBefore);
     expect(await workflowIds()).toEqual(before);
   });
 });

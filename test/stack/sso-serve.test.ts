@@ -2,21 +2,21 @@
 // stuck releases through a real worker and Temporal: identities serve verified (the ID token's
 // signature; a user token), decisions signed by serve, the operator's policy judging them.
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { EXIT, main } from '../../cli/main';
 import { notifyAlert, startRemediation } from '../../client/incidents';
-import { encodeKey, publicKeyOf } from '../../decisions/decision-proof';
-import { serve, type Serving } from '../../server/serve';
+import { publicKeyOf } from '../../decisions/decision-proof';
+import type { Serving } from '../../server/serve';
 import { statusQuery } from '../../workflows/definitions';
 import { CHROMIUM, CHROMIUM_ARGS } from './browser';
 import { markHealthy } from './deployments';
 import { helmFor, unique } from './fixtures';
-import { GITLAB_TOKEN, gitlabProject, remediationInput, RIG_POLICY, SERVE_KEY, startRig, trace, waitForStatus, type Rig } from './incident-rig';
+import { gitlabProject, remediationInput, RIG_POLICY, SERVE_KEY, startRig, trace, waitForStatus, type Rig } from './incident-rig';
 import { freePort, removeDir, tempDir } from './process';
 import { relabelPending } from './records';
-import { sharedStack } from './shared';
+import { serveOnRig } from './serve-rig';
 import { startSso, type Sso, type SsoUser } from './sso';
 import { makeStuck } from './stuck';
 
@@ -43,9 +43,8 @@ beforeAll(async () => {
   // oauth2-proxy needs serve's address, serve the provider's: serve's port is chosen first.
   const port = await freePort();
   sso = await startSso({ upstream: `http://127.0.0.1:${port}`, users: [ALICE, DAVE], dir });
-  const config = join(dir, 'config.yaml');
   const gitlab = () => [{ project: gitlabProject(rig.gitlab).project, environment: 'gprd' }];
-  writeFileSync(config, JSON.stringify({
+  const config = {
     clusters: {
       solo: { context: 'admin', gitlab: gitlab(), admissionPolicy: 'not-required' },
       pair: { context: 'admin', gitlab: gitlab(), policy: { approvals: 2 }, admissionPolicy: 'not-required' },
@@ -55,23 +54,8 @@ beforeAll(async () => {
     users: { bob: { tokenSha256: sha(BOB) } },
     sso: { issuer: sso.issuer, clientId: sso.clientId },
     server: { listen: `127.0.0.1:${port}` },
-    kubeconfig: sharedStack().kubeconfig,
-  }));
-  svc = await serve({
-    env: {
-      ...process.env,
-      KUBECONFIG: sharedStack().kubeconfig,
-      HELM_UNSTUCK_CONFIG: config,
-      HELM_UNSTUCK_WEBHOOK_TOKEN: 'sso-test-webhook-token',
-      HELM_UNSTUCK_DECISION_KEY: encodeKey(SERVE_KEY),
-      TEMPORAL_ADDRESS: rig.env.address,
-      HELM_UNSTUCK_TASK_QUEUE: tq,
-      HELM_UNSTUCK_GITLAB_URL: rig.gitlab.url,
-      HELM_UNSTUCK_GITLAB_TOKEN: GITLAB_TOKEN,
-    },
-    withDetector: false,
-    log: () => undefined,
-  });
+  };
+  svc = await serveOnRig(rig, { dir, config, taskQueue: tq, decisionKey: SERVE_KEY, withDetector: false });
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   rig.gitlab.onRetry = (p, job) => rig.gitlab.setJob(p, job.id, 'success', trace('helmfile-noop.txt'));
 }, 180_000);

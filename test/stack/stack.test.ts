@@ -8,6 +8,7 @@ import { startAlertmanager } from './alertmanager';
 import { apiRequest } from './control-plane';
 import { sharedStack } from './shared';
 import { startTemporal } from './temporal';
+import { waitFor } from '../wait-for';
 
 const pinned = Object.fromEntries(
   readFileSync(join(__dirname, '..', '..', 'tools', 'versions.env'), 'utf8')
@@ -84,8 +85,7 @@ describe('alertmanager', () => {
           annotations: { summary: 'stuck' },
         },
       ]);
-      const deadline = Date.now() + 20_000;
-      while (received.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      await waitFor('the webhook posted by Alertmanager', () => received.length);
       expect(received).toHaveLength(1);
       expect(received[0]?.auth).toBe('Bearer tkn-1');
       expect(received[0]?.body).toMatchObject({ version: '4', status: 'firing', receiver: 'helm-unstuck' });

@@ -4,6 +4,7 @@
 // Ctrl-C (since 3.7) and marks the release failed, so only SIGKILL reproduces the incident.
 import { once } from 'node:events';
 import { Helm, TINY_CHART, type HistoryRow } from './helm';
+import { waitFor } from '../wait-for';
 
 export type StuckKind = 'pending-upgrade' | 'pending-install' | 'pending-rollback' | 'stacked';
 
@@ -51,16 +52,13 @@ export async function hangAndKill(
     exited = true;
     return v as [number | null, NodeJS.Signals | null];
   });
-  const deadline = Date.now() + timeoutMs;
+  const stored = async () => {
+    const row = (await helm.history(release, namespace)).find((r) => r.revision === want.revision);
+    return { row, until: row?.status === want.status && (await until()) };
+  };
+  const finished = () => (exited ? `helm ${args.join(' ')} finished instead of hanging: ${output.trim()}` : undefined);
   try {
-    for (;;) {
-      if (exited) throw new Error(`helm ${args.join(' ')} finished instead of hanging: ${output.trim()}`);
-      if (Date.now() > deadline) throw new Error(`helm never stored revision ${want.revision} as ${want.status}`);
-      const rows = await helm.history(release, namespace);
-      const row = rows.find((r) => r.revision === want.revision);
-      if (row && row.status === want.status && (await until())) break;
-      await new Promise((r) => setTimeout(r, 150));
-    }
+    await waitFor(`helm to store revision ${want.revision} as ${want.status}`, stored, (s) => s.until, { timeoutMs, intervalMs: 150, failIf: finished });
   } finally {
     child.kill('SIGKILL');
   }

@@ -9,7 +9,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { KubeUnavailableError, type RecordKind } from '../../activities/kubernetes';
 import type { UnlockInput, UnlockResult } from '../../activities/unlock';
 import { BACKUP_LABELS } from '../../activities/unlock';
-import { unavailable } from './failing-kube';
+import { unavailable, type Fault } from './failing-kube';
 import { CLUSTER, failingStackActivities, helmFor, unique, unlockInput } from './fixtures';
 import { makeStuck } from './stuck';
 
@@ -92,19 +92,34 @@ function writeIntoFrozenServer(r: Awaited<ReturnType<typeof stuckRelease>>, meth
   return { sent, land: () => land(), requests: () => sent.length + ours() };
 }
 
+/**
+ * Once the retry has written its backup (answered 409: the earlier attempt's), the held write lands
+ * just before the retry looks at the record again after its wait: not after a fixed delay, which
+ * a loaded machine could stretch past the wait. A read of the backup in between passes through.
+ */
+function landBeforeLookingAgain(r: Awaited<ReturnType<typeof stuckRelease>>, frozen: { land: () => Promise<unknown> }) {
+  const record = r.h.state.pending[0]!.objectName;
+  const lookAgain: Fault<'getRecord'> = async (real, kind, ns, name) => {
+    if (name === record) await frozen.land();
+    else r.kube.on('getRecord', lookAgain);
+    return real.getRecord(kind, ns, name);
+  };
+  r.kube.on('createRecord', async (real, rec) => {
+    try {
+      return await real.createRecord(rec);
+    } finally {
+      r.kube.on('getRecord', lookAgain);
+    }
+  });
+}
+
 test("the earlier attempt's DELETE lands while the retry waits after finding its own backup: one DELETE in all, reported as ours", async () => {
   const r = await stuckRelease();
   const frozen = writeIntoFrozenServer(r, 'deleteRecord');
   await expect(r.attempt(1, unlockInput(r.h))).rejects.toBeInstanceOf(KubeUnavailableError);
   expect(await r.record()).toBeDefined();
-  // The server resumes just as the retry's backup write is answered (409, ours): only then does it run the held DELETE.
-  r.kube.on('createRecord', async (real, rec) => {
-    try {
-      return await real.createRecord(rec);
-    } finally {
-      setTimeout(() => void frozen.land(), 200);
-    }
-  });
+  // The server resumes after the retry's backup write is answered (409, ours): only then does it run the held DELETE.
+  landBeforeLookingAgain(r, frozen);
   const t0 = Date.now();
   const res = await r.attempt(2, unlockInput(r.h));
   expect(Date.now() - t0).toBeGreaterThanOrEqual(SETTLE_MS);
@@ -135,13 +150,7 @@ test("mark-failed: the earlier attempt's PUT lands while the retry waits: no sec
   const r = await stuckRelease();
   const frozen = writeIntoFrozenServer(r, 'replaceRecord');
   await expect(r.attempt(1, unlockInput(r.h, 'mark-failed'))).rejects.toBeInstanceOf(KubeUnavailableError);
-  r.kube.on('createRecord', async (real, rec) => {
-    try {
-      return await real.createRecord(rec);
-    } finally {
-      setTimeout(() => void frozen.land(), 200);
-    }
-  });
+  landBeforeLookingAgain(r, frozen);
   const res = await r.attempt(2, unlockInput(r.h, 'mark-failed'));
   expect(frozen.sent).toEqual(['PUT']);
   expect(frozen.requests()).toBe(1);

@@ -2,10 +2,11 @@
 // and prove with helm itself that the release is deployed again and can be upgraded.
 import { decodePayload, encodePayload, type StoredObject } from '../../activities/helm-storage';
 import { BACKUP_ANNOTATIONS, BACKUP_LABELS } from '../../activities/unlock';
-import { kindOf, type ReleaseHistory } from '../../activities/release';
+import { kindOf } from '../../activities/release';
 import { CHART_SECRETS, CLUSTER, helmFor, stackActivities, stackKubeFor, stackOperatorActions, unique, unlockInput } from './fixtures';
 import { TINY_CHART, type Helm, type HelmDriver, type HelmMajor } from './helm';
 import { hangAndKill, makeStuck } from './stuck';
+import { waitFor } from '../wait-for';
 
 const acts = stackActivities();
 const ops = stackOperatorActions();
@@ -168,13 +169,8 @@ describe.each([3, 4] as const)('helm v%i: the other stuck shapes', (major) => {
     const o = { release: unique('web'), namespace: unique('c') };
     await helm.ok(['install', o.release, TINY_CHART, '-n', o.namespace, '--create-namespace']);
     // A live upgrade, not a stuck one: helm gives up after its timeout and marks the revision failed.
-    let approval: ReleaseHistory | undefined;
     const live = helm.run(['upgrade', o.release, TINY_CHART, '-n', o.namespace, helm.waitFlag, '--timeout', '4s', '--set', 'tag=2.0.0']);
-    while (!approval) {
-      const h = await acts.readReleaseHistory(ref(o));
-      if (h.state.kind === 'Locked') approval = h;
-      else await new Promise((r) => setTimeout(r, 100));
-    }
+    const approval = await waitFor('the live upgrade read as Locked', () => acts.readReleaseHistory(ref(o)), (h) => h.state.kind === 'Locked', { timeoutMs: 60_000 });
     expect((await live).code).not.toBe(0);
     const before = await helm.history(o.release, o.namespace);
     expect(before.map((r) => r.status)).toEqual(['deployed', 'failed']);

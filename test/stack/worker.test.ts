@@ -11,6 +11,7 @@ import { freePort, removeDir, tempDir } from './process';
 import { sharedStack } from './shared';
 import { makeStuck } from './stuck';
 import { startTemporal } from './temporal';
+import { waitFor } from '../wait-for';
 
 test('with no TEMPORAL_ADDRESS the worker starts a local dev server and polls helm-unstuck', async () => {
   const dir = tempDir('worker');
@@ -29,17 +30,15 @@ test('with no TEMPORAL_ADDRESS the worker starts a local dev server and polls he
     expect(logs.join('\n')).toMatch(/using a local dev server/);
     const conn = await Connection.connect({ address: `127.0.0.1:${port}` });
     try {
-      let pollers = 0;
-      for (let i = 0; i < 50 && pollers === 0; i++) {
+      const pollers = async () => {
         const tq = await conn.workflowService.describeTaskQueue({
           namespace: 'default',
           taskQueue: { name: 'helm-unstuck' },
           taskQueueType: 2, // TASK_QUEUE_TYPE_ACTIVITY
         });
-        pollers = tq.pollers?.length ?? 0;
-        if (pollers === 0) await new Promise((r) => setTimeout(r, 100));
-      }
-      expect(pollers).toBeGreaterThan(0);
+        return tq.pollers?.length ?? 0;
+      };
+      expect(await waitFor('a poller on the helm-unstuck activity task queue', pollers, (n) => n > 0)).toBeGreaterThan(0);
     } finally {
       await conn.close();
     }

@@ -1,15 +1,15 @@
 // workflows/ must stay deterministic: the lint rules that enforce it must actually fire.
-// Runs the real eslint CLI once over probe files placed where the rules apply.
+// Lints probe code with the repo's eslint.config.mjs through ESLint's API (lintText), as if it
+// were a file in workflows/ (or activities/): nothing is written to disk. ESLint loads its
+// configuration with a dynamic import, which jest's module sandbox refuses, so the probes are
+// linted in one plain Node process.
 import { execFile } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 const root = join(__dirname, '..', '..');
-const probeDirs = {
-  workflows: join(root, 'workflows', `__lint_probes_${process.pid}__`),
-  activities: join(root, 'activities', `__lint_probes_${process.pid}__`),
-};
+const inWorkflows = join(root, 'workflows', 'lint-probe.ts');
+const inActivities = join(root, 'activities', 'lint-probe.ts');
 
 const rejected: [string, RegExp][] = [
   ["import { readFileSync } from 'node:fs';\nexport const x = readFileSync;", /no Node built-ins/],
@@ -17,55 +17,59 @@ const rejected: [string, RegExp][] = [
   ["import * as k8s from '@kubernetes/client-node';\nexport const x = k8s;", /must not do I\/O/],
   ["import { Gitlab } from '@gitbeaker/rest';\nexport const x = Gitlab;", /must not do I\/O/],
   ["import { Client } from '@temporalio/client';\nexport const x = Client;", /must not do I\/O/],
-  ["import { createActivities } from '../../activities';\nexport const x = createActivities;", /as types only/],
+  ["import { createActivities } from '../activities';\nexport const x = createActivities;", /as types only/],
   ['export const x = process.env.HOME;', /no process/],
   ["export const x = () => fetch('http://example.invalid');", /call an activity/],
   ['export const x = setInterval(() => 0, 1);', /sleep\(\) or condition\(\)/],
 ];
 const allowed = [
-  "import type { Activities } from '../../activities';",
+  "import type { Activities } from '../activities';",
   "import { proxyActivities } from '@temporalio/workflow';",
-  "import { determineReleaseState } from '../../decisions/release-state';",
+  "import { determineReleaseState } from '../decisions/release-state';",
   'export const a = proxyActivities<Activities>({ startToCloseTimeout: 1000 });',
   'export const d = determineReleaseState;',
 ].join('\n');
 
-let messages: Record<string, string>;
+type Probe = { code: string; filePath: string };
+/** Reads the probes as JSON on stdin; prints, for each, eslint's `rule: message` lines ('' when none). */
+const LINT_PROBES = `
+import { ESLint } from 'eslint';
+let input = '';
+for await (const chunk of process.stdin) input += chunk;
+const eslint = new ESLint({ cwd: process.cwd() });
+const said = [];
+for (const p of JSON.parse(input)) {
+  const [result] = await eslint.lintText(p.code + '\\n', { filePath: p.filePath });
+  said.push(result.messages.map((m) => m.ruleId + ': ' + m.message).join('\\n'));
+}
+process.stdout.write(JSON.stringify(said));
+`;
 
+async function lintAll(probes: Probe[]): Promise<string[]> {
+  const child = promisify(execFile)(process.execPath, ['--input-type=module', '-e', LINT_PROBES], { cwd: root });
+  child.child.stdin!.end(JSON.stringify(probes));
+  return JSON.parse((await child).stdout) as string[];
+}
+
+let said: string[];
 beforeAll(async () => {
-  const files: Record<string, string> = {};
-  rejected.forEach(([code], i) => (files[join(probeDirs.workflows, `bad${i}.ts`)] = code));
-  files[join(probeDirs.workflows, 'good.ts')] = allowed;
-  files[join(probeDirs.activities, 'outside.ts')] = rejected[0]![0];
-  for (const d of Object.values(probeDirs)) mkdirSync(d, { recursive: true });
-  for (const [f, code] of Object.entries(files)) writeFileSync(f, code + '\n');
-  const eslint = join(root, 'node_modules', '.bin', 'eslint');
-  const run = promisify(execFile);
-  const { stdout } = await run(eslint, ['-f', 'json', ...Object.keys(files)], { cwd: root }).catch(
-    (e: { stdout: string }) => ({ stdout: e.stdout }),
-  );
-  const results = JSON.parse(stdout) as { filePath: string; messages: { ruleId: string; message: string }[] }[];
-  messages = Object.fromEntries(
-    results.map((r) => [relative(root, r.filePath), r.messages.map((m) => `${m.ruleId}: ${m.message}`).join('\n')]),
-  );
+  said = await lintAll([
+    ...rejected.map(([code]) => ({ code, filePath: inWorkflows })),
+    { code: allowed, filePath: inWorkflows },
+    { code: rejected[0]![0], filePath: inActivities },
+  ]);
 }, 120_000);
 
-afterAll(() => {
-  for (const d of Object.values(probeDirs)) rmSync(d, { recursive: true, force: true });
-});
-
-const rel = (dir: string, f: string) => relative(root, join(dir, f));
-
 describe('lint rules for workflows/', () => {
-  test.each(rejected.map(([code, msg], i) => [code, msg, i] as const))('rejects %s', (_code, message, i) => {
-    expect(messages[rel(probeDirs.workflows, `bad${i}.ts`)]).toMatch(message);
+  test.each(rejected.map(([code, message], i) => [code, message, i] as const))('rejects %s', (_code, message, i) => {
+    expect(said[i]).toMatch(message);
   });
 
   test('allows type-only imports of activities, the workflow API and decisions/', () => {
-    expect(messages[rel(probeDirs.workflows, 'good.ts')]).toBe('');
+    expect(said[rejected.length]).toBe('');
   });
 
   test('the same code is fine outside workflows/', () => {
-    expect(messages[rel(probeDirs.activities, 'outside.ts')]).toBe('');
+    expect(said[rejected.length + 1]).toBe('');
   });
 });

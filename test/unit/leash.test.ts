@@ -1,7 +1,9 @@
 // tools/leash is what keeps a crashed test run from leaving servers behind.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { LEASH } from '../stack/process';
+import { waitFor } from '../wait-for';
 
 const alive = (pid: number) => {
   try {
@@ -11,14 +13,11 @@ const alive = (pid: number) => {
     return false;
   }
 };
-async function gone(pid: number, withinMs: number): Promise<boolean> {
-  const deadline = Date.now() + withinMs;
-  while (Date.now() < deadline) {
-    if (!alive(pid)) return true;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return false;
-}
+/** What pid runs now, and its children: leash has exec'd the command once its name is the command's. */
+const proc = (pid: number) => ({
+  name: readFileSync(`/proc/${pid}/comm`, 'utf8').trim(),
+  children: readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).length,
+});
 
 jest.setTimeout(20_000);
 
@@ -43,11 +42,12 @@ describe('leash', () => {
     const leashed = spawn(LEASH, [String(owner.pid), '--', 'sleep', '300'], { stdio: 'ignore' });
     const exited = once(leashed, 'exit') as Promise<[number | null, string | null]>;
     const pid = leashed.pid!;
-    await new Promise((r) => setTimeout(r, 700));
+    // Running the command (exec'd in leash's place), with leash's watcher beside it, before the owner dies.
+    await waitFor('leash to exec sleep beside its watcher', () => proc(pid), (p) => p.name === 'sleep' && p.children > 0);
     expect(alive(pid)).toBe(true);
     owner.kill('SIGKILL');
     await once(owner, 'exit');
-    expect(await gone(pid, 5000)).toBe(true);
+    await waitFor('the leashed command gone', () => alive(pid), (a) => !a, { timeoutMs: 5000 });
     const [code, signal] = await exited;
     expect({ code, signal }).toEqual({ code: null, signal: 'SIGTERM' });
   });

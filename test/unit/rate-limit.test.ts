@@ -1,14 +1,10 @@
 import { createHash } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import type { Hono } from 'hono';
-import { DEFAULT_ALERT_MAPPING } from '../../decisions/alerts';
 import { loadConfig } from '../../lib/config';
-import { api } from '../../server/api';
-import { approvalPage } from '../../server/approval-page';
 import type { DecisionSender } from '../../server/decide';
-import { createApp } from '../../server/http';
-import { createMetrics } from '../../server/metrics';
 import { LoginLimiter } from '../../server/rate-limit';
+import { peopleApp } from './people-app';
 
 let t = 0;
 beforeEach(() => (t = 1_000_000));
@@ -81,14 +77,7 @@ describe('a flood of bad tokens (serve as configured by default: loginLimit 10 p
   function serveApp() {
     const limiter = new LoginLimiter(loadConfig({}).server.loginLimit, () => t);
     const people = { client, send, users: { alice: createHash('sha256').update(ALICE).digest('hex') }, limiter };
-    return createApp({
-      config: { server: loadConfig({}).server, alerts: DEFAULT_ALERT_MAPPING },
-      forwarder: { forward: () => Promise.reject(new Error('no alerts here')) },
-      metrics: createMetrics(),
-      log: () => undefined,
-      approvalPage: approvalPage({ ...people, clusters: {} }),
-      api: api(people),
-    });
+    return peopleApp(people);
   }
   const bearer = (app: Hono, token: string) =>
     app.request('/api/v1/incidents/helm-unstuck/local/ns/rel/decisions', {

@@ -13,6 +13,7 @@ import { leftToFinish, requestSignal, withAttempt } from '../../activities/attem
 import { clusterRegistry } from '../../activities/clusters';
 import { GitlabClient, GitlabUnavailableError } from '../../activities/gitlab';
 import { FakeGitlab } from '../fake-gitlab/server';
+import { waitFor } from '../wait-for';
 
 let silent: Server;
 let url: string;
@@ -50,8 +51,7 @@ async function cancelled(fn: () => Promise<unknown>): Promise<{ error: Error; ms
   const env = new MockActivityEnvironment({ startToCloseTimeoutMs: 120_000 });
   const before = received;
   const run = env.run(fn).then(() => new Error('it finished'), (e: unknown) => e as Error);
-  for (let i = 0; i < 400 && received === before; i++) await new Promise((r) => setTimeout(r, 50));
-  expect(received).toBeGreaterThan(before); // the request really was sent, and hangs
+  await waitFor('the request at the silent server', () => received, (n) => n > before, { intervalMs: 50 }); // sent, and hangs
   const start = Date.now();
   env.cancel();
   const error = await run;

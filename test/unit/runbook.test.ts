@@ -2,21 +2,7 @@
 import type { RevisionRecord } from '../../decisions/helm';
 import { determineReleaseState } from '../../decisions/release-state';
 import { isGoodOutcome, OUTCOMES, type Decision, type Hold, type Outcome } from '../../decisions/vocabulary';
-import {
-  decideAnswer,
-  decideCiQuiet,
-  decideIdentify,
-  decideLookAgain,
-  decideRecheck,
-  decideRerunWait,
-  decideRollForward,
-  decideUnlock,
-  decideVerified,
-  approvedRecords,
-  type Ending,
-  type Recheck,
-  type Rerun,
-} from '../../decisions/runbook';
+import { approvedRecords, decideAnswer, decideCiQuiet, decideIdentify, decideLookAgain, decideRecheck, decideRerunWait, decideRollForward, decideUnlock, decideVerified, type Ending, type Recheck, type Rerun } from '../../decisions/runbook';
 import { NOW, rev } from './revisions';
 
 const state = (...history: RevisionRecord[]) => determineReleaseState('gitlab', 'gitlab', history, NOW);
@@ -43,7 +29,7 @@ describe('step 1: decideCiQuiet', () => {
   });
 });
 
-describe('steps 1, 2, 4: decideAnswer', () => {
+describe('steps 1 and 2, and the approval before step 4: decideAnswer', () => {
   const by = (action: Decision['action']): Decision => ({ action, by: 'alice', reason: 'looked at it' });
   test.each<{ name: string; hold: Hold; d: Decision; want: Ending | undefined }>([
     { name: 'busy CI, continue: go on', hold: 'ci-busy', d: by('continue'), want: undefined },
@@ -79,7 +65,7 @@ describe('step 3: decideIdentify', () => {
   });
 });
 
-describe('step 4, the alert resolved while waiting for approval: decideLookAgain', () => {
+describe('the approval before step 4, the alert resolved while waiting: decideLookAgain', () => {
   test.each([
     { name: 'still the same lock: keep waiting', now: STUCK, want: { look: 'same' } },
     {
@@ -129,7 +115,7 @@ describe('step 4, the alert resolved while waiting for approval: decideLookAgain
   });
 });
 
-describe('step 5, after approval: decideRecheck', () => {
+describe('step 4, after approval: decideRecheck', () => {
   test.each<{ name: string; r: Recheck; want: Ending | undefined }>([
     { name: 'CI still quiet: go on', r: { check: 'ci', quiet: true, summary: 'CI quiet', overridden: false }, want: undefined },
     {
@@ -150,7 +136,7 @@ describe('step 5, after approval: decideRecheck', () => {
   });
 });
 
-describe('step 5, the lock read again: decideUnlock', () => {
+describe('step 4, the lock read again: decideUnlock', () => {
   test.each([
     { name: 'exactly what was approved: unlock', now: STUCK, driver: 'secret' as const, want: { action: 'unlock', driver: 'secret', seen: expect.stringMatching(/^still exactly what was approved/) } },
     {
@@ -177,7 +163,7 @@ describe('step 5, the lock read again: decideUnlock', () => {
   });
 });
 
-describe('step 6: decideVerified', () => {
+describe('step 5: decideVerified', () => {
   test.each([
     { name: 'deployed again: go on', v: { verified: true, summary: 'revision 1234 is deployed' }, want: undefined },
     { name: 'not deployed: a human looks', v: { verified: false, summary: 'newest revision 1235 is failed' }, want: { outcome: 'needs-investigation', reason: 'unlocked, but newest revision 1235 is failed' } },
@@ -186,7 +172,7 @@ describe('step 6: decideVerified', () => {
   });
 });
 
-describe('step 7, the re-run job: decideRerunWait', () => {
+describe('step 6, the re-run job: decideRerunWait', () => {
   const deadline = NOW + 60_000;
   test.each([
     { name: 'running, time left: poll', status: 'running', now: NOW, want: 'poll' },
@@ -201,7 +187,7 @@ describe('step 7, the re-run job: decideRerunWait', () => {
   });
 });
 
-describe('step 7: decideRollForward', () => {
+describe('step 6: decideRollForward', () => {
   const V = 'gitlab/gitlab: revision 1234 is deployed.';
   test.each<{ name: string; rerun: Rerun; want: Ending }>([
     { name: 'no failed deploy job to re-run: unstuck', rerun: { job: 'none' }, want: { outcome: 'unstuck-and-verified', reason: `${V} No failed deploy job to re-run.` } },

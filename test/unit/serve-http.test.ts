@@ -6,18 +6,14 @@ import type { AddressInfo } from 'node:net';
 import { createHash } from 'node:crypto';
 import { createAdaptorServer } from '@hono/node-server';
 import { Client, Connection } from '@temporalio/client';
-import { DEFAULT_ALERT_MAPPING } from '../../decisions/alerts';
 import { checkProof, newSecretKey, publicKeyOf } from '../../decisions/decision-proof';
-import { loadConfig, SSO_ALGORITHMS } from '../../lib/config';
-import { api } from '../../server/api';
-import { approvalPage } from '../../server/approval-page';
+import { SSO_ALGORITHMS } from '../../lib/config';
 import { signedDecision, type DecisionSender } from '../../server/decide';
 import { checkDecisionRequest } from '../../server/decision-request';
-import { createApp } from '../../server/http';
-import { createMetrics } from '../../server/metrics';
 import { LoginLimiter } from '../../server/rate-limit';
 import { ssoVerifier } from '../../server/sso';
 import { startLocalIssuer, type LocalIssuer } from './local-issuer';
+import { peopleApp } from './people-app';
 
 const ALICE = 'alice-unit-test-token-0123456789';
 const METRICS = 'metrics-unit-test-token';
@@ -35,15 +31,7 @@ async function listen(o: { sso: boolean; metricsToken?: string; perClient?: numb
   const limiter = new LoginLimiter({ perClient: o.perClient ?? 1000, overall: 10_000, windowMs: 60_000 });
   const sso = o.sso ? ssoVerifier({ issuer: op.issuer, clientId: 'helm-unstuck', groupsClaim: 'groups', algorithms: [...SSO_ALGORITHMS] }) : undefined;
   const people = { client, send, users: { alice: sha(ALICE) }, limiter, ...(sso ? { sso } : {}) };
-  const app = createApp({
-    config: { server: loadConfig({}).server, alerts: DEFAULT_ALERT_MAPPING },
-    forwarder: { forward: () => Promise.reject(new Error('no alerts here')) },
-    metrics: createMetrics(),
-    log: () => undefined,
-    approvalPage: approvalPage({ ...people, clusters: {} }),
-    api: api(people),
-    ...(o.metricsToken ? { metricsToken: o.metricsToken } : {}),
-  });
+  const app = peopleApp(people, o);
   const server = createAdaptorServer({ fetch: app.fetch }) as Server;
   servers.push(server);
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));

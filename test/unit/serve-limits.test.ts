@@ -6,6 +6,7 @@ import { Hono } from 'hono';
 import { newSecretKey, publicKeyOf } from '../../decisions/decision-proof';
 import { loadConfig } from '../../lib/config';
 import { decisionKeyProblems, listenHttp } from '../../server/serve';
+import { waitFor } from '../wait-for';
 
 // Like the webhook, it reads the whole body before answering.
 const app = new Hono().all('*', async (c) => c.text(`read ${(await c.req.text()).length} bytes`));
@@ -66,7 +67,9 @@ test('an idle keep-alive connection is closed after keepAliveTimeout', async () 
 
 test('past maxConnections, a new connection is closed at once; the others still work', async () => {
   const held = await Promise.all([open(), open(), open(), open()]);
-  await new Promise((r) => setTimeout(r, 100));
+  // Connected is not yet accepted: the server must hold all four before the fifth comes.
+  const accepted = () => new Promise<number>((ok, fail) => server.getConnections((err, n) => (err ? fail(err) : ok(n))));
+  await waitFor('the server holding the four connections', accepted, (n) => n >= 4);
   const extra = await open();
   const r = await extra.closed;
   expect([r.received, r.afterMs < 900]).toEqual(['', true]);

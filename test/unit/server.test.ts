@@ -22,6 +22,7 @@ import { counted, createMetrics } from '../../server/metrics';
 import type { IncidentRun, IncidentRuns } from '../../server/release-page';
 import { incidentView } from '../../server/views';
 import type { RemediationStatus } from '../../workflows/definitions';
+import { waitFor } from '../wait-for';
 
 const TOKEN = 'unit-test-webhook-token';
 const NOW = Date.parse('2026-12-08T01:00:00Z');
@@ -60,6 +61,10 @@ let server: Server;
 let url: string;
 beforeAll(async () => {
   server = createAdaptorServer({ fetch: app.fetch }) as Server;
+  // fetch keeps an idle connection until 1 s before the server's keep-alive timeout (5 s by
+  // default) ends it; on a loaded machine a test that runs for seconds without HTTP in between can
+  // let fetch reuse one the server is closing (ECONNRESET). Idle gaps here are far below a minute.
+  server.keepAliveTimeout = 60_000;
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
@@ -479,14 +484,15 @@ describe('hostile webhooks: bounded, logged once, nothing unvalidated in a label
       await new Promise<void>((done) => {
         const req = request(`${url}${WEBHOOK_PATH}`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', ...headers } });
         req.on('error', () => undefined);
-        req.write('{"version":');
-        setTimeout(() => {
+        // The sender goes away once the server has the request, its handler reading the body.
+        server.once('request', () => {
           req.destroy();
           done();
-        }, 100);
+        });
+        req.write('{"version":');
       });
-      for (let i = 0; i < 50 && logs.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
-      expect(logs).toEqual(['webhook request body not received whole: aborted']);
+      const logged = await waitFor('the aborted body logged', () => [...logs], (l) => l.length > 0);
+      expect(logged).toEqual(['webhook request body not received whole: aborted']);
     }
   });
 });

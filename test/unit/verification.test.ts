@@ -1,4 +1,4 @@
-// Runbook step 5, decided for both strategies: after a delete the release is one revision
+// Runbook step 5, decided for both strategies (is the release deployed again?): after a delete the release is one revision
 // behind; after a mark-failed the pending revisions stay, failed, on top of the deployed one.
 import type { RevisionRecord } from '../../decisions/helm';
 import { determineReleaseState } from '../../decisions/release-state';
