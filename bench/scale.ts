@@ -12,7 +12,8 @@
 //   receiver, same generator, rounds alternating: storm_ratio (ours ÷ bare alerts/s), ours' p99.
 // - replay: 1,000 histories (the golden ones, repeated under new ids) replayed on one worker.
 // BENCH_SCALE_ONLY=scan,storm runs only those; BENCH_SCALE_SMALL=1 a tenth of the sizes, to try it
-// (either writes to a temp folder, not bench/results); BENCH_SCALE_BUILT=1 skips `npm run build`;
+// (either writes to a temp folder, not bench/results); BENCH_SCALE_WAVES=100,300 other wave sizes
+// (with BENCH_SCALE_SMALL or BENCH_SCALE_RESULT, to try them); BENCH_SCALE_BUILT=1 skips `npm run build`;
 // BENCH_SCALE_RESULT=FILE writes there instead of bench/results/scale.json.
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -30,6 +31,7 @@ import type { RemediationInput } from '../decisions/schemas';
 import { eventTimeMs } from '../report/incident';
 import { serve } from '../server/serve';
 import { FakeGitlab } from '../test/fake-gitlab/server';
+import { writeKubeconfig } from '../test/stack/control-plane';
 import { binaries, removeDir, tempDir } from '../test/stack/process';
 import { startTemporal } from '../test/stack/temporal';
 import type { RemediationResult } from '../workflows/definitions';
@@ -37,6 +39,7 @@ import { seedReleases } from './lib/seed';
 import { RESULTS_DIR, runBench, writeResult } from './lib/result';
 import { median, startBenchStack, type BenchStack } from './lib/stack';
 import { pct, storm, stormPayload } from './lib/storm';
+import { parse as parseYaml } from 'yaml';
 
 const SMALL = process.env.BENCH_SCALE_SMALL === '1';
 const ONLY = (process.env.BENCH_SCALE_ONLY ?? 'scan,concurrent,storm,replay').split(',');
@@ -118,11 +121,12 @@ async function scanSection(base: BenchStack, big: BenchStack) {
   };
 }
 
-// ---- 100 incidents at once ---------------------------------------------------------------------
+// ---- 100 and 1,000 incidents at once ----------------------------------------------------------
 
-const INCIDENTS = SMALL ? 20 : 100;
+const WAVES = (process.env.BENCH_SCALE_WAVES?.split(',').map(Number) ?? (SMALL ? [20, 200] : [100, 1000])) as [number, number];
 const GITLAB_TOKEN = 'glpat-bench-scale';
 const NOOP = '$ helmfile -e gprd diff --detailed-exitcode\nComparing release=web, chart=tiny, namespace=x\nNo affected releases\n';
+const CHART_VALUES = join(ROOT, 'deploy', 'chart', 'helm-unstuck', 'values.yaml');
 
 /** Peak and current resident memory of a process, from /proc (kB → MB). */
 function memoryOf(pid: number): { peakMb: number; rssMb: number } {
@@ -131,14 +135,23 @@ function memoryOf(pid: number): { peakMb: number; rssMb: number } {
   return { peakMb: round(kb('VmHWM') / 1024), rssMb: round(kb('VmRSS') / 1024) };
 }
 
-async function concurrentSection(stack: BenchStack, temporal: TestWorkflowEnvironment) {
-  // The worker is the shipped command, built from this tree (with its prebuilt workflow bundle).
-  if (!process.env.BENCH_SCALE_BUILT) execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
-  const seeded = await seedReleases(stack.kc, { namespaces: INCIDENTS / 10 + 1, releasesPerNamespace: 10, revisions: 3, payloadChars: 24_000, stuck: INCIDENTS + 1 });
+/** What the chart gives the container: its memory limit and Node's flags (the worker runs with these). */
+function chartMemory(): { limit: string; request: string; nodeOptions: string } {
+  const values = parseYaml(readFileSync(CHART_VALUES, 'utf8')) as { resources: { limits: { memory: string }; requests: { memory: string } }; nodeOptions: string };
+  return { limit: values.resources.limits.memory, request: values.resources.requests.memory, nodeOptions: values.nodeOptions };
+}
+
+type Seeded = Awaited<ReturnType<typeof seedReleases>>;
+
+/**
+ * One fresh `helm-unstuck worker` (the shipped command, its own process, the chart's NODE_OPTIONS),
+ * one incident alone, then `size` started at once; its peak RSS (VmHWM) is the worker's alone.
+ */
+async function wave(stack: BenchStack, temporal: TestWorkflowEnvironment, stuck: Seeded['stuck'], nodeOptions: string) {
   const gitlab = new FakeGitlab({ token: GITLAB_TOKEN });
   await gitlab.start();
   gitlab.onRetry = (p, job) => gitlab.setJob(p, job.id, 'success', NOOP);
-  const taskQueue = `scale-${Date.now()}`;
+  const taskQueue = `scale-${stuck.length}-${Date.now()}`;
   // The operator's configuration: one cluster, deployed by one GitLab project whose last deploy
   // failed (so the incidents share one job to re-run: the first re-runs it, the rest follow that
   // retry), and a policy that approves stuck releases in advance.
@@ -147,26 +160,30 @@ async function concurrentSection(stack: BenchStack, temporal: TestWorkflowEnviro
   gitlab.addDeployment(1000, { environment: 'gprd', status: 'failed', job: failed });
   const dir = tempDir('scale-worker');
   const config = join(dir, 'config.yaml');
+  // The API server directly, not through the byte counter: the bench's process relays nothing.
+  const kubeconfig = join(dir, 'kubeconfig');
+  writeKubeconfig(kubeconfig, { server: stack.cp.server, caFile: stack.cp.caFile, token: stack.cp.adminToken, context: 'bench' });
   writeFileSync(config, JSON.stringify({
-    kubeconfig: stack.kubeconfig,
+    kubeconfig,
     clusters: { bench: { context: 'bench', gitlab: [{ project: 1000, environment: 'gprd' }], admissionPolicy: 'not-required' } },
-    policy: { approvers: ['alice'], minPendingAge: '0s', ciPollInterval: '200ms', ciJobTimeout: '5m', autoApprove: { configuredBy: 'bench/scale.ts', reason: 'benchmark: the operator approves stuck releases in advance' } },
+    policy: { approvers: ['alice'], minPendingAge: '0s', ciPollInterval: '200ms', ciJobTimeout: '10m', autoApprove: { configuredBy: 'bench/scale.ts', reason: 'benchmark: the operator approves stuck releases in advance' } },
   }));
   const worker = spawn(process.execPath, [join(ROOT, 'dist', 'cli', 'main.js'), 'worker'], {
-    env: { ...process.env, HELM_UNSTUCK_CONFIG: config, TEMPORAL_ADDRESS: temporal.address, HELM_UNSTUCK_TASK_QUEUE: taskQueue, HELM_UNSTUCK_GITLAB_URL: gitlab.url, HELM_UNSTUCK_GITLAB_TOKEN: GITLAB_TOKEN },
+    env: { ...process.env, NODE_OPTIONS: nodeOptions, HELM_UNSTUCK_CONFIG: config, TEMPORAL_ADDRESS: temporal.address, HELM_UNSTUCK_TASK_QUEUE: taskQueue, HELM_UNSTUCK_GITLAB_URL: gitlab.url, HELM_UNSTUCK_GITLAB_TOKEN: GITLAB_TOKEN },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let log = '';
+  let stopping = false;
   worker.stderr!.on('data', (d: Buffer) => (log += d.toString()));
   try {
     await waitFor(() => log.includes('worker serving task queue') || worker.exitCode !== null, 120_000);
     if (worker.exitCode !== null) throw new Error(`the worker exited: ${log}`);
     const atReady = memoryOf(worker.pid!);
-    const input = (i: number): RemediationInput => ({ cluster: 'bench', namespace: seeded.stuck[i]!.namespace, release: seeded.stuck[i]!.release, trigger: { source: 'api', by: 'bench' } });
+    const input = (s: Seeded['stuck'][number]): RemediationInput => ({ cluster: 'bench', namespace: s.namespace, release: s.release, trigger: { source: 'api', by: 'bench' } });
     /** Starts incidents at once; times from the first start to each one's verifyRelease, from history. */
-    const wave = async (indexes: number[]) => {
+    const incidents = async (releases: Seeded['stuck']) => {
       const started = Date.now();
-      const handles = await Promise.all(indexes.map(async (i) => (await startRemediation(temporal.client, input(i), taskQueue)).handle));
+      const handles = await Promise.all(releases.map(async (r) => (await startRemediation(temporal.client, input(r), taskQueue)).handle));
       const results = (await Promise.all(handles.map((h) => h.result()))) as RemediationResult[];
       const verifiedAt = await Promise.all(handles.map(async (h) => {
         const events = (await h.fetchHistory()).events!;
@@ -175,28 +192,73 @@ async function concurrentSection(stack: BenchStack, temporal: TestWorkflowEnviro
         return done ? eventTimeMs(done) : NaN;
       }));
       return {
-        all_verified: results.every((r) => r.verification?.verified === true),
+        started: releases.length,
+        verified: results.filter((r) => r.verification?.verified === true).length,
         outcomes: results.reduce<Record<string, number>>((n, r) => ({ ...n, [r.outcome]: (n[r.outcome] ?? 0) + 1 }), {}),
         last_verified_s: round((Math.max(...verifiedAt) - started) / 1000, 2),
         completed_s: round((Date.now() - started) / 1000, 2),
       };
     };
-    const alone = await wave([INCIDENTS]); // one incident alone first, on the same worker
-    const fleet = await wave(Array.from({ length: INCIDENTS }, (_, i) => i));
+    // Sampled as well as the high-water mark: when in the wave the worker was at its largest.
+    let rssMax = { mb: 0, atS: 0 };
+    const t0 = Date.now();
+    const sampler = setInterval(() => {
+      if (worker.exitCode !== null || worker.signalCode !== null) return;
+      const m = memoryOf(worker.pid!).rssMb;
+      if (m > rssMax.mb) rssMax = { mb: m, atS: round((Date.now() - t0) / 1000) };
+    }, 250);
+    // A worker that dies (out of memory) fails the wave with its last words, not a wait for ever.
+    const died = new Promise<never>((_, reject) => worker.once('exit', (code, signal) => {
+      const err = new Error(`the worker exited (${code ?? signal}) during the wave: ${log.slice(-3000)}`);
+      if (!stopping) console.error(`bench: ${err.message}`);
+      reject(err);
+    }));
+    died.catch(() => undefined); // the kill at the end
+    const alone = await Promise.race([incidents(stuck.slice(0, 1)), died]); // one incident alone first, on the same worker
+    const fleet = await Promise.race([incidents(stuck.slice(1)), died]).finally(() => clearInterval(sampler));
     const mem = memoryOf(worker.pid!);
-    return {
-      concurrent_all_verified: alone.all_verified && fleet.all_verified,
-      concurrent_last_verified_s: fleet.last_verified_s,
-      concurrent_vs_alone: round(fleet.last_verified_s / alone.last_verified_s),
-      worker_peak_rss_mb: mem.peakMb,
-      detail: { incidents: INCIDENTS, alone, fleet, worker_rss_mb: { ready: atReady.rssMb, peak_at_ready: atReady.peakMb, end: mem.rssMb, peak: mem.peakMb }, ci_retries: gitlab.retries().length },
-    };
+    return { alone, fleet, rss_mb: { ready: atReady.rssMb, end: mem.rssMb, peak: mem.peakMb, sampled_max: rssMax.mb, sampled_max_at_s: rssMax.atS }, ci_retries: gitlab.retries().length };
   } finally {
+    stopping = true;
     worker.kill('SIGTERM');
     await waitFor(() => worker.exitCode !== null || worker.signalCode !== null, 30_000).catch(() => worker.kill('SIGKILL'));
     await gitlab.stop();
     await removeDir(dir);
   }
+}
+
+async function concurrentSection(stack: BenchStack, temporal: TestWorkflowEnvironment) {
+  // The worker is the shipped command, built from this tree (with its prebuilt workflow bundle).
+  if (!process.env.BENCH_SCALE_BUILT) execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
+  const chart = chartMemory();
+  // Each wave its own releases (a verified one is no longer stuck), plus one for its lone incident.
+  // What an incident reads: its release's deployed and pending revisions (two records, each about
+  // 15 KB as stored, as bench/scan.ts's).
+  const total = WAVES.reduce((n, w) => n + w + 1, 0);
+  const t0 = Date.now();
+  const seeded = await seedReleases(stack.kc, { namespaces: Math.ceil(total / 10), releasesPerNamespace: 10, revisions: 2, payloadChars: 24_000, stuck: total });
+  if (seeded.stuck.length !== total) throw new Error(`seeded ${seeded.stuck.length} stuck releases, expected ${total}`);
+  console.error(`bench: seeded ${seeded.records} records in ${Math.round((Date.now() - t0) / 1000)} s`);
+  const waves: Record<number, Awaited<ReturnType<typeof wave>>> = {};
+  let next = 0;
+  for (const size of WAVES) {
+    waves[size] = await wave(stack, temporal, seeded.stuck.slice(next, next + size + 1), chart.nodeOptions);
+    next += size + 1;
+    console.error(`bench: ${size} at once: ${JSON.stringify(waves[size])}`);
+  }
+  const [small, large] = WAVES.map((w) => waves[w]!) as [Awaited<ReturnType<typeof wave>>, Awaited<ReturnType<typeof wave>>];
+  const allVerified = WAVES.every((w) => waves[w]!.alone.verified === 1 && waves[w]!.fleet.verified === w);
+  const [n, m] = WAVES as [number, number];
+  return {
+    concurrent_all_verified: allVerified,
+    concurrent_last_verified_s: small.fleet.last_verified_s,
+    concurrent_vs_alone: round(small.fleet.last_verified_s / small.alone.last_verified_s),
+    [`concurrent_last_verified_s_${m}`]: large.fleet.last_verified_s,
+    [`worker_peak_rss_mb_${n}`]: small.rss_mb.peak,
+    [`worker_peak_rss_mb_${m}`]: large.rss_mb.peak,
+    rss_growth_ratio: round(large.rss_mb.peak / small.rss_mb.peak, 3),
+    detail: { chart_memory: chart, waves },
+  };
 }
 
 async function waitFor(pred: () => boolean, timeoutMs: number): Promise<void> {
@@ -312,13 +374,14 @@ async function replaySection() {
 // ---- all ---------------------------------------------------------------------------------------
 
 const RESULT = process.env.BENCH_SCALE_RESULT ?? join(RESULTS_DIR, 'scale.json');
-const GOALS = { scan_speedup: '>= 100', scan_flatness: '<= 1.5', concurrent_all_verified: true, worker_peak_rss_mb: '<= 250', replay_1000_s: '< 60', storm_ratio: '>= 0.5', storm_p99_ms: '<= 50' };
+const GOALS = { scan_speedup: '>= 100', scan_flatness: '<= 1.5', concurrent_all_verified: true, worker_peak_rss_mb_100: '<= 400', worker_peak_rss_mb_1000: '<= 400', rss_growth_ratio: '<= 1.2', replay_1000_s: '< 60', storm_ratio: '>= 0.5', storm_p99_ms: '<= 50' };
 
 async function main() {
   // A section run alone (BENCH_SCALE_ONLY) replaces only its own figures in the results file.
   const partial = ONLY.length < 4;
   const previous = partial && !SMALL && existsSync(RESULT) ? (JSON.parse(readFileSync(RESULT, 'utf8')) as { detail?: Record<string, unknown> }) : {};
   const result: Record<string, unknown> = { ...previous, benchmark: 'scale' };
+  delete result.worker_peak_rss_mb; // one wave of 100 only, before worker_peak_rss_mb_100 and _1000
   const details: Record<string, unknown> = { ...(previous.detail ?? {}) };
   const take = (section: string, r: { detail: unknown } & Record<string, unknown>, startLoad: number[]) => {
     const { detail, ...figures } = r;

@@ -10,6 +10,7 @@ import { GitlabClient } from '../activities/gitlab';
 import type { OutcomeSink } from '../activities/notify';
 import { ConfigError, configNow, loadConfig, type Config } from '../lib/config';
 import { PREBUILT_BUNDLE } from './bundle';
+import { WORKER_CAPACITY } from './capacity';
 import { resolveTemporal, type TemporalTarget } from './temporal';
 
 /** The ops GitLab instance, from HELM_UNSTUCK_GITLAB_URL and HELM_UNSTUCK_GITLAB_TOKEN. */
@@ -79,6 +80,7 @@ export async function startWorker(opts: WorkerOptions = {}): Promise<RunningWork
     connection,
     namespace: target.namespace,
     taskQueue: target.taskQueue,
+    ...WORKER_CAPACITY,
     // Built with dist/ (worker/bundle.ts); from the sources, bundled here.
     ...(existsSync(PREBUILT_BUNDLE) ? { workflowBundle: { codePath: PREBUILT_BUNDLE } } : { workflowsPath: require.resolve('../workflows') }),
     activities: createActivities({

@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
+import { WORKER_CAPACITY } from '../../worker/capacity';
 import { startWorker } from '../../worker/worker';
 import { CLUSTER, helmFor, stackActivities, stackKubeFor, unique, unlockInput } from './fixtures';
 import type { scheduleRestore } from './hostile/workflows';
@@ -28,6 +29,14 @@ test('with no TEMPORAL_ADDRESS the worker starts a local dev server and polls he
     expect(w.target.devServer?.started).toBe(true);
     expect(w.target.connectionOptions.address).toBe(`127.0.0.1:${port}`);
     expect(logs.join('\n')).toMatch(/using a local dev server/);
+    // Bounded by worker/capacity.ts, not by the SDK's defaults (sized from V8's heap limit).
+    const slots = (n: number) => ({ type: 'fixed-size', numSlots: n });
+    expect(w.worker.options.maxCachedWorkflows).toBe(WORKER_CAPACITY.maxCachedWorkflows);
+    expect(w.worker.options.tuner).toMatchObject({
+      workflowTaskSlotSupplier: slots(WORKER_CAPACITY.maxConcurrentWorkflowTaskExecutions),
+      activityTaskSlotSupplier: slots(WORKER_CAPACITY.maxConcurrentActivityTaskExecutions),
+      localActivityTaskSlotSupplier: slots(WORKER_CAPACITY.maxConcurrentLocalActivityExecutions),
+    });
     const conn = await Connection.connect({ address: `127.0.0.1:${port}` });
     try {
       const pollers = async () => {
