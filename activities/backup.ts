@@ -2,6 +2,8 @@
 // holds. A backup is a copy Helm ignores (no owner=helm label) of the record as approved, with the
 // digest of exactly what a restore writes back (decisions/backup-digest.ts): on the backup as an
 // annotation, and in the incident's history as the unlock's UnlockAction.backupDigest.
+import { isDeepStrictEqual } from 'node:util';
+import { z } from 'zod';
 import { backupDigest, type BackedUpRecord } from '../decisions/backup-digest';
 import { backupName, recordName } from '../decisions/helm';
 import type { ApprovedRecord } from '../decisions/runbook';
@@ -124,22 +126,18 @@ export function intactDigest(backup: StoredObject): string | undefined {
   return held !== undefined && held === backup.annotations?.[BACKUP_ANNOTATIONS.digest] ? held : undefined;
 }
 
-export function sameStrings(a: Record<string, string> | undefined, b: Record<string, string> | undefined): boolean {
-  const ka = Object.keys(a ?? {}).sort();
-  const kb = Object.keys(b ?? {}).sort();
-  return ka.length === kb.length && ka.every((k, i) => k === kb[i] && a![k] === b![k]);
-}
+/** The same keys with the same values; an absent map is an empty one. */
+export const sameStrings = (a: Record<string, string> | undefined, b: Record<string, string> | undefined): boolean => isDeepStrictEqual(a ?? {}, b ?? {});
 
 /** A JSON object of strings, or undefined: annotations are free text anyone may edit. */
+const StringMap = z.record(z.string(), z.string());
 function stringMap(json: string | undefined): Record<string, string> | undefined {
-  let v: unknown;
   try {
-    v = JSON.parse(json ?? '{}');
+    const r = StringMap.safeParse(JSON.parse(json ?? '{}'));
+    return r.success ? r.data : undefined;
   } catch {
     return undefined;
   }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return undefined;
-  return Object.values(v).every((x) => typeof x === 'string') ? (v as Record<string, string>) : undefined;
 }
 
 /** A backup's record as a restore writes it, and its release and revision; its digest checks are the restore's. */

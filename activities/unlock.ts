@@ -138,6 +138,59 @@ async function settle(ms: number): Promise<void> {
   await sleep(ms, undefined, signal ? { signal } : {});
 }
 
+/** Refuse unless the record is a pending record of the release and no unapproved revision is above it. */
+async function refuseUnlessNewestPending(kube: KubeApi, input: UnlockInput, seen: ApprovedRecord, cur: StoredObject): Promise<void> {
+  if (cur.labels.owner !== 'helm' || cur.labels.name !== input.release || !isPending(cur.labels.status ?? '')) {
+    throw new ReleaseChangedError(`${input.namespace}/${seen.objectName} is not a pending record of ${input.release}; deleting nothing`);
+  }
+  // Still the newest revision? Newer approved revisions were handled first (deleted, or marked
+  // failed and so still there); anything else above this one means Helm has moved on.
+  const approvedRevisions = new Set(input.approved.map((a) => a.revision));
+  const history = await kube.listRecords(kindOf(input.driver), input.namespace, releaseSelector(input.release), { metadataOnly: true });
+  const newer = history.map((o) => Number(o.labels.version)).filter((v) => v > seen.revision && !approvedRevisions.has(v));
+  if (newer.length > 0) {
+    throw new ReleaseChangedError(
+      `${input.release} has revision(s) ${newer.join(', ')} above the approved pending revision ${seen.revision}; deleting nothing`,
+    );
+  }
+}
+
+/** The record as the mark-failed strategy writes it: status failed, and our mark (the approved resourceVersion). */
+function markedFailed(cur: StoredObject, seen: ApprovedRecord, input: UnlockInput, now: Date): NewRecord {
+  const payload = decodePayload(cur);
+  const description = `Release unlocked from stale '${seen.status}' state by helm-unstuck (${input.incident})`;
+  payload.info = { ...payload.info, status: 'failed', description };
+  return {
+    kind: cur.kind,
+    name: cur.name,
+    namespace: cur.namespace,
+    labels: { ...cur.labels, status: 'failed', modifiedAt: String(Math.floor(now.getTime() / 1000)) },
+    annotations: { ...(cur.annotations ?? {}), [MARKED_FROM]: seen.resourceVersion },
+    ...(cur.type ? { type: cur.type } : {}),
+    data: { ...(cur.data ?? {}), release: encodePayload(cur.kind, payload) },
+  };
+}
+
+/** The API server refused our precondition: our own mark, the record gone, or a change at the last moment. */
+async function afterConflict(
+  kube: KubeApi,
+  input: UnlockInput,
+  seen: ApprovedRecord,
+  base: Pick<UnlockAction, 'revision' | 'objectName' | 'uid' | 'backupName'>,
+  markedByUs: () => UnlockAction,
+  kept: string,
+): Promise<UnlockAction> {
+  const after = await kube.getRecord(kindOf(input.driver), input.namespace, seen.objectName);
+  const state = judgeApprovedRecord(seen, input.strategy, seenNow(after));
+  // Refused because our own mark is there already (an earlier attempt's PUT landed first): ours.
+  if (state === 'marked-by-us') return markedByUs();
+  if (state === 'gone') return recordGone(kube, input, seen, base, 'delete');
+  const what = after ? describeChange(seen, after) : 'it was deleted';
+  throw new ReleaseChangedError(
+    `${input.namespace}/${seen.objectName} changed at the last moment (${what}); the API server refused the change; ${kept}`,
+  );
+}
+
 async function unlockOne(kube: KubeApi, input: UnlockInput, seen: ApprovedRecord, now: Date, settleMs: number): Promise<UnlockAction> {
   const kind = kindOf(input.driver);
   const bname = backupName(input.release, seen.revision, seen.uid);
@@ -159,19 +212,7 @@ async function unlockOne(kube: KubeApi, input: UnlockInput, seen: ApprovedRecord
   };
   const cur = await look();
   if ('outcome' in cur) return cur;
-  if (cur.labels.owner !== 'helm' || cur.labels.name !== input.release || !isPending(cur.labels.status ?? '')) {
-    throw new ReleaseChangedError(`${input.namespace}/${seen.objectName} is not a pending record of ${input.release}; deleting nothing`);
-  }
-  // Still the newest revision? Newer approved revisions were handled first (deleted, or marked
-  // failed and so still there); anything else above this one means Helm has moved on.
-  const approvedRevisions = new Set(input.approved.map((a) => a.revision));
-  const history = await kube.listRecords(kind, input.namespace, releaseSelector(input.release), { metadataOnly: true });
-  const newer = history.map((o) => Number(o.labels.version)).filter((v) => v > seen.revision && !approvedRevisions.has(v));
-  if (newer.length > 0) {
-    throw new ReleaseChangedError(
-      `${input.release} has revision(s) ${newer.join(', ')} above the approved pending revision ${seen.revision}; deleting nothing`,
-    );
-  }
+  await refuseUnlessNewestPending(kube, input, seen, cur);
 
   const backup = await backUp(kube, cur, input, now);
   // From here on the backup exists: whatever the outcome, it holds the record as approved.
@@ -193,34 +234,13 @@ async function unlockOne(kube: KubeApi, input: UnlockInput, seen: ApprovedRecord
       );
       return withDigest({ ...base, outcome: 'deleted', detail: `deleted ${seen.objectName} (revision ${seen.revision}, ${seen.status}); backup ${bname}` });
     }
-    const payload = decodePayload(cur);
-    const description = `Release unlocked from stale '${seen.status}' state by helm-unstuck (${input.incident})`;
-    payload.info = { ...payload.info, status: 'failed', description };
-    const marked: NewRecord = {
-      kind,
-      name: cur.name,
-      namespace: cur.namespace,
-      labels: { ...cur.labels, status: 'failed', modifiedAt: String(Math.floor(now.getTime() / 1000)) },
-      annotations: { ...(cur.annotations ?? {}), [MARKED_FROM]: seen.resourceVersion },
-      ...(cur.type ? { type: cur.type } : {}),
-      data: { ...(cur.data ?? {}), release: encodePayload(cur.kind, payload) },
-    };
+    const marked = markedFailed(cur, seen, input, now);
     await writeOnce(`replace ${kind} ${input.namespace}/${seen.objectName}`, () => kube.replaceRecord(marked, seen.resourceVersion));
     return withDigest({ ...base, outcome: 'marked-failed', detail: `marked ${seen.objectName} (revision ${seen.revision}) failed; backup ${bname}` });
   } catch (err) {
     // The backup stays: it is a copy of the record as approved, and an operator may want it.
     const kept = `backup ${bname} kept`;
-    if (err instanceof KubeConflictError) {
-      const after = await kube.getRecord(kind, input.namespace, seen.objectName);
-      const state = judgeApprovedRecord(seen, input.strategy, seenNow(after));
-      // Refused because our own mark is there already (an earlier attempt's PUT landed first): ours.
-      if (state === 'marked-by-us') return withDigest(markedByUs());
-      if (state === 'gone') return withDigest(await recordGone(kube, input, seen, base, 'delete'));
-      const what = after ? describeChange(seen, after) : 'it was deleted';
-      throw new ReleaseChangedError(
-        `${input.namespace}/${seen.objectName} changed at the last moment (${what}); the API server refused the change; ${kept}`,
-      );
-    }
+    if (err instanceof KubeConflictError) return withDigest(await afterConflict(kube, input, seen, base, markedByUs, kept));
     if (err instanceof KubeNotFoundError) return withDigest(await recordGone(kube, input, seen, base, 'delete'));
     throw err;
   }
