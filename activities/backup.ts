@@ -10,7 +10,7 @@ import type { ApprovedRecord } from '../decisions/runbook';
 import { BackupError } from './failures';
 import { NotAHelmReleaseError, toRevisionRecord, type StoredObject } from './helm-storage';
 import { KubeAlreadyExistsError, type KubeApi, type NewRecord } from './kubernetes';
-import type { UnlockInput } from './unlock';
+import type { UnlockStrategy } from '../decisions/schemas';
 
 const A = 'helm-unstuck/';
 export const BACKUP_LABELS = {
@@ -61,7 +61,14 @@ export interface Backup {
   digest: string;
 }
 
-export async function backUp(kube: KubeApi, cur: StoredObject, input: UnlockInput, takenAt: Date): Promise<Backup> {
+/** What a backup records of the unlock that takes it. */
+export interface BackupFor {
+  release: string;
+  incident: string;
+  strategy: UnlockStrategy;
+}
+
+export async function backUp(kube: KubeApi, cur: StoredObject, input: BackupFor, takenAt: Date): Promise<Backup> {
   const name = backupName(input.release, Number(cur.labels.version), cur.uid);
   const digest = digestOf(restorable(cur));
   const rec: NewRecord = {

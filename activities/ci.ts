@@ -62,6 +62,23 @@ export function validateWatches(watches: CiWatch[]): void {
   if (problems.length > 0) throw new InvalidInputError(problems.join('; '));
 }
 
+/** What is deploying to one watched environment: its matching active jobs and open deployments. */
+async function busyOn(gl: GitlabClient, w: CiWatch): Promise<CiBusyItem[]> {
+  // RE2: the job names are untrusted, the pattern cannot backtrack on them.
+  const pattern = w.jobPattern === undefined ? undefined : compileJobPattern(w.jobPattern);
+  const [jobs, running, created] = await Promise.all([
+    gl.activeJobs(w.project),
+    gl.deployments(w.project, w.environment, 'running'),
+    gl.deployments(w.project, w.environment, 'created'),
+  ]);
+  return [
+    ...jobs
+      .filter((j) => !pattern || pattern.test(`${j.stage}:${j.name}`))
+      .map((j): CiBusyItem => ({ project: w.project, kind: 'job', id: j.id, name: j.name, status: j.status, webUrl: j.webUrl })),
+    ...[...running, ...created].map((d): CiBusyItem => ({ project: w.project, kind: 'deployment', id: d.id, name: `deployment to ${d.environment}`, status: d.status, ...(d.job ? { webUrl: d.job.webUrl } : {}) })),
+  ];
+}
+
 export function createCiActivities(gitlab: () => GitlabClient, now: () => number) {
   return {
     /** Runbook step 1: no running or pending deploy job or deployment targets the environment. */
@@ -69,22 +86,7 @@ export function createCiActivities(gitlab: () => GitlabClient, now: () => number
       validateWatches(watches);
       const gl = gitlab();
       const busy: CiBusyItem[] = [];
-      for (const w of watches) {
-        // RE2: the job names are untrusted, the pattern cannot backtrack on them.
-        const pattern = w.jobPattern === undefined ? undefined : compileJobPattern(w.jobPattern);
-        const [jobs, running, created] = await Promise.all([
-          gl.activeJobs(w.project),
-          gl.deployments(w.project, w.environment, 'running'),
-          gl.deployments(w.project, w.environment, 'created'),
-        ]);
-        for (const j of jobs) {
-          if (pattern && !pattern.test(`${j.stage}:${j.name}`)) continue;
-          busy.push({ project: w.project, kind: 'job', id: j.id, name: j.name, status: j.status, webUrl: j.webUrl });
-        }
-        for (const d of [...running, ...created]) {
-          busy.push({ project: w.project, kind: 'deployment', id: d.id, name: `deployment to ${d.environment}`, status: d.status, ...(d.job ? { webUrl: d.job.webUrl } : {}) });
-        }
-      }
+      for (const w of watches) busy.push(...(await busyOn(gl, w)));
       const summary =
         busy.length === 0
           ? `CI quiet: no running or pending deploy job or deployment for ${watches.map((w) => w.environment).join(', ')}`

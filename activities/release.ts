@@ -162,26 +162,7 @@ export async function scan(kube: KubeApi, input: ScanInput, nowMs: number): Prom
       return { c, state, stuck: true };
     }),
   );
-  const stuck: StuckReleaseSummary[] = [];
-  for (const { c, state, stuck: isStuck } of judged) {
-    if (!isStuck) continue;
-    const top = state.pending[0]!;
-    stuck.push({
-      namespace: c.namespace,
-      release: c.release,
-      driver: c.driver,
-      revision: top.revision,
-      status: top.status,
-      objectName: top.objectName,
-      ...(state.pendingSince ? { pendingSince: state.pendingSince } : {}),
-      ...(state.pendingForMs !== undefined ? { pendingForMs: state.pendingForMs } : {}),
-      stacked: state.stacked,
-      firstInstall: state.firstInstall,
-      pendingRevisions: state.pending.map((r) => r.revision),
-      ...(state.lastDeployed ? { lastDeployedRevision: state.lastDeployed.revision } : {}),
-      reason: state.reason,
-    });
-  }
+  const stuck = judged.filter((j) => j.stuck).map(({ c, state }) => stuckSummary(c, state));
   stuck.sort((a, b) => a.namespace.localeCompare(b.namespace) || a.release.localeCompare(b.release));
   return {
     cluster: input.cluster,
@@ -189,6 +170,26 @@ export async function scan(kube: KubeApi, input: ScanInput, nowMs: number): Prom
     observedAt: new Date(nowMs).toISOString(),
     stuck,
     unreadable,
+  };
+}
+
+/** What a scan says of one stuck release: its newest pending record, and the state's facts. */
+function stuckSummary(c: { namespace: string; release: string; driver: StorageDriver }, state: ReleaseState): StuckReleaseSummary {
+  const top = state.pending[0]!;
+  return {
+    namespace: c.namespace,
+    release: c.release,
+    driver: c.driver,
+    revision: top.revision,
+    status: top.status,
+    objectName: top.objectName,
+    ...(state.pendingSince ? { pendingSince: state.pendingSince } : {}),
+    ...(state.pendingForMs !== undefined ? { pendingForMs: state.pendingForMs } : {}),
+    stacked: state.stacked,
+    firstInstall: state.firstInstall,
+    pendingRevisions: state.pending.map((r) => r.revision),
+    ...(state.lastDeployed ? { lastDeployedRevision: state.lastDeployed.revision } : {}),
+    reason: state.reason,
   };
 }
 
