@@ -5,8 +5,8 @@
 // the worker scan the cluster (serve cannot) and serve start the incident it finds; an approval
 // through serve's page unsticks the release. (No pods run here: the API server has no kubelet.)
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { parseAllDocuments, stringify } from 'yaml';
 import { encodeKey, newSecretKey, publicKeyOf } from '../../decisions/decision-proof';
@@ -132,7 +132,7 @@ beforeAll(async () => {
     'serve-keys/session-secret': randomBytes(32).toString('hex'),
     'serve-keys/decision-key': encodeKey(KEY),
   };
-  const secretFile = (s: string, k: string) => (s === 'worker-kubeconfig' ? (require('node:fs') as typeof import('node:fs')).readFileSync(kubeconfig, 'utf8') : `${contents[`${s}/${k}`]!}\n`);
+  const secretFile = (s: string, k: string) => (s === 'worker-kubeconfig' ? readFileSync(kubeconfig, 'utf8') : `${contents[`${s}/${k}`]!}\n`);
   // No credentials reach serve: no kubeconfig, and a home without one.
   serve = podProcess('serve', deployment('serve'), configMap, secretFile, { KUBECONFIG: '', KUBERNETES_SERVICE_HOST: '' });
   worker = podProcess('worker', deployment('worker'), configMap, secretFile, { KUBECONFIG: '', KUBERNETES_SERVICE_HOST: '' });
