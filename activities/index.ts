@@ -16,6 +16,7 @@ import { createNotifyActivities, type OutcomeSink } from './notify';
 import { createPolicyActivities } from './policy';
 import { createReleaseActivities } from './release';
 import { createRestoreActions } from './restore';
+import { createTruncationScanActivities } from './truncation-scan';
 import { createUnlockActivities, type ApprovedRecord, type UnlockInput, type UnlockStrategy } from './unlock';
 
 export interface ActivityDeps {
@@ -107,6 +108,7 @@ function observers(deps: ActivityDeps, now: () => number) {
     ...createNotifyActivities(now, deps.outcomes),
     ...createAlertmanagerActivities(deps.alertmanager, now),
     ...createPolicyActivities(deps.operator),
+    ...createTruncationScanActivities(deps.kubeFor, deps.operator, now),
   };
 }
 

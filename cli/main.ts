@@ -51,7 +51,7 @@ Exit status: 0 when the release was unstuck and verified; 1 otherwise; 130 when 
   cli
     .command('serve')
     .description('Receive Alertmanager webhooks and serve /metrics (with the worker, unless --no-worker).')
-    .option('--no-worker', 'do not run the Temporal worker in this process')
+    .option('--no-worker', 'no worker, detector or admission probe in this process, and no cluster client at all (run `helm-unstuck worker --listen` for them)')
     .option('--no-detector', 'do not watch the clusters for stuck releases (run `helm-unstuck exporter` instead)')
     .addHelpText('after', `
 Serves POST /webhook/alertmanager (bearer token), GET /metrics and GET /healthz on the configured
@@ -195,7 +195,9 @@ HELM_UNSTUCK_CONFIG; an incident for a cluster not configured there is refused.
 Environment: the Temporal SDK's (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY,
 TEMPORAL_TLS_*, TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE); HELM_UNSTUCK_TASK_QUEUE (default
 helm-unstuck); KUBECONFIG; HELM_UNSTUCK_GITLAB_URL, HELM_UNSTUCK_GITLAB_TOKEN[_FILE].`)
-    .action(async (o: { kubeconfig?: string }) => {
+    .option('--listen <host:port>', 'also run the detector and the admission probe, and serve their /metrics and /healthz here (the chart\'s worker Deployment)')
+    .action(async (o: { kubeconfig?: string; listen?: string }) => {
+      if (o.listen) return exit(await workerService({ ...o, listen: o.listen }, io));
       const { startWorker } = await import('../worker/worker.js');
       const w = await startWorker({ env: io.env, ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}), log: (l) => io.err(`helm-unstuck: ${l}\n`) });
       await w.done;
@@ -272,6 +274,16 @@ verification, and the re-run CI job's dry-run verdict. No cluster needed.`)
       });
   }
   return cli;
+}
+
+/** `worker --listen`: the worker, the detector and the admission probe, with their /metrics. */
+async function workerService(o: { kubeconfig?: string; listen: string }, io: Io): Promise<number> {
+  const { startWorkerService } = await import('../worker/service.js');
+  const w = await startWorkerService({ env: io.env, ...o, log: (l) => io.err(`helm-unstuck: ${l}\n`) });
+  // The worker stops by itself on SIGINT/SIGTERM (the SDK's shutdown signals): then close the rest.
+  await w.worker.done;
+  await w.close();
+  return EXIT.ok;
 }
 
 /** A long-running service (serve, exporter) runs until SIGINT or SIGTERM, then closes cleanly. */

@@ -1,6 +1,8 @@
 // `helm-unstuck exporter`: the detector alone, serving /metrics and /healthz (for a Prometheus
-// that scrapes it without running the receiver and worker in the same process).
+// that scrapes it without running the receiver and worker in the same process). `worker --listen`
+// serves the same, with the worker's own metrics and health added (worker/service.ts).
 import { createServer } from 'node:http';
+import { Registry } from 'prom-client';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, loadConfig } from '../lib/config';
 import { bearerMatches } from '../server/webhook';
@@ -13,7 +15,17 @@ export interface Exporter {
   close(): Promise<void>;
 }
 
-export async function startExporter(o: { env: NodeJS.ProcessEnv; listen?: string; log: (l: string) => void }): Promise<Exporter> {
+export interface ExporterOptions {
+  env: NodeJS.ProcessEnv;
+  listen?: string;
+  log: (l: string) => void;
+  /** More metrics to serve after the detector's. */
+  registries?: Registry[];
+  /** More to say in /healthz. */
+  health?: () => Record<string, unknown>;
+}
+
+export async function startExporter(o: ExporterOptions): Promise<Exporter> {
   const config = loadConfig(o.env);
   if (Object.keys(config.clusters).length === 0) throw new ConfigError(['no clusters configured (HELM_UNSTUCK_CONFIG: clusters)']);
   const listen = o.listen ?? config.server.listen;
@@ -21,7 +33,7 @@ export async function startExporter(o: { env: NodeJS.ProcessEnv; listen?: string
   if (!m) throw new ConfigError([`listen address "${listen}" must be host:port`]);
   const contexts = Object.fromEntries(Object.entries(config.clusters).map(([name, c]) => [name, c.context ?? name]));
   const detector = Detector.forClusters(config.kubeconfig, contexts, { log: o.log });
-  const registry = detectorRegistry(detector);
+  const registry = Registry.merge([detectorRegistry(detector), ...(o.registries ?? [])]);
   const server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://exporter').pathname;
     if (req.method === 'GET' && path === '/metrics') {
@@ -36,7 +48,7 @@ export async function startExporter(o: { env: NodeJS.ProcessEnv; listen?: string
         () => res.writeHead(500).end(),
       );
     } else if (req.method === 'GET' && path === '/healthz') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: true, detector: detector.status() }));
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: true, detector: detector.status(), ...o.health?.() }));
     } else res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found"}');
   });
   await new Promise<void>((ok, fail) => {

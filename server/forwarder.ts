@@ -7,15 +7,14 @@
 // (a cap and the TTL), as whoever posts alerts chooses its keys.
 //
 // A group Alertmanager truncated (max_alerts) sends the same first alerts every time, so the
-// releases it leaves out would get no incident until those resolve: the receiver then scans that
-// cluster itself, at most once per interval, and forwards every stuck release it finds.
+// releases it leaves out would get no incident until those resolve: the receiver then has that
+// cluster scanned (by the worker, which holds its credentials: truncation-scan.ts), at most once
+// per interval, and forwards every stuck release found.
 import { WorkflowNotFoundError, isGrpcServiceError, type Client } from '@temporalio/client';
 import pLimit from 'p-limit';
-import { clusterRegistry } from '../activities/clusters';
-import { scan } from '../activities/release';
+import type { ScannedRelease } from '../activities/truncation-scan';
 import type { AlertTarget } from '../decisions/alerts';
 import { namespaceAllowed, namespaceRefusal } from '../decisions/namespaces';
-import { own } from '../decisions/validation';
 import { workflowIdFor } from '../decisions/vocabulary';
 import type { RemediationInput } from '../decisions/schemas';
 import type { Config } from '../lib/config';
@@ -52,40 +51,17 @@ export function isConnectionFailure(err: unknown): boolean {
 /** How an incident the receiver's own scan started says so. */
 export const TRUNCATION_SCAN = 'scan after a truncated alert group';
 
-/** A stuck release a scan found: what the receiver needs to start its incident. */
-export interface ScannedRelease {
-  namespace: string;
-  release: string;
-  reason: string;
-}
-
 export interface ForwarderOptions {
   /** Forward each release's firing (or resolved) alerts once per this (default 1 min). */
   ttlMs?: number;
   /** At most this many releases remembered (default 10,000); the oldest are forgotten first. */
   maxRemembered?: number;
   now?: () => number;
-  /** The stuck releases of a configured cluster (the scan `helm-unstuck scan` runs). */
+  /** The stuck releases of a configured cluster (the scan `helm-unstuck scan` runs, on the worker: truncation-scan.ts). */
   scan?: (cluster: string) => Promise<ScannedRelease[]>;
   /** At most one scan per cluster per this (default 1 min). */
   scanIntervalMs?: number;
   log?: (line: string) => void;
-}
-
-/**
- * The scan `helm-unstuck scan` runs, over each configured cluster's kubeconfig context: the whole
- * cluster, or only the namespaces it allows (one scan each), so nothing outside them is read.
- */
-export function clusterScanner(config: Pick<Config, 'clusters' | 'kubeconfig'>): (cluster: string) => Promise<ScannedRelease[]> {
-  const contexts = Object.fromEntries(Object.entries(config.clusters).map(([name, c]) => [name, c.context ?? name]));
-  const kubeFor = clusterRegistry({ ...(config.kubeconfig ? { kubeconfig: config.kubeconfig } : {}), contexts });
-  const scanned = async (cluster: string, namespace?: string) =>
-    (await scan(kubeFor(cluster), { cluster, ...(namespace !== undefined ? { namespace } : {}) }, Date.now())).stuck.map((s) => ({ namespace: s.namespace, release: s.release, reason: s.reason }));
-  return async (cluster) => {
-    const allowed = own(config.clusters, cluster)?.namespaces;
-    if (!allowed) return scanned(cluster);
-    return (await pLimit(4).map(allowed, (ns) => scanned(cluster, ns))).flat();
-  };
 }
 
 /** A release seen firing within this long counts in helm_unstuck_stuck_releases (Alertmanager re-sends every repeat_interval, 4 h by default). */

@@ -1,25 +1,28 @@
-// `helm-unstuck serve`: the webhook receiver and /metrics, with the worker in the same process
-// unless --no-worker (then run `helm-unstuck worker` separately).
+// `helm-unstuck serve`: the webhook receiver, the approval page, the API and /metrics, with the
+// worker, the detector and the admission probe in the same process unless --no-worker. Then serve
+// holds no cluster client at all (the chart's serve Deployment has no credentials): `helm-unstuck
+// worker --listen` runs those, and the scan after a truncated alert group, where the credentials are.
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
-import { ADMISSION_GAUGE, ADMISSION_REPROBE_MS, AdmissionMonitor, type ClusterAdmission } from '../activities/admission';
-import { clusterRegistry } from '../activities/clusters';
+import type { AdmissionMonitor, ClusterAdmission } from '../activities/admission';
 import { Client, Connection } from '@temporalio/client';
 import { connectClient } from '../client/connect';
 import { publicKeyOf } from '../decisions/decision-proof';
 import { ConfigError, loadConfig, type Config, type ServerSettings } from '../lib/config';
-import { clustersOf, startWorker, type RunningWorker } from '../worker/worker';
+import { probeAdmission, type ProbedAdmission } from '../worker/service';
+import { startWorker, type RunningWorker } from '../worker/worker';
 import { Detector } from '../detector/detector';
 import { detectorRegistry } from '../detector/metrics';
 import { api } from './api';
 import { approvalPage } from './approval-page';
 import { decisionSender } from './decide';
-import { AlertForwarder, clusterScanner } from './forwarder';
+import { AlertForwarder } from './forwarder';
 import { createApp } from './http';
 import { createMetrics, outcomeSink, type Metrics } from './metrics';
 import { LoginLimiter } from './rate-limit';
 import { ssoVerifier } from './sso';
+import { temporalScanner } from './truncation-scan';
 
 export interface Serving {
   url: string;
@@ -28,16 +31,17 @@ export interface Serving {
   client: Client;
   worker?: RunningWorker;
   detector?: Detector;
-  admission: AdmissionMonitor;
+  /** With the worker in this process only: without it, serve holds no cluster client. */
+  admission?: AdmissionMonitor;
   /** The start-up probe of every cluster's admission policy, once answered (or failed). */
-  admissionProbed: Promise<Record<string, ClusterAdmission>>;
+  admissionProbed?: Promise<Record<string, ClusterAdmission>>;
   close(): Promise<void>;
 }
 
 export interface ServeOptions {
   env?: NodeJS.ProcessEnv;
   withWorker?: boolean;
-  /** Watch the configured clusters for stuck releases and export them in /metrics (default on). */
+  /** Watch the configured clusters for stuck releases and export them in /metrics (default on; never without the worker). */
   withDetector?: boolean;
   log?: (line: string) => void;
 }
@@ -75,84 +79,93 @@ export function decisionKeyProblems(config: Pick<Config, 'users' | 'sso' | 'deci
   return config.decisionKeys.includes(pub) ? [] : [`decisionKeys does not list ${pub}, the public key of HELM_UNSTUCK_DECISION_KEY: the workflow would refuse every decision serve signs`];
 }
 
-export async function serve(opts: ServeOptions = {}): Promise<Serving> {
-  const env = opts.env ?? process.env;
-  const log = opts.log ?? ((l: string) => console.error(`helm-unstuck: ${l}`));
+/** The configuration serve runs on, or a ConfigError listing everything it cannot start with. */
+function serveConfig(env: NodeJS.ProcessEnv): Config {
   const config = loadConfig(env);
   const problems = decisionKeyProblems(config);
   if (!config.server.webhookToken) problems.push('HELM_UNSTUCK_WEBHOOK_TOKEN (or _FILE) is required: the webhook is never served unauthenticated');
   if (Object.keys(config.clusters).length === 0) problems.push('no clusters configured (HELM_UNSTUCK_CONFIG: clusters)');
   if (problems.length > 0) throw new ConfigError(problems);
-  const metrics = createMetrics();
-  const contexts = Object.fromEntries(Object.entries(config.clusters).map(([name, c]) => [name, c.context ?? name]));
-  const detector = (opts.withDetector ?? true) ? Detector.forClusters(config.kubeconfig, contexts, { log }) : undefined;
-  for (const cluster of Object.keys(config.clusters)) metrics.admissionPolicyEnforced.set({ cluster }, ADMISSION_GAUGE.unknown);
-  const admission = new AdmissionMonitor(clusterRegistry(clustersOf(config)), config.clusters, {
-    onProbe: (cluster, c) => metrics.admissionPolicyEnforced.set({ cluster }, ADMISSION_GAUGE[c.state]),
-  });
+  return config;
+}
 
-  let worker: RunningWorker | undefined;
-  let client: Client;
-  let closeClient: () => Promise<void>;
-  if (opts.withWorker ?? true) {
-    worker = await startWorker({
-      env: { ...env, HELM_UNSTUCK_TASK_QUEUE: config.taskQueue },
-      config,
-      admission,
-      outcomes: outcomeSink(metrics),
-      log,
-    });
-    const connection = await Connection.connect({ ...worker.target.connectionOptions } as never);
-    client = new Client({ connection, namespace: worker.target.namespace });
-    closeClient = () => connection.close();
-  } else {
-    ({ client, close: closeClient } = await connectClient(env));
+/** What serve reaches Temporal (and, in one process, the clusters) through. */
+interface Backend {
+  client: Client;
+  worker?: RunningWorker;
+  probe?: ProbedAdmission;
+  close(): Promise<void>;
+}
+
+/** The worker and the admission probe in this process (a laptop), or only a Temporal client (no cluster client). */
+async function startBackend(env: NodeJS.ProcessEnv, config: Config, metrics: Metrics, log: (l: string) => void, withWorker: boolean): Promise<Backend> {
+  if (!withWorker) return connectClient(env);
+  const probe = probeAdmission(config, metrics, log);
+  let worker: RunningWorker;
+  try {
+    worker = await startWorker({ env: { ...env, HELM_UNSTUCK_TASK_QUEUE: config.taskQueue }, config, admission: probe.admission, outcomes: outcomeSink(metrics), log });
+  } catch (err) {
+    probe.stop();
+    throw err;
   }
-  const forwarder = new AlertForwarder(client, config, metrics, { scan: clusterScanner(config), log });
-  // The approval page and the API are served when people can sign in: users (tokens) or SSO.
-  const limiter = new LoginLimiter(config.server.loginLimit);
-  const sso = config.sso ? ssoVerifier(config.sso, log) : undefined;
+  const connection = await Connection.connect({ ...worker.target.connectionOptions } as never);
+  const close = async () => {
+    probe.stop();
+    await connection.close();
+    await worker.shutdown();
+  };
+  return { client: new Client({ connection, namespace: worker.target.namespace }), worker, probe, close };
+}
+
+/** The approval page and the API, served when people can sign in: users (tokens) or SSO. */
+function peopleRoutes(config: Config, client: Client, log: (l: string) => void) {
   const send = config.decisionKey ? decisionSender(client, config.decisionKey) : undefined;
-  const people = send ? { client, send, users: config.users, limiter, ...(sso ? { sso } : {}) } : undefined;
-  const page = people
-    ? approvalPage({ ...people, clusters: config.clusters, ...(config.sessionSecret ? { secret: config.sessionSecret } : {}), insecureCookies: config.server.insecureCookies })
-    : undefined;
+  if (!send) return {};
+  const sso = config.sso ? ssoVerifier(config.sso, log) : undefined;
+  const people = { client, send, users: config.users, limiter: new LoginLimiter(config.server.loginLimit), ...(sso ? { sso } : {}) };
+  const page = approvalPage({ ...people, clusters: config.clusters, ...(config.sessionSecret ? { secret: config.sessionSecret } : {}), insecureCookies: config.server.insecureCookies });
+  return { approvalPage: page, api: api(people) };
+}
+
+function detectorFor(config: Config, log: (l: string) => void): Detector {
+  const contexts = Object.fromEntries(Object.entries(config.clusters).map(([name, c]) => [name, c.context ?? name]));
+  return Detector.forClusters(config.kubeconfig, contexts, { log });
+}
+
+export async function serve(opts: ServeOptions = {}): Promise<Serving> {
+  const env = opts.env ?? process.env;
+  const log = opts.log ?? ((l: string) => console.error(`helm-unstuck: ${l}`));
+  const config = serveConfig(env);
+  const metrics = createMetrics();
+  const withWorker = opts.withWorker ?? true;
+  const detector = withWorker && (opts.withDetector ?? true) ? detectorFor(config, log) : undefined;
+  const backend = await startBackend(env, config, metrics, log, withWorker);
+  const { client, worker, probe } = backend;
+  const scans = new AbortController();
+  const forwarder = new AlertForwarder(client, config, metrics, { scan: temporalScanner(client, config.taskQueue, scans.signal), log });
   const app = createApp({
     config,
     forwarder,
     metrics,
     log,
-    ...(page && people ? { approvalPage: page, api: api(people) } : {}),
+    ...peopleRoutes(config, client, log),
     ...(config.server.metricsToken ? { metricsToken: config.server.metricsToken } : {}),
     ...(detector ? { detector: { registry: detectorRegistry(detector), status: () => detector.status() } } : {}),
-    admission,
+    ...(probe ? { admission: probe.admission } : {}),
   });
   const server = await listenHttp(app.fetch, config.server);
   detector?.start();
-  // Not waited for: a frozen cluster must not hold up the webhook. Unlocks probe again when they act.
-  const admissionProbed = admission.probeAll(log);
-  const reprobe = setInterval(() => void admission.probeAll(), ADMISSION_REPROBE_MS).unref();
   const addr = server.address() as AddressInfo;
   const url = `http://${addr.address}:${addr.port}`;
   log(`serving the Alertmanager webhook at ${url}/webhook/alertmanager and metrics at ${url}/metrics`);
-  return {
-    url,
-    config,
-    metrics,
-    client,
-    ...(worker ? { worker } : {}),
-    ...(detector ? { detector } : {}),
-    admission,
-    admissionProbed,
-    async close() {
-      clearInterval(reprobe);
-      await detector?.stop();
-      server.closeAllConnections();
-      await new Promise<void>((r) => server.close(() => r()));
-      // A truncation scan under way forwards through the client: let it finish first.
-      await forwarder.idle();
-      await closeClient();
-      await worker?.shutdown();
-    },
+  const close = async () => {
+    await detector?.stop();
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+    // A truncation scan under way forwards through the client: stop waiting on the worker, then let it finish.
+    scans.abort();
+    await forwarder.idle();
+    await backend.close();
   };
+  return { url, config, metrics, client, ...(worker ? { worker } : {}), ...(detector ? { detector } : {}), ...(probe ? { admission: probe.admission, admissionProbed: probe.probed } : {}), close };
 }

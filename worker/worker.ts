@@ -68,7 +68,8 @@ export async function startWorker(opts: WorkerOptions = {}): Promise<RunningWork
   // serve probes with its own; alone, the worker probes at start, not waited for (a frozen cluster
   // must not hold up the start: unlocks probe again when they act).
   if (!opts.admission) void admission.probeAll(log);
-  const target = await resolveTemporal(env, log);
+  // The configuration's task queue (HELM_UNSTUCK_TASK_QUEUE, else its file's taskQueue): the one serve starts incidents on.
+  const target = await resolveTemporal({ ...env, HELM_UNSTUCK_TASK_QUEUE: config.taskQueue }, log);
   let connection: NativeConnection;
   try {
     connection = await NativeConnection.connect(target.connectionOptions);

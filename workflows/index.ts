@@ -1,1 +1,2 @@
 export { remediateStuckRelease, type RemediationResult } from './remediate';
+export { scanAfterTruncation } from './truncation-scan';

@@ -12,7 +12,7 @@ import { createMechanisms, createOperatorActions } from '../../activities';
 import { clusterRegistry } from '../../activities/clusters';
 import type { ReleaseHistory } from '../../activities/release';
 import { MARKED_FROM } from '../../activities/unlock';
-import { serve, type Serving } from '../../server/serve';
+import { startWorkerService, type WorkerService } from '../../worker/service';
 import { apiRequest, callAs, serviceAccountToken } from './control-plane';
 import { CLUSTER, helmFor, unique, unlockInput } from './fixtures';
 import { OWN_CHART, type Helm, type HelmDriver } from './helm';
@@ -224,7 +224,7 @@ describe.each<[HelmDriver]>([['secret'], ['configmap']])('driver %s: forged hist
 describe('the start-up probe, per cluster', () => {
   const helm = helmFor(3);
   let temporal: TestWorkflowEnvironment;
-  let svc: Serving;
+  let svc: WorkerService;
   let o: { release: string; namespace: string };
   let kubeconfig: string;
   const config = {
@@ -253,10 +253,9 @@ describe('the start-up probe, per cluster', () => {
     const file = join(dir, 'config.json');
     writeFileSync(file, JSON.stringify(config));
     temporal = await startTemporal();
-    svc = await serve({
-      env: { ...process.env, KUBECONFIG: kubeconfig, HELM_UNSTUCK_CONFIG: file, HELM_UNSTUCK_WEBHOOK_TOKEN: 'webhook-token-0123456789', TEMPORAL_ADDRESS: temporal.address },
-      withWorker: false,
-      withDetector: false,
+    // The worker as the chart runs it (`worker --listen`): the process that probes and exports the gauge.
+    svc = await startWorkerService({
+      env: { ...process.env, KUBECONFIG: kubeconfig, HELM_UNSTUCK_CONFIG: file, TEMPORAL_ADDRESS: temporal.address },
       log: () => undefined,
     });
     await svc.admissionProbed;
@@ -279,7 +278,7 @@ describe('the start-up probe, per cluster', () => {
     // The dry runs stored nothing.
     expect((await admin('GET', '/api/v1/namespaces/default/secrets/sh.helm.release.v1.helm-unstuck-admission-probe.v1')).status).toBe(404);
 
-    // The worker's wiring: the operator's configuration, and serve's monitor (probing again, where the unlock writes).
+    // The worker's wiring: the operator's configuration, and the worker's monitor (probing again, where the unlock writes).
     const acts = createMechanisms({ kubeFor: clusterRegistry({ kubeconfig, contexts: { guarded: 'guarded', forgotten: 'forgotten', waived: 'forgotten' } }), operator: { ...config, decisionKeys: [] }, admission: svc.admission.check });
     const h = await acts.readReleaseHistory({ cluster: 'forgotten', ...o });
     const records = async () => (await read<{ items: Obj[] }>(`/api/v1/namespaces/${o.namespace}/secrets`)).items.map((i) => `${i.metadata.name}@${i.metadata.resourceVersion}`).sort();

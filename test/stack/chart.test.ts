@@ -37,6 +37,7 @@ const OPTIONAL_ON = [
   'config.clusters.gprd.gitlab[0].environment=gprd',
   'config.policy.approvers={alice,bob}',
   'containerPort=9090',
+  'worker.metricsPort=9091',
   'externalUrl=https://helm-unstuck.example.net/ops/',
 ];
 const sets = (values: string[]) => values.flatMap((v) => ['--set', v]);
@@ -81,9 +82,51 @@ describe.each([3, 4] as HelmMajor[])('helm v%i', (major) => {
     expect(r.stderr).toMatch(why);
   });
 
-  test('the Deployment runs restricted, with probes and resources; config and secrets reach helm-unstuck as it reads them', async () => {
+  test('two Deployments from one image: serve without Kubernetes credentials, the worker with the ServiceAccount; PDBs and NetworkPolicies per Deployment', async () => {
+    const objs = await render([...OPTIONAL_ON, 'serve.replicaCount=2']);
+    const deployments = Object.fromEntries(objs.filter((o) => o.kind === 'Deployment').map((d) => [d.metadata.name, d as unknown as { spec: { replicas: number; template: { spec: PodSpec & { automountServiceAccountToken: boolean } } } }]));
+    expect(Object.keys(deployments).sort()).toEqual(['hu-helm-unstuck-serve', 'hu-helm-unstuck-worker']);
+    const serve = deployments['hu-helm-unstuck-serve']!.spec;
+    const worker = deployments['hu-helm-unstuck-worker']!.spec;
+    expect([serve.replicas, worker.replicas]).toEqual([2, 1]);
+    expect(serve.template.spec).toMatchObject({ serviceAccountName: 'hu-helm-unstuck-serve', automountServiceAccountToken: false });
+    expect(serve.template.spec.containers[0]).toMatchObject({ image: 'helm-unstuck:0.1.0', args: ['serve', '--no-worker'] });
+    expect(worker.template.spec).toMatchObject({ serviceAccountName: 'hu-helm-unstuck', automountServiceAccountToken: true });
+    expect(worker.template.spec.containers[0]).toMatchObject({ image: 'helm-unstuck:0.1.0', args: ['worker', '--listen', '0.0.0.0:9091'], ports: [{ name: 'http', containerPort: 9091, protocol: 'TCP' }] });
+    // serve's ServiceAccount exists, mounts nothing, and nothing binds it.
+    expect(objs.find((o) => o.kind === 'ServiceAccount' && o.metadata.name === 'hu-helm-unstuck-serve')).toMatchObject({ automountServiceAccountToken: false });
+    expect(JSON.stringify(objs.filter((o) => /Binding/.test(o.kind)))).not.toContain('hu-helm-unstuck-serve');
+    // serve's secrets are serve's, the worker's the worker's: the GitLab token and the kubeconfig never reach serve.
+    const vols = (p: PodSpec) => p.volumes.map((v) => v.name).sort();
+    expect(vols(serve.template.spec)).toEqual(['config', 'decision-key', 'metrics-token', 'session-secret', 'tmp', 'webhook-token']);
+    expect(vols(worker.template.spec)).toEqual(['config', 'gitlab-token', 'kubeconfig', 'metrics-token', 'tmp']);
+
+    const pdbs = objs.filter((o) => o.kind === 'PodDisruptionBudget');
+    expect(pdbs).toEqual([expect.objectContaining({ metadata: expect.objectContaining({ name: 'hu-helm-unstuck-serve' }), spec: { minAvailable: 1, selector: { matchLabels: expect.objectContaining({ 'app.kubernetes.io/component': 'serve' }) } } })]);
+    expect((await render([])).filter((o) => o.kind === 'PodDisruptionBudget')).toEqual([]);
+    // Two serve replicas must share the session secret, or a user signed in on one is a stranger to the other.
+    const r = await helm.run(['template', ...KUBE, 'hu', OWN_CHART, '--set', 'serve.replicaCount=2']);
+    expect({ code: r.code, err: r.stderr }).toEqual({ code: 1, err: expect.stringContaining('secrets.sessionSecret') });
+
+    const policies = Object.fromEntries(objs.filter((o) => o.kind === 'NetworkPolicy').map((o) => [o.metadata.name, (o as unknown as { spec: { podSelector: { matchLabels: Record<string, string> }; ingress: { from: unknown[]; ports: unknown[] }[] } }).spec]));
+    const values = parseAllDocuments(readFileSync(join(OWN_CHART, 'values.yaml'), 'utf8'))[0]!.toJSON() as { networkPolicy: Record<string, unknown[]> };
+    const np = values.networkPolicy;
+    expect(policies['hu-helm-unstuck-serve']).toMatchObject({ podSelector: { matchLabels: { 'app.kubernetes.io/component': 'serve' } }, ingress: [{ ports: [{ port: 'http', protocol: 'TCP' }], from: [...np.alertmanager!, ...np.prometheus!, ...np.ssoProxy!] }] });
+    expect(policies['hu-helm-unstuck-worker']).toMatchObject({ podSelector: { matchLabels: { 'app.kubernetes.io/component': 'worker' } }, ingress: [{ ports: [{ port: 'http', protocol: 'TCP' }], from: np.prometheus }] });
+    // The Services: serve's for everyone it admits, the worker's for its /metrics only.
+    const services = objs.filter((o) => o.kind === 'Service') as unknown as { metadata: { name: string }; spec: { selector: Record<string, string>; ports: { name: string }[] } }[];
+    expect(services.map((x) => [x.metadata.name, x.spec.selector['app.kubernetes.io/component'], x.spec.ports.map((p) => p.name)])).toEqual([
+      ['hu-helm-unstuck', 'serve', ['http']],
+      ['hu-helm-unstuck-worker', 'worker', ['metrics']],
+    ]);
+    // The schema keeps serve without its worker: a `serve` that would run one, with no credentials, is refused.
+    const withWorker = await helm.run(['template', ...KUBE, 'hu', OWN_CHART, '--set', 'serve.args={serve}']);
+    expect(withWorker.code).not.toBe(0);
+  });
+
+  test.each(['serve', 'worker'])('the %s Deployment runs restricted, with probes and resources; config and secrets reach helm-unstuck as it reads them', async (component) => {
     const objs = await render(OPTIONAL_ON);
-    const deployment = objs.find((o) => o.kind === 'Deployment') as unknown as {
+    const deployment = objs.find((o) => o.kind === 'Deployment' && o.metadata.name === `hu-helm-unstuck-${component}`) as unknown as {
       spec: { template: { spec: PodSpec } };
     };
     const pod = deployment.spec.template.spec;
@@ -100,7 +143,7 @@ describe.each([3, 4] as HelmMajor[])('helm v%i', (major) => {
     expect(c.livenessProbe).toMatchObject({ httpGet: { path: '/healthz', port: 'http' } });
     expect(c.readinessProbe).toMatchObject({ httpGet: { path: '/healthz', port: 'http' } });
     expect(c.resources).toMatchObject({ requests: { cpu: expect.any(String), memory: expect.any(String) }, limits: { memory: expect.any(String) } });
-    expect(pod.serviceAccountName).toBe('hu-helm-unstuck');
+    expect(pod.serviceAccountName).toBe(component === 'serve' ? 'hu-helm-unstuck-serve' : 'hu-helm-unstuck');
     // Secrets only by reference: no Secret is rendered, and no env value holds one.
     expect(objs.filter((o) => o.kind === 'Secret')).toEqual([]);
     expect(c.env.filter((e) => /TOKEN$|SECRET$/.test(e.name) && e.value !== undefined)).toEqual([]);
@@ -118,22 +161,30 @@ describe.each([3, 4] as HelmMajor[])('helm v%i', (major) => {
     const env: NodeJS.ProcessEnv = {};
     for (const e of c.env) if (e.value !== undefined) env[e.name] = e.value.startsWith('/etc/') ? join(root, e.value) : e.value;
     // The decision key must be a real seed; the other secrets are any text.
-    writeFileSync(env.HELM_UNSTUCK_DECISION_KEY_FILE!, `${encodeKey(SEED)}\n`);
+    if (component === 'serve') writeFileSync(env.HELM_UNSTUCK_DECISION_KEY_FILE!, `${encodeKey(SEED)}\n`);
     const cfg = loadConfig(env);
-    expect(cfg.decisionKey).toEqual(SEED);
-    expect(cfg).toMatchObject({
-      server: { listen: '0.0.0.0:9090', externalUrl: 'https://helm-unstuck.example.net/ops', maxBodyBytes: 1048576, webhookToken: 'helm-unstuck-webhook-0123456789abcdef', metricsToken: 'metrics-token-0123456789abcdef' },
-      gitlab: { url: 'https://ops.gitlab.net', token: 'ops-gitlab-0123456789abcdef' },
-      sessionSecret: 'approval-sessions-0123456789abcdef',
+    expect(c.args).toEqual(component === 'serve' ? ['serve', '--no-worker'] : ['worker', '--listen', '0.0.0.0:9091']);
+    const common = {
+      server: { listen: `0.0.0.0:${component === 'serve' ? 9090 : 9091}`, externalUrl: 'https://helm-unstuck.example.net/ops', maxBodyBytes: 1048576, metricsToken: 'metrics-token-0123456789abcdef' },
       sso: { issuer: 'https://sso.example/', clientId: 'helm-unstuck' },
       clusters: { gprd: { context: 'inClusterContext', gitlab: [{ project: 'gitlab-com/gl-infra/k8s-workloads/gitlab-com', environment: 'gprd' }] } },
       policy: { approvers: ['alice', 'bob'] },
       taskQueue: 'helm-unstuck',
-      kubeconfig: join('/etc/helm-unstuck/secrets/kubeconfig', 'kubeconfig'),
-    });
+    };
+    if (component === 'serve') {
+      expect(cfg.decisionKey).toEqual(SEED);
+      expect(cfg).toMatchObject({ ...common, server: { ...common.server, webhookToken: 'helm-unstuck-webhook-0123456789abcdef' }, sessionSecret: 'approval-sessions-0123456789abcdef' });
+      // Nothing that reaches a cluster or GitLab.
+      expect(cfg.kubeconfig).toBeUndefined();
+      expect(cfg.gitlab?.token).toBeUndefined();
+    } else {
+      expect(cfg).toMatchObject({ ...common, gitlab: { url: 'https://ops.gitlab.net', token: 'ops-gitlab-0123456789abcdef' }, kubeconfig: join('/etc/helm-unstuck/secrets/kubeconfig', 'kubeconfig') });
+      expect([cfg.decisionKey, cfg.sessionSecret, cfg.server.webhookToken]).toEqual([undefined, undefined, undefined]);
+    }
     // The image sets HELM_UNSTUCK_LISTEN=0.0.0.0:8080; the pod's own value must win over it.
-    expect(c.ports).toEqual([{ name: 'http', containerPort: 9090, protocol: 'TCP' }]);
-    expect(env).toMatchObject({ HELM_UNSTUCK_LISTEN: '0.0.0.0:9090', TEMPORAL_ADDRESS: 'temporal-frontend.temporal.svc:7233', TEMPORAL_TLS: 'true' });
+    const port = component === 'serve' ? 9090 : 9091;
+    expect(c.ports).toEqual([{ name: 'http', containerPort: port, protocol: 'TCP' }]);
+    expect(env).toMatchObject({ HELM_UNSTUCK_LISTEN: `0.0.0.0:${port}`, TEMPORAL_ADDRESS: 'temporal-frontend.temporal.svc:7233', TEMPORAL_TLS: 'true' });
   });
 
   test('RBAC: a ClusterRole, or a Role and RoleBinding in each listed namespace, granting exactly what the activities use', async () => {
@@ -227,8 +278,11 @@ describe.each([3, 4] as HelmMajor[])('helm v%i', (major) => {
 
 interface PodSpec {
   serviceAccountName: string;
+  automountServiceAccountToken?: boolean;
   securityContext: unknown;
   containers: {
+    image?: string;
+    args?: string[];
     env: { name: string; value?: string }[];
     ports: unknown[];
     securityContext: unknown;

@@ -1,8 +1,9 @@
 // Least privilege, proven on the real API server: the chart is installed with real helm, and a
 // whole incident (scan, health, unlock by delete and by mark-failed, verify, restore) runs with a
-// token for the chart's ServiceAccount and nothing else. Then everything that identity must not
-// do is tried, and each refusal is checked for its status and for which layer refused it: RBAC
-// (what the Roles do not grant) or the chart's ValidatingAdmissionPolicy (what RBAC cannot narrow).
+// token for the chart's (the worker's) ServiceAccount and nothing else. Then everything that
+// identity must not do is tried, and each refusal is checked for its status and for which layer
+// refused it: RBAC (what the Roles do not grant) or the chart's ValidatingAdmissionPolicy (what
+// RBAC cannot narrow). serve's ServiceAccount is refused everything, reads included.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createMechanisms, createOperatorActions } from '../../activities';
@@ -225,6 +226,47 @@ async function expectRefusalsIn(sa: Installed, ns: string, release: string, back
   expect((await admin('GET', s('planted'))).status).toBe(404);
 }
 
+/**
+ * serve's identity (its ServiceAccount, bound to nothing; the pod mounts no token of it, so this
+ * is a token asked for by TokenRequest, the strongest it could hold): refused every read and every
+ * write, by RBAC, here and cluster-wide.
+ */
+async function expectServeRefusedEverything(sa: Installed, ns: string, release: string): Promise<void> {
+  const token = await serviceAccountToken(stack, sa.saNamespace, `${sa.serviceAccount}-serve`);
+  const call = as(token);
+  const record = `/api/v1/namespaces/${ns}/secrets/sh.helm.release.v1.${release}.v3`;
+  const tries: Record<string, () => Promise<Answer>> = {
+    'list secrets cluster-wide': () => call('GET', '/api/v1/secrets'),
+    'list secrets': () => call('GET', `/api/v1/namespaces/${ns}/secrets`),
+    'watch secrets': () => call('GET', `/api/v1/namespaces/${ns}/secrets?watch=true&timeoutSeconds=1`),
+    'get a release record': () => call('GET', record),
+    'list configmaps cluster-wide': () => call('GET', '/api/v1/configmaps'),
+    'list configmaps': () => call('GET', `/api/v1/namespaces/${ns}/configmaps`),
+    'get a configmap': () => call('GET', `/api/v1/namespaces/${ns}/configmaps/kube-root-ca.crt`),
+    'get its own chart’s ConfigMap': () => call('GET', `/api/v1/namespaces/${sa.saNamespace}/configmaps/${sa.serviceAccount}`),
+    'list deployments': () => call('GET', `/apis/apps/v1/namespaces/${ns}/deployments`),
+    'list pods': () => call('GET', `/api/v1/namespaces/${ns}/pods`),
+    'list namespaces': () => call('GET', '/api/v1/namespaces'),
+    'create a Secret': () => call('POST', `/api/v1/namespaces/${ns}/secrets`, secret(ns, 'planted-by-serve', 'Opaque')),
+    'create a ConfigMap': () => call('POST', `/api/v1/namespaces/${ns}/configmaps`, configMap(ns, 'planted-by-serve')),
+    'create a Pod': () => call('POST', `/api/v1/namespaces/${ns}/pods`, { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'planted' }, spec: { containers: [{ name: 'x', image: 'x' }] } }),
+    'create a token for the worker': () => call('POST', `/api/v1/namespaces/${sa.saNamespace}/serviceaccounts/${sa.serviceAccount}/token`, { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: {} }),
+    'delete a release record': () => call('DELETE', record),
+    'update a release record': () => call('PUT', record, {}),
+    'deletecollection secrets': () => call('DELETE', `/api/v1/namespaces/${ns}/secrets`),
+    'delete a namespace': () => call('DELETE', `/api/v1/namespaces/${ns}`),
+    'delete its own ServiceAccount': () => call('DELETE', `/api/v1/namespaces/${sa.saNamespace}/serviceaccounts/${sa.serviceAccount}-serve`),
+  };
+  const out: Record<string, Pick<Answer, 'status' | 'layer'>> = {};
+  for (const [what, attempt] of Object.entries(tries)) {
+    const a = await attempt();
+    out[what] = { status: a.status, layer: a.layer };
+  }
+  expect(out).toEqual(Object.fromEntries(Object.keys(tries).map((what) => [what, { status: 403, layer: 'rbac' }])));
+  // Still there, untouched.
+  expect((await admin('GET', record)).status).toBe(200);
+  expect((await admin('GET', `/api/v1/namespaces/${ns}/secrets/planted-by-serve`)).status).toBe(404);
+}
 
 async function stuckAndHealthy(helm: Helm, prefix: string) {
   const o = { release: unique('web'), namespace: unique(prefix) };
@@ -251,6 +293,7 @@ describe.each(modes)('RBAC mode %s (chart installed with helm v%i)', (mode, majo
     const { backupName } = await wholeIncident(sa, helm, served, mode === 'cluster' ? undefined : served.namespace);
 
     await expectRefusalsIn(sa, served.namespace, served.release, backupName);
+    await expectServeRefusedEverything(sa, served.namespace, served.release);
 
     const call = as(sa.token);
     const otherSecrets = `/api/v1/namespaces/${other.namespace}/secrets`;

@@ -17,6 +17,21 @@ app.kubernetes.io/name: {{ include "helm-unstuck.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
+{{/* One Deployment's pods: the instance's labels and the component (serve or worker). Called with (dict "root" $ "component" "serve"). */}}
+{{- define "helm-unstuck.componentSelectorLabels" -}}
+{{ include "helm-unstuck.selectorLabels" .root }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{/* serve's own ServiceAccount: no RBAC binds it, and its pods mount no token. */}}
+{{- define "helm-unstuck.serveServiceAccountName" -}}
+{{- if .Values.serve.serviceAccount.create }}
+{{- default (printf "%s-serve" (include "helm-unstuck.fullname" .)) .Values.serve.serviceAccount.name }}
+{{- else }}
+{{- required "serve.serviceAccount.name is required when serve.serviceAccount.create is false" .Values.serve.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
 {{- define "helm-unstuck.labels" -}}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
 {{ include "helm-unstuck.selectorLabels" . }}
