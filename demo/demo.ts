@@ -3,16 +3,18 @@
 // and a real Alertmanager raising the alert, the workflow doing the
 // runbook, a human (you) approving, and the incident report. GitLab cannot run here, so a local
 // stand-in plays the ops instance, as in the tests.
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline/promises';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
 
 import type { Client } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { startControlPlane } from '../test/stack/control-plane';
-import { binaries, removeDir, tempDir } from '../test/stack/process';
+import { removeDir, tempDir } from '../test/stack/process';
 import { Helm, TINY_CHART } from '../test/stack/helm';
 import { makeStuck } from '../test/stack/stuck';
 import { markHealthy } from '../test/stack/deployments';
@@ -27,6 +29,7 @@ import type { remediateStuckRelease } from '../workflows/remediate';
 import { buildIncidentReport } from '../report/incident';
 import { renderMarkdown } from '../report/render';
 import { mark } from '../lib/glyphs';
+import { CLONE_TOOLS_DIR } from '../lib/repo';
 
 export interface DemoOptions {
   yes: boolean;
@@ -55,8 +58,27 @@ export interface DemoResult {
   report: string;
 }
 
+/**
+ * The binaries the demo starts, and only those (`npm run demo` builds no others): tools/stack's
+ * answer for each, the user's own or the tools cache's, or its error naming what to run.
+ */
+async function demoBinaries(helmMajor: 3 | 4): Promise<{ etcd: string; kubeApiserver: string; helm: string }> {
+  const path = async (tool: string) => {
+    try {
+      return (await promisify(execFile)(join(CLONE_TOOLS_DIR ?? 'tools', 'stack'), ['--path', tool])).stdout.trim();
+    } catch (err) {
+      throw new Error(`the demo needs ${tool}: ${(err as { stderr?: string }).stderr?.trim() || String(err)}`);
+    }
+  };
+  const [etcd, kubeApiserver, helm] = await Promise.all([path('etcd'), path('kubernetes'), path(`helm${helmMajor}`)]);
+  return { etcd, kubeApiserver, helm };
+}
+
 export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const say = (s: string) => o.out(`${s}\n`);
+  // Numbered steps say when they start, in seconds since the demo started.
+  const started = performance.now();
+  const step = (s: string) => say(`${s} [${((performance.now() - started) / 1000).toFixed(1)}s]`);
   // Only the SDK's warnings: the demo narrates what happens itself. No shutdown signals: on Ctrl-C
   // the demo (through o.signal) still needs its worker to cancel the incident before it stops.
   try {
@@ -73,15 +95,15 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const id = workflowIdFor('demo', rel.namespace, rel.release);
   let client: Client | undefined;
   try {
-    const bins = await binaries();
-    say('1. Starting a local Kubernetes API server (etcd + kube-apiserver, RBAC on)…');
+    const bins = await demoBinaries(o.helmMajor);
+    step('1. Starting a local Kubernetes API server (etcd + kube-apiserver, RBAC on)…');
     const cp = await startControlPlane({ etcdBin: bins.etcd, apiserverBin: bins.kubeApiserver, dir: join(dir, 'kube') });
     cleanups.unshift(cp.stop);
     say(`   ${cp.server}, Kubernetes ${cp.version}`);
 
-    const helm = new Helm(o.helmMajor, o.helmMajor === 3 ? bins.helm3 : bins.helm4, cp.kubeconfig, join(dir, 'helm'));
+    const helm = new Helm(o.helmMajor, bins.helm, cp.kubeconfig, join(dir, 'helm'));
     signal.throwIfAborted();
-    say(`2. Making a genuinely stuck release with helm v${o.helmMajor}: install, then an upgrade killed mid-flight (as a CI runner dies)…`);
+    step(`2. Making a genuinely stuck release with helm v${o.helmMajor}: install, then an upgrade killed mid-flight (as a CI runner dies)…`);
     await makeStuck['pending-upgrade'](helm, { ...rel, upgradesBefore: 1 });
     const refused = await helm.run(['upgrade', rel.release, TINY_CHART, '-n', rel.namespace]);
     say(`   the next deploy now fails: ${refused.stderr.trim()}`);
@@ -97,7 +119,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     gitlab.onRetry = (p, job) => setTimeout(() => gitlab.setJob(p, job.id, 'success', noopTrace(rel.namespace)), 1500);
 
     signal.throwIfAborted();
-    say('3. Starting helm-unstuck serve (webhook receiver + worker; Temporal from TEMPORAL_ADDRESS or a local dev server)…');
+    step('3. Starting helm-unstuck serve (webhook receiver + worker; Temporal from TEMPORAL_ADDRESS or a local dev server)…');
     const token = `demo-${Date.now()}-webhook-token`;
     const config = join(dir, 'config.yaml');
     writeFileSync(config, JSON.stringify({
@@ -117,7 +139,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     client = svc.client;
 
     signal.throwIfAborted();
-    say('4. The alert, raised by the chain production runs (nobody posts it):');
+    step('4. The alert, raised by the chain production runs (nobody posts it):');
     await svc.detector?.synced();
     const metric = (await (await fetch(`${svc.url}/metrics`)).text()).split('\n').find((l) => l.startsWith('helm_unstuck_release_pending_since_seconds{'));
     say(`   serve's detector watches Helm's pending records and exports:\n     ${metric ?? '(nothing yet)'}`);
@@ -148,7 +170,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       else await sleep(200, undefined, { signal });
     }
     const handle = svc.client.workflow.getHandle<typeof remediateStuckRelease>(id, runId);
-    say(`5. Incident ${id}:`);
+    step(`5. Incident ${id}:`);
     let shown = 0;
     let decided = false;
     for (;;) {
@@ -174,7 +196,8 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     }
     const { outcome } = await handle.result();
     const report = renderMarkdown(buildIncidentReport(await handle.fetchHistory()));
-    say('6. The incident report (helm-unstuck report, from history alone):\n');
+    step('6. The incident report (helm-unstuck report, from history alone):');
+    say('');
     o.out(report);
     const status = await helm.status(rel.release, rel.namespace);
     say(`\nhelm status: revision ${status.revision} ${status.status}`);
