@@ -288,6 +288,8 @@ test('the replica running an unlock is SIGKILLed after sending its DELETE: every
   // Temporal hands the attempt to the survivor once the dead one's heartbeat is overdue (10 s).
   const inNamespace = `/namespaces/${first.namespace}/`;
   const retried = await waitFor(`the survivor (${survivor.name}) to retry ${first.id}'s unlock`, () => survivor.proxy.requests.find((q) => q.at > killedAt && q.path.includes(inNamespace)), Boolean, { timeoutMs: 240_000 });
+  // Not before the dead attempt's heartbeat was overdue: its last beat was at most 2 s before the kill.
+  expect(retried!.at - killedAt).toBeGreaterThanOrEqual(8_000);
   await waitFor(`${first.id} to re-run its CI job`, () => first.rerunJob, (j) => j !== undefined, { timeoutMs: 240_000 });
   gitlab.setJob(first.project, first.rerunJob!, 'success', trace('helmfile-noop.txt'));
   const ended = await waitFor('every incident to complete', () => Promise.all(stuck.map(progress)), (n) => n.every((x) => x.status === 'COMPLETED'), { timeoutMs: 300_000, intervalMs: 250 });
