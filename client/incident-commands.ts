@@ -1,6 +1,5 @@
-// CLI commands that steer incidents: start, approve, reject, status, list, serve (restore: restore-command.ts).
+// CLI commands that steer incidents: start, approve, reject, status, serve (list: list-command.ts; restore: restore-command.ts).
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
-import { formatDuration } from '../decisions/duration';
 import { VERDICT_WORDS } from '../decisions/live-objects';
 import { namespaceAllowed, namespaceRefusal } from '../decisions/namespaces';
 import { describePlan } from '../decisions/approval';
@@ -11,7 +10,7 @@ import { loadConfig } from '../lib/config';
 import type { RemediationStatus } from '../workflows/definitions';
 import { connectClient } from './connect';
 import { CommandError, type CommandIo } from './errors';
-import { decide, incidentStatus, InvalidRemediationInput, planDigest, startRemediation, WORKFLOW_TYPE } from './remediation';
+import { decide, incidentStatus, InvalidRemediationInput, planDigest, startRemediation } from './remediation';
 import { apiDecide, apiStatus, serveApiFrom, type ServeApi } from './serve-api';
 
 /** One Temporal connection for the whole command, closed at its end. */
@@ -189,21 +188,6 @@ export async function statusCommand(o: { id: string; watch: boolean; output: str
       if (s.retrying && attempts(s.retrying) !== attempts(retrying)) io.out(`… ${s.retrying}\n`);
       retrying = s.retrying;
     }
-    return 0;
-  });
-}
-
-export async function listCommand(o: { all: boolean; output: string }, io: CommandIo): Promise<number> {
-  return withClient(io, async (client) => {
-    const query = `WorkflowType = '${WORKFLOW_TYPE}'${o.all ? '' : " AND ExecutionStatus = 'Running'"}`;
-    const rows: { workflowId: string; status: string; started: string; age: string }[] = [];
-    for await (const w of client.workflow.list({ query })) {
-      rows.push({ workflowId: w.workflowId, status: w.status.name, started: w.startTime.toISOString(), age: formatDuration(Date.now() - w.startTime.getTime()) });
-      if (rows.length >= 1000) break;
-    }
-    if (o.output === 'json') io.out(JSON.stringify(rows, null, 2) + '\n');
-    else if (rows.length === 0) io.out(o.all ? 'No incidents.\n' : 'No running incidents.\n');
-    else io.out(rows.map((r) => forTerminalLine(`${r.workflowId}  ${r.status}  started ${r.age} ago`)).join('\n') + '\n');
     return 0;
   });
 }

@@ -13,7 +13,7 @@ import { every } from 'hono/combine';
 import { csrf } from 'hono/csrf';
 import { HTTPException } from 'hono/http-exception';
 import { secureHeaders } from 'hono/secure-headers';
-import { WORKFLOW_TYPE } from '../client/remediation';
+import { incidentsQuery } from '../decisions/incident-search';
 import { retriesOf } from '../client/retries';
 import { statusQuery, type RemediationStatus } from '../workflows/definitions';
 import type { NamespaceScope } from '../decisions/namespaces';
@@ -171,7 +171,7 @@ export function approvalPage(o: ApprovalPageOptions): Hono<PageEnv> {
   };
   const list = async (c: Context<PageEnv>) => {
     const running: { workflowId: string; started: number }[] = [];
-    for await (const w of o.client.workflow.list({ query: `WorkflowType = '${WORKFLOW_TYPE}' AND ExecutionStatus = 'Running'` })) {
+    for await (const w of o.client.workflow.list({ query: incidentsQuery({ running: true }) })) {
       running.push({ workflowId: w.workflowId, started: w.startTime.getTime() });
       if (running.length >= MAX_INCIDENTS) break;
     }

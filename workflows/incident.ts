@@ -24,6 +24,7 @@ import { IGNORED_INPUT_KEYS } from '../decisions/remediation-input';
 import { recoveryTimes, type RecoveryClock } from '../decisions/recovery-times';
 import type { Ending } from '../decisions/runbook';
 import { alertSignal, decideSignal, decideUpdate, statusQuery, type EvidenceEntry, type RemediationResult, type RemediationStatus } from './definitions';
+import { indexOutcome, indexStep, indexWaiting, startIndexing, type Indexed } from './search-attributes';
 
 // Reads and actions alike retry through an outage of the API server or GitLab of at least 10
 // minutes (the actions are idempotent and find their own earlier work): every 30 s at most, for
@@ -61,7 +62,7 @@ export interface Telling {
 }
 
 /** An incident before its policy is known: enough to answer status and to finish. */
-export interface Opened {
+export interface Opened extends Indexed {
   readonly id: string;
   /** What the incident is about; nothing else from the input is kept. */
   readonly input: RemediationInput;
@@ -126,7 +127,9 @@ export function open(input: RemediationInput): Opened {
     clock: { stepSeconds: {}, stepStart: Date.now(), startedAt: Date.now(), decisionWaits: [] },
     // On once the cluster's policy is known (begin): an incident about a cluster nobody configured tells nobody.
     telling: { on: false, queue: Promise.resolve() },
+    indexed: false,
   };
+  startIndexing(s, parsed.data, s.status.step);
   setHandler(statusQuery, () => s.status);
   const t = parsed.data.trigger;
   note(s, 'check', `started by ${t.source} (${t.by})${t.summary ? `: ${t.summary}` : ''}`);
@@ -255,6 +258,7 @@ export function enter(s: Opened, step: Step): void {
   s.clock.stepSeconds[s.status.step] = (s.clock.stepSeconds[s.status.step] ?? 0) + (now - s.clock.stepStart) / 1000;
   s.clock.stepStart = now;
   s.status.step = step;
+  indexStep(s, step);
 }
 
 export function note(s: Opened, kind: EvidenceEntry['kind'], summary: string, ok?: boolean): void {
@@ -276,6 +280,7 @@ export function openHold(s: Incident, hold: Hold, waitingFor: string): Waiting {
   s.status.waitingFor = waitingFor;
   s.inbox.decision = undefined;
   const w = { waitingFor, since: Date.now(), escalations: 0 };
+  indexWaiting(s, true);
   note(s, 'wait', `waiting for ${waitingFor}`);
   raise(s, w);
   return w;
@@ -284,6 +289,7 @@ export function openHold(s: Incident, hold: Hold, waitingFor: string): Waiting {
 export function closeHold(s: Incident): void {
   s.status.hold = undefined;
   s.status.waitingFor = undefined;
+  indexWaiting(s, false);
   if (s.telling.raised) tell(s, [resolved(s.telling.raised)]);
   s.telling.raised = undefined;
 }
@@ -427,6 +433,7 @@ export async function finish(s: Opened, end: End): Promise<RemediationResult> {
   enter(s, 'done');
   s.status.outcome = outcome;
   s.status.reason = reason;
+  indexOutcome(s, outcome);
   // Measured at the ending: waiting for the last posts below is not the incident's time.
   const times = recoveryTimes(s.clock, s.status.view.release?.pendingSince, Date.now());
   if (NEEDS_HUMAN.includes(outcome)) tell(s, [needsAttention(whereOf(s), outcome, reason, new Date().toISOString())]);

@@ -47,6 +47,7 @@ import {
 } from '../decisions/runbook';
 import type { Decision, Step } from '../decisions/remediation';
 import type { RemediationResult } from './definitions';
+import { indexOutcome } from './search-attributes';
 import {
   actions,
   approvalRequest,
@@ -455,6 +456,7 @@ async function waitForJob(s: Incident, watch: CiWatch, rerun: CiJob): Promise<bo
 async function endOnError(s: Opened, err: unknown): Promise<RemediationResult> {
   if (isCancellation(err)) {
     note(s, 'error', `cancelled during ${s.status.step}`, false);
+    indexOutcome(s, 'aborted');
     await CancellationScope.nonCancellable(async () => {
       await reads.reportOutcome({
         incident: s.id,

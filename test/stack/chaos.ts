@@ -13,6 +13,7 @@ import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import type { OperatorConfig } from '../../activities/policy';
 import { startRemediation } from '../../client/remediation';
+import { devServerSearchAttributeArgs } from '../../client/temporal-setup';
 import { publicKeyOf } from '../../decisions/decision-proof';
 import type { Outcome, PolicyConfig } from '../../decisions/remediation';
 import { statusQuery, type RemediationResult, type RemediationStatus } from '../../workflows/definitions';
@@ -40,7 +41,7 @@ export interface Temporal {
 export async function startPersistentTemporal(bin: string, dir: string): Promise<Temporal> {
   const [port, httpPort, metricsPort] = [await freePort(), await freePort(), await freePort()];
   const address = `127.0.0.1:${port}`;
-  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--http-port', String(httpPort), '--metrics-port', String(metricsPort), '--headless', '--db-filename', join(dir, 'temporal.db'), '--log-level', 'error'];
+  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--http-port', String(httpPort), '--metrics-port', String(metricsPort), '--headless', '--db-filename', join(dir, 'temporal.db'), '--log-level', 'error', ...devServerSearchAttributeArgs()];
   let server: Server | undefined;
   const up = async () => {
     server = startServer('temporal', bin, args, { logFile: join(dir, 'temporal.log') });
