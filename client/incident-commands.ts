@@ -108,7 +108,7 @@ function planLine(s: RemediationStatus): string | undefined {
   return `plan ${digest}: ${plan ? describePlan(plan.strategy === 'mark-failed' ? 'mark-failed' : 'delete', plan.records) : '?'}`;
 }
 
-const HOLD_WORDS: Record<Hold, string> = { approval: 'the approval gate', 'ci-busy': 'the busy-CI hold', unhealthy: 'the unhealthy-Deployments hold' };
+const HOLD_WORDS: Record<Hold, string> = { approval: 'the approval gate', 'ci-busy': 'the busy-CI hold', unhealthy: 'the unhealthy-Deployments hold', repeated: 'the repeat-offender hold' };
 
 /**
  * What this decision answers, from the status just read: the hold, the action and the plan, said

@@ -10,6 +10,7 @@
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
+import type { Hold } from './remediation';
 
 /** How the identity of the person deciding was verified. */
 export const VERIFIED_BY = ['sso', 'token', 'unverified'] as const;
@@ -23,7 +24,7 @@ export type DecisionPath = (typeof DECISION_PATHS)[number];
 export interface ProofBinding {
   /** The workflow run's id (a restart under the same workflow id is another run). */
   run: string;
-  hold: 'approval' | 'ci-busy' | 'unhealthy';
+  hold: Hold;
   /** The hold's number in the run (1 for the first hold opened, 2 for the next, ...). */
   seq: number;
 }

@@ -4,7 +4,7 @@
 import { RE2JS } from 're2js';
 import { decodeKey } from './decision-proof';
 import { peopleProblems } from './principal';
-import { Duration, DurationMs } from './duration';
+import { Duration, DurationMs, parseDuration } from './duration';
 import { ClusterName, NamespaceName, ReleaseName } from './helm';
 import type { Policy, PolicyConfig, RemediationInput, ResolvedPolicy } from './remediation';
 import { check, ownRecordOf, quote, z } from './validation';
@@ -20,6 +20,7 @@ export const DEFAULT_POLICY: Omit<Policy, 'approvers'> = {
   strategy: 'delete',
   ciJobTimeout: '30m',
   ciPollInterval: '10s',
+  repeatLimit: { unlocks: 3, window: '7d' },
 };
 
 /** A non-empty string of bounded length (names, reasons, environments). */
@@ -80,6 +81,10 @@ const AutoApprove = z.strictObject(
   { error: (iss) => (iss.code === 'unrecognized_keys' ? undefined : 'must name who configured it (configuredBy) and why (reason)') },
 );
 const oneToFive = { error: 'must be a whole number from 1 to 5' };
+const RepeatLimitSchema = z.strictObject(
+  { unlocks: CiMaxChecks, window: Duration },
+  { error: (iss) => (iss.code === 'unrecognized_keys' ? undefined : 'must give unlocks (a whole number >= 1) and window (a duration, e.g. 7d)') },
+);
 const Approvals = z.number(oneToFive).int(oneToFive).min(1, oneToFive).max(5, oneToFive);
 
 /**
@@ -100,6 +105,7 @@ export const PolicySchema = z.strictObject(
     strategy: Strategy.optional(),
     ciJobTimeout: Duration.optional(),
     ciPollInterval: Duration.optional(),
+    repeatLimit: RepeatLimitSchema.optional(),
   },
   { error: (iss) => (iss.code === 'invalid_type' ? 'must be a mapping of policy settings' : undefined) },
 ) satisfies z.ZodType<PolicyConfig>;
@@ -130,6 +136,7 @@ const ResolvedPolicySchema = PolicySchema.extend({
   strategy: Strategy.default(DEFAULT_POLICY.strategy),
   ciJobTimeout: DurationMs.prefault(DEFAULT_POLICY.ciJobTimeout),
   ciPollInterval: DurationMs.prefault(DEFAULT_POLICY.ciPollInterval),
+  repeatLimit: RepeatLimitSchema.prefault(DEFAULT_POLICY.repeatLimit),
 })
   .check((ctx) => {
     // One Temporal user could type two names: a two-person rule needs verified people.
@@ -138,8 +145,9 @@ const ResolvedPolicySchema = PolicySchema.extend({
     }
   })
   .transform(
-  ({ escalateAfter, ciRecheckInterval, minPendingAge, ciJobTimeout, ciPollInterval, ...rest }): ResolvedPolicy => ({
+  ({ escalateAfter, ciRecheckInterval, minPendingAge, ciJobTimeout, ciPollInterval, repeatLimit, ...rest }): ResolvedPolicy => ({
     ...rest,
+    repeatLimit: { unlocks: repeatLimit.unlocks, windowMs: parseDuration(repeatLimit.window)! },
     escalateAfterMs: escalateAfter,
     ciRecheckIntervalMs: ciRecheckInterval,
     minPendingAgeMs: minPendingAge,

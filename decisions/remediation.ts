@@ -2,6 +2,7 @@
 // and the tests share them: input and policy, validation, and each step's "what next".
 import type { DecisionPath, DecisionProof } from './decision-proof';
 import type { StorageDriver } from './helm';
+import type { RepeatLimit } from './repeat-limit';
 
 // Input validation and the policy's defaults live with the input's schema.
 export { DEFAULT_POLICY, checkPolicy, parseRemediationInput, resolvePolicy, validateRemediationInput, watchProblems } from './remediation-input';
@@ -65,6 +66,11 @@ export interface Policy {
   /** Roll forward: how long to wait for the re-run job, and how often to look. */
   ciJobTimeout: string | number;
   ciPollInterval: string | number;
+  /**
+   * Repeat offenders: once the release was unlocked `unlocks` times within `window`, the next
+   * unlock waits for a human to look at the cause first (decisions/repeat-limit.ts).
+   */
+  repeatLimit: { unlocks: number; window: string | number };
 }
 
 export interface Trigger {
@@ -94,7 +100,9 @@ export interface RemediationInput {
 export type PolicyConfig = Partial<Policy>;
 
 /** Policy with defaults filled in, durations in milliseconds, and the keys serve signs decisions with. */
-export interface ResolvedPolicy extends Omit<Policy, 'escalateAfter' | 'ciRecheckInterval' | 'minPendingAge' | 'ciJobTimeout' | 'ciPollInterval'> {
+export interface ResolvedPolicy extends Omit<Policy, 'escalateAfter' | 'ciRecheckInterval' | 'minPendingAge' | 'ciJobTimeout' | 'ciPollInterval' | 'repeatLimit'> {
+  /** Absent in histories from before the limit. */
+  repeatLimit?: RepeatLimit;
   escalateAfterMs: number;
   ciRecheckIntervalMs: number;
   minPendingAgeMs: number;
@@ -167,7 +175,7 @@ export interface RecordedDecision {
 }
 
 /** What the workflow is waiting for a human to decide, if anything. */
-export const HOLDS = ['approval', 'ci-busy', 'unhealthy'] as const;
+export const HOLDS = ['approval', 'ci-busy', 'unhealthy', 'repeated'] as const;
 export type Hold = (typeof HOLDS)[number];
 
 /** Each hold's two answers: go on past it, or stop there. */
@@ -175,6 +183,7 @@ export const HOLD_ANSWERS: Record<Hold, { go: DecisionAction; stop: DecisionActi
   approval: { go: 'approve', stop: 'reject' },
   'ci-busy': { go: 'continue', stop: 'abort' },
   unhealthy: { go: 'continue', stop: 'abort' },
+  repeated: { go: 'continue', stop: 'abort' },
 };
 
 /** The actions a hold accepts, go first. */
