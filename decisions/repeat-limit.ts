@@ -29,7 +29,9 @@ export interface RepeatJudgement {
   /** Hold for a human before this unlock. */
   hold: boolean;
   unlocks: number;
-  /** One line for the evidence and the approval request. */
+  /** The earlier incidents in words, without the verdict, for the approval request; absent when there are none. */
+  seen?: string;
+  /** One line for the evidence. */
   summary: string;
 }
 
@@ -43,10 +45,11 @@ export function judgeRepeats(earlier: readonly EarlierIncident[], limit: RepeatL
   if (sorted.length === 0) return { hold: false, unlocks: 0, summary: `no earlier incident of this release in ${window}` };
   const list = sorted.map((e) => `${day(e.started)} ${e.outcome ?? 'running'}`).join(', ');
   const seen = `unlocked ${unlocks} time${unlocks === 1 ? '' : 's'} in ${window} (${sorted.length} earlier incident${sorted.length === 1 ? '' : 's'}: ${list})`;
-  if (!limit || unlocks < limit.unlocks) return { hold: false, unlocks, summary: seen };
+  if (!limit || unlocks < limit.unlocks) return { hold: false, unlocks, seen, summary: seen };
   return {
     hold: true,
     unlocks,
+    seen,
     summary: `${seen}: the policy allows ${limit.unlocks} unlock${limit.unlocks === 1 ? '' : 's'} in ${window} (repeatLimit), so a human should look at why it keeps getting stuck before it is unlocked again`,
   };
 }

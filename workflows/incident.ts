@@ -85,7 +85,7 @@ export interface Incident extends Opened {
   readonly ref: ReleaseRef;
   /** The plan asked for at the approval gate: what a decision there must name. */
   plan?: { digest: string; words: string };
-  /** The release's earlier incidents, in words, shown with the approval request. */
+  /** The release's earlier incidents, in words, shown with the approval request (none: unset). */
   repeats?: string;
   /** What the handlers received and the steps have not taken yet. */
   readonly inbox: { decision?: RecordedDecision; alertResolved: boolean };
@@ -196,8 +196,8 @@ export function approvalsOfPlan(s: Incident): RecordedDecision[] {
 /** What the approval gate asks for, in words: who, the plan and its digest, the approvals so far. */
 export function approvalRequest(s: Incident): string {
   const plan = s.plan ? ` to ${s.plan.words}; plan ${s.plan.digest}` : '';
-  const repeats = s.repeats ? `; ${s.repeats}` : '';
-  return `${approvalAsk(s.policy)}${plan}${s.policy.approvals > 1 ? `; ${approvalProgress(approvalsOfPlan(s), s.policy.approvals)}` : ''}${repeats}`;
+  const repeats = s.repeats ? ` (${s.repeats})` : '';
+  return `${approvalAsk(s.policy)}${repeats}${plan}${s.policy.approvals > 1 ? `; ${approvalProgress(approvalsOfPlan(s), s.policy.approvals)}` : ''}`;
 }
 
 function listen(s: Incident): void {

@@ -180,7 +180,7 @@ async function repeatOffender(s: Incident): Promise<End | undefined> {
   const seen = judgeRepeats(earlier, limit, windowMs);
   note(s, 'check', seen.summary, !seen.hold);
   s.status.view.repeats = { summary: seen.summary, unlocks: seen.unlocks, held: seen.hold };
-  s.repeats = seen.summary;
+  s.repeats = seen.seen;
   if (!seen.hold) return undefined;
   const d = await askHuman(s, 'repeated', `a human to look at why it keeps getting stuck, then continue (with a reason) or stop: ${seen.summary}`);
   return decideAnswer('repeated', d, seen.summary);

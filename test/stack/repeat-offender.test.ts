@@ -53,7 +53,7 @@ test('A release unlocked more often than its policy allows is held for a human, 
     // Looked at: the approval request then shows the earlier incidents too.
     await decideVerified(rig.env.client, second.workflowId, { action: 'continue', by: 'bob', reason: 'the CI timeout was raised; it will not recur' });
     const approval = await waitForStatus(second, (s) => s.hold === 'approval');
-    expect(approval.waitingFor).toMatch(/; unlocked 1 time in 1h00m \(1 earlier incident: .* unstuck-and-verified\): the policy allows 1 unlock/);
+    expect(approval.waitingFor).toMatch(/^approval by alice or bob \(unlocked 1 time in 1h00m \(1 earlier incident: \d{4}-\d\d-\d\d \d\d:\d\d unstuck-and-verified\)\) to back up and delete sh\.helm\.release\.v1\.web-\w+\.v3 .*; plan [0-9a-f]{12}$/);
     await decideVerified(rig.env.client, second.workflowId, { action: 'reject', by: 'alice', reason: 'enough for this test' });
     expect((await second.result()).outcome).toBe('rejected');
   });

@@ -23,6 +23,8 @@ test.each<[string, EarlierIncident[], typeof LIMIT | undefined, boolean, number,
 ])('%s', (_, earlier, limit, hold, unlocks, summary) => {
   const j = judgeRepeats(earlier, limit, WEEK);
   expect(j).toMatchObject({ hold, unlocks });
+  // The approval request shows the earlier incidents without the verdict, and nothing when there are none.
+  expect(j.seen).toBe(earlier.length === 0 ? undefined : j.summary.split(': the policy allows')[0]);
   expect(j.summary).toMatch(summary);
 });
 
