@@ -13,6 +13,7 @@ import type { GitlabClient } from './gitlab';
 import { createHealthActivities } from './health';
 import { createLiveObjectActivities } from './live-objects';
 import { createNotifyActivities, type OutcomeSink } from './notify';
+import { createIncidentHistoryActivities } from './incident-history';
 import { createPolicyActivities } from './policy';
 import { createReleaseActivities } from './release';
 import { createRestoreActions } from './restore';
@@ -109,6 +110,7 @@ function observers(deps: ActivityDeps, now: () => number) {
     ...createAlertmanagerActivities(deps.alertmanager, now),
     ...createPolicyActivities(deps.operator),
     ...createTruncationScanActivities(deps.kubeFor, deps.operator, now),
+    ...createIncidentHistoryActivities(),
   };
 }
 

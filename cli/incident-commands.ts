@@ -1,6 +1,5 @@
-// CLI commands that steer incidents: start, approve, reject, status, list, serve (restore: restore-command.ts).
+// CLI commands that steer incidents: start, approve, reject, status, serve (list: list-command.ts; restore: restore-command.ts).
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
-import { formatDuration } from '../decisions/duration';
 import { VERDICT_WORDS } from '../decisions/live-objects';
 import { namespaceAllowed, namespaceRefusal } from '../decisions/namespaces';
 import { describePlan } from '../decisions/approval';
@@ -12,7 +11,7 @@ import { loadConfig } from '../lib/config';
 import type { RemediationStatus } from '../workflows/definitions';
 import { connectClient } from '../client/connect';
 import { CommandError, type CommandIo } from './errors';
-import { decide, incidentStatus, InvalidRemediationInput, awaitedPlanDigest, startRemediation, WORKFLOW_TYPE } from '../client/incidents';
+import { decide, incidentStatus, InvalidRemediationInput, awaitedPlanDigest, startRemediation } from '../client/incidents';
 import { apiDecide, apiStatus, serveApiFrom, type ServeApi } from './serve-client';
 
 /** One Temporal connection for the whole command, closed at its end. */
@@ -110,7 +109,7 @@ function planLine(s: RemediationStatus): string | undefined {
   return `plan ${digest}: ${plan ? describePlan(plan.strategy === 'mark-failed' ? 'mark-failed' : 'delete', plan.records) : '?'}`;
 }
 
-const HOLD_WORDS: Record<Hold, string> = { approval: 'the approval gate', 'ci-busy': 'the busy-CI hold', unhealthy: 'the unhealthy-Deployments hold' };
+const HOLD_WORDS: Record<Hold, string> = { approval: 'the approval gate', 'ci-busy': 'the busy-CI hold', unhealthy: 'the unhealthy-Deployments hold', repeated: 'the repeat-offender hold' };
 
 /**
  * What this decision answers, from the status just read: the hold, the action and the plan, said
@@ -190,21 +189,6 @@ export async function statusCommand(o: { id: string; watch: boolean; output: str
       if (s.retrying && attempts(s.retrying) !== attempts(retrying)) io.out(`… ${s.retrying}\n`);
       retrying = s.retrying;
     }
-    return 0;
-  });
-}
-
-export async function listCommand(o: { all: boolean; output: string }, io: CommandIo): Promise<number> {
-  return withClient(io, async (client) => {
-    const query = `WorkflowType = '${WORKFLOW_TYPE}'${o.all ? '' : " AND ExecutionStatus = 'Running'"}`;
-    const rows: { workflowId: string; status: string; started: string; age: string }[] = [];
-    for await (const w of client.workflow.list({ query })) {
-      rows.push({ workflowId: w.workflowId, status: w.status.name, started: w.startTime.toISOString(), age: formatDuration(Date.now() - w.startTime.getTime()) });
-      if (rows.length >= 1000) break;
-    }
-    if (o.output === 'json') io.out(JSON.stringify(rows, null, 2) + '\n');
-    else if (rows.length === 0) io.out(o.all ? 'No incidents.\n' : 'No running incidents.\n');
-    else io.out(rows.map((r) => forTerminalLine(`${r.workflowId}  ${r.status}  started ${r.age} ago`)).join('\n') + '\n');
     return 0;
   });
 }

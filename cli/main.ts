@@ -8,6 +8,7 @@ import { PACKAGE_ROOT } from '../lib/repo';
 import { forTerminal } from '../lib/terminal';
 import { loadDemo } from './demo-load';
 import { UsageError, type CommandIo } from './errors';
+import type { ListOptions } from './list-command';
 import type { RestoreOptions } from './restore-command';
 
 export type Io = CommandIo;
@@ -155,12 +156,31 @@ public key goes to standard error.`)
 
   cli
     .command('list')
-    .description('Running incidents (--all: finished ones too).')
-    .option('--all', 'finished incidents too')
+    .description('Incidents, found by cluster, namespace, release, outcome or a human awaited (running ones unless --all or --outcome).')
+    .option('--all', 'ended incidents too')
+    .option('--cluster <name>', 'only this cluster')
+    .option('-n, --namespace <namespace>', 'only this namespace')
+    .option('--release <name>', 'only this release')
+    .option('--outcome <outcome>', 'only incidents that ended so (e.g. needs-review, needs-investigation)')
+    .option('--waiting', 'only incidents waiting for a human')
     .addOption(outputOption(['text', 'json'], 'text'))
-    .action(async (o: { all?: boolean; output: string }) => {
-      const { listCommand } = await import('./incident-commands.js');
-      exit(await listCommand({ all: Boolean(o.all), output: o.output }, io));
+    .addHelpText('after', `
+One row per incident: cluster, namespace, release, step, whether a human is awaited, outcome, start.
+The filters are Temporal visibility queries on the incidents' search attributes (registered by
+'helm-unstuck temporal setup'); the same query works in the Temporal UI.`)
+    .action(async (o: ListOptions) => {
+      const { listCommand } = await import('./list-command.js');
+      exit(await listCommand(o, io));
+    });
+
+  cli
+    .command('temporal')
+    .description("Set up the Temporal namespace: 'temporal setup' registers the incidents' search attributes.")
+    .argument('<action>', 'setup')
+    .action(async (action: string) => {
+      if (action !== 'setup') throw new UsageError(`unknown action "${action}" (setup)`);
+      const { temporalSetupCommand } = await import('./list-command.js');
+      exit(await temporalSetupCommand(io));
     });
 
   cli

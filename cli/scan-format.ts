@@ -19,7 +19,7 @@ function stuckRow(s: StuckReleaseSummary): string[] {
 }
 
 /** Columns padded to their widest cell, two spaces apart. */
-function columns(cells: string[][]): string {
+export function columns(cells: string[][]): string {
   // Cells come from the cluster (names, labels): nothing in them may act on the terminal.
   const rows = cells.map((row) => row.map(forTerminalLine));
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));

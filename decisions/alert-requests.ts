@@ -1,7 +1,7 @@
 // Requests as alerts (issue 22): what the incident tells Alertmanager while a human is asked, and
 // when an ending needs one. Pure, so the workflow builds the alerts and the adapter
 // (activities/alertmanager.ts) only adds the times and the incident page's link.
-import type { Hold, Outcome } from './vocabulary';
+import { HOLDS, type Hold, type Outcome } from './vocabulary';
 import { ownRecordOf, z } from './validation';
 
 export const DECISION_REQUIRED = 'HelmUnstuckDecisionRequired';
@@ -38,7 +38,7 @@ export const RequestAlertSchema = z.strictObject({
     namespace: LabelValue,
     release: LabelValue,
     incident: LabelValue,
-    hold: z.enum(['approval', 'ci-busy', 'unhealthy']).optional(),
+    hold: z.enum(HOLDS).optional(),
     outcome: LabelValue.optional(),
     severity: z.enum(['warning', 'critical']),
   }),
@@ -64,6 +64,7 @@ const HOLD_WORDS: Record<Hold, string> = {
   approval: 'approval to unlock it',
   'ci-busy': 'a human: CI is still deploying',
   unhealthy: 'a human: its Deployments are unhealthy',
+  repeated: 'a human: it was unlocked as often as its policy allows',
 };
 
 /** The request while `hold` is open: who is asked for what, and the plan when there is one. */

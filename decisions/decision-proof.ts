@@ -10,6 +10,8 @@
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
+import { b64url } from './base64url';
+import type { Hold } from './holds';
 
 /** How the identity of the person deciding was verified. */
 export const VERIFIED_BY = ['sso', 'token', 'unverified'] as const;
@@ -23,7 +25,7 @@ export type DecisionPath = (typeof DECISION_PATHS)[number];
 export interface ProofBinding {
   /** The workflow run's id (a restart under the same workflow id is another run). */
   run: string;
-  hold: 'approval' | 'ci-busy' | 'unhealthy';
+  hold: Hold;
   /** The hold's number in the run (1 for the first hold opened, 2 for the next, ...). */
   seq: number;
 }
@@ -93,42 +95,6 @@ export interface Expected {
   nowMs?: number;
 }
 
-// base64url by hand: the workflow sandbox has neither atob/btoa nor Buffer.
-const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
-const b64url = {
-  decode(s: string): Uint8Array | undefined {
-    // A length of 4n+1 is no base64 at all.
-    if (!/^[A-Za-z0-9_-]*$/.test(s) || s.length > 200 || s.length % 4 === 1) return undefined;
-    const out = new Uint8Array(Math.floor((s.length * 6) / 8));
-    let bits = 0;
-    let acc = 0;
-    let n = 0;
-    for (const c of s) {
-      acc = (acc << 6) | ALPHABET.indexOf(c);
-      bits += 6;
-      if (bits >= 8) {
-        bits -= 8;
-        out[n++] = (acc >> bits) & 0xff;
-      }
-    }
-    return out;
-  },
-  encode(b: Uint8Array): string {
-    let s = '';
-    let bits = 0;
-    let acc = 0;
-    for (const byte of b) {
-      acc = ((acc << 8) | byte) & 0xffff;
-      bits += 8;
-      while (bits >= 6) {
-        bits -= 6;
-        s += ALPHABET[(acc >> bits) & 63];
-      }
-    }
-    if (bits > 0) s += ALPHABET[(acc << (6 - bits)) & 63];
-    return s;
-  },
-};
 
 const TOKEN = /^[\x21-\x7e]{1,512}$/;
 
@@ -196,8 +162,7 @@ export const publicKeyOf = (secretKey: Uint8Array): string => b64url.encode(ed25
 /** A new random seed (serve's key; `helm-unstuck keygen`). */
 export const newSecretKey = (): Uint8Array => ed25519.utils.randomSecretKey();
 
-export const encodeKey = b64url.encode;
-export const decodeKey = b64url.decode;
+export { decodeKey, encodeKey } from './base64url';
 
 /** A short digest of text (plan digests): the first 12 hex digits of its SHA-256. */
 export const shortDigest = (text: string): string => bytesToHex(sha256(utf8ToBytes(text))).slice(0, 12);

@@ -32,6 +32,8 @@ export function decideAnswer(hold: Hold, d: Decision, held: string): Ending | un
       return { outcome: 'needs-investigation', reason: `${held}; ${d.by} stopped: ${d.reason}` };
     case 'approval':
       return { outcome: 'rejected', reason: `${d.by} rejected: ${d.reason}` };
+    case 'repeated':
+      return { outcome: 'needs-investigation', reason: `${held}; ${d.by} stopped to look at the cause: ${d.reason}` };
   }
 }
 

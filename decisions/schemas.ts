@@ -3,9 +3,9 @@
 // config loader composes the others (a cluster's GitLab projects, the operator's policy), so all
 // of them accept and refuse exactly the same things.
 import { RE2JS } from 're2js';
-import { decodeKey } from './decision-proof';
+import { decodeKey } from './base64url';
 import { peopleProblems } from './principal';
-import { Duration, DurationMs } from './duration';
+import { Duration, DurationMs, parseDuration } from './duration';
 import { ClusterName, NamespaceName, ReleaseName } from './helm';
 import { check, ownRecordOf, quote, z } from './validation';
 
@@ -21,6 +21,7 @@ export const DEFAULT_POLICY: Required<Omit<PolicyConfig, 'approvers' | 'autoAppr
   strategy: 'delete',
   ciJobTimeout: '30m',
   ciPollInterval: '10s',
+  repeatLimit: { unlocks: 3, window: '7d' },
 };
 
 /** A non-empty string of bounded length (names, reasons, environments). */
@@ -86,6 +87,10 @@ const AutoApprove = z.strictObject(
   { error: (iss) => (iss.code === 'unrecognized_keys' ? undefined : 'must name who configured it (configuredBy) and why (reason)') },
 );
 const oneToFive = { error: 'must be a whole number from 1 to 5' };
+const RepeatLimitSchema = z.strictObject(
+  { unlocks: CiMaxChecks, window: Duration },
+  { error: (iss) => (iss.code === 'unrecognized_keys' ? undefined : 'must give unlocks (a whole number >= 1) and window (a duration, e.g. 7d)') },
+);
 const Approvals = z.number(oneToFive).int(oneToFive).min(1, oneToFive).max(5, oneToFive);
 
 /**
@@ -121,6 +126,7 @@ export const PolicySchema = z.strictObject(
     /** Roll forward: how long to wait for the re-run job, and how often to look. */
     ciJobTimeout: Duration.optional(),
     ciPollInterval: Duration.optional(),
+    repeatLimit: RepeatLimitSchema.optional(),
   },
   { error: (iss) => (iss.code === 'invalid_type' ? 'must be a mapping of policy settings' : undefined) },
 );
@@ -156,6 +162,7 @@ const ResolvedPolicySchema = PolicySchema.extend({
   strategy: Strategy.default(DEFAULT_POLICY.strategy),
   ciJobTimeout: DurationMs.prefault(DEFAULT_POLICY.ciJobTimeout),
   ciPollInterval: DurationMs.prefault(DEFAULT_POLICY.ciPollInterval),
+  repeatLimit: RepeatLimitSchema.prefault(DEFAULT_POLICY.repeatLimit),
 })
   .check((ctx) => {
     // One Temporal user could type two names: a two-person rule needs verified people.
@@ -164,8 +171,9 @@ const ResolvedPolicySchema = PolicySchema.extend({
     }
   })
   .transform(
-  ({ escalateAfter, ciRecheckInterval, minPendingAge, ciJobTimeout, ciPollInterval, ...rest }) => ({
+  ({ escalateAfter, ciRecheckInterval, minPendingAge, ciJobTimeout, ciPollInterval, repeatLimit, ...rest }) => ({
     ...rest,
+    repeatLimit: { unlocks: repeatLimit.unlocks, windowMs: parseDuration(repeatLimit.window)! },
     escalateAfterMs: escalateAfter,
     ciRecheckIntervalMs: ciRecheckInterval,
     minPendingAgeMs: minPendingAge,

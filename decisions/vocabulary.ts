@@ -2,6 +2,7 @@
 // outcomes and steps, the workflow id of a release, what a human can decide and what the workflow
 // holds for. The input and the policy, as schemas with the types derived from them, are schemas.ts.
 import type { DecisionPath, DecisionProof } from './decision-proof';
+import type { Hold } from './holds';
 import type { CiWatch, ResolvedPolicy } from './schemas';
 
 export const OUTCOMES = [
@@ -83,15 +84,14 @@ export interface RecordedDecision {
   at: string;
 }
 
-/** What the workflow is waiting for a human to decide, if anything. */
-export const HOLDS = ['approval', 'ci-busy', 'unhealthy'] as const;
-export type Hold = (typeof HOLDS)[number];
+export { HOLDS, type Hold } from './holds';
 
 /** Each hold's two answers: go on past it, or stop there. */
 export const HOLD_ANSWERS: Record<Hold, { go: DecisionAction; stop: DecisionAction }> = {
   approval: { go: 'approve', stop: 'reject' },
   'ci-busy': { go: 'continue', stop: 'abort' },
   unhealthy: { go: 'continue', stop: 'abort' },
+  repeated: { go: 'continue', stop: 'abort' },
 };
 
 /** The actions a hold accepts, go first. */

@@ -13,7 +13,8 @@ import { every } from 'hono/combine';
 import { csrf } from 'hono/csrf';
 import { HTTPException } from 'hono/http-exception';
 import { secureHeaders } from 'hono/secure-headers';
-import { incidentStatus, WORKFLOW_TYPE } from '../client/incidents';
+import { incidentStatus } from '../client/incidents';
+import { incidentsQuery } from '../decisions/incident-search';
 import { statusQuery, type RemediationStatus } from '../workflows/definitions';
 import type { NamespaceScope } from '../decisions/namespaces';
 import { releasePagePath } from '../decisions/vocabulary';
@@ -187,7 +188,7 @@ async function statusWithin(client: Client, id: string): Promise<RemediationStat
 /** The running incidents (at most MAX_INCIDENTS), each asked its status, STATUS_QUERIES at a time. */
 async function runningIncidents(client: Client): Promise<IncidentRow[]> {
   const running: { workflowId: string; started: number }[] = [];
-  for await (const w of client.workflow.list({ query: `WorkflowType = '${WORKFLOW_TYPE}' AND ExecutionStatus = 'Running'` })) {
+  for await (const w of client.workflow.list({ query: incidentsQuery({ running: true }) })) {
     running.push({ workflowId: w.workflowId, started: w.startTime.getTime() });
     if (running.length >= MAX_INCIDENTS) break;
   }

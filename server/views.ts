@@ -77,6 +77,7 @@ const LABELS: Record<Hold, { go: string; stop: string }> = {
   approval: { go: 'Approve', stop: 'Reject' },
   'ci-busy': { go: 'Continue despite busy CI', stop: 'Abort' },
   unhealthy: { go: 'Override: continue', stop: 'Stop' },
+  repeated: { go: 'Cause looked at: continue', stop: 'Stop' },
 };
 const buttons = (hold: Hold) =>
   (['go', 'stop'] as const).map((k) => html`<button type="submit" name="action" value="${HOLD_ANSWERS[hold][k]}" class="${k === 'go' ? 'approve' : 'reject'}">${LABELS[hold][k]}</button>`);

@@ -6,6 +6,7 @@ import { connect } from 'node:net';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
+import { devServerSearchAttributeArgs } from '../client/temporal-setup';
 import { CLONE_TOOLS_DIR, LEASH } from '../lib/repo';
 
 export interface DevServer {
@@ -122,6 +123,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
       dbFile,
       '--log-level',
       'warn',
+      ...devServerSearchAttributeArgs(),
     ],
     { stdio: ['ignore', logFd, logFd] },
   );

@@ -9,6 +9,7 @@ import { clusterRegistry } from '../activities/clusters';
 import { GitlabClient } from '../activities/gitlab';
 import type { OutcomeSink } from '../activities/notify';
 import { ConfigError, configNow, loadConfig, type Config } from '../lib/config';
+import { registerSearchAttributes } from '../client/temporal-setup';
 import { PREBUILT_BUNDLE } from './bundle';
 import { WORKER_CAPACITY } from './capacity';
 import { resolveTemporal, type TemporalTarget } from './temporal';
@@ -48,6 +49,19 @@ export function clustersOf(config: Pick<Config, 'clusters' | 'kubeconfig'>, kube
   };
 }
 
+/**
+ * The incidents' search attributes, registered if missing: an incident that sets one the server
+ * does not know cannot run. A role that may not register them is told how to have it done.
+ */
+async function searchAttributesOrSay(connection: NativeConnection, namespace: string, log: (l: string) => void): Promise<void> {
+  try {
+    const { added } = await registerSearchAttributes(connection.operatorService, namespace);
+    if (added.length > 0) log(`registered the search attributes ${added.join(', ')} in namespace "${namespace}"`);
+  } catch (err) {
+    log(`could not check or register the incidents' search attributes in namespace "${namespace}" (${(err as Error).message}); unless they are registered, incidents cannot run: run 'helm-unstuck temporal setup' with a role that may`);
+  }
+}
+
 export interface RunningWorker {
   worker: Worker;
   target: TemporalTarget;
@@ -77,6 +91,7 @@ export async function startWorker(opts: WorkerOptions = {}): Promise<RunningWork
     await target.devServer?.stop();
     throw new Error(`cannot connect to Temporal at ${target.connectionOptions.address}: ${(err as Error).message}`);
   }
+  await searchAttributesOrSay(connection, target.namespace, log);
   const worker = await Worker.create({
     connection,
     namespace: target.namespace,

@@ -72,6 +72,8 @@ export interface RemediationStatus {
     dryRun?: { jobId: number; verdict: string; reason: string };
     /** What the interrupted upgrade already applied, object by object (kinds, names, verdicts). */
     applied?: { summary: string; objects: { kind: string; namespace: string; name: string; verdict: LiveVerdict }[] };
+    /** The release's earlier incidents in the policy's window, and whether they held this one for a human. */
+    repeats?: { summary: string; unlocks: number; held: boolean };
     /** What the roll-forward changed on the cluster. */
     clusterChange?: { change: ClusterChange['change']; summary: string };
   };

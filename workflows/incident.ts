@@ -15,6 +15,7 @@ import { IGNORED_INPUT_KEYS } from '../decisions/schemas';
 import { recoveryTimes, type RecoveryClock } from '../decisions/recovery-times';
 import type { Ending } from '../decisions/runbook';
 import { alertSignal, decideSignal, decideUpdate, statusQuery, type EvidenceEntry, type RemediationResult, type RemediationStatus } from './definitions';
+import { indexOutcome, indexStep, indexWaiting, startIndexing, type Indexed } from './search-attributes';
 
 // Every activity but the Alertmanager requests, reads and acts alike, goes through `retried`: it
 // retries through an outage of the API server or GitLab of at least 10 minutes (the acts are
@@ -52,7 +53,7 @@ export interface Telling {
 }
 
 /** An incident before its policy is known: enough to answer status and to finish. */
-export interface Opened {
+export interface Opened extends Indexed {
   readonly id: string;
   /** What the incident is about; nothing else from the input is kept. */
   readonly input: RemediationInput;
@@ -75,6 +76,8 @@ export interface Incident extends Opened {
   readonly ref: ReleaseRef;
   /** The plan asked for at the approval gate: what a decision there must name. */
   plan?: { digest: string; words: string };
+  /** The release's earlier incidents, in words, shown with the approval request (none: unset). */
+  repeats?: string;
   /** What the handlers received and the steps have not taken yet. */
   readonly inbox: { decision?: RecordedDecision; alertResolved: boolean };
   /**
@@ -117,7 +120,9 @@ export function open(input: RemediationInput): Opened {
     clock: { stepSeconds: {}, stepStart: Date.now(), startedAt: Date.now(), decisionWaits: [] },
     // On once the cluster's policy is known (begin): an incident about a cluster nobody configured tells nobody.
     telling: { on: false, queue: Promise.resolve() },
+    indexed: false,
   };
+  startIndexing(s, parsed.data, s.status.step);
   setHandler(statusQuery, () => s.status);
   const t = parsed.data.trigger;
   note(s, 'check', `started by ${t.source} (${t.by})${t.summary ? `: ${t.summary}` : ''}`);
@@ -182,7 +187,8 @@ export function approvalsOfPlan(s: Incident): RecordedDecision[] {
 /** What the approval gate asks for, in words: who, the plan and its digest, the approvals so far. */
 export function approvalRequest(s: Incident): string {
   const plan = s.plan ? ` to ${s.plan.words}; plan ${s.plan.digest}` : '';
-  return `${approvalAsk(s.policy)}${plan}${s.policy.approvals > 1 ? `; ${approvalProgress(approvalsOfPlan(s), s.policy.approvals)}` : ''}`;
+  const repeats = s.repeats ? ` (${s.repeats})` : '';
+  return `${approvalAsk(s.policy)}${repeats}${plan}${s.policy.approvals > 1 ? `; ${approvalProgress(approvalsOfPlan(s), s.policy.approvals)}` : ''}`;
 }
 
 function listen(s: Incident): void {
@@ -246,6 +252,7 @@ export function enter(s: Opened, step: Step): void {
   s.clock.stepSeconds[s.status.step] = (s.clock.stepSeconds[s.status.step] ?? 0) + (now - s.clock.stepStart) / 1000;
   s.clock.stepStart = now;
   s.status.step = step;
+  indexStep(s, step);
 }
 
 export function note(s: Opened, kind: EvidenceEntry['kind'], summary: string, ok?: boolean): void {
@@ -267,6 +274,7 @@ export function openHold(s: Incident, hold: Hold, waitingFor: string): Waiting {
   s.status.waitingFor = waitingFor;
   s.inbox.decision = undefined;
   const w = { waitingFor, since: Date.now(), escalations: 0 };
+  indexWaiting(s, true);
   note(s, 'wait', `waiting for ${waitingFor}`);
   raise(s, w);
   return w;
@@ -275,6 +283,7 @@ export function openHold(s: Incident, hold: Hold, waitingFor: string): Waiting {
 export function closeHold(s: Incident): void {
   s.status.hold = undefined;
   s.status.waitingFor = undefined;
+  indexWaiting(s, false);
   if (s.telling.raised) tell(s, [resolved(s.telling.raised)]);
   s.telling.raised = undefined;
 }
@@ -418,6 +427,7 @@ export async function finish(s: Opened, end: End): Promise<RemediationResult> {
   enter(s, 'done');
   s.status.outcome = outcome;
   s.status.reason = reason;
+  indexOutcome(s, outcome);
   // Measured at the ending: waiting for the last posts below is not the incident's time.
   const times = recoveryTimes(s.clock, s.status.view.release?.pendingSince, Date.now());
   if (NEEDS_HUMAN.includes(outcome)) tell(s, [needsAttention(whereOf(s), outcome, reason, new Date().toISOString())]);

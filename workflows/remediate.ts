@@ -50,6 +50,8 @@ import {
 } from '../decisions/runbook';
 import type { Decision, Step } from '../decisions/vocabulary';
 import type { RemediationResult } from './definitions';
+import { DEFAULT_REPEAT_WINDOW_MS, judgeRepeats } from '../decisions/repeat-limit';
+import { indexOutcome } from './search-attributes';
 import {
   approvalRequest,
   answered,
@@ -162,7 +164,28 @@ async function identify(s: Incident): Promise<End | Plan> {
   const plan: Plan = { state: history.state, approved: approvedRecords(history.state), expect: next.expect };
   showPlan(s, plan);
   await showApplied(s, plan, history.driver);
-  return plan;
+  // Incidents started before the repeat check replay without it.
+  const held = patched(REPEAT_LIMIT) ? await repeatOffender(s) : undefined;
+  return held ?? plan;
+}
+
+const REPEAT_LIMIT = 'repeat-limit';
+
+/**
+ * The release's earlier incidents in the policy's window, shown with the plan; past the policy's
+ * limit of unlocks, a human looks at the cause before this one is asked to approve.
+ */
+async function repeatOffender(s: Incident): Promise<End | undefined> {
+  const limit = s.policy.repeatLimit;
+  const windowMs = limit?.windowMs ?? DEFAULT_REPEAT_WINDOW_MS;
+  const earlier = await retried.findEarlierIncidents({ cluster: s.input.cluster, namespace: s.input.namespace, release: s.input.release, windowMs, run: s.status.run ?? '' });
+  const seen = judgeRepeats(earlier, limit, windowMs);
+  note(s, 'check', seen.summary, !seen.hold);
+  s.status.view.repeats = { summary: seen.summary, unlocks: seen.unlocks, held: seen.hold };
+  s.repeats = seen.seen;
+  if (!seen.hold) return undefined;
+  const d = await askHuman(s, 'repeated', `a human to look at why it keeps getting stuck, then continue (with a reason) or stop: ${seen.summary}`);
+  return decideAnswer('repeated', d, seen.summary);
 }
 
 /** What the plan's pending revision already applied, read now: what a human deciding sees next to the plan. */
@@ -457,6 +480,7 @@ async function waitForJob(s: Incident, watch: CiWatch, rerun: CiJob): Promise<bo
 async function endOnError(s: Opened, err: unknown): Promise<RemediationResult> {
   if (isCancellation(err)) {
     note(s, 'error', `cancelled during ${s.status.step}`, false);
+    indexOutcome(s, 'aborted');
     await CancellationScope.nonCancellable(async () => {
       await retried.reportOutcome({
         incident: s.id,

@@ -13,6 +13,7 @@ import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import type { OperatorConfig } from '../../activities/policy';
 import { startRemediation } from '../../client/incidents';
+import { devServerSearchAttributeArgs } from '../../client/temporal-setup';
 import { publicKeyOf } from '../../decisions/decision-proof';
 import type { Outcome } from '../../decisions/vocabulary';
 import type { PolicyConfig } from '../../decisions/schemas';
@@ -42,7 +43,7 @@ export interface Temporal {
 export async function startPersistentTemporal(bin: string, dir: string): Promise<Temporal> {
   const [port, httpPort, metricsPort] = [await freePort(), await freePort(), await freePort()];
   const address = `127.0.0.1:${port}`;
-  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--http-port', String(httpPort), '--metrics-port', String(metricsPort), '--headless', '--db-filename', join(dir, 'temporal.db'), '--log-level', 'error'];
+  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--http-port', String(httpPort), '--metrics-port', String(metricsPort), '--headless', '--db-filename', join(dir, 'temporal.db'), '--log-level', 'error', ...devServerSearchAttributeArgs()];
   let server: Server | undefined;
   const up = async () => {
     server = startServer('temporal', bin, args, { logFile: join(dir, 'temporal.log') });

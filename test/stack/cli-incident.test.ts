@@ -80,7 +80,7 @@ test('start, status, a refused and an accepted approval, list, report, restore',
     const stale = await run('approve', workflowId, '--by', 'alice', '--reason', 'x', '--plan', '000000000000');
     expect(stale).toMatchObject({ code: EXIT.error, err: expect.stringContaining(`--plan 000000000000 is not the plan the incident shows now (${plan}): nothing was sent`) });
     expect(stale.err).toContain(`waits at the approval gate; this sends approve on plan ${plan}: back up and delete`);
-    expect((await run("list")).out).toMatch(new RegExp(`${workflowId}  RUNNING  started \\d+s ago`));
+    expect((await run('list')).out).toMatch(new RegExp(`^${CLUSTER} +${o.namespace} +${o.release} +approval +yes +- +\\d{4}-`, 'm'));
     expect(await run('approve', workflowId, '--by', 'alice', '--reason', 'CI quiet, all healthy', '--plan', plan)).toMatchObject({ code: EXIT.ok, out: `approve accepted by incident ${workflowId} (at step approval, plan ${plan})\n` });
 
     const watched = await run('status', workflowId, '--watch');

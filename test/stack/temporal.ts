@@ -2,6 +2,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { SEARCH_ATTRIBUTE_KEYS } from '../../decisions/incident-search';
 import { LEASH, removeDir, tempDir } from './process';
 import { sharedStack } from './shared';
 
@@ -10,7 +11,7 @@ import { sharedStack } from './shared';
  * `path` is a wrapper that puts the server on a leash held by this jest worker, so a crashed
  * worker leaves no server behind.
  */
-export async function startTemporal(bin = sharedStack().binaries.temporal): Promise<TestWorkflowEnvironment> {
+export async function startTemporal(bin = sharedStack().binaries.temporal, o: { withoutSearchAttributes?: boolean } = {}): Promise<TestWorkflowEnvironment> {
   const dir = tempDir('temporal');
   const wrapper = join(dir, 'temporal');
   writeFileSync(
@@ -28,6 +29,8 @@ export async function startTemporal(bin = sharedStack().binaries.temporal): Prom
           executable: { type: 'existing-path', path: wrapper },
           ip: '127.0.0.1',
           extraArgs: ['--log-level', 'warn'],
+          // The incidents' search attributes, as `helm-unstuck temporal setup` registers them.
+          ...(o.withoutSearchAttributes ? {} : { searchAttributes: SEARCH_ATTRIBUTE_KEYS }),
         },
       });
       const teardown = env.teardown.bind(env);

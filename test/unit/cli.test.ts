@@ -15,7 +15,7 @@ async function cli(...argv: string[]) {
   return { code, out, err };
 }
 
-const COMMANDS = ['demo', 'serve', 'start', 'approve', 'reject', 'status', 'list', 'restore', 'worker', 'scan', 'history', 'report', 'keygen'];
+const COMMANDS = ['demo', 'serve', 'start', 'approve', 'reject', 'status', 'list', 'temporal', 'restore', 'worker', 'scan', 'history', 'report', 'keygen'];
 
 test('--help lists every command; no command at all is bad usage', async () => {
   const help = await cli('--help');

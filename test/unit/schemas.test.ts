@@ -131,6 +131,7 @@ describe('resolvePolicy', () => {
       minPendingAgeMs: 5 * 60_000,
       ciJobTimeoutMs: 30 * 60_000,
       ciPollIntervalMs: 10_000,
+      repeatLimit: { unlocks: 3, windowMs: 7 * 86_400_000 },
     });
   });
 
