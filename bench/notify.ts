@@ -4,13 +4,13 @@
 // evidence) to the receiver holding the notification; decided_to_resolved: from the approval sent
 // to the resolved notification arriving. One machine, one clock. Writes bench/results/notify.json.
 import { join } from 'node:path';
-import { Worker, bundleWorkflowCode } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { clusterRegistry } from '../activities/clusters';
 import { GitlabClient } from '../activities/gitlab';
 import { decide, startRemediation } from '../client/incidents';
 import { DECISION_REQUIRED } from '../decisions/alert-requests';
-import { newSecretKey, publicKeyOf, signProof } from '../decisions/decision-proof';
+import { newSecretKey, signProof } from '../decisions/decision-proof';
 import { parseDuration } from '../decisions/duration';
 import { workflowIdFor } from '../decisions/vocabulary';
 import { statusQuery, type RemediationStatus } from '../workflows/definitions';
@@ -22,7 +22,7 @@ import { Helm } from '../test/stack/helm';
 import { makeStuck } from '../test/stack/stuck';
 import { startTemporal } from '../test/stack/temporal';
 import { runBench, writeResult } from './lib/result';
-import { median, startBenchStack } from './lib/stack';
+import { benchOperator, median, quietBundle, startBenchStack } from './lib/stack';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 20);
 const GROUP_WAIT = '1s';
@@ -50,16 +50,12 @@ async function main() {
   const receiver = await startAlertReceiver();
   const am = await startAlertmanager({ webhookUrl: receiver.url, bearerToken: 'bench-receiver', groupBy: ['...'], groupWait: GROUP_WAIT });
   try {
-    const bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } as never });
+    const bundle = await quietBundle();
     const taskQueue = 'bench-notify';
     const gl = new GitlabClient(gitlab.url, TOKEN);
     const key = newSecretKey();
     const runs = Array.from({ length: RUNS + 1 }, (_, i) => i);
-    const operator = {
-      clusters: Object.fromEntries(runs.map((i) => [`notify-${i}`, { context: 'admin', gitlab: [{ project: 100 + i, environment: 'gprd' }], admissionPolicy: 'not-required' as const }])),
-      policy: { approvers: ['alice'], minPendingAge: '0s', ciPollInterval: '100ms' },
-      decisionKeys: [publicKeyOf(key)],
-    };
+    const operator = benchOperator('notify', runs, key);
     const worker = await Worker.create({
       connection: env.nativeConnection,
       taskQueue,

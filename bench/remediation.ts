@@ -2,12 +2,12 @@
 // approval given the moment it is asked for and the re-run CI job finishing at once. Times come
 // from the server's own history timestamps. Writes bench/results/remediation.json.
 import { join } from 'node:path';
-import { Worker, bundleWorkflowCode } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { clusterRegistry } from '../activities/clusters';
 import { GitlabClient } from '../activities/gitlab';
 import { decide, startRemediation } from '../client/incidents';
-import { newSecretKey, publicKeyOf, signProof } from '../decisions/decision-proof';
+import { newSecretKey, signProof } from '../decisions/decision-proof';
 import { workflowIdFor } from '../decisions/vocabulary';
 import { statusQuery } from '../workflows/definitions';
 import { eventTimeMs } from '../report/incident';
@@ -17,7 +17,7 @@ import { Helm } from '../test/stack/helm';
 import { makeStuck } from '../test/stack/stuck';
 import { startTemporal } from '../test/stack/temporal';
 import { runBench, writeResult } from './lib/result';
-import { median, startBenchStack } from './lib/stack';
+import { benchOperator, median, quietBundle, startBenchStack } from './lib/stack';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);
 const TOKEN = 'glpat-bench';
@@ -29,18 +29,14 @@ async function main() {
   const gitlab = new FakeGitlab({ token: TOKEN });
   await gitlab.start();
   try {
-    const bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } as never });
+    const bundle = await quietBundle();
     const taskQueue = 'bench-remediation';
     const gl = new GitlabClient(gitlab.url, TOKEN);
     // The operator's configuration: one cluster per run (each with its own GitLab project), and
     // serve's key, which signs each approval as serve would after a token login.
     const key = newSecretKey();
     const runs = Array.from({ length: RUNS + 1 }, (_, i) => i);
-    const operator = {
-      clusters: Object.fromEntries(runs.map((i) => [`bench-${i}`, { context: 'admin', gitlab: [{ project: 100 + i, environment: 'gprd' }], admissionPolicy: 'not-required' as const }])),
-      policy: { approvers: ['alice'], minPendingAge: '0s', ciPollInterval: '100ms' },
-      decisionKeys: [publicKeyOf(key)],
-    };
+    const operator = benchOperator('bench', runs, key);
     const worker = await Worker.create({
       connection: env.nativeConnection,
       taskQueue,

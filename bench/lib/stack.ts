@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { startControlPlane, writeKubeconfig, type ControlPlane } from '../../test/stack/control-plane';
 import { binaries, removeDir, tempDir, type Binaries } from '../../test/stack/process';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { publicKeyOf } from '../../decisions/decision-proof';
 import { startByteCounter, type ByteCounter } from './byte-counter';
 
 export interface BenchStack {
@@ -45,4 +47,19 @@ export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** The workflow bundle, built quietly. */
+export const quietBundle = () => bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } as never });
+
+/**
+ * A bench's operator configuration: clusters `<prefix>-0` … `<prefix>-<runs-1>`, each with its own
+ * GitLab project (100 + i), and the public key of `key`, which signs each approval as serve would.
+ */
+export function benchOperator(prefix: string, runs: number[], key: Uint8Array) {
+  return {
+    clusters: Object.fromEntries(runs.map((i) => [`${prefix}-${i}`, { context: 'admin', gitlab: [{ project: 100 + i, environment: 'gprd' }], admissionPolicy: 'not-required' as const }])),
+    policy: { approvers: ['alice'], minPendingAge: '0s', ciPollInterval: '100ms' },
+    decisionKeys: [publicKeyOf(key)],
+  };
 }

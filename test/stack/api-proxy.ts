@@ -1,7 +1,7 @@
 // A plain-HTTP proxy on loopback in front of the API server: it counts the requests clients make
 // (by verb, watches apart) and can cut every open connection at once, as a network failure would.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage } from 'node:http';
+import { createServer, type ClientRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { request } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 
@@ -43,23 +43,10 @@ export async function startApiProxy(o: {
     if (o.onRequest?.(req.method ?? '', url.pathname) === 'refuse') return void req.socket.destroy();
     const up = request(
       { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: { ...req.headers, host: target.host }, ca },
-      (r) => {
-        res.writeHead(r.statusCode ?? 502, r.headers);
-        res.flushHeaders(); // a watch's headers arrive before its first event
-        r.pipe(res);
-        r.on('error', () => res.destroy());
-      },
     );
-    up.on('error', () => (res.headersSent ? res.destroy() : res.writeHead(502).end()));
-    res.on('close', () => up.destroy());
-    req.pipe(up);
+    relay(req, up, res);
   });
-  proxy.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+  const url = await listenTracked(proxy, sockets);
   return {
     url,
     counts: () => ({ requests, watches, lists, deletes }),
@@ -91,4 +78,27 @@ export async function startApiProxy(o: {
         proxy.close(() => r());
       }),
   };
+}
+
+/** Pass `req` on through `up` and its answer back to `res`, headers first (a watch's arrive before its first event). */
+export function relay(req: IncomingMessage, up: ClientRequest, res: ServerResponse): void {
+  up.on('response', (r) => {
+    res.writeHead(r.statusCode ?? 502, r.headers);
+    res.flushHeaders();
+    r.pipe(res);
+    r.on('error', () => res.destroy());
+  });
+  up.on('error', () => (res.headersSent ? res.destroy() : res.writeHead(502).end()));
+  res.on('close', () => up.destroy());
+  req.pipe(up);
+}
+
+/** Listen on a free local port, keeping each open connection in `sockets` (to cut them all at once); the URL. */
+export async function listenTracked(proxy: Server, sockets: Set<Socket>): Promise<string> {
+  proxy.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+  return `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
 }

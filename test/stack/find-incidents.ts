@@ -34,7 +34,7 @@ async function worker(rig: Rig, taskQueue: string, project: number): Promise<Wor
   const operator: OperatorConfig = { ...base, clusters: { ...base.clusters, [EAST]: base.clusters[CLUSTER]! } };
   const kubeFor = clusterRegistry({ kubeconfig: sharedStack().kubeconfig, contexts: { [CLUSTER]: 'admin', [EAST]: 'admin' } });
   const gitlab = new GitlabClient(rig.gitlab.url, GITLAB_TOKEN);
-  return Worker.create({ connection: rig.env.nativeConnection, taskQueue, workflowBundle: rig.bundle, activities: createActivities({ kubeFor, gitlab: () => gitlab, operator }) });
+  return Worker.create({ connection: rig.env.nativeConnection, namespace: rig.env.namespace ?? 'default', taskQueue, workflowBundle: rig.bundle, activities: createActivities({ kubeFor, gitlab: () => gitlab, operator }) });
 }
 
 async function stuck(): Promise<{ release: string; namespace: string }> {

@@ -8,7 +8,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type IncomingHttpHeaders } from 'node:http';
 import { request } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
+import { listenTracked, relay } from './api-proxy';
 
 /** A request a holding proxy took and did not pass on. */
 export interface HeldRequest {
@@ -86,23 +87,9 @@ export async function startHoldingProxy(o: { name: string; server: string; caFil
       req.on('end', () => o.hold!.hold({ proxy: o.name, method, path, land: () => land(method, req.url ?? path, req.headers, Buffer.concat(chunks)) }));
       return; // never answered: the client waits, or dies waiting
     }
-    const up = upstream(method, req.url ?? '/', req.headers);
-    up.on('response', (r) => {
-      res.writeHead(r.statusCode ?? 502, r.headers);
-      res.flushHeaders(); // a watch's headers arrive before its first event
-      r.pipe(res);
-      r.on('error', () => res.destroy());
-    });
-    up.on('error', () => (res.headersSent ? res.destroy() : res.writeHead(502).end()));
-    res.on('close', () => up.destroy());
-    req.pipe(up);
+    relay(req, upstream(method, req.url ?? '/', req.headers), res);
   });
-  proxy.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+  const url = await listenTracked(proxy, sockets);
   return {
     name: o.name,
     url,

@@ -36,9 +36,10 @@ export interface Rig {
   stop(): Promise<void>;
 }
 
-export async function startRig(): Promise<Rig> {
+/** A rig on the dev server, or on the Temporal `startEnv` connects to (the production-shaped one). */
+export async function startRig(startEnv: () => Promise<TestWorkflowEnvironment> = startTemporal): Promise<Rig> {
   const [env, bundle] = await Promise.all([
-    startTemporal(),
+    startEnv(),
     bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietLogger }),
   ]);
   const gitlab = new FakeGitlab({ token: GITLAB_TOKEN });
