@@ -3,6 +3,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
+import { Registry } from 'prom-client';
 import { ADMISSION_GAUGE, ADMISSION_REPROBE_MS, AdmissionMonitor, type ClusterAdmission } from '../activities/admission';
 import { clusterRegistry } from '../activities/clusters';
 import { Client, Connection } from '@temporalio/client';
@@ -16,6 +17,7 @@ import { api } from './api';
 import { approvalPage } from './approval-page';
 import { decisionSender } from './decide';
 import { AlertForwarder, clusterScanner } from './forwarder';
+import { guardConnections, type GuardDeps } from './connection-guard';
 import { createApp } from './http';
 import { createMetrics, outcomeSink, type Metrics } from './metrics';
 import { LoginLimiter } from './rate-limit';
@@ -45,15 +47,17 @@ export interface ServeOptions {
 /**
  * serve's HTTP server, listening: the app behind Node's limits. A slow or idle client cannot hold
  * a connection for ever (slowloris): headers, the whole request and an idle keep-alive each have a
- * timeout, checked every connectionsCheckingInterval (often enough for the shortest), and past
- * maxConnections new connections are closed at once.
+ * timeout, checked every connectionsCheckingInterval (often enough for the shortest). The connection
+ * guard (./connection-guard.ts) enforces maxConnections and the per-client limit, shedding idle
+ * unauthenticated connections first, so a tokenless flood cannot crowd Alertmanager out; with
+ * `guard`, what it sheds is counted in that registry and logged, and every 4xx is logged.
  */
-export async function listenHttp(fetch: (req: Request) => Response | Promise<Response>, o: ServerSettings): Promise<Server> {
+export async function listenHttp(fetch: (req: Request) => Response | Promise<Response>, o: ServerSettings, guard: GuardDeps = { registry: new Registry(), log: () => undefined }): Promise<Server> {
   const server = createAdaptorServer({
     fetch,
     serverOptions: { headersTimeout: o.headersTimeoutMs, requestTimeout: o.requestTimeoutMs, keepAliveTimeout: o.keepAliveTimeoutMs, connectionsCheckingInterval: Math.min(1000, o.headersTimeoutMs) },
   }) as Server;
-  server.maxConnections = o.maxConnections;
+  guardConnections(server, o, guard);
   const [host, port] = [o.listen.slice(0, o.listen.lastIndexOf(':')), Number(o.listen.split(':').pop())];
   await new Promise<void>((ok, fail) => {
     server.once('error', fail);
@@ -127,7 +131,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Serving> {
     ...(detector ? { detector: { registry: detectorRegistry(detector), status: () => detector.status() } } : {}),
     admission,
   });
-  const server = await listenHttp(app.fetch, config.server);
+  const server = await listenHttp(app.fetch, config.server, { registry: metrics.registry, log });
   detector?.start();
   // Not waited for: a frozen cluster must not hold up the webhook. Unlocks probe again when they act.
   const admissionProbed = admission.probeAll(log);
