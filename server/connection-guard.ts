@@ -7,7 +7,7 @@
 // (per client address, and overall). Only when nothing can be shed is the new connection closed.
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { Counter, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import { bearerMatches } from './webhook';
 
 export interface GuardSettings {
@@ -44,6 +44,17 @@ export function guardConnections(server: Server, o: GuardSettings, deps: GuardDe
   const note = shedLog(deps.log, deps.logIntervalMs ?? 60_000);
   const live = new Set<Tracked>(); // in insertion order: oldest first
   const bySocket = new WeakMap<Socket, Tracked>();
+  new Gauge({
+    name: 'helm_unstuck_connections_open',
+    help: 'Connections serve holds, by whether one of their requests carried the webhook\'s or /metrics\' token (authenticated "true") or not.',
+    labelNames: ['authenticated'],
+    registers: [deps.registry],
+    collect() {
+      const authenticated = [...live].filter((t) => t.authenticated).length;
+      this.set({ authenticated: 'true' }, authenticated);
+      this.set({ authenticated: 'false' }, live.size - authenticated);
+    },
+  });
   const drop = (t: Tracked, reason: ShedReason) => {
     live.delete(t);
     t.socket.destroy();
