@@ -19,7 +19,7 @@ export async function startExporter(o: { env: NodeJS.ProcessEnv; listen?: string
   const listen = o.listen ?? config.server.listen;
   const m = /^(.+):(\d{1,5})$/.exec(listen);
   if (!m) throw new ConfigError([`listen address "${listen}" must be host:port`]);
-  const contexts = Object.fromEntries(Object.entries(config.clusters).map(([name, c]) => [name, c.context ?? name]));
+  const contexts = Object.fromEntries(Object.entries(config.clusters).map(([name, c]) => [name, { context: c.context ?? name, ...(c.namespaces ? { namespaces: c.namespaces } : {}) }]));
   const detector = Detector.forClusters(config.kubeconfig, contexts, { log: o.log });
   const registry = detectorRegistry(detector);
   const server = createServer((req, res) => {

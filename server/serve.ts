@@ -88,7 +88,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Serving> {
   if (Object.keys(config.clusters).length === 0) problems.push('no clusters configured (HELM_UNSTUCK_CONFIG: clusters)');
   if (problems.length > 0) throw new ConfigError(problems);
   const metrics = createMetrics();
-  const contexts = Object.fromEntries(Object.entries(config.clusters).map(([name, c]) => [name, c.context ?? name]));
+  const contexts = Object.fromEntries(Object.entries(config.clusters).map(([name, c]) => [name, { context: c.context ?? name, ...(c.namespaces ? { namespaces: c.namespaces } : {}) }]));
   const detector = (opts.withDetector ?? true) ? Detector.forClusters(config.kubeconfig, contexts, { log }) : undefined;
   for (const cluster of Object.keys(config.clusters)) metrics.admissionPolicyEnforced.set({ cluster }, ADMISSION_GAUGE.unknown);
   const admission = new AdmissionMonitor(clusterRegistry(clustersOf(config)), config.clusters, {
