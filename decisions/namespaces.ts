@@ -19,3 +19,12 @@ export function namespaceAllowed(cluster: NamespaceScope, namespace: string): bo
 export function namespaceRefusal(cluster: string, namespace: string): string {
   return `namespace ${quote(namespace)} is not among the namespaces allowed in cluster ${quote(cluster)} (clusters.${cluster}.namespaces)`;
 }
+
+/**
+ * Where the detector lists and watches a cluster's records: all namespaces at once when the
+ * operator allows every namespace (`undefined`, one cluster-wide list), else each allowed namespace
+ * on its own, as a namespaced identity (a Role per namespace) is allowed to. Sorted, once each.
+ */
+export function watchScopes(cluster: NamespaceScope): (string | undefined)[] {
+  return cluster.namespaces === undefined ? [undefined] : [...new Set(cluster.namespaces)].sort();
+}

@@ -1,6 +1,8 @@
 // The detector: per cluster, a list and then a watch of Helm's pending records (Secrets and
-// ConfigMaps, metadata only, by label selector). Event-driven: at rest it holds two open watches
-// per cluster and asks nothing else. A watch the server closes on its timeout resumes from the
+// ConfigMaps, metadata only, by label selector), in all namespaces at once or, when the cluster's
+// `namespaces` are configured, in each of them (decisions/namespaces.ts watchScopes: what a
+// namespaced identity may do). Event-driven: at rest it holds two open watches per scope and asks
+// nothing else. A watch the server closes on its timeout resumes from the
 // last resourceVersion; an expired one (410 Gone) lists again; a disconnect retries with backoff.
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -12,6 +14,7 @@ import {
   type RunningWatch,
 } from '../activities/kubernetes';
 import { PENDING_RECORDS_SELECTOR } from '../decisions/helm';
+import { watchScopes } from '../decisions/namespaces';
 import { stuckReleases, type StuckRelease } from '../decisions/pending-releases';
 
 const KINDS: RecordKind[] = ['Secret', 'ConfigMap'];
@@ -19,7 +22,7 @@ const KINDS: RecordKind[] = ['Secret', 'ConfigMap'];
 export type RestartReason = 'expired' | 'disconnected';
 
 export interface ClusterStatus {
-  /** Listed and watching both kinds of record: its view is current. */
+  /** Listed and watching both kinds of record in every scope (namespace): its view is current. */
   inSync: boolean;
   /** The API server answered the detector's last request. */
   up: boolean;
@@ -40,20 +43,33 @@ export interface DetectorOptions {
 }
 
 interface KindState {
+  kind: RecordKind;
+  /** The namespace listed and watched; undefined: all of them. */
+  namespace: string | undefined;
   records: Map<string, RecordMeta>;
   synced: boolean;
 }
 
+/** A cluster's watcher, and the namespaces to watch in (unset: all, with one cluster-wide watch per kind). */
+export interface ClusterSource {
+  watcher: RecordWatcher;
+  namespaces?: readonly string[];
+}
+
 class ClusterWatch {
-  readonly kinds = new Map<RecordKind, KindState>(KINDS.map((k) => [k, { records: new Map(), synced: false }]));
+  readonly kinds: KindState[];
   up = false;
   lastSyncSeconds: number | undefined;
   lastError: string | undefined;
   readonly restarts: Record<RestartReason, number> = { expired: 0, disconnected: 0 };
+  readonly watcher: RecordWatcher;
   constructor(
     readonly name: string,
-    readonly watcher: RecordWatcher,
-  ) {}
+    source: ClusterSource,
+  ) {
+    this.watcher = source.watcher;
+    this.kinds = watchScopes(source).flatMap((namespace) => KINDS.map((kind) => ({ kind, namespace, records: new Map(), synced: false })));
+  }
   synced(): void {
     this.up = true;
     this.lastSyncSeconds = Date.now() / 1000;
@@ -70,24 +86,34 @@ export class Detector {
   private readonly maxBackoffMs: number;
   private readonly watchTimeout: () => number;
 
-  constructor(clusters: Record<string, RecordWatcher>, opts: DetectorOptions = {}) {
-    this.clusters = Object.entries(clusters).map(([name, w]) => new ClusterWatch(name, w));
+  constructor(clusters: Record<string, RecordWatcher | ClusterSource>, opts: DetectorOptions = {}) {
+    this.clusters = Object.entries(clusters).map(([name, w]) => new ClusterWatch(name, w instanceof RecordWatcher ? { watcher: w } : w));
     this.log = opts.log ?? (() => {});
     this.backoffMs = opts.backoffMs ?? 500;
     this.maxBackoffMs = opts.maxBackoffMs ?? 30_000;
     this.watchTimeout = opts.watchTimeoutSeconds ?? (() => Math.floor(300 + Math.random() * 300));
   }
 
-  /** One watcher per configured cluster, from a kubeconfig and each cluster's context. */
-  static forClusters(kubeconfig: string | undefined, contexts: Record<string, string>, opts: DetectorOptions = {}): Detector {
+  /** The detector of a configuration: each configured cluster through its context, in its namespaces if it lists them. */
+  static forConfig(config: { kubeconfig?: string | undefined; clusters: Record<string, { context?: string | undefined; namespaces?: readonly string[] | undefined }> }, opts: DetectorOptions = {}): Detector {
+    const contexts = Object.fromEntries(Object.entries(config.clusters).map(([name, c]) => [name, { context: c.context ?? name, ...(c.namespaces ? { namespaces: c.namespaces } : {}) }]));
+    return Detector.forClusters(config.kubeconfig, contexts, opts);
+  }
+
+  /** One watcher per configured cluster, from a kubeconfig and each cluster's context (and namespaces). */
+  static forClusters(kubeconfig: string | undefined, contexts: Record<string, string | { context: string; namespaces?: readonly string[] }>, opts: DetectorOptions = {}): Detector {
     const watchers = Object.fromEntries(
-      Object.entries(contexts).map(([cluster, context]) => [cluster, new RecordWatcher(Kube.fromKubeconfig({ ...(kubeconfig ? { file: kubeconfig } : {}), context }).kc)]),
+      Object.entries(contexts).map(([cluster, c]) => {
+        const { context, namespaces } = typeof c === 'string' ? { context: c, namespaces: undefined } : c;
+        const watcher = new RecordWatcher(Kube.fromKubeconfig({ ...(kubeconfig ? { file: kubeconfig } : {}), context }).kc);
+        return [cluster, { watcher, ...(namespaces ? { namespaces } : {}) }];
+      }),
     );
     return new Detector(watchers, opts);
   }
 
   start(): this {
-    this.loops = this.clusters.flatMap((c) => KINDS.map((k) => this.run(c, k)));
+    this.loops = this.clusters.flatMap((c) => c.kinds.map((k) => this.run(c, k)));
     return this;
   }
 
@@ -100,7 +126,7 @@ export class Detector {
   /** The stuck releases each cluster holds now: one per release, whatever its number of records. */
   stuck(): (StuckRelease & { cluster: string })[] {
     return this.clusters.flatMap((c) =>
-      stuckReleases([...c.kinds.values()].flatMap((k) => [...k.records.values()])).map((s) => ({ cluster: c.name, ...s })),
+      stuckReleases(c.kinds.flatMap((k) => [...k.records.values()])).map((s) => ({ cluster: c.name, ...s })),
     );
   }
 
@@ -110,7 +136,7 @@ export class Detector {
       this.clusters.map((c) => [
         c.name,
         {
-          inSync: [...c.kinds.values()].every((k) => k.synced),
+          inSync: c.kinds.every((k) => k.synced),
           up: c.up,
           ...(c.lastSyncSeconds !== undefined ? { lastSyncSeconds: c.lastSyncSeconds } : {}),
           stuckReleases: stuck.filter((s) => s.cluster === c.name).length,
@@ -130,8 +156,8 @@ export class Detector {
     }
   }
 
-  private async run(c: ClusterWatch, kind: RecordKind): Promise<void> {
-    const state = c.kinds.get(kind)!;
+  private async run(c: ClusterWatch, state: KindState): Promise<void> {
+    const { kind, namespace } = state;
     const signal = this.stopping.signal;
     let resourceVersion: string | undefined;
     let delay = this.backoffMs;
@@ -139,14 +165,14 @@ export class Detector {
       state.synced = false;
       c.restarts[reason]++;
       c.lastError = message;
-      this.log(`detector: ${c.name}: ${message}; retrying in ${delay} ms`);
+      this.log(`detector: ${c.name}${namespace === undefined ? '' : `/${namespace}`}: ${message}; retrying in ${delay} ms`);
       await sleep(delay, undefined, { signal }).catch(() => undefined);
       delay = Math.min(delay * 2, this.maxBackoffMs);
     };
     while (!signal.aborted) {
       try {
         if (resourceVersion === undefined) {
-          const listed = await c.watcher.list(kind, PENDING_RECORDS_SELECTOR);
+          const listed = await c.watcher.list(kind, PENDING_RECORDS_SELECTOR, namespace);
           state.records = new Map(listed.records.map((r) => [r.uid, r]));
           resourceVersion = listed.resourceVersion;
           c.synced();
@@ -162,7 +188,7 @@ export class Detector {
           }
           c.synced();
         };
-        const w = await c.watcher.start(kind, PENDING_RECORDS_SELECTOR, resourceVersion, timeout, onEvent, signal);
+        const w = await c.watcher.start(kind, PENDING_RECORDS_SELECTOR, resourceVersion, timeout, onEvent, signal, namespace);
         this.watches.add(w);
         if (w.isOpen()) {
           state.synced = true;

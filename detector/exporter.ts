@@ -31,8 +31,7 @@ export async function startExporter(o: ExporterOptions): Promise<Exporter> {
   const listen = o.listen ?? config.server.listen;
   const m = /^(.+):(\d{1,5})$/.exec(listen);
   if (!m) throw new ConfigError([`listen address "${listen}" must be host:port`]);
-  const contexts = Object.fromEntries(Object.entries(config.clusters).map(([name, c]) => [name, c.context ?? name]));
-  const detector = Detector.forClusters(config.kubeconfig, contexts, { log: o.log });
+  const detector = Detector.forConfig(config, { log: o.log });
   const registry = Registry.merge([detectorRegistry(detector), ...(o.registries ?? [])]);
   const server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://exporter').pathname;
@@ -58,7 +57,7 @@ export async function startExporter(o: ExporterOptions): Promise<Exporter> {
   detector.start();
   const addr = server.address() as AddressInfo;
   const url = `http://${addr.address}:${addr.port}`;
-  o.log(`exporting stuck Helm releases of ${Object.keys(contexts).join(', ')} at ${url}/metrics`);
+  o.log(`exporting stuck Helm releases of ${Object.keys(config.clusters).join(', ')} at ${url}/metrics`);
   return {
     url,
     detector,

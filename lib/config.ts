@@ -70,6 +70,10 @@ export interface ServerSettings {
   requestTimeoutMs: number;
   keepAliveTimeoutMs: number;
   maxConnections: number;
+  /** Connections one client address may hold; past it (or maxConnections) its oldest idle unauthenticated one is closed. */
+  maxConnectionsPerClient: number;
+  /** A connection that has sent no request with the webhook's or /metrics' token is closed after this long idle. */
+  unauthenticatedIdleTimeoutMs: number;
   /** Failed logins (page and API) allowed per window, per client address and overall. */
   loginLimit: { perClient: number; overall: number; windowMs: number };
   /** Session cookies without Secure: only for serve reached over plain HTTP on purpose (a local test). */
@@ -138,6 +142,8 @@ const FileSchema = z
           requestTimeout: DurationMs.refine((ms) => ms >= 1000 && ms <= 3_600_000, { error: 'must be between 1s and 1h' }).prefault('30s'),
           keepAliveTimeout: DurationMs.refine((ms) => ms >= 0 && ms <= 600_000, { error: 'must be at most 10m' }).prefault('5s'),
           maxConnections: z.number().int().min(1).max(1_000_000).prefault(1024),
+          maxConnectionsPerClient: z.number().int().min(1).max(1_000_000).prefault(256),
+          unauthenticatedIdleTimeout: DurationMs.refine((ms) => ms >= 100 && ms <= 600_000, { error: 'must be between 100ms and 10m' }).prefault('2s'),
           loginLimit: z
             .strictObject({
               perClient: z.number().int().min(1).max(1_000_000).prefault(10),
@@ -277,6 +283,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       requestTimeoutMs: file.server.requestTimeout,
       keepAliveTimeoutMs: file.server.keepAliveTimeout,
       maxConnections: file.server.maxConnections,
+      maxConnectionsPerClient: file.server.maxConnectionsPerClient,
+      unauthenticatedIdleTimeoutMs: file.server.unauthenticatedIdleTimeout,
       loginLimit: { perClient: file.server.loginLimit.perClient, overall: file.server.loginLimit.overall, windowMs: file.server.loginLimit.window },
       insecureCookies: file.server.insecureCookies,
       ...(file.server.externalUrl ? { externalUrl: file.server.externalUrl.replace(/\/+$/, '') } : {}),

@@ -6,6 +6,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
 import type { AdmissionMonitor, ClusterAdmission } from '../activities/admission';
+import { Registry } from 'prom-client';
 import { Client, Connection } from '@temporalio/client';
 import { connectClient } from '../client/connect';
 import { publicKeyOf } from '../decisions/decision-proof';
@@ -18,6 +19,7 @@ import { api } from './api';
 import { approvalPage } from './approval-page';
 import { decisionSender } from './decide';
 import { AlertForwarder } from './forwarder';
+import { guardConnections, type GuardDeps } from './connection-guard';
 import { createApp } from './http';
 import { createMetrics, outcomeSink, type Metrics } from './metrics';
 import { LoginLimiter } from './rate-limit';
@@ -49,15 +51,17 @@ export interface ServeOptions {
 /**
  * serve's HTTP server, listening: the app behind Node's limits. A slow or idle client cannot hold
  * a connection for ever (slowloris): headers, the whole request and an idle keep-alive each have a
- * timeout, checked every connectionsCheckingInterval (often enough for the shortest), and past
- * maxConnections new connections are closed at once.
+ * timeout, checked every connectionsCheckingInterval (often enough for the shortest). The connection
+ * guard (./connection-guard.ts) enforces maxConnections and the per-client limit, shedding idle
+ * unauthenticated connections first, so a tokenless flood cannot crowd Alertmanager out; with
+ * `guard`, what it sheds is counted in that registry and logged, and every 4xx is logged.
  */
-export async function listenHttp(fetch: (req: Request) => Response | Promise<Response>, o: ServerSettings): Promise<Server> {
+export async function listenHttp(fetch: (req: Request) => Response | Promise<Response>, o: ServerSettings, guard: GuardDeps = { registry: new Registry(), log: () => undefined }): Promise<Server> {
   const server = createAdaptorServer({
     fetch,
     serverOptions: { headersTimeout: o.headersTimeoutMs, requestTimeout: o.requestTimeoutMs, keepAliveTimeout: o.keepAliveTimeoutMs, connectionsCheckingInterval: Math.min(1000, o.headersTimeoutMs) },
   }) as Server;
-  server.maxConnections = o.maxConnections;
+  guardConnections(server, o, guard);
   const [host, port] = [o.listen.slice(0, o.listen.lastIndexOf(':')), Number(o.listen.split(':').pop())];
   await new Promise<void>((ok, fail) => {
     server.once('error', fail);
@@ -128,8 +132,7 @@ function peopleRoutes(config: Config, client: Client, log: (l: string) => void) 
 }
 
 function detectorFor(config: Config, log: (l: string) => void): Detector {
-  const contexts = Object.fromEntries(Object.entries(config.clusters).map(([name, c]) => [name, c.context ?? name]));
-  return Detector.forClusters(config.kubeconfig, contexts, { log });
+  return Detector.forConfig(config, { log });
 }
 
 export async function serve(opts: ServeOptions = {}): Promise<Serving> {
@@ -153,7 +156,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Serving> {
     ...(detector ? { detector: { registry: detectorRegistry(detector), status: () => detector.status() } } : {}),
     ...(probe ? { admission: probe.admission } : {}),
   });
-  const server = await listenHttp(app.fetch, config.server);
+  const server = await listenHttp(app.fetch, config.server, { registry: metrics.registry, log });
   detector?.start();
   const addr = server.address() as AddressInfo;
   const url = `http://${addr.address}:${addr.port}`;

@@ -34,7 +34,9 @@ export interface RunningWatch {
 
 const WATCH_METADATA_ONLY = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json';
 
-const recordsPath = (kind: RecordKind) => (kind === 'Secret' ? '/api/v1/secrets' : '/api/v1/configmaps');
+/** Where a kind of record is listed and watched: in all namespaces, or in one (a namespaced identity). */
+const recordsPath = (kind: RecordKind, namespace?: string) =>
+  `/api/v1/${namespace === undefined ? '' : `namespaces/${encodeURIComponent(namespace)}/`}${kind === 'Secret' ? 'secrets' : 'configmaps'}`;
 
 function toMeta(kind: RecordKind, o: { metadata?: k8s.V1ObjectMeta }): RecordMeta {
   const m = o.metadata ?? {};
@@ -66,8 +68,8 @@ export class RecordWatcher {
     this.watch = new k8s.Watch(metadataOnly as unknown as k8s.KubeConfig);
   }
 
-  /** Every record matching `labelSelector` in all namespaces, and the resourceVersion to watch from. */
-  async list(kind: RecordKind, labelSelector: string): Promise<{ records: RecordMeta[]; resourceVersion: string }> {
+  /** Every record matching `labelSelector` in `namespace` (unset: all), and the resourceVersion to watch from. */
+  async list(kind: RecordKind, labelSelector: string, namespace?: string): Promise<{ records: RecordMeta[]; resourceVersion: string }> {
     const core = new PooledAuth(this.kc).client(k8s.CoreV1Api);
     const records: RecordMeta[] = [];
     let cont: string | undefined;
@@ -75,8 +77,15 @@ export class RecordWatcher {
     do {
       const page = { labelSelector, limit: 500, _continue: cont };
       const list: { items: K8sRecord[]; metadata?: k8s.V1ListMeta } = await call(
-        `list ${kind}s (${labelSelector})`,
-        (o) => (kind === 'Secret' ? core.listSecretForAllNamespaces(page, o) : core.listConfigMapForAllNamespaces(page, o)),
+        `list ${kind}s (${labelSelector})${namespace === undefined ? '' : ` in ${namespace}`}`,
+        (o) =>
+          namespace === undefined
+            ? kind === 'Secret'
+              ? core.listSecretForAllNamespaces(page, o)
+              : core.listConfigMapForAllNamespaces(page, o)
+            : kind === 'Secret'
+              ? core.listNamespacedSecret({ ...page, namespace }, o)
+              : core.listNamespacedConfigMap({ ...page, namespace }, o),
         METADATA_ONLY,
       );
       for (const item of list.items ?? []) records.push(toMeta(kind, item));
@@ -97,6 +106,7 @@ export class RecordWatcher {
     timeoutSeconds: number,
     onEvent: (e: RecordEvent) => void,
     signal?: AbortSignal,
+    namespace?: string,
   ): Promise<RunningWatch> {
     let open = true;
     let resolve: (e: WatchEnd) => void = () => {};
@@ -106,10 +116,10 @@ export class RecordWatcher {
       resolve(e);
     };
     let expired: KubeExpiredError | undefined;
-    const what = `watch ${kind}s (${labelSelector})`;
+    const what = `watch ${kind}s (${labelSelector})${namespace === undefined ? '' : ` in ${namespace}`}`;
     const params = { labelSelector, resourceVersion, allowWatchBookmarks: true, timeoutSeconds };
     const watching = this.watch.watch(
-      recordsPath(kind),
+      recordsPath(kind, namespace),
       params,
       (type: string, obj: { metadata?: k8s.V1ObjectMeta; code?: number; message?: string; reason?: string }) => {
         if (type === 'ERROR') {

@@ -1,4 +1,4 @@
-import { namespaceAllowed, namespaceRefusal, type NamespaceScope } from '../../decisions/namespaces';
+import { namespaceAllowed, namespaceRefusal, watchScopes, type NamespaceScope } from '../../decisions/namespaces';
 
 // One row per situation an operator meets: the cluster's `namespaces`, the incident's namespace.
 const rows: { name: string; cluster: NamespaceScope; namespace: string; allowed: boolean }[] = [
@@ -20,4 +20,14 @@ test.each(rows)('$name → $allowed', ({ cluster, namespace, allowed }) => {
 
 test('the refusal names the cluster, the namespace and the setting', () => {
   expect(namespaceRefusal('gprd', 'kube-system')).toBe('namespace "kube-system" is not among the namespaces allowed in cluster "gprd" (clusters.gprd.namespaces)');
+});
+
+// Where the detector lists and watches: one row per configuration an operator writes.
+test.each<[string, NamespaceScope, (string | undefined)[]]>([
+  ['no list: one cluster-wide watch (cluster mode, unchanged)', {}, [undefined]],
+  ['one namespace: watched there only', { namespaces: ['gitlab'] }, ['gitlab']],
+  ['several: each on its own, sorted', { namespaces: ['monitoring', 'gitlab'] }, ['gitlab', 'monitoring']],
+  ['a name listed twice is watched once', { namespaces: ['gitlab', 'gitlab'] }, ['gitlab']],
+])('watchScopes: %s', (_what, cluster, scopes) => {
+  expect(watchScopes(cluster)).toEqual(scopes);
 });
