@@ -4,25 +4,19 @@
 // evidence) to the receiver holding the notification; decided_to_resolved: from the approval sent
 // to the resolved notification arriving. One machine, one clock. Writes bench/results/notify.json.
 import { join } from 'node:path';
-import { Worker } from '@temporalio/worker';
-import { createActivities } from '../activities';
-import { clusterRegistry } from '../activities/clusters';
-import { GitlabClient } from '../activities/gitlab';
 import { decide, startRemediation } from '../client/incidents';
 import { DECISION_REQUIRED } from '../decisions/alert-requests';
-import { newSecretKey, signProof } from '../decisions/decision-proof';
+import { signProof } from '../decisions/decision-proof';
 import { parseDuration } from '../decisions/duration';
 import { workflowIdFor } from '../decisions/vocabulary';
 import { statusQuery, type RemediationStatus } from '../workflows/definitions';
 import { FakeGitlab } from '../test/fake-gitlab/server';
 import { startAlertmanager } from '../test/stack/alertmanager';
 import { startAlertReceiver, type Received } from '../test/stack/alert-receiver';
-import { markHealthy } from '../test/stack/deployments';
 import { Helm } from '../test/stack/helm';
-import { makeStuck } from '../test/stack/stuck';
 import { startTemporal } from '../test/stack/temporal';
 import { runBench, writeResult } from './lib/result';
-import { benchOperator, median, quietBundle, startBenchStack } from './lib/stack';
+import { benchWorker, median, startBenchStack, stuckRun } from './lib/stack';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 20);
 const GROUP_WAIT = '1s';
@@ -50,23 +44,8 @@ async function main() {
   const receiver = await startAlertReceiver();
   const am = await startAlertmanager({ webhookUrl: receiver.url, bearerToken: 'bench-receiver', groupBy: ['...'], groupWait: GROUP_WAIT });
   try {
-    const bundle = await quietBundle();
     const taskQueue = 'bench-notify';
-    const gl = new GitlabClient(gitlab.url, TOKEN);
-    const key = newSecretKey();
-    const runs = Array.from({ length: RUNS + 1 }, (_, i) => i);
-    const operator = benchOperator('notify', runs, key);
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue,
-      workflowBundle: bundle,
-      activities: createActivities({
-        kubeFor: clusterRegistry({ kubeconfig: stack.cp.kubeconfig, contexts: Object.fromEntries(runs.map((i) => [`notify-${i}`, 'admin'])) }),
-        gitlab: () => gl,
-        operator,
-        alertmanager: { url: am.url, externalUrl: 'https://helm-unstuck.example.test' },
-      }),
-    });
+    const { worker, key } = await benchWorker({ env, stack, gitlabUrl: gitlab.url, token: TOKEN, prefix: 'notify', runs: RUNS + 1, taskQueue, extra: { alertmanager: { url: am.url, externalUrl: 'https://helm-unstuck.example.test' } } });
     gitlab.onRetry = (p, job) => gitlab.setJob(p, job.id, 'success', NOOP);
     const helm = new Helm(3, stack.bins.helm3, stack.cp.kubeconfig, join(stack.dir, 'helm3'));
     const arrived = async (pred: (a: Received) => boolean): Promise<Received> => {
@@ -83,12 +62,7 @@ async function main() {
     await worker.runUntil(async () => {
       for (let i = 0; i < RUNS + 1; i++) {
         const o = { release: `web-${i}`, namespace: `bench-n${i}` };
-        await makeStuck['pending-upgrade'](helm, o);
-        await markHealthy(o.namespace, stack.cp.kubeconfig);
-        const project = 100 + i;
-        gitlab.addProject(project, `ops/k8s-workloads-${i}`);
-        const failed = gitlab.addJob(project, { name: 'gprd:upgrade', status: 'failed' });
-        gitlab.addDeployment(project, { environment: 'gprd', status: 'failed', job: failed });
+        await stuckRun(helm, gitlab, stack, i, o);
         const cluster = `notify-${i}`;
         const id = workflowIdFor(cluster, o.namespace, o.release);
         const { handle } = await startRemediation(env.client, { cluster, ...o, trigger: { source: 'api', by: 'bench' } }, taskQueue);

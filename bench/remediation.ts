@@ -2,22 +2,16 @@
 // approval given the moment it is asked for and the re-run CI job finishing at once. Times come
 // from the server's own history timestamps. Writes bench/results/remediation.json.
 import { join } from 'node:path';
-import { Worker } from '@temporalio/worker';
-import { createActivities } from '../activities';
-import { clusterRegistry } from '../activities/clusters';
-import { GitlabClient } from '../activities/gitlab';
 import { decide, startRemediation } from '../client/incidents';
-import { newSecretKey, signProof } from '../decisions/decision-proof';
+import { signProof } from '../decisions/decision-proof';
 import { workflowIdFor } from '../decisions/vocabulary';
 import { statusQuery } from '../workflows/definitions';
 import { eventTimeMs } from '../report/incident';
 import { FakeGitlab } from '../test/fake-gitlab/server';
-import { markHealthy } from '../test/stack/deployments';
 import { Helm } from '../test/stack/helm';
-import { makeStuck } from '../test/stack/stuck';
 import { startTemporal } from '../test/stack/temporal';
 import { runBench, writeResult } from './lib/result';
-import { benchOperator, median, quietBundle, startBenchStack } from './lib/stack';
+import { benchWorker, median, startBenchStack, stuckRun } from './lib/stack';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);
 const TOKEN = 'glpat-bench';
@@ -29,20 +23,10 @@ async function main() {
   const gitlab = new FakeGitlab({ token: TOKEN });
   await gitlab.start();
   try {
-    const bundle = await quietBundle();
     const taskQueue = 'bench-remediation';
-    const gl = new GitlabClient(gitlab.url, TOKEN);
-    // The operator's configuration: one cluster per run (each with its own GitLab project), and
-    // serve's key, which signs each approval as serve would after a token login.
-    const key = newSecretKey();
-    const runs = Array.from({ length: RUNS + 1 }, (_, i) => i);
-    const operator = benchOperator('bench', runs, key);
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue,
-      workflowBundle: bundle,
-      activities: createActivities({ kubeFor: clusterRegistry({ kubeconfig: stack.cp.kubeconfig, contexts: Object.fromEntries(runs.map((i) => [`bench-${i}`, 'admin'])) }), gitlab: () => gl, operator }),
-    });
+    // One cluster per run (each with its own GitLab project), and serve's key, which signs each
+    // approval as serve would after a token login.
+    const { worker, key } = await benchWorker({ env, stack, gitlabUrl: gitlab.url, token: TOKEN, prefix: 'bench', runs: RUNS + 1, taskQueue });
     gitlab.onRetry = (p, job) => gitlab.setJob(p, job.id, 'success', NOOP);
     const helm = new Helm(3, stack.bins.helm3, stack.cp.kubeconfig, join(stack.dir, 'helm3'));
 
@@ -50,12 +34,7 @@ async function main() {
     await worker.runUntil(async () => {
       for (let i = 0; i < RUNS + 1; i++) {
         const o = { release: `web-${i}`, namespace: `bench-r${i}` };
-        await makeStuck['pending-upgrade'](helm, o);
-        await markHealthy(o.namespace, stack.cp.kubeconfig);
-        const project = 100 + i;
-        gitlab.addProject(project, `ops/k8s-workloads-${i}`);
-        const failed = gitlab.addJob(project, { name: 'gprd:upgrade', status: 'failed' });
-        gitlab.addDeployment(project, { environment: 'gprd', status: 'failed', job: failed });
+        await stuckRun(helm, gitlab, stack, i, o);
 
         const { handle } = await startRemediation(
           env.client,

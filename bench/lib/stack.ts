@@ -3,8 +3,16 @@ import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { startControlPlane, writeKubeconfig, type ControlPlane } from '../../test/stack/control-plane';
 import { binaries, removeDir, tempDir, type Binaries } from '../../test/stack/process';
-import { bundleWorkflowCode } from '@temporalio/worker';
-import { publicKeyOf } from '../../decisions/decision-proof';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker, bundleWorkflowCode } from '@temporalio/worker';
+import { createActivities, type ActivityDeps } from '../../activities';
+import { clusterRegistry } from '../../activities/clusters';
+import { GitlabClient } from '../../activities/gitlab';
+import { newSecretKey, publicKeyOf } from '../../decisions/decision-proof';
+import type { FakeGitlab } from '../../test/fake-gitlab/server';
+import { markHealthy } from '../../test/stack/deployments';
+import type { Helm } from '../../test/stack/helm';
+import { makeStuck } from '../../test/stack/stuck';
 import { startByteCounter, type ByteCounter } from './byte-counter';
 
 export interface BenchStack {
@@ -62,4 +70,39 @@ export function benchOperator(prefix: string, runs: number[], key: Uint8Array) {
     policy: { approvers: ['alice'], minPendingAge: '0s', ciPollInterval: '100ms' },
     decisionKeys: [publicKeyOf(key)],
   };
+}
+
+/**
+ * A bench's worker on `taskQueue`: `runs` clusters named `<prefix>-<i>` on the bench's API server,
+ * each with its GitLab project, and a new key that signs each approval as serve would.
+ */
+export async function benchWorker(o: { env: TestWorkflowEnvironment; stack: BenchStack; gitlabUrl: string; token: string; prefix: string; runs: number; taskQueue: string; extra?: Partial<ActivityDeps> }) {
+  const runs = Array.from({ length: o.runs }, (_, i) => i);
+  const key = newSecretKey();
+  const gl = new GitlabClient(o.gitlabUrl, o.token);
+  const worker = await Worker.create({
+    connection: o.env.nativeConnection,
+    taskQueue: o.taskQueue,
+    workflowBundle: await quietBundle(),
+    activities: createActivities({
+      kubeFor: clusterRegistry({ kubeconfig: o.stack.cp.kubeconfig, contexts: Object.fromEntries(runs.map((i) => [`${o.prefix}-${i}`, 'admin'])) }),
+      gitlab: () => gl,
+      operator: benchOperator(o.prefix, runs, key),
+      ...o.extra,
+    }),
+  });
+  return { worker, key };
+}
+
+/**
+ * Run i's release: stuck in pending-upgrade with healthy Deployments, and its project's failed
+ * deploy job (GitLab project 100 + i, as benchOperator configures it).
+ */
+export async function stuckRun(helm: Helm, gitlab: FakeGitlab, stack: BenchStack, i: number, o: { release: string; namespace: string }): Promise<void> {
+  await makeStuck['pending-upgrade'](helm, o);
+  await markHealthy(o.namespace, stack.cp.kubeconfig);
+  const project = 100 + i;
+  gitlab.addProject(project, `ops/k8s-workloads-${i}`);
+  const failed = gitlab.addJob(project, { name: 'gprd:upgrade', status: 'failed' });
+  gitlab.addDeployment(project, { environment: 'gprd', status: 'failed', job: failed });
 }

@@ -72,11 +72,7 @@ export async function startApiProxy(o: {
       );
       return file;
     },
-    close: () =>
-      new Promise((r) => {
-        for (const s of sockets) s.destroy();
-        proxy.close(() => r());
-      }),
+    close: () => closeTracked(proxy, sockets),
   };
 }
 
@@ -101,4 +97,12 @@ export async function listenTracked(proxy: Server, sockets: Set<Socket>): Promis
   });
   await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
   return `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+}
+
+/** Close the proxy, cutting the connections it still holds (a watch never ends on its own). */
+export function closeTracked(proxy: Server, sockets: Set<Socket>): Promise<void> {
+  return new Promise((r) => {
+    for (const s of sockets) s.destroy();
+    proxy.close(() => r());
+  });
 }

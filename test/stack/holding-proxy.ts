@@ -9,7 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type IncomingHttpHeaders } from 'node:http';
 import { request } from 'node:https';
 import type { Socket } from 'node:net';
-import { listenTracked, relay } from './api-proxy';
+import { closeTracked, listenTracked, relay } from './api-proxy';
 
 /** A request a holding proxy took and did not pass on. */
 export interface HeldRequest {
@@ -110,10 +110,6 @@ export async function startHoldingProxy(o: { name: string; server: string; caFil
       );
       return file;
     },
-    close: () =>
-      new Promise((r) => {
-        for (const s of sockets) s.destroy();
-        proxy.close(() => r());
-      }),
+    close: () => closeTracked(proxy, sockets),
   };
 }
