@@ -32,6 +32,11 @@ beforeAll(async () => {
     bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never }),
   ]);
   temporal = t;
+  // The incidents' search attributes, as an operator registers them on their own server (the test
+  // worker process, unlike the product's worker, does not register them at start).
+  let err = '';
+  const setup = await main(['temporal', 'setup'], { out: () => undefined, err: (e) => (err += e), env: temporal.env() });
+  if (setup !== EXIT.ok) throw new Error(`helm-unstuck temporal setup exited ${setup}: ${err}`);
   bundleFile = join(dir, 'workflow-bundle.js');
   writeFileSync(bundleFile, bundle.code);
   gitlab = new FakeGitlab({ token: GITLAB_TOKEN });
