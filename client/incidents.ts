@@ -6,7 +6,9 @@ import { alertSignal, decideUpdate, statusQuery, type AlertNotice, type Remediat
 import type { remediateStuckRelease } from '../workflows/remediate';
 import { retriesOf } from './retries';
 
-export const WORKFLOW_TYPE = 'remediateStuckRelease';
+import { REMEDIATION_WORKFLOW_TYPE } from '../decisions/mandate';
+
+export const WORKFLOW_TYPE = REMEDIATION_WORKFLOW_TYPE;
 
 export class InvalidRemediationInput extends Error {
   override name = 'InvalidRemediationInput';

@@ -31,6 +31,8 @@ export interface IncidentFilter {
   startedSince?: string;
   /** Leave out this run (the incident asking about its own release's earlier ones). */
   exceptRun?: string;
+  /** Only the runs of this workflow id (one release's incidents, the release page). */
+  workflowId?: string;
 }
 
 /**
@@ -55,6 +57,7 @@ export function incidentsQuery(f: IncidentFilter = {}): string {
   if (f.running !== undefined) where.push(`ExecutionStatus ${f.running ? '=' : '!='} 'Running'`);
   if (f.startedSince !== undefined) where.push(`StartTime >= ${queryLiteral(f.startedSince)}`);
   if (f.exceptRun !== undefined) where.push(`RunId != ${queryLiteral(f.exceptRun)}`);
+  eq('WorkflowId', f.workflowId);
   return where.join(' AND ');
 }
 

@@ -7,7 +7,7 @@ import { validateNamespace, validateReleaseName } from '../decisions/helm';
 import { namespaceAllowed, namespaceRefusal, type NamespaceScope } from '../decisions/namespaces';
 import { workflowIdFor } from '../decisions/vocabulary';
 import { quote } from '../decisions/validation';
-import { WORKFLOW_TYPE } from '../client/incidents';
+import { incidentsQuery } from '../decisions/incident-search';
 
 /** One run of a release's workflow id: one incident. */
 export interface IncidentRun {
@@ -42,9 +42,6 @@ const toRun = (w: { runId: string; status: { name: string }; startTime: Date; cl
   ...(w.closeTime ? { closeTime: w.closeTime } : {}),
 });
 
-/** A visibility query's string literal; undefined for text it cannot hold safely (a cluster named with quotes). */
-const literal = (s: string): string | undefined => (/['"\\]/.test(s) ? undefined : `'${s}'`);
-
 export function temporalRuns(client: Client): IncidentRuns {
   return {
     async latest(workflowId) {
@@ -56,10 +53,8 @@ export function temporalRuns(client: Client): IncidentRuns {
       }
     },
     async list(workflowId, max) {
-      const id = literal(workflowId);
-      if (!id) return [];
       const runs: IncidentRun[] = [];
-      for await (const w of client.workflow.list({ query: `WorkflowType = '${WORKFLOW_TYPE}' AND WorkflowId = ${id}` })) {
+      for await (const w of client.workflow.list({ query: incidentsQuery({ workflowId }) })) {
         runs.push(toRun(w));
         if (runs.length >= max) break;
       }

@@ -131,17 +131,13 @@ function peopleRoutes(config: Config, client: Client, log: (l: string) => void) 
   return { approvalPage: page, api: api(people) };
 }
 
-function detectorFor(config: Config, log: (l: string) => void): Detector {
-  return Detector.forConfig(config, { log });
-}
-
 export async function serve(opts: ServeOptions = {}): Promise<Serving> {
   const env = opts.env ?? process.env;
   const log = opts.log ?? ((l: string) => console.error(`helm-unstuck: ${l}`));
   const config = serveConfig(env);
   const metrics = createMetrics();
   const withWorker = opts.withWorker ?? true;
-  const detector = withWorker && (opts.withDetector ?? true) ? detectorFor(config, log) : undefined;
+  const detector = withWorker && (opts.withDetector ?? true) ? Detector.forConfig(config, { log }) : undefined;
   const backend = await startBackend(env, config, metrics, log, withWorker);
   const { client, worker, probe } = backend;
   const scans = new AbortController();

@@ -17,6 +17,7 @@ test.each([
     { cluster: 'c', namespace: 'ns', release: 'web', startedSince: '2026-12-01T00:00:00.000Z', exceptRun: 'r-1' },
     `${ALL} AND HelmUnstuckCluster = 'c' AND HelmUnstuckNamespace = 'ns' AND HelmUnstuckRelease = 'web' AND StartTime >= '2026-12-01T00:00:00.000Z' AND RunId != 'r-1'`,
   ],
+  ['one workflow id (the release page)', { workflowId: 'helm-unstuck/c/ns/web' }, `${ALL} AND WorkflowId = 'helm-unstuck/c/ns/web'`],
   ['a release name with a quote stays one literal', { release: "x' OR HelmUnstuckCluster != '" }, `${ALL} AND HelmUnstuckRelease = 'x\\' OR HelmUnstuckCluster != \\''`],
   ['a backslash cannot end the literal early', { release: "a\\' OR 1=1 OR 'b" }, `${ALL} AND HelmUnstuckRelease = 'a\\\\\\' OR 1=1 OR \\'b'`],
 ])('%s', (_, filter, query) => {
